@@ -1,0 +1,1 @@
+"""logitlenskit: an interactive logit-lens explorer for transformer language models."""
