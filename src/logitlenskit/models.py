@@ -125,19 +125,46 @@ def load_model(
 
 
 def _load_named(name: str, **kwargs: Any) -> StandardizedTransformer:
+    if not Path(name).exists():
+        _check_hub_has(name)
     try:
         return StandardizedTransformer(name, **kwargs)
     except Exception as exc:  # transformers raises OSError, ValueError, HTTP errors...
-        where = "a local folder" if Path(name).exists() else "not a local folder"
-        raise ModelLoadError(
-            f"Could not load model {name!r}. Tried: the embedded models "
-            f"({', '.join(EMBEDDED_MODELS)}): no match; {name!r} as a path: {where}; "
-            f"as a Hugging Face id: failed ({type(exc).__name__}: {_first_line(exc)}). "
-            "If you are offline, use an embedded model (load_model() or "
-            "load_model('gemma3-270m')), or load a local model: a folder saved with "
-            "save_pretrained() (load_model('/path/to/folder')), or an already-loaded one "
-            "(load_model(hf_model, tokenizer=tok))."
-        ) from exc
+        raise _not_loadable(name, f"{type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _check_hub_has(name: str) -> None:
+    """Fail fast on an id the Hub does not have or cannot be asked about.
+
+    Without this, transformers retries an unreachable Hub for about 30 s before failing.
+    Ids already in the local Hugging Face cache load offline and skip the check.
+    """
+    from huggingface_hub import HfApi, try_to_load_from_cache
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    try:
+        HfApi().model_info(name, timeout=5)
+    except RepositoryNotFoundError as exc:
+        raise _not_loadable(name, "the Hub has no such model (or it is private: "
+                                  "log in with `hf auth login`)") from exc
+    except Exception as exc:  # offline mode, DNS failure, timeout: all mean unreachable
+        raise _not_loadable(name, f"the Hub could not be reached ({type(exc).__name__}: "
+                                  f"{_first_line(exc)})") from exc
+
+
+def _not_loadable(name: str, hub_outcome: str) -> ModelLoadError:
+    where = "a local folder" if Path(name).exists() else "not a local folder"
+    return ModelLoadError(
+        f"Could not load model {name!r}. Tried: the embedded models "
+        f"({', '.join(EMBEDDED_MODELS)}): no match; as a path: {where}; "
+        f"as a Hugging Face id: {hub_outcome}. "
+        "Offline, use an embedded model (load_model() or load_model('gemma3-270m')), or "
+        "load a local model: a folder saved with save_pretrained() "
+        "(load_model('/path/to/folder')), or an already-loaded one "
+        "(load_model(hf_model, tokenizer=tok))."
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,219 @@
+"""Conversions between the collection dict, the seed V2 JSON and the widget payload.
+
+See docs/data-format.md for the three formats. Tokens are identified by id everywhere but in
+V2 JSON, whose string keys cannot tell apart two ids that decode to the same text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "PAYLOAD_VERSION",
+    "from_topk_efficient",
+    "format_data_for_widget",
+    "to_js_format",
+    "to_widget_payload",
+]
+
+PAYLOAD_VERSION = 3
+_REQUIRED = ("input", "layers", "topk", "tracked", "probs", "vocab")
+
+
+def _array(value: Any, dtype: type) -> np.ndarray:
+    """A numpy copy of a tensor, array or nested list, in the given dtype."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.ascontiguousarray(np.asarray(value), dtype=dtype)
+
+
+def _check_collection(data: Mapping[str, Any]) -> tuple[int, int, int]:
+    """Validate a collection dict's shapes; returns (n_layers, n_positions, k)."""
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise ValueError(
+            f"collection dict is missing {missing}; expected the dict returned by "
+            "collect_logit_lens() (keys: " + ", ".join(_REQUIRED) + ")"
+        )
+    topk = _array(data["topk"], np.int64)
+    n_layers, n_pos = len(data["layers"]), len(data["input"])
+    if topk.ndim != 3 or topk.shape[:2] != (n_layers, n_pos):
+        raise ValueError(
+            f"topk has shape {topk.shape}, expected [n_layers={n_layers}, "
+            f"n_positions={n_pos}, k]"
+        )
+    if len(data["tracked"]) != n_pos or len(data["probs"]) != n_pos:
+        raise ValueError(
+            f"tracked and probs need one entry per position ({n_pos}); got "
+            f"{len(data['tracked'])} and {len(data['probs'])}"
+        )
+    for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"])):
+        shape = tuple(np.shape(_array(traj, np.float32)))
+        if shape != (n_layers, len(ids)):
+            raise ValueError(
+                f"probs[{pos}] has shape {shape}, expected [n_layers={n_layers}, "
+                f"n_tracked={len(ids)}]"
+            )
+    return n_layers, n_pos, topk.shape[2]
+
+
+def _vocab_lookup(vocab: Mapping[Any, str], ids: np.ndarray) -> dict[str, str]:
+    table = {int(key): text for key, text in vocab.items()}
+    unknown = sorted({int(i) for i in ids.ravel()} - table.keys())
+    if unknown:
+        raise ValueError(f"vocab has no string for token ids {unknown[:10]}")
+    return {str(i): table[i] for i in sorted({int(i) for i in ids.ravel()})}
+
+
+def _topk_probs(data: Mapping[str, Any], topk: np.ndarray) -> np.ndarray:
+    """The top-k probabilities, read from the trajectories when the dict lacks them."""
+    if data.get("topk_probs") is not None:
+        return _array(data["topk_probs"], np.float32)
+    out = np.empty(topk.shape, dtype=np.float32)
+    for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"])):
+        column = {int(t): c for c, t in enumerate(_array(ids, np.int64))}
+        try:
+            index = np.vectorize(column.__getitem__, otypes=[np.int64])(topk[:, pos, :])
+        except KeyError as exc:
+            raise ValueError(
+                f"top-k id {exc} of position {pos} is not among its tracked ids"
+            ) from None
+        out[:, pos, :] = np.take_along_axis(_array(traj, np.float32), index, axis=1)
+    return out
+
+
+def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Pack a collection dict into the widget payload (docs/data-format.md, version 3).
+
+    Args:
+        data: the dict returned by ``collect_logit_lens`` (tensors or numpy arrays).
+
+    Returns:
+        A dict whose numeric arrays are little-endian ``bytes``, so they travel to the
+        browser as binary buffers.
+
+    Raises:
+        ValueError: a key is missing or an array's shape disagrees with the others.
+    """
+    n_layers, n_pos, k = _check_collection(data)
+    topk = _array(data["topk"], np.int64)
+    tracked = [_array(ids, np.int32) for ids in data["tracked"]]
+    offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in tracked])]).astype("<i4")
+    flat_ids = np.concatenate(tracked) if tracked else np.zeros(0, np.int32)
+    # [L, n] per position → one contiguous [n, L] row per tracked token, so the chart can
+    # take a token's whole trajectory as one typed-array view.
+    trajectories = [_array(p, np.float32).T for p in data["probs"]]
+    flat_probs = np.concatenate(trajectories) if trajectories else np.zeros((0, n_layers))
+    payload: dict[str, Any] = {
+        "version": PAYLOAD_VERSION,
+        "model": str(data.get("model", "")),
+        "input": [str(t) for t in data["input"]],
+        "input_ids": [int(i) for i in data.get("input_ids", [])],
+        "layers": [int(layer) for layer in data["layers"]],
+        "k": int(k),
+        "vocab": _vocab_lookup(data["vocab"], np.concatenate([topk.ravel(), flat_ids])),
+        "topk_ids": topk.astype("<i4").tobytes(),
+        "topk_probs": _topk_probs(data, topk).astype("<f4").tobytes(),
+        "tracked_offsets": offsets.tobytes(),
+        "tracked_ids": flat_ids.astype("<i4").tobytes(),
+        "tracked_probs": np.ascontiguousarray(flat_probs, dtype="<f4").tobytes(),
+    }
+    if data.get("entropy") is not None:
+        entropy = _array(data["entropy"], np.float32)
+        if entropy.shape != (n_layers, n_pos):
+            raise ValueError(f"entropy has shape {entropy.shape}, expected [{n_layers}, {n_pos}]")
+        payload["entropy"] = entropy.astype("<f4").tobytes()
+    return payload
+
+
+def _significant(value: float, digits: int = 5) -> float:
+    # The seed rounded to 5 decimals, which turns every probability below 5e-6 into 0 and
+    # breaks log-scale charts; 5 significant digits keep small values.
+    return float(f"{value:.{digits}g}")
+
+
+def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert a collection dict to the seed V2 JSON (logit-lens-tutorial.md, Part 4).
+
+    Args:
+        data: the dict returned by ``collect_logit_lens``.
+
+    Returns:
+        ``{"meta", "input", "layers", "topk", "tracked"}`` with token strings for ids.
+        V2 keys trajectories by string: when two tracked ids of one position decode to the
+        same string, the first (lowest id) keeps the plain key and the others get
+        ``"<string>#<id>"`` so no trajectory is silently overwritten.
+    """
+    n_layers, n_pos, _ = _check_collection(data)
+    vocab = {int(key): text for key, text in data["vocab"].items()}
+    topk = _array(data["topk"], np.int64)
+    topk_js = [[[vocab[int(i)] for i in topk[li, pos]] for pos in range(n_pos)]
+               for li in range(n_layers)]
+    tracked_js = []
+    for ids, traj in zip(data["tracked"], data["probs"]):
+        traj = _array(traj, np.float64)
+        entry: dict[str, list[float]] = {}
+        for column, token_id in enumerate(_array(ids, np.int64)):
+            key = vocab[int(token_id)]
+            if key in entry:
+                key = f"{key}#{int(token_id)}"
+            entry[key] = [_significant(p) for p in traj[:, column]]
+        tracked_js.append(entry)
+    return {
+        "meta": {"version": 2, "model": str(data.get("model", ""))},
+        "input": list(data["input"]),
+        "layers": [int(layer) for layer in data["layers"]],
+        "topk": topk_js,
+        "tracked": tracked_js,
+    }
+
+
+def from_topk_efficient(data: Mapping[str, Any], tokenizer: Any) -> dict[str, Any]:
+    """Turn a ``collect_logit_lens_topk_efficient`` result into a collection dict.
+
+    Args:
+        data: a result collected with ``track_across_layers=True`` (keys ``tokens``,
+            ``layers``, ``top_indices``, ``top_probs``, ``tracked_indices``,
+            ``tracked_probs``).
+        tokenizer: the model's tokenizer, to decode the ids.
+
+    Raises:
+        ValueError: the result has no trajectories.
+    """
+    if data.get("tracked_indices") is None or data.get("tracked_probs") is None:
+        raise ValueError(
+            "the widget needs trajectories: collect with track_across_layers=True"
+        )
+    topk = _array(data["top_indices"], np.int64)
+    tracked = [_array(ids, np.int64) for ids in data["tracked_indices"]]
+    all_ids = sorted({int(i) for i in topk.ravel()}.union(*(set(t.tolist()) for t in tracked)))
+    strings = tokenizer.batch_decode([[i] for i in all_ids])
+    return {
+        "model": str(data.get("model", "")),
+        "input": list(data["tokens"]),
+        "input_ids": list(data.get("input_ids", [])),
+        "layers": list(data["layers"]),
+        "topk": topk,
+        "topk_probs": data.get("top_probs"),
+        "tracked": tracked,
+        "probs": list(data["tracked_probs"]),
+        "entropy": data.get("entropy"),
+        "vocab": dict(zip(all_ids, strings)),
+    }
+
+
+def format_data_for_widget(data: Mapping[str, Any], tokenizer: Any) -> dict[str, Any]:
+    """Convert a ``collect_logit_lens_topk_efficient`` result to widget JSON (seed V2).
+
+    The result is plain JSON (it can be saved with ``json.dump``). ``LogitLensWidget``
+    accepts it, but passing the raw result to ``LogitLensWidget(data=...)`` keeps tokens
+    keyed by id and is more exact.
+
+    Args:
+        data: a result collected with ``track_across_layers=True``.
+        tokenizer: the model's tokenizer.
+    """
+    return to_js_format(from_topk_efficient(data, tokenizer))
+

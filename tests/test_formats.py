@@ -1,0 +1,109 @@
+"""The three data formats: collection dict → widget payload and → V2 JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from logitlenskit.formats import to_js_format, to_widget_payload
+
+
+def _collection(rng: np.random.Generator, n_layers=4, n_pos=3, k=2, vocab_size=20) -> dict:
+    """A consistent random collection dict: top-k drawn from real softmaxes."""
+    probs = rng.dirichlet(np.full(vocab_size, 0.3), size=(n_layers, n_pos))
+    topk = np.argsort(-probs, axis=-1)[..., :k]
+    tracked = [np.unique(topk[:, p, :]) for p in range(n_pos)]
+    return {
+        "model": "random",
+        "input": [f"t{p}" for p in range(n_pos)],
+        "input_ids": list(range(n_pos)),
+        "layers": list(range(n_layers)),
+        "topk": torch.tensor(topk, dtype=torch.int32),
+        "topk_probs": torch.tensor(np.take_along_axis(probs, topk, -1), dtype=torch.float32),
+        "tracked": [torch.tensor(t, dtype=torch.int32) for t in tracked],
+        "probs": [torch.tensor(probs[:, p, t], dtype=torch.float32)
+                  for p, t in enumerate(tracked)],
+        "entropy": torch.tensor(-(probs * np.log(probs)).sum(-1), dtype=torch.float32),
+        "vocab": {i: f"tok{i}" for i in range(vocab_size)},
+    }
+
+
+@pytest.fixture
+def data():
+    return _collection(np.random.default_rng(0))
+
+
+def test_payload_arrays_decode_back_to_the_collection(data):
+    payload = to_widget_payload(data)
+    n_layers, n_pos, k = data["topk"].shape
+    topk = np.frombuffer(payload["topk_ids"], "<i4").reshape(n_layers, n_pos, k)
+    np.testing.assert_array_equal(topk, data["topk"].numpy())
+    offsets = np.frombuffer(payload["tracked_offsets"], "<i4")
+    ids = np.frombuffer(payload["tracked_ids"], "<i4")
+    trajectories = np.frombuffer(payload["tracked_probs"], "<f4").reshape(-1, n_layers)
+    for pos in range(n_pos):
+        span = slice(offsets[pos], offsets[pos + 1])
+        np.testing.assert_array_equal(ids[span], data["tracked"][pos].numpy())
+        np.testing.assert_array_equal(trajectories[span].T, data["probs"][pos].numpy())
+    entropy = np.frombuffer(payload["entropy"], "<f4").reshape(n_layers, n_pos)
+    np.testing.assert_array_equal(entropy, data["entropy"].numpy())
+    assert set(payload["vocab"]) == {str(i) for i in np.unique(ids)}
+
+
+def test_payload_fills_topk_probs_from_trajectories(data):
+    expected = to_widget_payload(data)["topk_probs"]
+    del data["topk_probs"]
+    assert to_widget_payload(data)["topk_probs"] == expected
+
+
+def test_payload_json_part_is_plain_json(data):
+    payload = to_widget_payload(data)
+    text = {key: value for key, value in payload.items() if not isinstance(value, bytes)}
+    assert json.loads(json.dumps(text)) == text
+
+
+@pytest.mark.parametrize(
+    "break_it, message",
+    [
+        (lambda d: d.pop("vocab"), "missing"),
+        (lambda d: d.update(topk=d["topk"][:, :2]), "topk has shape"),
+        (lambda d: d["probs"].pop(), "one entry per position"),
+        (lambda d: d["probs"].__setitem__(0, d["probs"][0][:, :1]), r"probs\[0\]"),
+        (lambda d: d["vocab"].pop(int(d["topk"][0, 0, 0])), "no string for token ids"),
+    ],
+)
+def test_payload_rejects_inconsistent_data(data, break_it, message):
+    break_it(data)
+    with pytest.raises(ValueError, match=message):
+        to_widget_payload(data)
+
+
+def test_js_format_keeps_ids_that_share_a_string_apart(data):
+    tracked0 = data["tracked"][0].tolist()
+    # Two different ids that decode to the same text, like byte-fragment tokens.
+    data["vocab"][tracked0[0]] = data["vocab"][tracked0[1]] = "\ufffd"
+    js = to_js_format(data)
+    entry = js["tracked"][0]
+    assert "\ufffd" in entry and f"\ufffd#{tracked0[1]}" in entry
+    assert entry["\ufffd"] != entry[f"\ufffd#{tracked0[1]}"]
+    assert len(entry) == len(tracked0)
+
+
+def test_js_format_keeps_small_probabilities(data):
+    data["probs"][0][:, 0] = 3.2e-7
+    js = to_js_format(data)
+    first = next(iter(js["tracked"][0].values()))
+    assert first[0] == pytest.approx(3.2e-7, rel=1e-4)
+
+
+def test_js_format_matches_the_seed_layout(data):
+    js = to_js_format(data)
+    n_layers, n_pos, k = data["topk"].shape
+    assert js["meta"] == {"version": 2, "model": "random"}
+    assert len(js["topk"]) == n_layers and len(js["topk"][0]) == n_pos
+    top = int(data["topk"][1, 2, 0])
+    assert js["topk"][1][2][0] == data["vocab"][top]
+    assert all(len(traj) == n_layers for entry in js["tracked"] for traj in entry.values())
