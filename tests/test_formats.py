@@ -6,34 +6,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from logitlenskit.formats import to_js_format, to_widget_payload
 
 
-def _collection(rng: np.random.Generator, n_layers=4, n_pos=3, k=2, vocab_size=20) -> dict:
-    """A consistent random collection dict: top-k drawn from real softmaxes."""
-    probs = rng.dirichlet(np.full(vocab_size, 0.3), size=(n_layers, n_pos))
-    topk = np.argsort(-probs, axis=-1)[..., :k]
-    tracked = [np.unique(topk[:, p, :]) for p in range(n_pos)]
-    return {
-        "model": "random",
-        "input": [f"t{p}" for p in range(n_pos)],
-        "input_ids": list(range(n_pos)),
-        "layers": list(range(n_layers)),
-        "topk": torch.tensor(topk, dtype=torch.int32),
-        "topk_probs": torch.tensor(np.take_along_axis(probs, topk, -1), dtype=torch.float32),
-        "tracked": [torch.tensor(t, dtype=torch.int32) for t in tracked],
-        "probs": [torch.tensor(probs[:, p, t], dtype=torch.float32)
-                  for p, t in enumerate(tracked)],
-        "entropy": torch.tensor(-(probs * np.log(probs)).sum(-1), dtype=torch.float32),
-        "vocab": {i: f"tok{i}" for i in range(vocab_size)},
-    }
-
-
 @pytest.fixture
-def data():
-    return _collection(np.random.default_rng(0))
+def data(make_collection):
+    return make_collection()
 
 
 def test_payload_arrays_decode_back_to_the_collection(data):

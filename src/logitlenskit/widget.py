@@ -143,3 +143,12 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
                 self.error = ""
         finally:
             self.busy = False
+
+    def save_html(self, path: str | Path, title: str | None = None) -> Path:
+        """Save the widget, with its current pins, colors and sizes, as a standalone page.
+
+        The page needs no kernel and no network; see ``logitlenskit.export``.
+        """
+        from .export import save_html
+
+        return save_html(self, path, title)

@@ -1,0 +1,123 @@
+"""Standalone HTML export: one file that shows the widget with no kernel and no network.
+
+The page carries the widget's bundle, CSS and synced state in a single JSON block and
+renders the same ES module the notebook uses, against a small in-page model that keeps the
+state in memory (pins, colors and sizes still work; the prompt is read-only). Nothing is
+fetched from a CDN, so the file opens offline and can be attached to an email.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from .widget import LogitLensWidget
+
+__all__ = ["save_html", "to_html"]
+
+# Trait values the page must not take over from a live notebook widget.
+_STATIC_OVERRIDES = {"editable_prompt": False, "busy": False}
+# DOMWidget plumbing that means nothing outside a kernel (private "_" traits are dropped too).
+_WIDGET_INTERNALS = {"layout", "tabbable", "tooltip"}
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>body {{ margin: 16px; font-family: system-ui, sans-serif; }}</style>
+</head>
+<body>
+<div id="logitlens"></div>
+<script type="application/json" id="logitlens-state">{state}</script>
+<script type="module">
+const state = JSON.parse(document.getElementById("logitlens-state").textContent);
+// Binary trait values were base64-encoded; widgets receive them as DataViews, as in Jupyter.
+const revive = (value) => {{
+  if (Array.isArray(value)) return value.map(revive);
+  if (value && typeof value === "object") {{
+    if (typeof value.$bytes === "string") {{
+      const bytes = Uint8Array.from(atob(value.$bytes), (c) => c.charCodeAt(0));
+      return new DataView(bytes.buffer);
+    }}
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revive(v)]));
+  }}
+  return value;
+}};
+const traits = revive(state.traits);
+const handlers = new Map();
+const emit = (name) => (handlers.get(name) || []).slice().forEach((fn) => fn());
+const model = {{
+  get: (name) => traits[name],
+  set: (name, value) => {{ traits[name] = value; emit(`change:${{name}}`); emit("change"); }},
+  on: (name, fn) => handlers.set(name, [...(handlers.get(name) || []), fn]),
+  off: (name, fn) => handlers.set(name, (handlers.get(name) || []).filter((h) => h !== fn)),
+  save_changes: () => {{}},
+  send: () => {{}},
+}};
+const style = document.createElement("style");
+style.textContent = state.css;
+document.head.append(style);
+const url = URL.createObjectURL(new Blob([state.esm], {{ type: "text/javascript" }}));
+const widget = (await import(url)).default;
+const definition = typeof widget === "function" ? await widget() : widget;
+await definition.initialize?.({{ model }});
+await definition.render?.({{ model, el: document.getElementById("logitlens") }});
+</script>
+</body>
+</html>
+"""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _script_safe_json(value: Any) -> str:
+    """JSON that cannot end its <script> element early, whatever the token strings hold."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                         "\u2028": "\\u2028", "\u2029": "\\u2029"}.items():
+        text = text.replace(char, escape)
+    return text
+
+
+def to_html(source: LogitLensWidget | Mapping[str, Any], title: str | None = None) -> str:
+    """Render a widget (with its current UI state) or collected data as a standalone page.
+
+    Args:
+        source: a LogitLensWidget, or data it accepts (collection dict, V2 JSON, payload).
+        title: the page's and widget's title (default: the widget's title).
+
+    Returns:
+        The page's HTML text.
+    """
+    widget = source if isinstance(source, LogitLensWidget) else LogitLensWidget(source)
+    state = widget.get_state()
+    traits = {k: v for k, v in state.items()
+              if k not in _WIDGET_INTERNALS and not k.startswith("_")}
+    traits.update(_STATIC_OVERRIDES)
+    if title is not None:
+        traits["title"] = title
+    page_title = traits.get("title") or traits.get("data", {}).get("model") or "logit lens"
+    payload = {"esm": state["_esm"], "css": state.get("_css", ""), "traits": _jsonable(traits)}
+    return _PAGE.format(title=html.escape(str(page_title)), state=_script_safe_json(payload))
+
+
+def save_html(
+    source: LogitLensWidget | Mapping[str, Any], path: str | Path, title: str | None = None
+) -> Path:
+    """Write ``to_html(source, title)`` to ``path`` (UTF-8); returns the path."""
+    path = Path(path)
+    path.write_text(to_html(source, title), encoding="utf-8")
+    return path

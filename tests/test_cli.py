@@ -1,0 +1,62 @@
+"""The logitlens command: layer specs, the terminal table, and saving HTML / JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+
+from logitlenskit.cli import parse_layers, render_table
+
+
+@pytest.mark.parametrize(
+    "spec, layers",
+    [("0,5,-1", [0, 5, -1]), ("0:6:2,-1", [0, 2, 4, -1]), ("3:5", [3, 4]), (":3", [0, 1, 2])],
+)
+def test_layer_specs(spec, layers):
+    assert parse_layers(spec) == layers
+
+
+@pytest.mark.parametrize("spec", ["a", "1:2:0", "1:", "1:2:3:4"])
+def test_bad_layer_specs_say_what_is_accepted(spec):
+    with pytest.raises(argparse.ArgumentTypeError, match="start:stop"):
+        parse_layers(spec)
+
+
+@pytest.mark.parametrize("width", [40, 60, 200])
+def test_table_fits_the_width_and_keeps_first_and_last_layer(make_collection, width):
+    data = make_collection(n_layers=30, n_pos=3)
+    table = render_table(data, width)
+    header, *rows = table.splitlines()
+    assert len(rows) == 3
+    assert all(len(row) <= width for row in rows)
+    shown = [int(label[1:]) for label in header.split() if label.startswith("L")]
+    assert shown[0] == 0 and shown[-1] == 29
+    stride_note = "all layers" if len(shown) == 30 else "every"
+    assert stride_note in header
+
+
+def test_command_saves_html_and_v2_json(tmp_path):
+    html, js = tmp_path / "lens.html", tmp_path / "lens.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "logitlenskit.cli", "The capital of France is", "-k", "3",
+         "--layers", "0:30:10,-1", "--html", str(html), "--json", str(js)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(js.read_text())
+    assert data["layers"] == [0, 10, 20, 29]
+    assert data["topk"][-1][-1][0] == " Paris"
+    assert "logitlens-state" in html.read_text()
+
+
+def test_command_reports_bad_input_without_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "logitlenskit.cli", "   "],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("logitlens: error:") and "Traceback" not in result.stderr
