@@ -1,0 +1,191 @@
+"""The explorer's UI state as synced traitlets.
+
+Everything a user changes in the widget (pins, colors, sizes, title, zoom) lives here rather
+than only in the browser, so it is saved with the notebook, survives reopening it, and can be
+read and set from Python. ``LogitLensWidget`` mixes this class in.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import traitlets
+
+__all__ = ["ColumnLink", "UIStateTraits", "PIN_PALETTE", "COLOR_MODES"]
+
+COLOR_MODES = ("top1", "token", "group", "entropy", "none")
+# Distinct in both light and dark themes; the frontend cycles through the same list.
+PIN_PALETTE = (
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
+    "#42d4f4", "#f032e6", "#9a6324", "#808000", "#000075",
+)
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+# The traits that make two widgets' columns line up.
+_COLUMN_TRAITS = ("column_width", "input_column_width", "table_width")
+
+
+def _hex_color(value: str, name: str) -> str:
+    if not isinstance(value, str) or not _HEX.match(value):
+        raise traitlets.TraitError(f"{name} must be a color like '#1f77b4', got {value!r}")
+    return value.lower()
+
+
+def _token_ids(value: Any, name: str) -> list[int]:
+    if not isinstance(value, (list, tuple)):
+        raise traitlets.TraitError(f"{name} must be a list of token ids, got {value!r}")
+    ids: list[int] = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise traitlets.TraitError(f"{name} must hold non-negative token ids, got {item!r}")
+        if item not in ids:
+            ids.append(item)
+    return ids
+
+
+class ColumnLink:
+    """Keeps two widgets' column sizes equal until ``unlink()`` is called."""
+
+    def __init__(self, links: list[traitlets.link]) -> None:
+        self._links = links
+
+    def unlink(self) -> None:
+        """Stop keeping the columns together (idempotent)."""
+        while self._links:
+            self._links.pop().unlink()
+
+
+class UIStateTraits(traitlets.HasTraits):
+    """Synced UI state of the logit-lens explorer.
+
+    Pins and color targets name tokens by id, never by string: different ids can decode to
+    the same text. Sizes are CSS pixels.
+    """
+
+    title = traitlets.Unicode("", help="Title shown above the grid (editable inline)").tag(
+        sync=True
+    )
+    pins = traitlets.List(
+        traitlets.Dict(),
+        help="Pinned trajectories: [{'ids': [token ids], 'color': '#rrggbb'}]; an entry with "
+        "several ids is a group whose trajectory is the sum of its members",
+    ).tag(sync=True)
+    pinned_rows = traitlets.List(
+        traitlets.Int(), help="Input positions whose trajectories are compared (line style each)"
+    ).tag(sync=True)
+    color_mode = traitlets.Enum(
+        COLOR_MODES, default_value="top1", help="What colors the cells"
+    ).tag(sync=True)
+    color_token = traitlets.Int(
+        None, allow_none=True, help="Token id colored in 'token' mode"
+    ).tag(sync=True)
+    color_group = traitlets.List(
+        traitlets.Int(), help="Token ids of the pinned group colored in 'group' mode"
+    ).tag(sync=True)
+    heat_color = traitlets.Unicode("#2b6cd4", help="Cell color of the probability modes").tag(
+        sync=True
+    )
+    entropy_color = traitlets.Unicode("#d9822b", help="Cell color of the entropy mode").tag(
+        sync=True
+    )
+    trajectory_metric = traitlets.Enum(
+        ("probability", "rank"), default_value="probability", help="What the chart plots"
+    ).tag(sync=True)
+    chart_scale = traitlets.Enum(
+        ("linear", "log"), default_value="linear", help="Chart y axis scale"
+    ).tag(sync=True)
+    column_width = traitlets.Int(56, help="Width of one layer column").tag(sync=True)
+    input_column_width = traitlets.Int(110, help="Width of the input token column").tag(
+        sync=True
+    )
+    table_width = traitlets.Int(
+        0, help="Width of the whole explorer; 0 follows the output area"
+    ).tag(sync=True)
+    chart_height = traitlets.Int(160, help="Height of the trajectory chart").tag(sync=True)
+    grid_height = traitlets.Int(
+        420, help="Height above which the grid scrolls vertically"
+    ).tag(sync=True)
+    x_zoom = traitlets.List(
+        traitlets.Int(),
+        help="[first, last] lens row shown (inclusive, indices into data layers); [] = all",
+    ).tag(sync=True)
+    dark_mode = traitlets.Enum(
+        ("auto", "light", "dark"), default_value="auto",
+        help="'auto' follows JupyterLab's / VS Code's theme",
+    ).tag(sync=True)
+    font_size = traitlets.Int(12, help="Base font size; the whole widget scales with it").tag(
+        sync=True
+    )
+
+    @traitlets.validate("pins")
+    def _validate_pins(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
+        pins: list[dict[str, Any]] = []
+        for i, pin in enumerate(proposal["value"]):
+            ids = _token_ids(pin.get("ids"), f"pins[{i}]['ids']")
+            if not ids:
+                raise traitlets.TraitError(f"pins[{i}] has no token ids")
+            color = pin.get("color") or PIN_PALETTE[i % len(PIN_PALETTE)]
+            pins.append({"ids": ids, "color": _hex_color(color, f"pins[{i}]['color']")})
+        return pins
+
+    @traitlets.validate("pinned_rows")
+    def _validate_pinned_rows(self, proposal: dict[str, Any]) -> list[int]:
+        return _token_ids(proposal["value"], "pinned_rows")
+
+    @traitlets.validate("color_group")
+    def _validate_color_group(self, proposal: dict[str, Any]) -> list[int]:
+        return _token_ids(proposal["value"], "color_group")
+
+    @traitlets.validate("color_token")
+    def _validate_color_token(self, proposal: dict[str, Any]) -> int | None:
+        value = proposal["value"]
+        if value is not None and value < 0:
+            raise traitlets.TraitError(f"color_token must be a token id >= 0, got {value}")
+        return value
+
+    @traitlets.validate("heat_color", "entropy_color")
+    def _validate_color(self, proposal: dict[str, Any]) -> str:
+        return _hex_color(proposal["value"], proposal["trait"].name)
+
+    @traitlets.validate("x_zoom")
+    def _validate_x_zoom(self, proposal: dict[str, Any]) -> list[int]:
+        value = list(proposal["value"])
+        if value and (len(value) != 2 or value[0] < 0 or value[1] < value[0]):
+            raise traitlets.TraitError(
+                f"x_zoom must be [] or [first, last] with 0 <= first <= last, got {value!r}"
+            )
+        return value
+
+    @traitlets.validate(
+        "column_width", "input_column_width", "table_width", "chart_height", "grid_height",
+        "font_size",
+    )
+    def _validate_size(self, proposal: dict[str, Any]) -> int:
+        name = proposal["trait"].name
+        low, high = _SIZE_LIMITS[name]
+        value = proposal["value"]
+        if name == "table_width" and value == 0:
+            return 0
+        if not low <= value <= high:
+            raise traitlets.TraitError(f"{name} must be between {low} and {high}, got {value}")
+        return value
+
+    def link_columns(self, other: UIStateTraits) -> ColumnLink:
+        """Keep this widget's and ``other``'s column sizes equal (both directions).
+
+        ``other`` takes this widget's sizes first. Returns a ``ColumnLink``; call its
+        ``unlink()`` to let them move independently again.
+        """
+        return ColumnLink(
+            [traitlets.link((self, name), (other, name)) for name in _COLUMN_TRAITS]
+        )
+
+
+_SIZE_LIMITS = {
+    "column_width": (16, 400),
+    "input_column_width": (30, 800),
+    "table_width": (200, 10000),
+    "chart_height": (40, 1200),
+    "grid_height": (80, 4000),
+    "font_size": (6, 32),
+}
