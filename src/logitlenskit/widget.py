@@ -107,7 +107,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self._lens_options = {"k": k, "layers": layers, "remote": remote}
         self.editable_prompt = model is not None
         if data is not None:
-            self.data = widget_payload(data)
+            self.data = data  # normalized by _validate_data
         if prompt is not None:
             if model is None and data is None:
                 raise ValueError("a prompt needs a model: LogitLensWidget(model=..., prompt=...)")

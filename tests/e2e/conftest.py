@@ -69,14 +69,15 @@ def _wait_until_up(url: str, token: str, process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    """JupyterLab serving a temp folder; stopped (with its kernels) after the session."""
+    """JupyterLab + Notebook 7 serving a temp folder; stopped (with kernels) after the run."""
     root = tmp_path_factory.mktemp("notebooks")
     port, token = _free_port(), secrets.token_hex(16)
     log = open(root.parent / "jupyter-server.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
-         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True"],
+         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+         "--JupyterNotebookApp.expose_app_in_browser=True"],
         stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
         start_new_session=True,
     )
