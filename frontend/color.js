@@ -1,0 +1,55 @@
+// Cell coloring: what value drives a cell's color in each mode, and the color itself.
+
+/** @typedef {import("./lens.js").Lens} Lens */
+/** @typedef {"top1" | "token" | "group" | "entropy" | "none"} ColorMode */
+
+/**
+ * A function giving a cell's intensity in [0, 1], or null for an uncolored cell.
+ * @param {Lens} lens
+ * @param {{ mode: ColorMode, ids: number[] }} target ids: the token / group members
+ * @returns {(l: number, p: number) => number | null}
+ */
+export function intensityFn(lens, { mode, ids }) {
+  switch (mode) {
+    case "top1":
+      return (l, p) => lens.topProb(l, p);
+    case "token":
+    case "group": {
+      if (!ids.length) return () => null;
+      /** @type {(Float32Array | null)[]} */
+      const perPos = new Array(lens.P);
+      return (l, p) => {
+        if (perPos[p] === undefined) perPos[p] = lens.groupTrajectory(p, ids);
+        const t = perPos[p];
+        return t ? Math.min(1, t[l]) : 0;
+      };
+    }
+    case "entropy": {
+      const ent = lens.entropy;
+      if (!ent || lens.maxEntropy <= 0) return () => null;
+      return (l, p) => ent[l * lens.P + p] / lens.maxEntropy;
+    }
+    default:
+      return () => null;
+  }
+}
+
+/**
+ * CSS background for an intensity: the mode's color at that opacity, so it reads on light
+ * and dark backgrounds alike.
+ * @param {string} hex "#rrggbb"
+ * @param {number} a
+ */
+export function cellBackground(hex, a) {
+  const n = parseInt(hex.slice(1), 16);
+  const alpha = Math.round(Math.max(0, Math.min(1, a)) * 90) / 100;
+  return `rgba(${n >> 16},${(n >> 8) & 255},${n & 255},${alpha})`;
+}
+
+/** Above this opacity the cell text switches to white to stay readable. */
+export const STRONG = 0.55;
+
+export const PIN_PALETTE = [
+  "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
+  "#42d4f4", "#f032e6", "#9a6324", "#808000", "#000075",
+];

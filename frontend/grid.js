@@ -1,0 +1,272 @@
+// The layers × positions grid: one row per input position, one column per shown lens row.
+// Rows are virtualized (only those in view exist in the DOM), so 2,000-token prompts scroll
+// smoothly and a re-color touches a few hundred cells, not all of them.
+
+import { el, svg } from "./dom.js";
+import { setToken } from "./tokens.js";
+import { cellBackground, STRONG } from "./color.js";
+
+/** @typedef {import("./lens.js").Lens} Lens */
+
+/** Rows rendered beyond each edge of the view, so a fast wheel shows no blank strip. */
+const OVERSCAN = 6;
+
+/** SVG dash patterns telling pinned rows apart in the chart (index = pin order). */
+export const ROW_DASHES = ["", "6 3", "2 2", "8 3 2 3", "12 4"];
+
+export class Grid {
+  /**
+   * @param {AbortSignal} signal removes the grid's listeners
+   */
+  constructor(signal) {
+    this.corner = el("div", {
+      class: "llk-corner llk-head-cell",
+      text: "Input",
+      attrs: { role: "columnheader" },
+    });
+    this.head = el("div", { class: "llk-head", attrs: { role: "row", "aria-rowindex": "1" } });
+    this.body = el("div", { class: "llk-body", attrs: { role: "rowgroup" } });
+    this.root = el("div", { class: "llk-grid", attrs: { role: "grid" } }, [this.head, this.body]);
+    /** @type {Lens | null} */
+    this.lens = null;
+    /** @type {number[]} lens rows shown as columns */
+    this.cols = [];
+    /** @type {(l: number, p: number) => number | null} */
+    this.intensity = () => null;
+    this.color = "#2b6cd4";
+    this.rowHeight = 20;
+    /** @type {Map<number, HTMLElement>} rendered rows by position */
+    this.rows = new Map();
+    /** @type {Map<number, number>} pinned position → its dash index */
+    this.pinnedRows = new Map();
+    /** active (focusable) cell: column index and position */
+    this.active = { ci: 0, p: 0 };
+    /** @type {{ ci: number, p: number } | null} */
+    this.selected = null;
+    this.root.addEventListener("scroll", () => this.renderRows(), { signal, passive: true });
+  }
+
+  /** @param {Lens | null} lens */
+  setLens(lens) {
+    this.lens = lens;
+    this.root.setAttribute("aria-rowcount", String((lens?.P ?? 0) + 1));
+    this.active = { ci: 0, p: 0 };
+    this.selected = null;
+    this.body.style.height = `${(lens?.P ?? 0) * this.rowHeight}px`;
+    this.invalidate();
+  }
+
+  /** @param {number[]} cols */
+  setColumns(cols) {
+    this.cols = cols;
+    this.active.ci = Math.min(this.active.ci, Math.max(0, cols.length - 1));
+    this.root.setAttribute("aria-colcount", String(cols.length + 1));
+    this.root.style.setProperty("--llk-ncols", String(cols.length));
+    this.renderHead();
+    this.invalidate();
+  }
+
+  /**
+   * @param {(l: number, p: number) => number | null} intensity
+   * @param {string} color
+   */
+  setColoring(intensity, color) {
+    this.intensity = intensity;
+    this.color = color;
+    this.invalidate();
+  }
+
+  /** @param {number} px */
+  setRowHeight(px) {
+    if (px === this.rowHeight) return;
+    this.rowHeight = px;
+    this.body.style.height = `${(this.lens?.P ?? 0) * px}px`;
+    this.invalidate();
+  }
+
+  /** @param {number[]} positions */
+  setPinnedRows(positions) {
+    this.pinnedRows = new Map(positions.map((p, i) => [p, i]));
+    this.invalidate();
+  }
+
+  /** Drop every rendered row and render the view again. */
+  invalidate() {
+    for (const row of this.rows.values()) row.remove();
+    this.rows.clear();
+    this.renderRows();
+  }
+
+  renderHead() {
+    const lens = this.lens;
+    const cells = this.cols.map((l, ci) => {
+      const last = lens !== null && l === lens.L - 1;
+      const h = el("div", {
+        class: `llk-colhead llk-head-cell${last ? " llk-final" : ""}`,
+        text: lens ? String(lens.layers[l]) : "",
+        title: last ? "final layer: the model's prediction" : `layer ${lens?.layers[l]}`,
+        attrs: { role: "columnheader", "aria-colindex": String(ci + 2), "data-ci": String(ci) },
+      });
+      h.append(el("div", { class: "llk-resize-col", title: "drag to resize the columns" }));
+      return h;
+    });
+    this.head.replaceChildren(this.corner, ...cells);
+  }
+
+  /** Create the rows now in view and remove those scrolled out. */
+  renderRows() {
+    const lens = this.lens;
+    if (!lens) return;
+    const h = this.rowHeight;
+    const top = Math.max(0, this.root.scrollTop - this.head.offsetHeight);
+    const view = this.root.clientHeight || h * 30;
+    const start = Math.max(0, Math.floor(top / h) - OVERSCAN);
+    const end = Math.min(lens.P, Math.ceil((top + view) / h) + OVERSCAN);
+    for (const [p, row] of this.rows) {
+      if (p < start || p >= end) {
+        row.remove();
+        this.rows.delete(p);
+      }
+    }
+    for (let p = start; p < end; p++) {
+      if (!this.rows.has(p)) {
+        const row = this.buildRow(lens, p);
+        this.rows.set(p, row);
+        this.body.append(row);
+      }
+    }
+  }
+
+  /**
+   * @param {Lens} lens
+   * @param {number} p
+   */
+  buildRow(lens, p) {
+    const row = el("div", {
+      class: "llk-row",
+      attrs: { role: "row", "aria-rowindex": String(p + 2), "data-p": String(p) },
+    });
+    row.style.transform = `translateY(${p * this.rowHeight}px)`;
+    row.append(this.buildInputCell(lens, p));
+    const { active, selected } = this;
+    for (let ci = 0; ci < this.cols.length; ci++) {
+      const l = this.cols[ci];
+      const cell = document.createElement("div");
+      cell.className = l === lens.L - 1 ? "llk-cell llk-final" : "llk-cell";
+      cell.setAttribute("role", "gridcell");
+      cell.dataset.ci = String(ci);
+      setToken(cell, lens.token(lens.topId(l, p)));
+      const a = this.intensity(l, p);
+      if (a !== null) {
+        cell.style.background = cellBackground(this.color, a);
+        if (a > STRONG) cell.classList.add("llk-strong");
+      }
+      const isActive = active.p === p && active.ci === ci;
+      cell.tabIndex = isActive ? 0 : -1;
+      if (selected && selected.p === p && selected.ci === ci) {
+        cell.classList.add("llk-selected");
+      }
+      row.append(cell);
+    }
+    return row;
+  }
+
+  /**
+   * @param {Lens} lens
+   * @param {number} p
+   */
+  buildInputCell(lens, p) {
+    const pinned = this.pinnedRows.get(p);
+    const input = el("div", {
+      class: pinned === undefined ? "llk-input" : "llk-input llk-pinned",
+      title: `position ${p}: click to ${pinned === undefined ? "pin" : "unpin"} this row`,
+      attrs: { role: "rowheader" },
+    });
+    const text = el("span", { class: "llk-input-text" });
+    setToken(text, lens.input[p]);
+    input.append(text);
+    if (pinned !== undefined) input.append(dashSample(pinned));
+    return input;
+  }
+
+  /**
+   * The rendered cell element at (ci, p), or null when that row is scrolled out of view.
+   * @param {number} ci
+   * @param {number} p
+   * @returns {HTMLElement | null}
+   */
+  cellAt(ci, p) {
+    const row = this.rows.get(p);
+    return row ? /** @type {HTMLElement | null} */ (row.children[ci + 1] ?? null) : null;
+  }
+
+  /**
+   * The (lens row, position) of a cell element inside the grid, or null.
+   * @param {EventTarget | null} target
+   */
+  locate(target) {
+    const cell = target instanceof Element ? target.closest(".llk-cell") : null;
+    if (!cell || !(cell instanceof HTMLElement) || !this.root.contains(cell)) return null;
+    const p = Number(/** @type {HTMLElement} */ (cell.parentElement).dataset.p);
+    const ci = Number(cell.dataset.ci);
+    return { ci, p, l: this.cols[ci], cell };
+  }
+
+  /**
+   * Position of an input (row header) cell under `target`, or null.
+   * @param {EventTarget | null} target
+   */
+  locateInput(target) {
+    const cell = target instanceof Element ? target.closest(".llk-input") : null;
+    if (!cell || !this.root.contains(cell)) return null;
+    return Number(/** @type {HTMLElement} */ (cell.parentElement).dataset.p);
+  }
+
+  /**
+   * Make (ci, p) the focusable cell, scroll it into view and focus it.
+   * @param {number} ci
+   * @param {number} p
+   */
+  focusCell(ci, p) {
+    const lens = this.lens;
+    if (!lens || !this.cols.length) return;
+    ci = Math.max(0, Math.min(this.cols.length - 1, ci));
+    p = Math.max(0, Math.min(lens.P - 1, p));
+    this.cellAt(this.active.ci, this.active.p)?.setAttribute("tabindex", "-1");
+    this.active = { ci, p };
+    this.scrollToRow(p);
+    const cell = this.cellAt(ci, p);
+    if (cell) {
+      cell.tabIndex = 0;
+      cell.focus({ preventScroll: true });
+    }
+  }
+
+  /** @param {number} p */
+  scrollToRow(p) {
+    const h = this.rowHeight;
+    const head = this.head.offsetHeight;
+    const top = p * h;
+    const view = this.root.clientHeight - head;
+    if (top < this.root.scrollTop) this.root.scrollTop = top;
+    else if (top + h > this.root.scrollTop + view) this.root.scrollTop = top + h - view;
+    this.renderRows();
+  }
+
+  /** @param {{ ci: number, p: number } | null} sel */
+  select(sel) {
+    if (this.selected) this.cellAt(this.selected.ci, this.selected.p)?.classList.remove("llk-selected");
+    this.selected = sel;
+    if (sel) this.cellAt(sel.ci, sel.p)?.classList.add("llk-selected");
+  }
+}
+
+/** @param {number} index */
+function dashSample(index) {
+  const s = svg("svg", { class: "llk-dash", width: 22, height: 6, "aria-hidden": "true" });
+  const line = svg("line", { x1: 1, y1: 3, x2: 21, y2: 3 });
+  const dash = ROW_DASHES[index % ROW_DASHES.length];
+  if (dash) line.setAttribute("stroke-dasharray", dash);
+  s.append(line);
+  return s;
+}

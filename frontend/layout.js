@@ -1,0 +1,62 @@
+// Which lens rows become grid columns: fit the available width with a stride, always keeping
+// the first and the last layer, and say truthfully what is shown.
+
+/**
+ * @typedef {object} Columns
+ * @property {number[]} rows lens-row indices shown, ascending
+ * @property {number} stride 1 when every row of the range is shown
+ * @property {string} hint what is shown, in words
+ */
+
+/**
+ * @param {object} o
+ * @param {number[]} o.layers model layer index of each lens row
+ * @param {number[]} o.zoom [] or [first, last] lens rows (clamped here)
+ * @param {number} o.available px for layer columns
+ * @param {number} o.columnWidth px per column
+ * @returns {Columns}
+ */
+export function fitColumns({ layers, zoom, available, columnWidth }) {
+  const [first, last] = zoomRange(zoom, layers.length);
+  const n = last - first + 1;
+  const fit = Math.max(2, Math.floor(available / Math.max(1, columnWidth)));
+  const range = zoomed(zoom, layers.length)
+    ? `layers ${layers[first]}\u2013${layers[last]}: `
+    : "";
+  if (n <= fit) {
+    const rows = Array.from({ length: n }, (_, i) => first + i);
+    return { rows, stride: 1, hint: `${range}all ${n} layer${n === 1 ? "" : "s"}` };
+  }
+  const stride = Math.ceil((n - 1) / (fit - 1));
+  const rows = [];
+  for (let r = first; r < last; r += stride) rows.push(r);
+  // The final layer is the model's own prediction: it must always be a column.
+  if (rows.length >= fit) rows.pop();
+  rows.push(last);
+  return {
+    rows,
+    stride,
+    hint: `${range}every ${stride} layers (${rows.length} of ${n}; first and last always shown)`,
+  };
+}
+
+/**
+ * @param {number[]} zoom
+ * @param {number} L
+ * @returns {[number, number]}
+ */
+export function zoomRange(zoom, L) {
+  if (zoom.length !== 2) return [0, L - 1];
+  const a = Math.min(Math.max(0, zoom[0]), L - 1);
+  const b = Math.min(Math.max(a, zoom[1]), L - 1);
+  return [a, b];
+}
+
+/**
+ * @param {number[]} zoom
+ * @param {number} L
+ */
+export function zoomed(zoom, L) {
+  const [a, b] = zoomRange(zoom, L);
+  return a > 0 || b < L - 1;
+}

@@ -1,0 +1,136 @@
+// The decoded logit-lens data, keyed by token id, with the queries the views need.
+
+/**
+ * Decoded lens data. Arrays are flat, C order:
+ * topkIds/topkProbs [L, P, k], trackedProbs [T, L], entropy [L, P].
+ */
+export class Lens {
+  /**
+   * @param {object} f
+   * @param {string} f.model
+   * @param {string[]} f.input
+   * @param {number[]} f.inputIds
+   * @param {number[]} f.layers
+   * @param {number} f.k
+   * @param {Map<number, string>} f.vocab
+   * @param {Int32Array} f.topkIds
+   * @param {Float32Array} f.topkProbs
+   * @param {Int32Array} f.trackedOffsets
+   * @param {Int32Array} f.trackedIds
+   * @param {Float32Array} f.trackedProbs
+   * @param {Float32Array | null} f.entropy
+   * @param {boolean} f.fromV2 true when ids were assigned per string by the widget
+   */
+  constructor(f) {
+    /** @type {string} */ this.model = f.model;
+    /** @type {string[]} */ this.input = f.input;
+    /** @type {number[]} */ this.inputIds = f.inputIds;
+    /** @type {number[]} */ this.layers = f.layers;
+    /** @type {number} */ this.k = f.k;
+    /** @type {Map<number, string>} */ this.vocab = f.vocab;
+    /** @type {Int32Array} */ this.topkIds = f.topkIds;
+    /** @type {Float32Array} */ this.topkProbs = f.topkProbs;
+    /** @type {Int32Array} */ this.trackedOffsets = f.trackedOffsets;
+    /** @type {Int32Array} */ this.trackedIds = f.trackedIds;
+    /** @type {Float32Array} */ this.trackedProbs = f.trackedProbs;
+    /** @type {Float32Array | null} */ this.entropy = f.entropy;
+    /** @type {boolean} */ this.fromV2 = f.fromV2;
+    this.L = f.layers.length;
+    this.P = f.input.length;
+    this.maxEntropy = maxOf(f.entropy);
+  }
+
+  /** @param {number} id */
+  token(id) {
+    return this.vocab.get(id) ?? `#${id}`;
+  }
+
+  /** Index of cell (layer row l, position p)'s first top-k entry. */
+  cellBase(l, p) {
+    return (l * this.P + p) * this.k;
+  }
+
+  topId(l, p) {
+    return this.topkIds[this.cellBase(l, p)];
+  }
+
+  topProb(l, p) {
+    return this.topkProbs[this.cellBase(l, p)];
+  }
+
+  /**
+   * Row of token `id` among position p's tracked tokens, or -1 (ids are sorted per position).
+   * @param {number} p
+   * @param {number} id
+   */
+  trackedRow(p, id) {
+    let lo = this.trackedOffsets[p];
+    let hi = this.trackedOffsets[p + 1] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.trackedIds[mid];
+      if (v === id) return mid;
+      if (v < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /**
+   * Probability of `id` at every lens row for position p (a view, no copy), or null when the
+   * token never reached the top-k there, so its probabilities were not collected.
+   * @param {number} p
+   * @param {number} id
+   * @returns {Float32Array | null}
+   */
+  trajectory(p, id) {
+    const row = this.trackedRow(p, id);
+    if (row < 0) return null;
+    return this.trackedProbs.subarray(row * this.L, (row + 1) * this.L);
+  }
+
+  /**
+   * Summed trajectory of several ids at position p; null when none of them is tracked there.
+   * @param {number} p
+   * @param {number[]} ids
+   */
+  groupTrajectory(p, ids) {
+    if (ids.length === 1) return this.trajectory(p, ids[0]);
+    /** @type {Float32Array | null} */
+    let sum = null;
+    for (const id of ids) {
+      const t = this.trajectory(p, id);
+      if (!t) continue;
+      sum ??= new Float32Array(this.L);
+      for (let l = 0; l < this.L; l++) sum[l] += t[l];
+    }
+    return sum;
+  }
+
+  /**
+   * 1-based rank of `id` at each lens row for position p; NaN where it is outside the top-k
+   * (its rank is unknown there, not "k + 1").
+   * @param {number} p
+   * @param {number} id
+   */
+  rankTrajectory(p, id) {
+    const out = new Float32Array(this.L).fill(NaN);
+    for (let l = 0; l < this.L; l++) {
+      const base = this.cellBase(l, p);
+      for (let j = 0; j < this.k; j++) {
+        if (this.topkIds[base + j] === id) {
+          out[l] = j + 1;
+          break;
+        }
+      }
+    }
+    return out;
+  }
+}
+
+/** @param {Float32Array | null} a */
+function maxOf(a) {
+  let m = 0;
+  if (a) for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+  return m;
+}

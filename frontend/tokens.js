@@ -1,0 +1,58 @@
+// Token strings made visible: whitespace and control characters get glyphs, and tokens that
+// are only part of a UTF-8 character (they decode to U+FFFD or to <0xNN>) are flagged.
+
+const GLYPHS = new Map([
+  [" ", "\u2423"], // ␣
+  ["\u00a0", "\u2423"],
+  ["\n", "\u21b5"], // ↵
+  ["\r", "\u240d"], // ␍
+  ["\t", "\u21e5"], // ⇥
+]);
+
+// eslint-disable-next-line no-control-regex
+const SPECIAL = /[\s\u0000-\u001f\u007f-\u009f]/g;
+const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
+
+/**
+ * @typedef {object} ShownToken
+ * @property {string} text what to display
+ * @property {boolean} fragment the token is an incomplete UTF-8 byte sequence
+ */
+
+/** @type {Map<string, ShownToken>} */
+const cache = new Map();
+
+/**
+ * @param {string} raw decoded token string (untrusted: display with textContent only)
+ * @returns {ShownToken}
+ */
+export function showToken(raw) {
+  let shown = cache.get(raw);
+  if (shown) return shown;
+  const fragment = raw.includes("\ufffd") || BYTE_TOKEN.test(raw);
+  let text = raw.replace(SPECIAL, glyph);
+  if (text === "") text = "\u2205"; // ∅: an empty token must still be visible
+  shown = { text, fragment };
+  if (cache.size > 50000) cache.clear();
+  cache.set(raw, shown);
+  return shown;
+}
+
+/** @param {string} ch */
+function glyph(ch) {
+  const g = GLYPHS.get(ch);
+  if (g) return g;
+  const code = ch.codePointAt(0) ?? 0;
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+}
+
+/**
+ * Put a token into an element as text, marking byte fragments.
+ * @param {HTMLElement} el
+ * @param {string} raw
+ */
+export function setToken(el, raw) {
+  const shown = showToken(raw);
+  el.textContent = shown.text;
+  el.classList.toggle("llk-frag", shown.fragment);
+}
