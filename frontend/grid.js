@@ -24,6 +24,7 @@ export class Grid {
       text: "Input",
       attrs: { role: "columnheader" },
     });
+    this.corner.append(el("div", { class: "llk-resize-input", title: "drag to resize the input column" }));
     this.head = el("div", { class: "llk-head", attrs: { role: "row", "aria-rowindex": "1" } });
     this.body = el("div", { class: "llk-body", attrs: { role: "rowgroup" } });
     this.root = el("div", { class: "llk-grid", attrs: { role: "grid" } }, [this.head, this.body]);
@@ -261,8 +262,8 @@ export class Grid {
   }
 }
 
-/** @param {number} index */
-function dashSample(index) {
+/** A short line in the dash style of pinned row number `index`. @param {number} index */
+export function dashSample(index) {
   const s = svg("svg", { class: "llk-dash", width: 22, height: 6, "aria-hidden": "true" });
   const line = svg("line", { x1: 1, y1: 3, x2: 21, y2: 3 });
   const dash = ROW_DASHES[index % ROW_DASHES.length];

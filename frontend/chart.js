@@ -1,0 +1,383 @@
+// Trajectory chart drawn in SVG under the grid, its x positions aligned with the grid's
+// column centers. Elements are created once and updated in place: a hover rewrites one
+// path's `d`, not the chart.
+
+import { el, svg } from "./dom.js";
+
+/**
+ * @typedef {object} Line
+ * @property {Float32Array} values one value per lens row (NaN = unknown)
+ * @property {string} color
+ * @property {string} [dash] SVG dash pattern
+ * @property {string} label shown in the point tooltip
+ */
+
+/**
+ * @typedef {object} Geometry
+ * @property {number} inputWidth px left of the first column (the y axis lives there)
+ * @property {number} columnWidth
+ * @property {number[]} cols lens rows shown as grid columns
+ * @property {number[]} layers model layer index of each lens row
+ * @property {number} height
+ */
+
+const PAD_TOP = 10;
+const PAD_BOTTOM = 22;
+const LOG_FLOOR = 1e-6;
+
+/**
+ * The smallest "nice" number (1, 2, 2.5 or 5 × 10^n) that is ≥ v.
+ * @param {number} v
+ */
+export function niceCeil(v) {
+  if (!(v > 0)) return 1;
+  const e = Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) {
+    const c = m * 10 ** e;
+    if (c >= v * (1 - 1e-9)) return Number(c.toPrecision(6));
+  }
+  return 10 ** (e + 1);
+}
+
+export class Chart {
+  /**
+   * @param {AbortSignal} signal
+   * @param {{ onZoom: (first: number, last: number) => void, onResetZoom: () => void }} cb
+   */
+  constructor(signal, cb) {
+    this.cb = cb;
+    this.svg = svg("svg", { class: "llk-chart-svg", role: "img" });
+    this.yAxis = svg("g", { class: "llk-yaxis" });
+    this.xAxis = svg("g", { class: "llk-xaxis" });
+    this.yTitle = svg("text", { class: "llk-ytitle" });
+    this.lines = svg("g", { class: "llk-lines" });
+    this.hoverPath = svg("path", { class: "llk-hover-line" });
+    this.guide = svg("line", { class: "llk-guide" });
+    this.dots = svg("g", { class: "llk-dots" });
+    this.zoomBand = svg("rect", { class: "llk-zoom-band" });
+    this.svg.append(this.yAxis, this.xAxis, this.yTitle, this.lines, this.hoverPath,
+      this.guide, this.dots, this.zoomBand);
+    this.tooltip = el("div", { class: "llk-tooltip", attrs: { role: "tooltip" } });
+    this.tooltip.hidden = true;
+    this.resetZoom = el("button", { class: "llk-btn llk-reset-zoom", text: "reset zoom" });
+    this.resetZoom.hidden = true;
+    this.root = el("div", { class: "llk-chart" }, [this.svg, this.tooltip, this.resetZoom]);
+    /** @type {Geometry} */
+    this.geo = { inputWidth: 100, columnWidth: 50, cols: [], layers: [], height: 160 };
+    /** @type {Line[]} */
+    this.pinned = [];
+    /** @type {Line | null} */
+    this.hover = null;
+    this.metric = "probability";
+    this.scale = "linear";
+    this.k = 1;
+    this.yMax = 1;
+    this.yMin = 0;
+    /** @type {number | null} lens row where a tick drag started */
+    this.dragFrom = null;
+    this.bindEvents(signal);
+  }
+
+  /** @param {AbortSignal} signal */
+  bindEvents(signal) {
+    const o = { signal };
+    this.svg.addEventListener("pointermove", (e) => this.onMove(e), o);
+    this.svg.addEventListener("pointerleave", () => this.hideTooltip(), o);
+    this.xAxis.addEventListener("pointerdown", (e) => this.onTickDown(e), o);
+    this.svg.addEventListener("pointerup", (e) => this.onTickUp(e), o);
+    this.xAxis.addEventListener("dblclick", () => this.cb.onResetZoom(), o);
+    this.resetZoom.addEventListener("click", () => this.cb.onResetZoom(), o);
+  }
+
+  /**
+   * @param {Geometry} geo
+   * @param {boolean} zoomed
+   */
+  setGeometry(geo, zoomed) {
+    this.geo = geo;
+    this.resetZoom.hidden = !zoomed;
+    this.redraw();
+  }
+
+  /**
+   * @param {string} metric "probability" | "rank"
+   * @param {string} scale "linear" | "log"
+   * @param {number} k
+   */
+  setMetric(metric, scale, k) {
+    this.metric = metric;
+    this.scale = scale;
+    this.k = k;
+    this.redraw();
+  }
+
+  /** @param {Line[]} lines */
+  setPinned(lines) {
+    this.pinned = lines;
+    this.redraw();
+  }
+
+  /**
+   * The hot path of hovering: only the hover path changes unless the y range must grow.
+   * @param {Line | null} line
+   */
+  setHover(line) {
+    this.hover = line;
+    const [lo, hi] = this.domain();
+    if (lo !== this.yMin || hi !== this.yMax) {
+      this.redraw();
+      return;
+    }
+    this.drawHover();
+  }
+
+  /** First and last lens row plotted. */
+  range() {
+    const { cols } = this.geo;
+    return [cols[0] ?? 0, cols[cols.length - 1] ?? 0];
+  }
+
+  /** y domain [min, max] fitting every visible line. */
+  domain() {
+    if (this.metric === "rank") return [1, Math.max(2, this.k)];
+    const [a, b] = this.range();
+    let max = 0;
+    let min = 1;
+    for (const line of this.hover ? [...this.pinned, this.hover] : this.pinned) {
+      for (let l = a; l <= b; l++) {
+        const v = line.values[l];
+        if (v > max) max = v;
+        if (v > 0 && v < min) min = v;
+      }
+    }
+    if (this.scale === "log") {
+      return [10 ** Math.floor(Math.log10(Math.max(LOG_FLOOR, Math.min(min, 0.1)))), 1];
+    }
+    return [0, Math.min(1, niceCeil(max || 1))];
+  }
+
+  /**
+   * Pixel x of a (possibly fractional) lens row: piecewise linear between column centers.
+   * @param {number} l
+   */
+  x(l) {
+    const { cols, inputWidth, columnWidth } = this.geo;
+    const center = (/** @type {number} */ ci) => inputWidth + (ci + 0.5) * columnWidth;
+    if (cols.length < 2) return center(0);
+    let ci = 0;
+    while (ci < cols.length - 2 && cols[ci + 1] < l) ci++;
+    const t = (l - cols[ci]) / (cols[ci + 1] - cols[ci]);
+    return center(ci) + t * columnWidth;
+  }
+
+  /** @param {number} v */
+  y(v) {
+    const top = PAD_TOP;
+    const bottom = this.geo.height - PAD_BOTTOM;
+    let t;
+    if (this.metric === "rank") t = (v - this.yMin) / (this.yMax - this.yMin);
+    else if (this.scale === "log") {
+      const lv = Math.log10(Math.max(v, this.yMin));
+      t = 1 - (lv - Math.log10(this.yMin)) / (Math.log10(this.yMax) - Math.log10(this.yMin));
+    } else t = 1 - v / this.yMax;
+    return top + t * (bottom - top);
+  }
+
+  /** @param {Float32Array} values */
+  pathOf(values) {
+    const [a, b] = this.range();
+    let d = "";
+    let pen = false;
+    for (let l = a; l <= b; l++) {
+      const v = values[l];
+      if (Number.isNaN(v) || (this.scale === "log" && this.metric !== "rank" && !(v > 0))) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? "L" : "M"}${this.x(l).toFixed(1)} ${this.y(v).toFixed(1)}`;
+      pen = true;
+    }
+    return d;
+  }
+
+  redraw() {
+    const { height, inputWidth, columnWidth, cols } = this.geo;
+    const width = inputWidth + cols.length * columnWidth;
+    this.svg.setAttribute("width", String(width));
+    this.svg.setAttribute("height", String(height));
+    this.svg.setAttribute("aria-label", `${this.metric} of the pinned tokens across layers`);
+    [this.yMin, this.yMax] = this.domain();
+    this.drawYAxis(inputWidth, width);
+    this.drawXAxis();
+    this.lines.replaceChildren(
+      ...this.pinned.map((line) => {
+        const p = svg("path", { d: this.pathOf(line.values), stroke: line.color });
+        if (line.dash) p.setAttribute("stroke-dasharray", line.dash);
+        return p;
+      }),
+    );
+    this.drawHover();
+  }
+
+  drawHover() {
+    this.hoverPath.setAttribute("d", this.hover ? this.pathOf(this.hover.values) : "");
+  }
+
+  /**
+   * @param {number} left
+   * @param {number} right
+   */
+  drawYAxis(left, right) {
+    const ticks = this.yTicks();
+    const g = this.yAxis;
+    g.replaceChildren();
+    for (const v of ticks) {
+      const y = this.y(v);
+      g.append(svg("line", { x1: left, x2: right, y1: y, y2: y, class: "llk-gridline" }));
+      const label = svg("text", { x: left - 4, y: y + 3, "text-anchor": "end" });
+      label.textContent = this.formatTick(v);
+      g.append(label);
+    }
+    const mid = (PAD_TOP + this.geo.height - PAD_BOTTOM) / 2;
+    this.yTitle.setAttribute("transform", `translate(10 ${mid}) rotate(-90)`);
+    this.yTitle.textContent =
+      this.metric === "rank" ? "rank (top-k only)" : `probability${this.scale === "log" ? " (log)" : ""}`;
+  }
+
+  yTicks() {
+    if (this.metric === "rank") {
+      const step = Math.max(1, Math.ceil((this.yMax - 1) / 4));
+      const out = [];
+      for (let r = 1; r <= this.yMax; r += step) out.push(r);
+      return out;
+    }
+    if (this.scale === "log") {
+      const out = [];
+      for (let v = this.yMin; v <= 1.0000001; v *= 10) out.push(Number(v.toPrecision(3)));
+      return out;
+    }
+    return [0, 0.25, 0.5, 0.75, 1].map((f) => Number((f * this.yMax).toPrecision(6)));
+  }
+
+  /** @param {number} v */
+  formatTick(v) {
+    if (this.metric === "rank") return String(v);
+    if (this.scale === "log") return v >= 0.01 ? String(v) : v.toExponential(0);
+    return this.yMax <= 0.1 ? v.toPrecision(2) : String(Math.round(v * 1000) / 1000);
+  }
+
+  drawXAxis() {
+    const y = this.geo.height - 6;
+    const g = this.xAxis;
+    g.replaceChildren(
+      ...this.geo.cols.map((l) => {
+        const t = svg("text", {
+          x: this.x(l), y, "text-anchor": "middle", class: "llk-xtick", "data-l": l,
+        });
+        t.textContent = String(this.geo.layers[l]);
+        const title = svg("title");
+        title.textContent = "drag to another layer to zoom; double-click to reset";
+        t.append(title);
+        return t;
+      }),
+    );
+  }
+
+  /** Lens row nearest to a pixel x. @param {number} px */
+  rowAt(px) {
+    const [a, b] = this.range();
+    let best = a;
+    let dist = Infinity;
+    for (let l = a; l <= b; l++) {
+      const d = Math.abs(this.x(l) - px);
+      if (d < dist) [best, dist] = [l, d];
+    }
+    return best;
+  }
+
+  /** @param {PointerEvent} e */
+  localX(e) {
+    return e.clientX - this.svg.getBoundingClientRect().left;
+  }
+
+  /** @param {PointerEvent} e */
+  onMove(e) {
+    const px = this.localX(e);
+    if (this.dragFrom !== null) {
+      const x0 = this.x(this.dragFrom);
+      this.zoomBand.setAttribute("x", String(Math.min(x0, px)));
+      this.zoomBand.setAttribute("width", String(Math.abs(px - x0)));
+      this.zoomBand.setAttribute("height", String(this.geo.height));
+      return;
+    }
+    if (px < this.geo.inputWidth) {
+      this.hideTooltip();
+      return;
+    }
+    this.showPoint(this.rowAt(px));
+  }
+
+  /**
+   * Guide, dots and a tooltip with every line's value at lens row l.
+   * @param {number} l
+   */
+  showPoint(l) {
+    const lines = this.hover ? [...this.pinned, this.hover] : this.pinned;
+    const x = this.x(l);
+    this.guide.setAttribute("x1", String(x));
+    this.guide.setAttribute("x2", String(x));
+    this.guide.setAttribute("y1", String(PAD_TOP));
+    this.guide.setAttribute("y2", String(this.geo.height - PAD_BOTTOM));
+    this.dots.replaceChildren();
+    const rows = [el("div", { class: "llk-tip-head", text: `layer ${this.geo.layers[l]}` })];
+    for (const line of lines) {
+      const v = line.values[l];
+      const known = !Number.isNaN(v);
+      if (known) {
+        this.dots.append(svg("circle", { cx: x, cy: this.y(v), r: 3, fill: line.color }));
+      }
+      const value = !known ? "not in top-k" : this.metric === "rank" ? `#${v}` : formatProb(v);
+      const swatch = el("span", { class: "llk-swatch" });
+      swatch.style.background = line.color;
+      rows.push(el("div", { class: "llk-tip-row" }, [swatch, el("span", { text: `${line.label}: ${value}` })]));
+    }
+    this.tooltip.replaceChildren(...rows);
+    this.tooltip.hidden = false;
+    const w = Number(this.svg.getAttribute("width"));
+    this.tooltip.style.left = `${Math.min(x + 12, Math.max(0, w - 200))}px`;
+    this.tooltip.style.top = `${PAD_TOP}px`;
+  }
+
+  hideTooltip() {
+    this.tooltip.hidden = true;
+    this.dots.replaceChildren();
+    this.guide.setAttribute("y2", String(PAD_TOP));
+    this.guide.setAttribute("y1", String(PAD_TOP));
+  }
+
+  /** @param {PointerEvent} e */
+  onTickDown(e) {
+    const t = e.target instanceof Element ? e.target.closest(".llk-xtick") : null;
+    if (!t) return;
+    e.preventDefault();
+    this.dragFrom = Number(t.getAttribute("data-l"));
+    this.svg.setPointerCapture?.(e.pointerId);
+  }
+
+  /** @param {PointerEvent} e */
+  onTickUp(e) {
+    if (this.dragFrom === null) return;
+    const from = this.dragFrom;
+    const to = this.rowAt(this.localX(e));
+    this.dragFrom = null;
+    this.zoomBand.setAttribute("width", "0");
+    if (to !== from) this.cb.onZoom(Math.min(from, to), Math.max(from, to));
+  }
+}
+
+/** @param {number} p */
+export function formatProb(p) {
+  if (Number.isNaN(p)) return "?";
+  if (p >= 0.001) return `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
+  return `${(p * 100).toExponential(1)}%`;
+}

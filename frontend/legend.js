@@ -1,0 +1,87 @@
+// Legend under the chart: pinned tokens/groups (color picker, remove) and pinned rows (line
+// style, remove).
+
+import { el } from "./dom.js";
+import { showToken } from "./tokens.js";
+import { dashSample } from "./grid.js";
+
+/** @typedef {import("./lens.js").Lens} Lens */
+/** @typedef {{ ids: number[], color: string }} Pin */
+
+/**
+ * @typedef {object} LegendCallbacks
+ * @property {(index: number) => void} onRemovePin
+ * @property {(index: number, color: string) => void} onPinColor
+ * @property {(p: number) => void} onRemoveRow
+ */
+
+export class Legend {
+  /**
+   * @param {AbortSignal} signal
+   * @param {LegendCallbacks} cb
+   */
+  constructor(signal, cb) {
+    this.root = el("div", { class: "llk-legend", attrs: { "aria-label": "legend" } });
+    const o = { signal };
+    this.root.addEventListener("click", (e) => {
+      const t = /** @type {Element} */ (e.target);
+      const pin = t.closest(".llk-remove-pin");
+      if (pin) cb.onRemovePin(Number(/** @type {HTMLElement} */ (pin).dataset.index));
+      const row = t.closest(".llk-remove-row");
+      if (row) cb.onRemoveRow(Number(/** @type {HTMLElement} */ (row).dataset.p));
+    }, o);
+    this.root.addEventListener("input", (e) => {
+      const t = /** @type {HTMLInputElement} */ (e.target);
+      if (t.classList.contains("llk-pin-color")) cb.onPinColor(Number(t.dataset.index), t.value);
+    }, o);
+  }
+
+  /**
+   * @param {Lens} lens
+   * @param {Pin[]} pins
+   * @param {number[]} rows pinned positions
+   * @param {number} focusPos the position the chart shows when no row is pinned
+   */
+  render(lens, pins, rows, focusPos) {
+    const items = pins.map((pin, i) => {
+      const color = /** @type {HTMLInputElement} */ (el("input", {
+        class: "llk-pin-color",
+        title: "line color",
+        attrs: { type: "color", "data-index": String(i), "aria-label": "pin color" },
+      }));
+      color.value = pin.color;
+      const label = pin.ids.map((id) => showToken(lens.token(id)).text).join(" + ");
+      return el("span", { class: "llk-legend-item llk-legend-pin" }, [
+        color,
+        el("span", { class: "llk-legend-label", text: label, title: pin.ids.length > 1 ? "group: sum of its tokens" : `id ${pin.ids[0]}` }),
+        removeButton("llk-remove-pin", { "data-index": String(i) }),
+      ]);
+    });
+    const rowItems = rows.map((p, i) =>
+      el("span", { class: "llk-legend-item llk-legend-row" }, [
+        dashSample(i),
+        el("span", { class: "llk-legend-label", text: `pos ${p} ${showToken(lens.input[p]).text}` }),
+        removeButton("llk-remove-row", { "data-p": String(p) }),
+      ]),
+    );
+    const where = rows.length
+      ? null
+      : el("span", {
+          class: "llk-legend-note",
+          text: pins.length
+            ? `at position ${focusPos} (${showToken(lens.input[focusPos]).text}); click an input token to compare rows`
+            : "click a cell, then a token in its popup, to pin its trajectory",
+        });
+    this.root.replaceChildren(...items, ...rowItems, ...(where ? [where] : []));
+  }
+}
+
+/**
+ * @param {string} cls
+ * @param {Record<string, string>} attrs
+ */
+function removeButton(cls, attrs) {
+  return el("button", {
+    class: `llk-x ${cls}`, text: "\u00d7", title: "remove", attrs: { ...attrs, "aria-label": "remove" },
+  });
+}

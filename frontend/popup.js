@@ -1,0 +1,152 @@
+// The cell popup: a cell's top-k tokens with probabilities. Clicking a row pins its token,
+// shift/ctrl/cmd-click groups it, hovering shows its trajectory. Kept inside the viewport.
+
+import { el } from "./dom.js";
+import { setToken } from "./tokens.js";
+import { formatProb } from "./chart.js";
+
+/** @typedef {import("./lens.js").Lens} Lens */
+
+/**
+ * @typedef {object} PopupCallbacks
+ * @property {(id: number, group: boolean) => void} onPin
+ * @property {(id: number | null) => void} onHoverToken
+ * @property {(id: number) => void} onColorBy
+ * @property {() => void} onClose
+ */
+
+export class Popup {
+  /**
+   * @param {AbortSignal} signal
+   * @param {PopupCallbacks} cb
+   */
+  constructor(signal, cb) {
+    this.cb = cb;
+    this.title = el("div", { class: "llk-popup-title" });
+    this.close = el("button", {
+      class: "llk-popup-close", text: "\u00d7", title: "close (Escape)",
+      attrs: { "aria-label": "close" },
+    });
+    this.list = el("div", { class: "llk-popup-list", attrs: { role: "list" } });
+    this.root = el("div", {
+      class: "llk-popup", attrs: { role: "dialog", "aria-label": "top predictions" },
+    }, [el("div", { class: "llk-popup-head" }, [this.title, this.close]), this.list,
+      el("div", { class: "llk-popup-foot", text: "click: pin · shift/ctrl/\u2318-click: group" })]);
+    this.root.hidden = true;
+    /** @type {{ l: number, p: number } | null} */
+    this.cell = null;
+    const o = { signal };
+    this.close.addEventListener("click", () => cb.onClose(), o);
+    this.list.addEventListener("click", (e) => this.onClick(e), o);
+    this.list.addEventListener("pointerover", (e) => cb.onHoverToken(this.rowId(e.target)), o);
+    this.list.addEventListener("pointerleave", () => cb.onHoverToken(null), o);
+  }
+
+  get open() {
+    return !this.root.hidden;
+  }
+
+  /** @param {EventTarget | null} target */
+  rowId(target) {
+    const row = target instanceof Element ? target.closest(".llk-popup-row") : null;
+    return row ? Number(/** @type {HTMLElement} */ (row).dataset.id) : null;
+  }
+
+  /** @param {MouseEvent} e */
+  onClick(e) {
+    const target = /** @type {Element} */ (e.target);
+    const id = this.rowId(target);
+    if (id === null) return;
+    if (target.closest(".llk-color-by")) this.cb.onColorBy(id);
+    else this.cb.onPin(id, e.shiftKey || e.ctrlKey || e.metaKey);
+  }
+
+  /**
+   * @param {Lens} lens
+   * @param {number} l lens row
+   * @param {number} p position
+   * @param {Set<number>} pinned ids pinned (alone or in a group)
+   * @param {HTMLElement} anchor the cell, for placement
+   * @param {HTMLElement} container the positioned ancestor the popup lives in
+   */
+  show(lens, l, p, pinned, anchor, container) {
+    this.cell = { l, p };
+    this.title.replaceChildren(
+      el("span", { text: `layer ${lens.layers[l]} · position ${p} ` }),
+      tokenSpan(lens.input[p], "llk-popup-input"),
+    );
+    this.fill(lens, pinned);
+    this.root.hidden = false;
+    this.place(anchor, container);
+  }
+
+  /**
+   * @param {Lens} lens
+   * @param {Set<number>} pinned
+   */
+  fill(lens, pinned) {
+    if (!this.cell) return;
+    const { l, p } = this.cell;
+    const base = lens.cellBase(l, p);
+    const rows = [];
+    for (let j = 0; j < lens.k; j++) {
+      const id = lens.topkIds[base + j];
+      if (id < 0) continue;
+      const prob = lens.topkProbs[base + j];
+      const bar = el("span", { class: "llk-bar" });
+      bar.style.width = `${Math.max(0, Math.min(1, prob || 0)) * 100}%`;
+      const row = el("div", {
+        class: `llk-popup-row${pinned.has(id) ? " llk-pinned" : ""}`,
+        attrs: { role: "listitem", tabindex: "0", "data-id": String(id) },
+        title: `id ${id}`,
+      }, [
+        el("span", { class: "llk-rank", text: String(j + 1) }),
+        tokenSpan(lens.token(id), "llk-popup-token"),
+        el("span", { class: "llk-prob", text: formatProb(prob) }),
+        el("span", { class: "llk-bar-track" }, [bar]),
+        el("button", {
+          class: "llk-color-by", text: "\u25d0", title: "color the cells by this token",
+          attrs: { "aria-label": "color by this token", tabindex: "-1" },
+        }),
+      ]);
+      rows.push(row);
+    }
+    this.list.replaceChildren(...rows);
+  }
+
+  /**
+   * Below the cell if it fits, else above; clamped so the whole popup is in the viewport.
+   * @param {HTMLElement} anchor
+   * @param {HTMLElement} container
+   */
+  place(anchor, container) {
+    const doc = anchor.ownerDocument.documentElement;
+    const vw = doc.clientWidth;
+    const vh = doc.clientHeight;
+    const a = anchor.getBoundingClientRect();
+    const box = this.root.getBoundingClientRect();
+    let left = a.left;
+    let top = a.bottom + 2;
+    if (top + box.height > vh) top = a.top - box.height - 2;
+    left = Math.max(0, Math.min(left, vw - box.width));
+    top = Math.max(0, Math.min(top, vh - box.height));
+    const c = container.getBoundingClientRect();
+    this.root.style.left = `${left - c.left}px`;
+    this.root.style.top = `${top - c.top}px`;
+  }
+
+  hide() {
+    this.root.hidden = true;
+    this.cell = null;
+  }
+}
+
+/**
+ * @param {string} raw
+ * @param {string} cls
+ */
+function tokenSpan(raw, cls) {
+  const s = el("span", { class: cls });
+  setToken(s, raw);
+  return s;
+}

@@ -1,0 +1,177 @@
+// Title (editable inline), prompt box, busy/error status, and the menus: color mode with
+// its target and color pickers, trajectory metric, chart scale, theme and font size.
+
+import { el } from "./dom.js";
+import { showToken } from "./tokens.js";
+
+/** @typedef {import("./lens.js").Lens} Lens */
+/** @typedef {import("./state.js").UIState} UIState */
+
+/**
+ * @typedef {object} ToolbarCallbacks
+ * @property {(patch: Partial<UIState>) => void} onChange
+ * @property {(prompt: string) => void} onPrompt
+ */
+
+/**
+ * @param {string} cls
+ * @param {string} label
+ * @param {[string, string][]} options value, text
+ */
+function select(cls, label, options) {
+  const s = /** @type {HTMLSelectElement} */ (el("select", { class: `llk-select ${cls}`, attrs: { "aria-label": label } }));
+  s.append(...options.map(([value, text]) => el("option", { text, attrs: { value } })));
+  return s;
+}
+
+/**
+ * @param {string} cls
+ * @param {string} label
+ */
+function colorInput(cls, label) {
+  return /** @type {HTMLInputElement} */ (el("input", {
+    class: `llk-color ${cls}`, title: label, attrs: { type: "color", "aria-label": label },
+  }));
+}
+
+export class Toolbar {
+  /**
+   * @param {AbortSignal} signal
+   * @param {ToolbarCallbacks} cb
+   */
+  constructor(signal, cb) {
+    this.cb = cb;
+    this.title = /** @type {HTMLInputElement} */ (el("input", {
+      class: "llk-title", title: "click to edit the title",
+      attrs: { type: "text", "aria-label": "title", spellcheck: "false" },
+    }));
+    this.prompt = /** @type {HTMLInputElement} */ (el("input", {
+      class: "llk-prompt", title: "edit and press Enter to run the model",
+      attrs: { type: "text", "aria-label": "prompt", spellcheck: "false" },
+    }));
+    this.busy = el("span", { class: "llk-busy", text: "running\u2026", attrs: { role: "status" } });
+    this.error = el("div", { class: "llk-error llk-py-error", attrs: { role: "alert" } });
+    this.mode = select("llk-mode", "color mode", [
+      ["top1", "top-1 probability"], ["token", "a token"], ["group", "a pinned group"],
+      ["entropy", "entropy"], ["none", "none"],
+    ]);
+    this.target = select("llk-target", "token or group to color by", []);
+    this.heat = colorInput("llk-heat-color", "cell color");
+    this.entropyColor = colorInput("llk-entropy-color", "entropy color");
+    this.metric = select("llk-metric", "trajectory metric", [["probability", "probability"], ["rank", "rank"]]);
+    this.scale = select("llk-scale", "chart scale", [["linear", "linear"], ["log", "log"]]);
+    this.theme = select("llk-theme", "theme", [["auto", "theme: auto"], ["light", "light"], ["dark", "dark"]]);
+    this.smaller = el("button", { class: "llk-btn llk-font-down", text: "A\u2212", title: "smaller text" });
+    this.larger = el("button", { class: "llk-btn llk-font-up", text: "A+", title: "larger text" });
+    /** @type {{ value: string, ids: number[] }[]} */
+    this.targets = [];
+    this.fontSize = 12;
+    /** the title as last synced, restored by Escape */
+    this.titleValue = "";
+    this.root = el("div", { class: "llk-toolbar" }, [
+      el("div", { class: "llk-titlebar" }, [this.title, this.busy]),
+      this.prompt,
+      this.error,
+      el("div", { class: "llk-controls" }, [
+        el("label", { text: "color " }, [this.mode]), this.target, this.heat, this.entropyColor,
+        el("label", { text: "chart " }, [this.metric]), this.scale, this.theme,
+        this.smaller, this.larger,
+      ]),
+    ]);
+    this.bind(signal);
+  }
+
+  /** @param {AbortSignal} signal */
+  bind(signal) {
+    const o = { signal };
+    const cb = this.cb;
+    // JupyterLab swallows Enter's `change` on inputs: commit on keydown.
+    this.title.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") this.title.blur();
+      else if (e.key === "Escape") {
+        this.title.value = this.titleValue;
+        this.title.blur();
+      }
+      e.stopPropagation();
+    }, o);
+    this.title.addEventListener("blur", () => {
+      if (this.title.value !== this.titleValue) cb.onChange({ title: this.title.value });
+    }, o);
+    this.prompt.addEventListener("keydown", (e) => {
+      e.stopPropagation();
+      if (e.key === "Enter" && !e.isComposing) cb.onPrompt(this.prompt.value);
+    }, o);
+    this.mode.addEventListener("change", () => this.onMode(), o);
+    this.target.addEventListener("change", () => this.onMode(), o);
+    this.heat.addEventListener("input", () => cb.onChange({ heat_color: this.heat.value }), o);
+    this.entropyColor.addEventListener("input", () => cb.onChange({ entropy_color: this.entropyColor.value }), o);
+    this.metric.addEventListener("change", () => cb.onChange({ trajectory_metric: this.metric.value }), o);
+    this.scale.addEventListener("change", () => cb.onChange({ chart_scale: this.scale.value }), o);
+    this.theme.addEventListener("change", () => cb.onChange({ dark_mode: this.theme.value }), o);
+    this.smaller.addEventListener("click", () => cb.onChange({ font_size: Math.max(6, this.fontSize - 1) }), o);
+    this.larger.addEventListener("click", () => cb.onChange({ font_size: Math.min(32, this.fontSize + 1) }), o);
+  }
+
+  onMode() {
+    const mode = /** @type {UIState["color_mode"]} */ (this.mode.value);
+    /** @type {Partial<UIState>} */
+    const patch = { color_mode: mode };
+    const target = this.targets.find((t) => t.value === this.target.value);
+    if (mode === "token" && target) patch.color_token = target.ids[0];
+    if (mode === "group" && target) patch.color_group = target.ids;
+    this.cb.onChange(patch);
+  }
+
+  /**
+   * @param {Lens | null} lens
+   * @param {UIState} s
+   * @param {{ prompt: string, editable: boolean, busy: boolean, error: string }} py
+   */
+  update(lens, s, py) {
+    this.titleValue = s.title;
+    if (document.activeElement !== this.title) this.title.value = s.title;
+    this.title.placeholder = lens?.model || "logit lens";
+    this.prompt.hidden = !py.editable;
+    if (document.activeElement !== this.prompt) this.prompt.value = py.prompt;
+    this.busy.hidden = !py.busy;
+    this.error.textContent = py.error;
+    this.error.hidden = !py.error;
+    this.mode.value = s.color_mode;
+    this.heat.value = s.heat_color;
+    this.entropyColor.value = s.entropy_color;
+    this.metric.value = s.trajectory_metric;
+    this.scale.value = s.chart_scale;
+    this.theme.value = s.dark_mode;
+    this.fontSize = s.font_size;
+    this.entropyColor.hidden = s.color_mode !== "entropy";
+    this.heat.hidden = s.color_mode === "entropy" || s.color_mode === "none";
+    this.fillTargets(lens, s);
+  }
+
+  /**
+   * Token mode offers every pinned token (and the current one); group mode every pin.
+   * @param {Lens | null} lens
+   * @param {UIState} s
+   */
+  fillTargets(lens, s) {
+    const mode = s.color_mode;
+    /** @type {{ value: string, ids: number[], text: string }[]} */
+    let targets = [];
+    if (lens && mode === "token") {
+      const ids = new Set(s.pins.flatMap((p) => p.ids));
+      if (s.color_token !== null) ids.add(s.color_token);
+      targets = [...ids].map((id) => ({ value: String(id), ids: [id], text: showToken(lens.token(id)).text }));
+    } else if (lens && mode === "group") {
+      targets = s.pins.map((p) => ({
+        value: p.ids.join(","), ids: p.ids,
+        text: p.ids.map((id) => showToken(lens.token(id)).text).join(" + "),
+      }));
+    }
+    this.targets = targets;
+    this.target.hidden = !(mode === "token" || mode === "group");
+    const options = targets.map((t) => el("option", { text: t.text, attrs: { value: t.value } }));
+    if (!options.length) options.push(el("option", { text: "pin a token first", attrs: { value: "", disabled: "" } }));
+    this.target.replaceChildren(...options);
+    this.target.value = mode === "token" ? String(s.color_token ?? "") : s.color_group.join(",");
+  }
+}
