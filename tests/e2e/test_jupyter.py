@@ -56,7 +56,7 @@ def test_typing_a_prompt_reruns_the_model_in_the_kernel(jupyter_server, page: Pa
     name = jupyter_server.write_notebook("live.ipynb", SLICE)
     _open_and_run(page, jupyter_server, "jupyterlab", name)
     expect(_last_prediction(page)).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
-    box = page.locator(".jp-OutputArea input[aria-label='Prompt']")
+    box = page.locator(".jp-OutputArea input[aria-label=prompt]")
     box.fill("The Eiffel Tower is located in the city of")
     box.press("Enter")  # JupyterLab swallows `change` on Enter; the widget listens to keydown
     expect(_data_rows(page)).to_have_count(10, timeout=RUN_TIMEOUT_MS)
