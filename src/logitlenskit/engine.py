@@ -1,0 +1,221 @@
+"""The one logit-lens reduction engine behind every collection API.
+
+:func:`lens_reduce` turns hidden states into what a logit-lens view needs, without ever
+holding the full ``[layers, positions, vocab]`` distribution. It runs inside nnsight traces,
+on NDIF servers too, so it imports only torch, numpy and the standard library, and
+:func:`decode_lens` turns its compact result back into arrays on the client.
+
+How it works (see docs/engine.md):
+
+* Positions are processed in blocks that hold *all* requested layers of a few positions,
+  sized so one block of logits stays under ``chunk_bytes``. Memory is O(L·P·(d+k)) plus
+  one block, instead of O(L·P·V).
+* Per block: one GEMM (norm → unembed → softcap), top-k, a shifted ``exp`` for
+  log-sum-exp and entropy. Because a block holds every layer of its positions, each
+  position's tracked set (union of its top-k over layers) is known inside the block, and
+  the trajectories are gathered from the very logits the top-k came from: exact, and
+  consistent with the top-k to the last bit.
+* The result travels as: tracked ids, per-position counts, top-k as small slot indices
+  into the position's tracked list, trajectories as 16-bit codes (see :func:`encode_probs`)
+  and float16 entropy. Top-k probabilities are the trajectory values at those slots, so
+  they are not sent twice.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "CODE_LINEAR",
+    "CODE_PER_NAT",
+    "lens_reduce",
+    "encode_probs",
+    "decode_probs",
+    "decode_lens",
+    "code_error_bound",
+    "payload_bytes",
+]
+
+DEFAULT_CHUNK_BYTES = 128 * 2**20
+
+# Probability codec: u(p) = CODE_LINEAR·p + CODE_PER_NAT·ln p, rounded to an int16.
+# The linear term keeps the absolute error ≤ 0.5/CODE_LINEAR ≈ 7.9e-6 for large p (the
+# fidelity bound is 1e-5); the log term keeps the relative error ≤ 0.5/CODE_PER_NAT = 0.9%
+# for small p. Both fit 65,536 levels down to p ≈ 1.2e-16, below which values saturate
+# there (they are never rounded to zero).
+CODE_LINEAR = 63500.0
+CODE_PER_NAT = 1.0 / 0.018
+_CODE_SHIFT = CODE_LINEAR - 32767.0
+_SMALL_ID_VOCAB = 65536
+
+
+def encode_probs(log_probs: torch.Tensor) -> torch.Tensor:
+    """Encode log-probabilities as int16 codes (runs inside traces)."""
+    lp = log_probs.double()
+    u = lp.exp() * CODE_LINEAR + lp * CODE_PER_NAT - _CODE_SHIFT
+    return u.round().clamp(-32768, 32767).to(torch.int16)
+
+
+def _block_reduce(
+    x: torch.Tensor,
+    head: Optional[Callable[[torch.Tensor], Any]],
+    n_layers: int,
+    k: int,
+    softcap: Optional[float],
+) -> tuple[torch.Tensor, ...]:
+    """Reduce one block of rows ``[n_layers * n_pos, d]`` (layer-major)."""
+    z = (head(x) if head is not None else x).float()
+    if softcap:
+        z = z / softcap
+        z.tanh_().mul_(softcap)
+    top_z, top_i = z.topk(k, dim=-1)
+    # Shift by the row max so exp cannot overflow; z now holds logit - max.
+    z.sub_(top_z[:, :1])
+    e = torch.exp(z)
+    s = e.sum(-1)
+    log_s = s.log()
+    entropy = log_s - torch.linalg.vecdot(e, z) / s
+    del e
+    n_pos, vocab = z.shape[0] // n_layers, z.shape[1]
+
+    # Tracked set per position: sort its L·k candidates, keep first occurrences.
+    cand = top_i.view(n_layers, n_pos, k).permute(1, 0, 2).reshape(n_pos, n_layers * k)
+    srt, order = cand.sort(dim=1)
+    first = torch.ones_like(srt, dtype=torch.bool)
+    first[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    rank = first.long().cumsum(1) - 1
+    slots = torch.empty_like(rank).scatter_(1, order, rank)
+    slots = slots.view(n_pos, n_layers, k).permute(1, 0, 2)
+    pos, col = first.nonzero(as_tuple=True)
+    ids = srt[pos, col]
+    log_p = z.view(n_layers, n_pos, vocab)[:, pos, ids] - log_s.view(n_layers, n_pos)[:, pos]
+    codes = encode_probs(log_p.t())
+    return ids, first.sum(1), slots, codes, entropy.view(n_layers, n_pos)
+
+
+def lens_reduce(
+    hidden: Sequence[torch.Tensor],
+    norm: Optional[Callable[[torch.Tensor], Any]],
+    head: Optional[Callable[[torch.Tensor], Any]],
+    k: int,
+    vocab_size: int,
+    softcap: Optional[float] = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> dict[str, torch.Tensor]:
+    """Reduce per-layer hidden states to the logit lens's compact result.
+
+    Call it inside an nnsight trace (it only uses torch) or on plain tensors.
+
+    Args:
+        hidden: one ``[P, d]`` tensor per lens row (layer), in row order.
+        norm: the final norm, applied to all rows at once; ``None`` skips it (``hidden``
+            already normed, or already logits with ``head=None``).
+        head: the unembedding ``[n, d] → [n, V]``; ``None`` when ``hidden`` are logits.
+        k: top-k width, ``1 <= k <= vocab_size``.
+        vocab_size: width of the unembedding output.
+        softcap: the model's final logit softcapping (``cap·tanh(z/cap)``), if any.
+        chunk_bytes: upper bound for one block of float32 logits.
+
+    Returns:
+        Dict of tensors: ``ids`` (tracked ids, position by position, sorted; int16 offset
+        by -32768 when the vocabulary fits 16 bits, else int32), ``counts`` [P] int32,
+        ``slots`` [L, P, k] (uint8/int16 index of each top-k id in its position's tracked
+        list), ``codes`` [T, L] int16 (see :func:`encode_probs`), ``entropy`` [L, P] float16.
+    """
+    with torch.no_grad():
+        x = torch.stack([h for h in hidden])
+        if norm is not None:
+            x = norm(x)
+        n_layers, n_pos, d = x.shape
+        block = max(1, chunk_bytes // (n_layers * vocab_size * 4))
+        parts = []
+        for p0 in range(0, n_pos, block):
+            rows = x[:, p0:p0 + block].reshape(-1, d)
+            parts.append(_block_reduce(rows, head, n_layers, k, softcap))
+        ids = torch.cat([p[0] for p in parts])
+        small_vocab = vocab_size <= _SMALL_ID_VOCAB
+        slot_dtype = torch.uint8 if n_layers * k <= 256 else torch.int16
+        return {
+            "ids": (ids - 32768).to(torch.int16) if small_vocab else ids.to(torch.int32),
+            "counts": torch.cat([p[1] for p in parts]).to(torch.int32),
+            "slots": torch.cat([p[2] for p in parts], dim=1).to(slot_dtype),
+            "codes": torch.cat([p[3] for p in parts]),
+            "entropy": torch.cat([p[4] for p in parts], dim=1).to(torch.float16),
+        }
+
+
+def _code_table() -> np.ndarray:
+    """Log-probability of every int16 code, solved by Newton's method in float64.
+
+    f(x) = CODE_LINEAR·eˣ + CODE_PER_NAT·x − u is convex and increasing, and f ≥ 0 at the
+    start point min(0, u/CODE_PER_NAT), so the iteration decreases monotonically to the root.
+    """
+    u = np.arange(-32768, 32768, dtype=np.float64) + _CODE_SHIFT
+    x = np.minimum(0.0, u / CODE_PER_NAT)
+    for _ in range(100):
+        ex = np.exp(x)
+        step = (CODE_LINEAR * ex + CODE_PER_NAT * x - u) / (CODE_LINEAR * ex + CODE_PER_NAT)
+        x -= step
+        if np.abs(step).max() < 1e-13:
+            break
+    return x
+
+
+_TABLE: list[np.ndarray] = []
+
+
+def decode_probs(codes: Any) -> np.ndarray:
+    """Probabilities (float64) of int16 codes made by :func:`encode_probs`."""
+    if not _TABLE:
+        _TABLE.append(np.exp(_code_table()))
+    return _TABLE[0][np.asarray(codes, dtype=np.int64) + 32768]
+
+
+def code_error_bound(p: float) -> float:
+    """Largest absolute decoding error at probability ``p`` (half a code step)."""
+    return 0.5 / (CODE_LINEAR + CODE_PER_NAT / max(p, 1e-300)) * (1 + 1e-9)
+
+
+def decode_lens(saved: dict[str, Any]) -> dict[str, Any]:
+    """Expand :func:`lens_reduce`'s result (client side).
+
+    Returns:
+        Dict with ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k] float32, ``tracked``
+        (per position int32 ids, sorted), ``probs`` (per position [L, n] float32),
+        ``entropy`` [L, P] float32, and ``tracked_offsets`` [P+1] / ``tracked_probs`` [T, L]
+        (the flat form of the same trajectories).
+    """
+    raw_ids = saved["ids"].cpu().numpy().astype(np.int64)
+    ids = raw_ids + 32768 if saved["ids"].dtype == torch.int16 else raw_ids
+    counts = saved["counts"].cpu().numpy().astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    flat = decode_probs(saved["codes"].cpu().numpy()).astype(np.float32)
+    slots = saved["slots"].cpu().numpy().astype(np.int64)
+    n_layers = slots.shape[0]
+    where = offsets[:-1][None, :, None] + slots
+    topk_probs = flat[where, np.arange(n_layers)[:, None, None]]
+    tracked = [torch.from_numpy(ids[a:b].astype(np.int32)) for a, b in zip(offsets[:-1], offsets[1:])]
+    probs = [torch.from_numpy(np.ascontiguousarray(flat[a:b].T))
+             for a, b in zip(offsets[:-1], offsets[1:])]
+    return {
+        "topk": torch.from_numpy(ids[where].astype(np.int32)),
+        "topk_probs": torch.from_numpy(topk_probs),
+        "tracked": tracked,
+        "probs": probs,
+        "entropy": saved["entropy"].float().cpu(),
+        "tracked_offsets": offsets.astype(np.int32),
+        "tracked_probs": flat,
+    }
+
+
+def payload_bytes(obj: Any) -> int:
+    """Size of ``torch.save(obj)``: what a trace returning ``obj`` sends back."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getbuffer().nbytes
+
