@@ -101,9 +101,11 @@ export class Explorer {
   bindModel() {
     const on = (/** @type {string[]} */ keys, /** @type {() => void} */ fn) => this.state.on(keys, fn);
     on(["data"], () => this.loadData());
-    on(["column_width", "input_column_width", "table_width", "x_zoom", "font_size"], () =>
-      this.layout(),
-    );
+    on(["column_width", "input_column_width", "table_width", "x_zoom"], () => this.layout());
+    on(["font_size"], () => {
+      this.layout();
+      this.updateToolbar();
+    });
     on(["color_mode", "color_token", "color_group", "heat_color", "entropy_color"], () => {
       this.applyColoring();
       this.updateToolbar();

@@ -50,6 +50,7 @@ export class Grid {
   /** @param {Lens | null} lens */
   setLens(lens) {
     this.lens = lens;
+    this.cols = []; // new layers: the header must be rebuilt even if the count is the same
     this.root.setAttribute("aria-rowcount", String((lens?.P ?? 0) + 1));
     this.active = { ci: 0, p: 0 };
     this.selected = null;
@@ -59,6 +60,8 @@ export class Grid {
 
   /** @param {number[]} cols */
   setColumns(cols) {
+    const same = cols.length === this.cols.length && cols.every((l, i) => l === this.cols[i]);
+    if (same && this.head.childElementCount === cols.length + 1) return;
     this.cols = cols;
     this.active.ci = Math.min(this.active.ci, Math.max(0, cols.length - 1));
     this.root.setAttribute("aria-colcount", String(cols.length + 1));
@@ -87,15 +90,21 @@ export class Grid {
 
   /** @param {number[]} positions */
   setPinnedRows(positions) {
+    const same = positions.length === this.pinnedRows.size &&
+      positions.every((p, i) => this.pinnedRows.get(p) === i);
+    if (same) return;
     this.pinnedRows = new Map(positions.map((p, i) => [p, i]));
     this.invalidate();
   }
 
   /** Drop every rendered row and render the view again. */
   invalidate() {
+    // Rebuilt cells must not steal keyboard focus from the user.
+    const hadFocus = this.root.contains(this.root.ownerDocument.activeElement);
     for (const row of this.rows.values()) row.remove();
     this.rows.clear();
     this.renderRows();
+    if (hadFocus) this.cellAt(this.active.ci, this.active.p)?.focus({ preventScroll: true });
   }
 
   renderHead() {

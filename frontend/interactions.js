@@ -8,8 +8,9 @@
  */
 
 /**
- * Make elements matching `selector` inside `container` drag handles. Pointer capture keeps
- * the move/up events on the handle, so no document listener is needed.
+ * Make elements matching `selector` inside `container` drag handles. The pointer is captured
+ * by the container, which outlives the handle (a resize may re-render the handle itself), so
+ * no document listener is needed.
  * @param {HTMLElement} container
  * @param {string} selector
  * @param {AbortSignal} signal
@@ -32,12 +33,12 @@ export function dragHandles(container, selector, signal, begin) {
     };
     signal.addEventListener("abort", () => moves.abort(), { once: true, signal: moves.signal });
     const o = { signal: moves.signal };
-    handle.setPointerCapture?.(e.pointerId);
+    container.setPointerCapture?.(e.pointerId);
     handle.classList.add("llk-dragging");
     h.start?.();
-    handle.addEventListener("pointermove", (m) => h.move(m.clientX - x0, m.clientY - y0), o);
-    handle.addEventListener("pointerup", stop, o);
-    handle.addEventListener("pointercancel", stop, o);
+    container.addEventListener("pointermove", (m) => h.move(m.clientX - x0, m.clientY - y0), o);
+    container.addEventListener("pointerup", stop, o);
+    container.addEventListener("pointercancel", stop, o);
   }, { signal });
 }
 

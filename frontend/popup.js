@@ -87,6 +87,8 @@ export class Popup {
   fill(lens, pinned) {
     if (!this.cell) return;
     const { l, p } = this.cell;
+    // Re-filling (a pin changed) must keep keyboard focus on the same row.
+    const focused = this.rowId(this.root.ownerDocument.activeElement);
     const base = lens.cellBase(l, p);
     const rows = [];
     for (let j = 0; j < lens.k; j++) {
@@ -112,6 +114,7 @@ export class Popup {
       rows.push(row);
     }
     this.list.replaceChildren(...rows);
+    if (focused !== null) rows.find((r) => r.dataset.id === String(focused))?.focus();
   }
 
   /**

@@ -63,8 +63,10 @@ export class Toolbar {
     this.theme = select("llk-theme", "theme", [["auto", "theme: auto"], ["light", "light"], ["dark", "dark"]]);
     this.smaller = el("button", { class: "llk-btn llk-font-down", text: "A\u2212", title: "smaller text" });
     this.larger = el("button", { class: "llk-btn llk-font-up", text: "A+", title: "larger text" });
-    /** @type {{ value: string, ids: number[] }[]} */
-    this.targets = [];
+    /** @type {Lens | null} */
+    this.lastLens = null;
+    /** @type {UIState | null} state of the last update, for the target menu */
+    this.lastState = null;
     this.fontSize = 12;
     /** the title as last synced, restored by Escape */
     this.titleValue = "";
@@ -116,7 +118,9 @@ export class Toolbar {
     const mode = /** @type {UIState["color_mode"]} */ (this.mode.value);
     /** @type {Partial<UIState>} */
     const patch = { color_mode: mode };
-    const target = this.targets.find((t) => t.value === this.target.value);
+    // On a switch of mode the target list is still the old mode's: take the new one's first.
+    const targets = this.lastState ? this.candidates(this.lastLens, { ...this.lastState, color_mode: mode }) : [];
+    const target = targets.find((t) => t.value === this.target.value) ?? targets[0];
     if (mode === "token" && target) patch.color_token = target.ids[0];
     if (mode === "group" && target) patch.color_group = target.ids;
     this.cb.onChange(patch);
@@ -128,6 +132,8 @@ export class Toolbar {
    * @param {{ prompt: string, editable: boolean, busy: boolean, error: string }} py
    */
   update(lens, s, py) {
+    this.lastLens = lens;
+    this.lastState = s;
     this.titleValue = s.title;
     if (document.activeElement !== this.title) this.title.value = s.title;
     this.title.placeholder = lens?.model || "logit lens";
@@ -149,25 +155,34 @@ export class Toolbar {
   }
 
   /**
+   * What the target menu offers in `s.color_mode`.
+   * @param {Lens | null} lens
+   * @param {UIState} s
+   * @returns {{ value: string, ids: number[], text: string }[]}
+   */
+  candidates(lens, s) {
+    if (lens && s.color_mode === "token") {
+      const ids = new Set(s.pins.flatMap((p) => p.ids));
+      if (s.color_token !== null) ids.add(s.color_token);
+      return [...ids].map((id) => ({ value: String(id), ids: [id], text: showToken(lens.token(id)).text }));
+    }
+    if (lens && s.color_mode === "group") {
+      return s.pins.map((p) => ({
+        value: p.ids.join(","), ids: p.ids,
+        text: p.ids.map((id) => showToken(lens.token(id)).text).join(" + "),
+      }));
+    }
+    return [];
+  }
+
+  /**
    * Token mode offers every pinned token (and the current one); group mode every pin.
    * @param {Lens | null} lens
    * @param {UIState} s
    */
   fillTargets(lens, s) {
     const mode = s.color_mode;
-    /** @type {{ value: string, ids: number[], text: string }[]} */
-    let targets = [];
-    if (lens && mode === "token") {
-      const ids = new Set(s.pins.flatMap((p) => p.ids));
-      if (s.color_token !== null) ids.add(s.color_token);
-      targets = [...ids].map((id) => ({ value: String(id), ids: [id], text: showToken(lens.token(id)).text }));
-    } else if (lens && mode === "group") {
-      targets = s.pins.map((p) => ({
-        value: p.ids.join(","), ids: p.ids,
-        text: p.ids.map((id) => showToken(lens.token(id)).text).join(" + "),
-      }));
-    }
-    this.targets = targets;
+    const targets = this.candidates(lens, s);
     this.target.hidden = !(mode === "token" || mode === "group");
     const options = targets.map((t) => el("option", { text: t.text, attrs: { value: t.value } }));
     if (!options.length) options.push(el("option", { text: "pin a token first", attrs: { value: "", disabled: "" } }));
