@@ -1,0 +1,63 @@
+"""UIStateTraits: defaults, validation and link_columns (no browser)."""
+
+from __future__ import annotations
+
+import pytest
+import traitlets
+
+from logitlenskit.ui_state import UIStateTraits
+
+
+class Holder(UIStateTraits):
+    pass
+
+
+def test_every_ui_trait_is_synced():
+    names = Holder().trait_names(sync=True)
+    for name in ["title", "pins", "pinned_rows", "color_mode", "color_token", "color_group",
+                 "heat_color", "entropy_color", "trajectory_metric", "chart_scale",
+                 "column_width", "input_column_width", "table_width", "chart_height",
+                 "grid_height", "x_zoom", "dark_mode", "font_size"]:
+        assert name in names
+
+
+def test_pins_are_normalized_and_validated():
+    h = Holder()
+    h.pins = [{"ids": [5, 5, 7]}, {"ids": [1], "color": "#ABCDEF"}]
+    assert h.pins == [{"ids": [5, 7], "color": "#e6194b"}, {"ids": [1], "color": "#abcdef"}]
+    for bad in ([{"ids": []}], [{"ids": ["x"]}], [{"ids": [1], "color": "red"}], [{"ids": [-1]}]):
+        with pytest.raises(traitlets.TraitError):
+            h.pins = bad
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("font_size", 100), ("column_width", 2), ("chart_height", 10_000), ("x_zoom", [5, 2]),
+     ("x_zoom", [1]), ("color_mode", "rainbow"), ("dark_mode", "dim"), ("heat_color", "blue"),
+     ("pinned_rows", [-1]), ("color_token", -3), ("table_width", 50)],
+)
+def test_bad_values_are_rejected(name, value):
+    with pytest.raises(traitlets.TraitError):
+        setattr(Holder(), name, value)
+
+
+def test_table_width_zero_means_follow_the_output():
+    h = Holder(table_width=800)
+    h.table_width = 0
+    assert h.table_width == 0
+
+
+def test_link_columns_and_unlink():
+    a, b = Holder(column_width=70), Holder()
+    link = a.link_columns(b)
+    assert b.column_width == 70
+    b.input_column_width = 150
+    assert a.input_column_width == 150
+    a.table_width = 900
+    assert b.table_width == 900
+    a.font_size = 20
+    assert b.font_size == 12  # only column sizing is shared
+    link.unlink()
+    a.column_width = 30
+    assert b.column_width == 70
+    link.unlink()  # idempotent
