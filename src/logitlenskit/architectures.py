@@ -66,7 +66,8 @@ MODEL_CONFIGS: dict[str, dict[str, Accessor]] = {
     "gpt_neox": {
         "layers": "gpt_neox.layers",
         "norm": "gpt_neox.final_layer_norm",
-        "lm_head": "embed_out",
+        # transformers 5 renamed embed_out to lm_head; accept models from either side.
+        "lm_head": lambda m: m.embed_out if hasattr(m, "embed_out") else m.lm_head,
         "n_layers": "config.num_hidden_layers",
     },
 }
