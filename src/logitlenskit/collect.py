@@ -249,7 +249,7 @@ def _run_engine(model, cfg, ids, rows, k, vocab_size, remote) -> dict[str, Any]:
         saved = _trace_nnterp(model, ids, rows, k, vocab_size, softcap, remote)
     else:
         saved = _trace_registry(model, ids, rows, k, vocab_size, softcap, remote, cfg)
-    return decode_lens(saved)
+    return decode_lens(saved, len(rows), len(ids), k, vocab_size)
 
 
 def _decode_strings(tokenizer: Any, ids: Sequence[int]) -> list[str]:
@@ -380,7 +380,7 @@ def collect_logit_lens_topk(
         prompt, model, top_k, layers, remote, model_type, nnterp_ok=False)
     logits = [t[0] if t.dim() == 3 else t for t in _trace_full_logits(model, ids, rows, remote, cfg)]
     saved = lens_reduce(logits, None, None, k, vocab_size, _softcap(model))
-    lens = decode_lens(saved)
+    lens = decode_lens(saved, len(rows), len(ids), k, vocab_size)
     return _seed_result(tokenizer, model, ids, rows, lens, track_across_layers)
 
 

@@ -15,10 +15,13 @@ How it works (see docs/engine.md):
   position's tracked set (union of its top-k over layers) is known inside the block, and
   the trajectories are gathered from the very logits the top-k came from: exact, and
   consistent with the top-k to the last bit.
-* The result travels as: tracked ids, per-position counts, top-k as small slot indices
-  into the position's tracked list, trajectories as 16-bit codes (see :func:`encode_probs`)
-  and float16 entropy. Top-k probabilities are the trajectory values at those slots, so
-  they are not sent twice.
+* The result travels as one uint8 tensor (one storage: ``torch.save`` overhead is paid
+  once) holding, back to back in native (little-endian) byte order: per-position tracked
+  counts (int32), tracked ids (int16 offset by -32768 when the vocabulary fits 16 bits,
+  else int32), trajectories as 16-bit codes (see :func:`encode_probs`), the top-k as slot
+  indices into the position's tracked list (uint8, or int16 past 256 slots) and float16
+  entropy. Top-k probabilities are the trajectory values at those slots, so they are not
+  sent twice. Every size follows from (L, P, k, V), which the client knows.
 """
 
 from __future__ import annotations
@@ -122,10 +125,8 @@ def lens_reduce(
         chunk_bytes: upper bound for one block of float32 logits.
 
     Returns:
-        Dict of tensors: ``ids`` (tracked ids, position by position, sorted; int16 offset
-        by -32768 when the vocabulary fits 16 bits, else int32), ``counts`` [P] int32,
-        ``slots`` [L, P, k] (uint8/int16 index of each top-k id in its position's tracked
-        list), ``codes`` [T, L] int16 (see :func:`encode_probs`), ``entropy`` [L, P] float16.
+        The packed uint8 result (layout in the module docstring); expand it with
+        :func:`decode_lens`.
     """
     with torch.no_grad():
         x = torch.stack([h for h in hidden])
@@ -137,16 +138,25 @@ def lens_reduce(
         for p0 in range(0, n_pos, block):
             rows = x[:, p0:p0 + block].reshape(-1, d)
             parts.append(_block_reduce(rows, head, n_layers, k, softcap))
+        ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
         ids = torch.cat([p[0] for p in parts])
-        small_vocab = vocab_size <= _SMALL_ID_VOCAB
-        slot_dtype = torch.uint8 if n_layers * k <= 256 else torch.int16
-        return {
-            "ids": (ids - 32768).to(torch.int16) if small_vocab else ids.to(torch.int32),
-            "counts": torch.cat([p[1] for p in parts]).to(torch.int32),
-            "slots": torch.cat([p[2] for p in parts], dim=1).to(slot_dtype),
-            "codes": torch.cat([p[3] for p in parts]),
-            "entropy": torch.cat([p[4] for p in parts], dim=1).to(torch.float16),
-        }
+        if ids_dtype == torch.int16:
+            ids = ids - 32768
+        fields = [
+            torch.cat([p[1] for p in parts]).to(torch.int32),
+            ids.to(ids_dtype),
+            torch.cat([p[3] for p in parts]),
+            torch.cat([p[2] for p in parts], dim=1).to(slot_dtype),
+            torch.cat([p[4] for p in parts], dim=1).to(torch.float16),
+        ]
+        return torch.cat([f.contiguous().reshape(-1).view(torch.uint8) for f in fields])
+
+
+def _wire_dtypes(n_layers: int, k: int, vocab_size: int) -> tuple[torch.dtype, torch.dtype]:
+    """dtypes of the tracked ids and of the top-k slots, known to both ends."""
+    ids = torch.int16 if vocab_size <= _SMALL_ID_VOCAB else torch.int32
+    slots = torch.uint8 if n_layers * k <= 256 else torch.int16
+    return ids, slots
 
 
 def _code_table() -> np.ndarray:
@@ -181,8 +191,18 @@ def code_error_bound(p: float) -> float:
     return 0.5 / (CODE_LINEAR + CODE_PER_NAT / max(p, 1e-300)) * (1 + 1e-9)
 
 
-def decode_lens(saved: dict[str, Any]) -> dict[str, Any]:
-    """Expand :func:`lens_reduce`'s result (client side).
+def _take(buf: np.ndarray, at: int, dtype: Any, count: int) -> tuple[np.ndarray, int]:
+    size = np.dtype(dtype).itemsize * count
+    return np.frombuffer(buf[at:at + size].tobytes(), dtype=dtype), at + size
+
+
+def decode_lens(packed: torch.Tensor, n_layers: int, n_pos: int, k: int,
+                vocab_size: int) -> dict[str, Any]:
+    """Expand :func:`lens_reduce`'s packed result (client side).
+
+    Args:
+        packed: the uint8 tensor :func:`lens_reduce` returned.
+        n_layers, n_pos, k, vocab_size: the shape it was computed for.
 
     Returns:
         Dict with ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k] float32, ``tracked``
@@ -190,24 +210,28 @@ def decode_lens(saved: dict[str, Any]) -> dict[str, Any]:
         ``entropy`` [L, P] float32, and ``tracked_offsets`` [P+1] / ``tracked_probs`` [T, L]
         (the flat form of the same trajectories).
     """
-    raw_ids = saved["ids"].cpu().numpy().astype(np.int64)
-    ids = raw_ids + 32768 if saved["ids"].dtype == torch.int16 else raw_ids
-    counts = saved["counts"].cpu().numpy().astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    flat = decode_probs(saved["codes"].cpu().numpy()).astype(np.float32)
-    slots = saved["slots"].cpu().numpy().astype(np.int64)
-    n_layers = slots.shape[0]
-    where = offsets[:-1][None, :, None] + slots
-    topk_probs = flat[where, np.arange(n_layers)[:, None, None]]
-    tracked = [torch.from_numpy(ids[a:b].astype(np.int32)) for a, b in zip(offsets[:-1], offsets[1:])]
-    probs = [torch.from_numpy(np.ascontiguousarray(flat[a:b].T))
-             for a, b in zip(offsets[:-1], offsets[1:])]
+    ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
+    np_dtype = {torch.int16: np.int16, torch.int32: np.int32, torch.uint8: np.uint8}
+    buf = packed.cpu().numpy()
+    counts, at = _take(buf, 0, np.int32, n_pos)
+    total = int(counts.sum())
+    ids, at = _take(buf, at, np_dtype[ids_dtype], total)
+    codes, at = _take(buf, at, np.int16, total * n_layers)
+    slots, at = _take(buf, at, np_dtype[slot_dtype], n_layers * n_pos * k)
+    entropy, at = _take(buf, at, np.float16, n_layers * n_pos)
+    if at != buf.size:
+        raise ValueError(f"packed lens result has {buf.size} bytes, expected {at}")
+    ids = ids.astype(np.int64) + (32768 if ids_dtype == torch.int16 else 0)
+    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    flat = decode_probs(codes).astype(np.float32).reshape(total, n_layers)
+    where = offsets[:-1][None, :, None] + slots.astype(np.int64).reshape(n_layers, n_pos, k)
+    spans = list(zip(offsets[:-1], offsets[1:]))
     return {
         "topk": torch.from_numpy(ids[where].astype(np.int32)),
-        "topk_probs": torch.from_numpy(topk_probs),
-        "tracked": tracked,
-        "probs": probs,
-        "entropy": saved["entropy"].float().cpu(),
+        "topk_probs": torch.from_numpy(flat[where, np.arange(n_layers)[:, None, None]]),
+        "tracked": [torch.from_numpy(ids[a:b].astype(np.int32)) for a, b in spans],
+        "probs": [torch.from_numpy(np.ascontiguousarray(flat[a:b].T)) for a, b in spans],
+        "entropy": torch.from_numpy(entropy.astype(np.float32).reshape(n_layers, n_pos)),
         "tracked_offsets": offsets.astype(np.int32),
         "tracked_probs": flat,
     }

@@ -100,7 +100,7 @@ def test_engine_keeps_colliding_ids_apart(smollm2):
     W = smollm2._model.lm_head.weight.detach()
     h = (W[frags[0]] * 3 + W[frags[1]] * 2.9)[None]  # both far ahead of the rest
     saved = lens_reduce([h, h], None, lambda x: x @ W.T, 2, W.shape[0])
-    lens = decode_lens(saved)
+    lens = decode_lens(saved, 2, 1, 2, W.shape[0])
     assert sorted(lens["tracked"][0].tolist()) == sorted(frags)
     p = lens["probs"][0][0]
     assert p[0] != p[1]

@@ -95,6 +95,7 @@ def test_engine_outside_a_trace_matches_inside(smollm2):
         hf(torch.tensor([data["input_ids"]]))
     handle.remove()
     out = captured[0][0] if isinstance(captured[0], tuple) else captured[0]
-    lens = decode_lens(lens_reduce([out[0]], hf.model.norm, hf.lm_head, 3, 49152))
+    lens = decode_lens(lens_reduce([out[0]], hf.model.norm, hf.lm_head, 3, 49152),
+                       1, out.shape[1], 3, 49152)
     assert torch.equal(lens["topk"], data["topk"])
     assert torch.equal(lens["topk_probs"], data["topk_probs"])
