@@ -59,4 +59,5 @@ def test_command_reports_bad_input_without_traceback():
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith("logitlens: error:") and "Traceback" not in result.stderr
+    assert "error: the prompt is empty" in result.stderr and "Traceback" not in result.stderr
+    assert "Loading weights" not in result.stderr  # refused before loading the model

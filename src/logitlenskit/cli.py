@@ -97,7 +97,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``logitlens`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.prompt.strip():
+        # Checked here too so the user is not made to wait for the model load first.
+        parser.error("the prompt is empty: give some text to analyse")
     from .collect import collect_logit_lens
     from .formats import to_js_format
     from .models import ModelLoadError, load_model
