@@ -176,12 +176,15 @@ def _n_layers(model: Any, cfg: Optional[dict]) -> int:
 
 # ---------------------------------------------------------------- traces
 # nnsight reads the source of each ``with model.trace`` block and, for NDIF, ships it with
-# the engine's functions; keep the blocks free of calls into this module.
+# the engine's functions; keep the blocks free of calls into this module. The outer
+# torch.no_grad() covers the model's forward pass (else autograd keeps every layer's
+# activations: twice the peak memory at 400 tokens); it does not reach the trace body,
+# which is why lens_reduce sets no_grad itself.
 
 
 def _trace_nnterp(model, ids, rows, k, vocab_size, softcap, remote):
     wanted = sorted(set(rows))
-    with model.trace(ids, remote=remote) as tracer:
+    with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
         hidden = {}
         for i in wanted:
             hidden[i] = model.layers_output[i][0]
@@ -194,7 +197,7 @@ def _trace_nnterp(model, ids, rows, k, vocab_size, softcap, remote):
 def _trace_registry(model, ids, rows, k, vocab_size, softcap, remote, cfg):
     wanted = sorted(set(rows))
     blocks = resolve_accessor(model, cfg["layers"])
-    with model.trace(ids, remote=remote) as tracer:
+    with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
         hidden = {}
         for i in wanted:
             out = blocks[i].output
@@ -213,8 +216,8 @@ def _trace_registry(model, ids, rows, k, vocab_size, softcap, remote, cfg):
 def _trace_full_logits(model, ids, rows, remote, cfg):
     wanted = sorted(set(rows))
     blocks = resolve_accessor(model, cfg["layers"])
-    with model.trace(ids, remote=remote) as tracer:
-        with torch.no_grad():
+    with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
+        with torch.no_grad():  # the outer no_grad does not reach the trace body
             logits = {}
             for i in wanted:
                 out = blocks[i].output
