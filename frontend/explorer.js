@@ -37,6 +37,7 @@ export class Explorer {
     /** @type {Lens | null} */
     this.lens = null;
     this.width = host.getBoundingClientRect().width;
+    this.scrollbar = 0;
     /** position the chart follows while no row is pinned: the last clicked one */
     this.focusPos = 0;
     this.buildViews(signal);
@@ -120,7 +121,11 @@ export class Explorer {
       this.applyMetric();
       this.updateToolbar();
     });
-    on(["chart_height", "grid_height"], () => this.layout());
+    on(["chart_height"], () => this.layout());
+    on(["grid_height"], () => {
+      this.applySizes();
+      this.grid.renderRows();
+    });
     on(["dark_mode", "title", "prompt", "editable_prompt", "busy", "error"], () =>
       this.updateToolbar(),
     );
@@ -136,7 +141,10 @@ export class Explorer {
       this.showMessage(`Cannot show this data: ${/** @type {Error} */ (err).message}`, true);
     }
     this.focusPos = this.lens ? this.lens.P - 1 : 0;
+    // Sizes first: with no height limit yet the grid would render every row of a long prompt.
+    this.applySizes();
     this.grid.setLens(this.lens);
+    this.measureScrollbar();
     this.chart.root.hidden = !this.lens;
     this.legend.root.hidden = !this.lens;
     this.layout();
@@ -179,19 +187,10 @@ export class Explorer {
   /** Columns, sizes and chart geometry for the current width, zoom and sizes. */
   layout() {
     const s = this.state;
-    const font = s.get("font_size");
-    const rowH = Math.round(font * 1.7);
     const inputW = s.get("input_column_width");
     const colW = s.get("column_width");
     const tableW = s.get("table_width");
-    const style = this.root.style;
-    style.fontSize = `${font}px`;
-    style.setProperty("--llk-row-h", `${rowH}px`);
-    style.setProperty("--llk-col-w", `${colW}px`);
-    style.setProperty("--llk-input-w", `${inputW}px`);
-    style.width = tableW ? `${tableW}px` : "";
-    this.grid.root.style.maxHeight = `${s.get("grid_height")}px`;
-    this.grid.setRowHeight(rowH);
+    this.applySizes();
     const lens = this.lens;
     if (!lens) {
       this.grid.setColumns([]);
@@ -199,10 +198,9 @@ export class Explorer {
       return;
     }
     const total = tableW || this.width || this.host.clientWidth;
-    const scrollbar = Math.max(0, this.grid.root.offsetWidth - this.grid.root.clientWidth - 2);
     const zoom = s.get("x_zoom");
     const cols = fitColumns({
-      layers: lens.layers, zoom, available: total - inputW - scrollbar - 4, columnWidth: colW,
+      layers: lens.layers, zoom, available: total - inputW - this.scrollbar - 4, columnWidth: colW,
     });
     this.hint.textContent = `Showing ${cols.hint}. Drag chart layer labels to zoom.`;
     this.grid.setColumns(cols.rows);
@@ -211,6 +209,33 @@ export class Explorer {
       height: s.get("chart_height"),
     }, zoomed(zoom, lens.L));
     if (this.popup.open) this.closePopup(false);
+  }
+
+  /**
+   * Width the grid's vertical scrollbar takes from the columns. Measured only when the rows
+   * or the grid's height change: measuring forces a layout, too slow for every drag step.
+   */
+  measureScrollbar() {
+    const g = this.grid.root;
+    g.style.overflowY = "scroll";
+    this.scrollbar = g.offsetWidth - g.clientWidth - 2;
+    g.style.overflowY = "";
+  }
+
+  /** Font, row, column and panel sizes as CSS; no measuring. */
+  applySizes() {
+    const s = this.state;
+    const font = s.get("font_size");
+    const rowH = Math.round(font * 1.7);
+    const tableW = s.get("table_width");
+    const style = this.root.style;
+    style.fontSize = `${font}px`;
+    style.setProperty("--llk-row-h", `${rowH}px`);
+    style.setProperty("--llk-col-w", `${s.get("column_width")}px`);
+    style.setProperty("--llk-input-w", `${s.get("input_column_width")}px`);
+    style.width = tableW ? `${tableW}px` : "";
+    this.grid.root.style.maxHeight = `${s.get("grid_height")}px`;
+    this.grid.setRowHeight(rowH);
   }
 
   applyColoring() {

@@ -1,0 +1,159 @@
+"""Benchmark the widget's frontend in headless Chromium and print the figures.
+
+Runs the exact bundle ``LogitLensWidget`` ships on the fast-tier test page
+(tests/ui/harness.html, a fake anywidget model) and times, inside the page, from the
+moment an event reaches the page until its handlers ran and layout is done (paint is not
+included). Real input events come from Playwright's mouse. Each figure is the median of
+several runs.
+
+    .venv/bin/python bench/bench_widget.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import threading
+from functools import partial
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests" / "ui"), str(ROOT / "src")]
+
+from conftest import HERE, WidgetPage, _Handler, _wire  # noqa: E402  (tests/ui helpers)
+from playwright.sync_api import sync_playwright  # noqa: E402
+from ui_payloads import payload  # noqa: E402
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+# A capturing listener on window runs before the widget's handlers, a bubbling one after
+# them; the second forces layout, so the difference is handling + style + layout.
+TIMER_JS = """(type) => {
+  window.__times = [];
+  let t0 = 0;
+  const root = document.querySelector('#out1 .llk');
+  window.addEventListener(type, () => { t0 = performance.now(); }, true);
+  window.addEventListener(type, () => { root.offsetHeight; window.__times.push(performance.now() - t0); });
+}"""
+
+
+def serve() -> str:
+    from logitlenskit.widget import LogitLensWidget
+
+    state = LogitLensWidget().get_state()
+    files = {
+        "/": ("text/html", (HERE / "harness.html").read_bytes()),
+        "/widget.js": ("text/javascript", state["_esm"].encode()),
+        "/widget.css": ("text/css", state["_css"].encode()),
+    }
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, files))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def fresh(browser, url: str, data: dict) -> WidgetPage:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    wp = WidgetPage(page, url)
+    page.evaluate("document.getElementById('out1').style.width = '1300px'")
+    wp.mount(data)  # warm-up: the first mount also compiles the bundle
+    return wp
+
+
+def render_ms(wp: WidgetPage, data: dict, **traits) -> float:
+    from logitlenskit.widget import LogitLensWidget
+
+    state = {k: v for k, v in LogitLensWidget().get_state().items() if not k.startswith("_")}
+    state.update(traits, data=data)
+    return wp.page.evaluate("(s) => { window.llk.cleanup(); return window.llk.mount(s); }", _wire(state))
+
+
+def times(wp: WidgetPage) -> list[float]:
+    return wp.page.evaluate("window.__times")
+
+
+def bench_events(wp: WidgetPage) -> dict[str, list[float]]:
+    page = wp.page
+    out: dict[str, list[float]] = {}
+    page.evaluate(TIMER_JS, "click")
+    for ci, p in [(3, 5), (10, 12), (15, 4), (6, 9), (12, 2), (1, 14), (8, 7)]:  # rows in view
+        wp.cell(ci, p).click()
+        page.keyboard.press("Escape")
+    out["cell click → popup"] = times(wp)
+    page.evaluate(TIMER_JS, "pointerover")
+    for ci in range(14):
+        wp.cell(ci, ci % 12).hover()
+    out["hover → chart update"] = times(wp)
+    page.evaluate(TIMER_JS, "pointermove")
+    box = page.locator("#out1 .llk-colhead >> nth=4 >> .llk-resize-col").bounding_box()
+    x, y = box["x"] + 3, box["y"] + 5
+    page.mouse.move(x, y)
+    page.evaluate("window.__times = []")
+    page.mouse.down()
+    page.mouse.move(x + 120, y, steps=24)
+    page.mouse.move(x - 60, y, steps=24)
+    page.mouse.up()
+    out["column drag step"] = times(wp)
+    return out
+
+
+SCROLL_JS = """async () => {
+  const grid = document.querySelector('#out1 .llk-grid');
+  const gaps = [];
+  let last = performance.now();
+  for (let i = 0; i < 60; i++) {
+    grid.scrollTop += 700;
+    await new Promise((r) => requestAnimationFrame(r));
+    const now = performance.now();
+    gaps.push(now - last);
+    last = now;
+  }
+  return { gaps, rows: document.querySelectorAll('#out1 .llk-row').length,
+           bottom: grid.scrollTop + grid.clientHeight >= grid.scrollHeight - 2 };
+}"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    url = serve()
+    small = payload(n_layers=80, n_pos=100, k=5, vocab_size=1000)
+    # collection() draws full [L, P, V] softmaxes: keep V small for 2,000 positions.
+    big = payload(n_layers=80, n_pos=2000, k=5, vocab_size=100)
+    pins = {"pins": [{"ids": [1, 2], "color": "#e6194b"}, {"ids": [3], "color": "#3cb44b"}]}
+    rows: list[tuple[str, float, float, str]] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        wp = fresh(browser, url, small)
+        first = [render_ms(wp, small, **pins) for _ in range(args.runs)]
+        rows.append(("first render 80 × 100", statistics.median(first), max(first), "≤ 100"))
+        events: dict[str, list[float]] = {}
+        for _ in range(3):
+            for name, ts in bench_events(wp).items():
+                events.setdefault(name, []).extend(ts)
+        goals = {"cell click → popup": "≤ 16", "hover → chart update": "≤ 8",
+                 "column drag step": "≤ 16"}
+        for name, ts in events.items():
+            rows.append((name, statistics.median(ts), max(ts), goals[name]))
+        big_render = [render_ms(wp, big, **pins) for _ in range(max(3, args.runs // 2))]
+        rows.append(("first render 80 × 2,000", statistics.median(big_render), max(big_render), "no freeze"))
+        scroll = wp.page.evaluate(SCROLL_JS)
+        gaps = scroll["gaps"]
+        rows.append(("80 × 2,000 scroll: frame interval", statistics.median(gaps), max(gaps),
+                     f"no freeze ({scroll['rows']} rows in DOM, reached end: {scroll['bottom']})"))
+        browser.close()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.2f}; {platform.platform()}")
+    print(f"{'figure':38} {'median ms':>10} {'max ms':>8}  goal")
+    for name, med, worst, goal in rows:
+        print(f"{name:38} {med:10.2f} {worst:8.2f}  {goal}")
+
+
+if __name__ == "__main__":
+    main()
