@@ -34,6 +34,7 @@ import torch
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
+    "DEFAULT_SUB_BYTES",
     "CODE_LINEAR",
     "CODE_PER_NAT",
     "lens_reduce",
@@ -44,7 +45,8 @@ __all__ = [
     "payload_bytes",
 ]
 
-DEFAULT_CHUNK_BYTES = 64 * 2**20
+DEFAULT_CHUNK_BYTES = 128 * 2**20
+DEFAULT_SUB_BYTES = 4 * 2**20
 
 # Probability codec: u(p) = CODE_LINEAR·p + CODE_PER_NAT·ln p, rounded to an int16.
 # The linear term keeps the absolute error ≤ 0.5/CODE_LINEAR ≈ 7.9e-6 for large p (the
@@ -64,27 +66,39 @@ def encode_probs(log_probs: torch.Tensor) -> torch.Tensor:
     return u.round().clamp(-32768, 32767).to(torch.int16)
 
 
+def _rows_reduce(z: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
+    """Top-k, log-sum-exp and entropy of a few rows, small enough to stay in cache.
+
+    Shifts ``z`` in place by each row's max (so exp cannot overflow) and returns
+    (top-k ids, log Σ exp(shifted z), entropy).
+    """
+    top_z, top_i = z.topk(k, dim=-1)
+    z.sub_(top_z[:, :1])
+    e = torch.exp(z)
+    s = e.sum(-1)
+    log_s = s.log()
+    # H = log s − Σ eᵢ·zᵢ / s, multiplied in place to avoid another buffer.
+    return top_i, log_s, log_s - e.mul_(z).sum(-1) / s
+
+
 def _block_reduce(
     x: torch.Tensor,
     head: Optional[Callable[[torch.Tensor], Any]],
     n_layers: int,
     k: int,
     softcap: Optional[float],
+    sub_bytes: int,
 ) -> tuple[torch.Tensor, ...]:
     """Reduce one block of rows ``[n_layers * n_pos, d]`` (layer-major)."""
     z = (head(x) if head is not None else x).float()
     if softcap:
         z = z / softcap
         z.tanh_().mul_(softcap)
-    top_z, top_i = z.topk(k, dim=-1)
-    # Shift by the row max so exp cannot overflow; z now holds logit - max.
-    z.sub_(top_z[:, :1])
-    e = torch.exp(z)
-    s = e.sum(-1)
-    log_s = s.log()
-    # H = log s − Σ eᵢ·zᵢ / s; multiplying in place avoids a third block-sized buffer.
-    entropy = log_s - e.mul_(z).sum(-1) / s
-    del e
+    # One large GEMM per block keeps the unembedding efficient; the element-wise passes
+    # then run on sub-blocks that fit in cache, so only their first pass touches DRAM.
+    step = max(1, sub_bytes // (z.shape[1] * 4))
+    parts = [_rows_reduce(z[r:r + step], k) for r in range(0, z.shape[0], step)]
+    top_i, log_s, entropy = (torch.cat([p[i] for p in parts]) for i in range(3))
     n_pos, vocab = z.shape[0] // n_layers, z.shape[1]
 
     # Tracked set per position: sort its L·k candidates, keep first occurrences.
@@ -110,7 +124,8 @@ def lens_reduce(
     vocab_size: int,
     softcap: Optional[float] = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> dict[str, torch.Tensor]:
+    sub_bytes: int = DEFAULT_SUB_BYTES,
+) -> torch.Tensor:
     """Reduce per-layer hidden states to the logit lens's compact result.
 
     Call it inside an nnsight trace (it only uses torch) or on plain tensors.
@@ -123,7 +138,8 @@ def lens_reduce(
         k: top-k width, ``1 <= k <= vocab_size``.
         vocab_size: width of the unembedding output.
         softcap: the model's final logit softcapping (``cap·tanh(z/cap)``), if any.
-        chunk_bytes: upper bound for one block of float32 logits.
+        chunk_bytes: upper bound for one block of float32 logits (one GEMM).
+        sub_bytes: rows per element-wise pass, in bytes of logits (sized to stay in cache).
 
     Returns:
         The packed uint8 result (layout in the module docstring); expand it with
@@ -138,7 +154,7 @@ def lens_reduce(
         parts = []
         for p0 in range(0, n_pos, block):
             rows = x[:, p0:p0 + block].reshape(-1, d)
-            parts.append(_block_reduce(rows, head, n_layers, k, softcap))
+            parts.append(_block_reduce(rows, head, n_layers, k, softcap, sub_bytes))
         ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
         ids = torch.cat([p[0] for p in parts])
         if ids_dtype == torch.int16:
