@@ -59,7 +59,7 @@ setup_browser() {
 
 case "${1:-}" in
   setup)
-    setup_node; build; setup_python ;;
+    setup_node; build; setup_python; setup_browser ;;
   demo)
     setup_node; build; setup_python
     say "opening JupyterLab on notebooks/demo.ipynb (Ctrl+C to stop)"

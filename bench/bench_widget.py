@@ -122,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     url = serve()
     small = payload(n_layers=80, n_pos=100, k=5, vocab_size=1000)
     # collection() draws full [L, P, V] softmaxes: keep V small for 2,000 positions.
@@ -149,7 +150,8 @@ def main() -> None:
                      f"no freeze ({scroll['rows']} rows in DOM, reached end: {scroll['bottom']})"))
         browser.close()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.2f}; {platform.platform()}")
+          f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (the benchmark's own "
+          f"Chromium counts); {platform.platform()}")
     print(f"{'figure':38} {'median ms':>10} {'max ms':>8}  goal")
     for name, med, worst, goal in rows:
         print(f"{name:38} {med:10.2f} {worst:8.2f}  {goal}")
