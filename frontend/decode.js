@@ -146,8 +146,10 @@ function checkOffsets(off) {
 }
 
 /**
- * Seed V2 JSON keys tokens by string; each distinct string gets its own id here so the rest
- * of the widget works on ids only.
+ * Seed V2 JSON keys tokens by string; each distinct key gets its own id here so the rest of
+ * the widget works on ids only. A key `"<string>#<id>"` beside a plain `"<string>"` key in the
+ * same position is how to_js_format keeps two ids with one string apart: it stays its own
+ * token but is labelled with the plain string.
  * @param {Record<string, any>} d
  */
 function decodeV2(d) {
@@ -166,9 +168,14 @@ function decodeV2(d) {
   }
   /** @type {Map<string, number>} */
   const idOf = new Map();
-  const intern = (/** @type {string} */ s) => {
+  /** @type {Map<number, string>} */
+  const vocab = new Map();
+  const intern = (/** @type {string} */ s, label = s) => {
     let id = idOf.get(s);
-    if (id === undefined) idOf.set(s, (id = idOf.size));
+    if (id === undefined) {
+      idOf.set(s, (id = idOf.size));
+      vocab.set(id, label);
+    }
     return id;
   };
   const k = v2Width(topk, P);
@@ -196,7 +203,6 @@ function decodeV2(d) {
       trackedProbs.set(/** @type {number[]} */ (m.get(id)), (offsets[p] + i) * L);
     });
   });
-  const vocab = new Map([...idOf].map(([s, id]) => [id, s]));
   return new Lens({
     model: typeof d.meta.model === "string" ? d.meta.model : "",
     input, inputIds: [], layers, k, vocab, topkIds, topkProbs,
@@ -228,7 +234,7 @@ function v2Width(topk, P) {
  * @param {unknown} entry
  * @param {number} p
  * @param {number} L
- * @param {(s: string) => number} intern
+ * @param {(s: string, label?: string) => number} intern
  * @returns {Map<number, number[]>}
  */
 function v2Tracked(entry, p, L, intern) {
@@ -240,7 +246,18 @@ function v2Tracked(entry, p, L, intern) {
     if (!Array.isArray(traj) || traj.length !== L) {
       fail(`"tracked"[${p}][${JSON.stringify(s)}] must have ${L} values, got ${describe(traj)}`);
     }
-    out.set(intern(s), traj.map(Number));
+    out.set(intern(s, sharedStringLabel(s, entry)), traj.map(Number));
   }
   return out;
+}
+
+/**
+ * The plain string of a `"<string>#<id>"` key whose plain string is also a key of `entry`;
+ * otherwise the key itself.
+ * @param {string} key
+ * @param {object} entry
+ */
+function sharedStringLabel(key, entry) {
+  const m = /^([\s\S]*)#\d+$/.exec(key);
+  return m && Object.hasOwn(entry, m[1]) ? m[1] : key;
 }

@@ -69,6 +69,14 @@ def test_js_format_keeps_ids_that_share_a_string_apart(data):
     assert "\ufffd" in entry and f"\ufffd#{tracked0[1]}" in entry
     assert entry["\ufffd"] != entry[f"\ufffd#{tracked0[1]}"]
     assert len(entry) == len(tracked0)
+    # Top-k lists name the same keys, so each top-k string finds its own trajectory.
+    topk = data["topk"].numpy()
+    for li in range(topk.shape[0]):
+        for j, token_id in enumerate(topk[li, 0].tolist()):
+            key = js["topk"][li][0][j]
+            assert key in entry
+            assert entry[key][li] == pytest.approx(
+                float(data["probs"][0][li, tracked0.index(token_id)]), rel=1e-4, abs=1e-12)
 
 
 def test_js_format_keeps_small_probabilities(data):

@@ -144,23 +144,21 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
         ``{"meta", "input", "layers", "topk", "tracked"}`` with token strings for ids.
         V2 keys trajectories by string: when two tracked ids of one position decode to the
         same string, the first (lowest id) keeps the plain key and the others get
-        ``"<string>#<id>"`` so no trajectory is silently overwritten.
+        ``"<string>#<id>"``, in that position's ``tracked`` entry and in its ``topk`` lists
+        alike, so no trajectory is silently overwritten and every top-k string finds its
+        own trajectory.
     """
     n_layers, n_pos, _ = _check_collection(data)
     vocab = {int(key): text for key, text in data["vocab"].items()}
     topk = _array(data["topk"], np.int64)
-    topk_js = [[[vocab[int(i)] for i in topk[li, pos]] for pos in range(n_pos)]
-               for li in range(n_layers)]
+    keys_per_pos = [_v2_keys(_array(ids, np.int64), vocab) for ids in data["tracked"]]
+    topk_js = [[[keys_per_pos[pos].get(int(i), vocab[int(i)]) for i in topk[li, pos]]
+                for pos in range(n_pos)] for li in range(n_layers)]
     tracked_js = []
-    for ids, traj in zip(data["tracked"], data["probs"]):
+    for keys, traj in zip(keys_per_pos, data["probs"]):
         traj = _array(traj, np.float64)
-        entry: dict[str, list[float]] = {}
-        for column, token_id in enumerate(_array(ids, np.int64)):
-            key = vocab[int(token_id)]
-            if key in entry:
-                key = f"{key}#{int(token_id)}"
-            entry[key] = [_significant(p) for p in traj[:, column]]
-        tracked_js.append(entry)
+        tracked_js.append({key: [_significant(p) for p in traj[:, column]]
+                           for column, key in enumerate(keys.values())})
     return {
         "meta": {"version": 2, "model": str(data.get("model", ""))},
         "input": list(data["input"]),
@@ -168,6 +166,19 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
         "topk": topk_js,
         "tracked": tracked_js,
     }
+
+
+def _v2_keys(ids: np.ndarray, vocab: Mapping[int, str]) -> dict[int, str]:
+    """V2 key of each tracked id of one position, in tracked order, unique per position."""
+    keys: dict[int, str] = {}
+    taken: set[str] = set()
+    for token_id in ids.tolist():
+        key = vocab[token_id]
+        while key in taken:  # a loop: a real token could already read "<string>#<id>"
+            key = f"{key}#{token_id}"
+        taken.add(key)
+        keys[token_id] = key
+    return keys
 
 
 def from_topk_efficient(data: Mapping[str, Any], tokenizer: Any) -> dict[str, Any]:

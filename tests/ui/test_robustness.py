@@ -159,6 +159,23 @@ def test_ids_that_decode_to_the_same_string_stay_apart(wp):
     assert probs[:2] == pytest.approx([float(x) for x in data["topk_probs"][-1, 0, :2]], rel=0.01)
 
 
+def test_v2_json_keeps_ids_that_share_a_string_apart(wp):
+    """to_js_format's "<string>#<id>" keys come back as two tokens, both shown as the string."""
+    from logitlenskit.formats import to_js_format
+
+    data = collection(k=3)
+    a, b = (int(i) for i in data["topk"][-1, 0, :2])
+    data["vocab"][a] = data["vocab"][b] = "\ufffd"
+    wp.mount(to_js_format(data))
+    wp.cell(5, 0).click()
+    rows = wp.page.locator(f"{OUT} .llk-popup-row")
+    assert rows.nth(0).get_attribute("data-id") != rows.nth(1).get_attribute("data-id")
+    labels = rows.locator(".llk-popup-token").all_text_contents()
+    assert labels[:2] == ["\ufffd", "\ufffd"]
+    probs = [float(t.rstrip("%")) / 100 for t in rows.locator(".llk-prob").all_text_contents()]
+    assert probs[:2] == pytest.approx([float(x) for x in data["topk_probs"][-1, 0, :2]], rel=0.01)
+
+
 @pytest.mark.parametrize("offset", [0, 3, 8])
 def test_binary_fields_honour_byte_offset(wp, offset):
     data = collection(k=3)
