@@ -22,11 +22,11 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests" / "ui"), str(ROOT / "src")]
+sys.path[:0] = [str(ROOT / "tests" / "ui"), str(ROOT / "tests"), str(ROOT / "src")]
 
 from conftest import HERE, WidgetPage, _Handler, _wire  # noqa: E402  (tests/ui helpers)
 from playwright.sync_api import sync_playwright  # noqa: E402
-from ui_payloads import payload  # noqa: E402
+from fake_lens import payload  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",

@@ -7,9 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
+from fake_lens import torch_collection
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".test-state"
@@ -71,31 +70,7 @@ def gemma3():
     return load_model("gemma3-270m")
 
 
-def random_collection(seed: int = 0, n_layers=4, n_pos=3, k=2, vocab_size=20) -> dict:
-    """A consistent collection dict (docs/data-format.md §1) drawn from random softmaxes.
-
-    For format and display tests that need no model; the engine's own tests use real ones.
-    """
-    rng = np.random.default_rng(seed)
-    probs = rng.dirichlet(np.full(vocab_size, 0.3), size=(n_layers, n_pos))
-    topk = np.argsort(-probs, axis=-1)[..., :k]
-    tracked = [np.unique(topk[:, p, :]) for p in range(n_pos)]
-    return {
-        "model": "random",
-        "input": [f"t{p}" for p in range(n_pos)],
-        "input_ids": list(range(n_pos)),
-        "layers": list(range(n_layers)),
-        "topk": torch.tensor(topk, dtype=torch.int32),
-        "topk_probs": torch.tensor(np.take_along_axis(probs, topk, -1), dtype=torch.float32),
-        "tracked": [torch.tensor(t, dtype=torch.int32) for t in tracked],
-        "probs": [torch.tensor(probs[:, p, t], dtype=torch.float32)
-                  for p, t in enumerate(tracked)],
-        "entropy": torch.tensor(-(probs * np.log(probs)).sum(-1), dtype=torch.float32),
-        "vocab": {i: f"tok{i}" for i in range(vocab_size)},
-    }
-
-
 @pytest.fixture
 def make_collection():
-    """Factory fixture for ``random_collection``."""
-    return random_collection
+    """Factory fixture for ``fake_lens.torch_collection`` (a model-free collection dict)."""
+    return torch_collection

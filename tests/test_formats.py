@@ -89,7 +89,7 @@ def test_js_format_keeps_small_probabilities(data):
 def test_js_format_matches_the_seed_layout(data):
     js = to_js_format(data)
     n_layers, n_pos, k = data["topk"].shape
-    assert js["meta"] == {"version": 2, "model": "random"}
+    assert js["meta"] == {"version": 2, "model": "fake-model"}
     assert len(js["topk"]) == n_layers and len(js["topk"][0]) == n_pos
     top = int(data["topk"][1, 2, 0])
     assert js["topk"][1][2][0] == data["vocab"][top]

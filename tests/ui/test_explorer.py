@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from ui_payloads import collection, payload
+from fake_lens import collection, payload
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ui_payloads import collection, payload
+from fake_lens import collection, payload
 
 pytestmark = pytest.mark.browser
 

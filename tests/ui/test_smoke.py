@@ -1,6 +1,6 @@
 import pytest
 
-from ui_payloads import collection, payload
+from fake_lens import collection, payload
 
 pytestmark = pytest.mark.browser
 

@@ -1,10 +1,11 @@
-"""Test payloads for the browser tier, built with the package's own encoder."""
+"""Model-free lens data for format, display and browser tests (the engine's tests use real models)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import torch
 
 
 def collection(
@@ -47,3 +48,13 @@ def payload(**kwargs: Any) -> dict[str, Any]:
     from logitlenskit.formats import to_widget_payload
 
     return to_widget_payload(collection(**kwargs))
+
+
+def torch_collection(**kwargs: Any) -> dict[str, Any]:
+    """``collection`` with tensors where ``collect_logit_lens`` returns tensors."""
+    data = collection(**kwargs)
+    for key in ("topk", "topk_probs", "entropy"):
+        data[key] = torch.from_numpy(data[key])
+    data["tracked"] = [torch.from_numpy(t) for t in data["tracked"]]
+    data["probs"] = [torch.from_numpy(np.ascontiguousarray(p)) for p in data["probs"]]
+    return data
