@@ -5,7 +5,11 @@ import { Lens } from "./lens.js";
 
 export class DecodeError extends Error {}
 
-/** @param {string} message */
+/**
+ * Declared `never` so that TypeScript narrows after each `if (...) fail(...)` check.
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   throw new DecodeError(message);
 }
@@ -66,6 +70,11 @@ function intList(d, key, optional = false) {
 }
 
 /**
+ * The typed-array constructors' overload that views part of any buffer, shared or not.
+ * @typedef {new (buffer: ArrayBufferLike, offset: number, length: number) => Int32Array | Float32Array} BufferView
+ */
+
+/**
  * A little-endian binary field as a typed array. Buffers arrive as DataViews into a larger
  * message buffer, so the view's byteOffset must be honoured; an unaligned offset is copied.
  * @template {Int32ArrayConstructor | Float32ArrayConstructor} C
@@ -95,11 +104,14 @@ function binary(d, key, Ctor, expected) {
         `(${expected} values of ${size} bytes)`,
     );
   }
+  // Called through the union C, the constructors offer only their ArrayBuffer overload; each
+  // also has one taking any ArrayBufferLike, which a view of the message buffer needs.
+  const View = /** @type {BufferView} */ (Ctor);
   if (bytes.byteOffset % size === 0) {
-    return /** @type {InstanceType<C>} */ (new Ctor(bytes.buffer, bytes.byteOffset, expected));
+    return /** @type {InstanceType<C>} */ (new View(bytes.buffer, bytes.byteOffset, expected));
   }
   const copy = new Uint8Array(bytes);
-  return /** @type {InstanceType<C>} */ (new Ctor(copy.buffer, 0, expected));
+  return /** @type {InstanceType<C>} */ (new View(copy.buffer, 0, expected));
 }
 
 /** @param {Record<string, any>} d */

@@ -17,7 +17,8 @@ import { showToken } from "./tokens.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./chart.js").Line} Line */
-/** @typedef {{ ids: number[], color: string }} Pin */
+/** @typedef {import("./toolbar.js").ToolbarState} ToolbarState */
+/** @typedef {import("./state.js").Pin} Pin */
 
 /** A pinned token "matters" at a position when it reaches this probability at some layer. */
 const MATTERS = 0.01;
@@ -40,23 +41,7 @@ export class Explorer {
     this.scrollbar = 0;
     /** position the chart follows while no row is pinned: the last clicked one */
     this.focusPos = 0;
-    this.buildViews(signal);
-    this.bindModel();
-    this.bindGrid(signal);
-    this.bindResizing(signal);
-    this.resize = new ResizeObserver((entries) => {
-      const w = entries[entries.length - 1].contentRect.width;
-      if (w > 0 && Math.abs(w - this.width) >= 1) {
-        this.width = w;
-        this.layout();
-      }
-    });
-    this.resize.observe(host);
-    this.loadData();
-  }
-
-  /** @param {AbortSignal} signal */
-  buildViews(signal) {
+    // The views are built here rather than in a helper so that every field is known to be set.
     const s = this.state;
     this.toolbar = new Toolbar(signal, {
       onChange: (patch) => s.set(patch),
@@ -97,6 +82,18 @@ export class Explorer {
       el("div", { class: "llk-resize-table", title: "drag to change the widget's width" }),
     ]);
     this.host.append(this.root);
+    this.bindModel();
+    this.bindGrid(signal);
+    this.bindResizing(signal);
+    this.resize = new ResizeObserver((entries) => {
+      const w = entries[entries.length - 1].contentRect.width;
+      if (w > 0 && Math.abs(w - this.width) >= 1) {
+        this.width = w;
+        this.layout();
+      }
+    });
+    this.resize.observe(host);
+    this.loadData();
   }
 
   bindModel() {
@@ -174,14 +171,14 @@ export class Explorer {
     });
   }
 
-  /** @returns {import("./state.js").UIState} */
+  /** @returns {ToolbarState} */
   uiState() {
     const s = this.state;
-    return /** @type {any} */ (Object.fromEntries(
-      ["title", "pins", "color_mode", "color_token", "color_group", "heat_color",
-        "entropy_color", "trajectory_metric", "chart_scale", "dark_mode", "font_size"]
-        .map((k) => [k, s.get(/** @type {any} */ (k))]),
-    ));
+    /** @type {(keyof ToolbarState)[]} */
+    const keys = ["title", "pins", "color_mode", "color_token", "color_group", "heat_color",
+      "entropy_color", "trajectory_metric", "chart_scale", "dark_mode", "font_size"];
+    // Object.fromEntries types its result by string keys only.
+    return /** @type {ToolbarState} */ (Object.fromEntries(keys.map((k) => [k, s.get(k)])));
   }
 
   /** Columns, sizes and chart geometry for the current width, zoom and sizes. */

@@ -6,7 +6,7 @@ import { showToken } from "./tokens.js";
 import { dashSample } from "./grid.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
-/** @typedef {{ ids: number[], color: string }} Pin */
+/** @typedef {import("./state.js").Pin} Pin */
 
 /**
  * @typedef {object} LegendCallbacks

@@ -45,15 +45,27 @@ export class Lens {
     return this.vocab.get(id) ?? `#${id}`;
   }
 
-  /** Index of cell (layer row l, position p)'s first top-k entry. */
+  /**
+   * Index of cell (layer row l, position p)'s first top-k entry.
+   * @param {number} l
+   * @param {number} p
+   */
   cellBase(l, p) {
     return (l * this.P + p) * this.k;
   }
 
+  /**
+   * @param {number} l
+   * @param {number} p
+   */
   topId(l, p) {
     return this.topkIds[this.cellBase(l, p)];
   }
 
+  /**
+   * @param {number} l
+   * @param {number} p
+   */
   topProb(l, p) {
     return this.topkProbs[this.cellBase(l, p)];
   }

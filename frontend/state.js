@@ -3,15 +3,45 @@
 // them; views get plain values.
 
 /** @typedef {import("@anywidget/types").AnyModel<any>} Model */
+/** @typedef {import("./color.js").ColorMode} ColorMode */
+/** @typedef {{ ids: number[], color: string }} Pin */
 
-/** Defaults used when the host model lacks a trait (kept equal to ui_state.py's). */
+/**
+ * The traits' types, spelled out: inferred from DEFAULTS they would be the default literals
+ * ("top1", 12), and read-only because DEFAULTS is frozen. The enums match ui_state.py's.
+ * @typedef {object} UIState
+ * @property {string} title
+ * @property {Pin[]} pins
+ * @property {number[]} pinned_rows
+ * @property {ColorMode} color_mode
+ * @property {number | null} color_token
+ * @property {number[]} color_group
+ * @property {string} heat_color
+ * @property {string} entropy_color
+ * @property {"probability" | "rank"} trajectory_metric
+ * @property {"linear" | "log"} chart_scale
+ * @property {number} column_width
+ * @property {number} input_column_width
+ * @property {number} table_width
+ * @property {number} chart_height
+ * @property {number} grid_height
+ * @property {number[]} x_zoom
+ * @property {"auto" | "light" | "dark"} dark_mode
+ * @property {number} font_size
+ */
+/** @typedef {keyof UIState} UIKey */
+
+/**
+ * Defaults used when the host model lacks a trait (kept equal to ui_state.py's).
+ * @type {Readonly<UIState>}
+ */
 export const DEFAULTS = Object.freeze({
   title: "",
-  pins: /** @type {{ ids: number[], color: string }[]} */ ([]),
-  pinned_rows: /** @type {number[]} */ ([]),
+  pins: [],
+  pinned_rows: [],
   color_mode: "top1",
-  color_token: /** @type {number | null} */ (null),
-  color_group: /** @type {number[]} */ ([]),
+  color_token: null,
+  color_group: [],
   heat_color: "#2b6cd4",
   entropy_color: "#d9822b",
   trajectory_metric: "probability",
@@ -21,13 +51,10 @@ export const DEFAULTS = Object.freeze({
   table_width: 0,
   chart_height: 160,
   grid_height: 420,
-  x_zoom: /** @type {number[]} */ ([]),
+  x_zoom: [],
   dark_mode: "auto",
   font_size: 12,
 });
-
-/** @typedef {typeof DEFAULTS} UIState */
-/** @typedef {keyof UIState} UIKey */
 
 /** Size limits, as ui_state.py validates them (a drag never sends a value Python rejects). */
 export const LIMITS = Object.freeze({

@@ -8,6 +8,13 @@ import { showToken } from "./tokens.js";
 /** @typedef {import("./state.js").UIState} UIState */
 
 /**
+ * The traits the toolbar shows (the explorer passes no others).
+ * @typedef {Pick<UIState, "title" | "pins" | "color_mode" | "color_token" | "color_group"
+ *   | "heat_color" | "entropy_color" | "trajectory_metric" | "chart_scale" | "dark_mode"
+ *   | "font_size">} ToolbarState
+ */
+
+/**
  * @typedef {object} ToolbarCallbacks
  * @property {(patch: Partial<UIState>) => void} onChange
  * @property {(prompt: string) => void} onPrompt
@@ -65,7 +72,7 @@ export class Toolbar {
     this.larger = el("button", { class: "llk-btn llk-font-up", text: "A+", title: "larger text" });
     /** @type {Lens | null} */
     this.lastLens = null;
-    /** @type {UIState | null} state of the last update, for the target menu */
+    /** @type {ToolbarState | null} state of the last update, for the target menu */
     this.lastState = null;
     this.fontSize = 12;
     /** the title as last synced, restored by Escape */
@@ -107,9 +114,16 @@ export class Toolbar {
     this.target.addEventListener("change", () => this.onMode(), o);
     this.heat.addEventListener("input", () => cb.onChange({ heat_color: this.heat.value }), o);
     this.entropyColor.addEventListener("input", () => cb.onChange({ entropy_color: this.entropyColor.value }), o);
-    this.metric.addEventListener("change", () => cb.onChange({ trajectory_metric: this.metric.value }), o);
-    this.scale.addEventListener("change", () => cb.onChange({ chart_scale: this.scale.value }), o);
-    this.theme.addEventListener("change", () => cb.onChange({ dark_mode: this.theme.value }), o);
+    // A select's value is one of its options' values, which are exactly the trait's enum.
+    this.metric.addEventListener("change", () => cb.onChange({
+      trajectory_metric: /** @type {UIState["trajectory_metric"]} */ (this.metric.value),
+    }), o);
+    this.scale.addEventListener("change", () => cb.onChange({
+      chart_scale: /** @type {UIState["chart_scale"]} */ (this.scale.value),
+    }), o);
+    this.theme.addEventListener("change", () => cb.onChange({
+      dark_mode: /** @type {UIState["dark_mode"]} */ (this.theme.value),
+    }), o);
     this.smaller.addEventListener("click", () => cb.onChange({ font_size: Math.max(6, this.fontSize - 1) }), o);
     this.larger.addEventListener("click", () => cb.onChange({ font_size: Math.min(32, this.fontSize + 1) }), o);
   }
@@ -128,7 +142,7 @@ export class Toolbar {
 
   /**
    * @param {Lens | null} lens
-   * @param {UIState} s
+   * @param {ToolbarState} s
    * @param {{ prompt: string, editable: boolean, busy: boolean, error: string }} py
    */
   update(lens, s, py) {
@@ -157,7 +171,7 @@ export class Toolbar {
   /**
    * What the target menu offers in `s.color_mode`.
    * @param {Lens | null} lens
-   * @param {UIState} s
+   * @param {ToolbarState} s
    * @returns {{ value: string, ids: number[], text: string }[]}
    */
   candidates(lens, s) {
@@ -178,7 +192,7 @@ export class Toolbar {
   /**
    * Token mode offers every pinned token (and the current one); group mode every pin.
    * @param {Lens | null} lens
-   * @param {UIState} s
+   * @param {ToolbarState} s
    */
   fillTargets(lens, s) {
     const mode = s.color_mode;
