@@ -389,11 +389,34 @@ export class Explorer {
         this.closePopup(true);
       }
     }, o);
-    this.root.ownerDocument.addEventListener("pointerdown", (e) => {
+    const doc = this.root.ownerDocument;
+    doc.addEventListener("pointerdown", (e) => {
       if (!this.popup.open) return;
       const t = /** @type {Node} */ (e.target);
       if (!this.popup.root.contains(t) && !g.locate(e.target)) this.closePopup(false);
     }, o);
+    // The popup is placed in viewport coordinates: follow its cell when the grid, the
+    // notebook or the page scrolls (scroll does not bubble, so listen in the capture phase).
+    const follow = (/** @type {Event} */ e) => {
+      const inPopup = e.target instanceof Node && this.popup.root.contains(e.target);
+      if (this.popup.open && !inPopup) this.followAnchor();
+    };
+    doc.addEventListener("scroll", follow, { capture: true, passive: true, signal });
+    doc.defaultView?.addEventListener("resize", follow, o);
+  }
+
+  /** Keep the popup on its cell, or close it once the cell is out of the grid's or page's view. */
+  followAnchor() {
+    const anchor = this.popup.anchor;
+    const view = this.grid.root.getBoundingClientRect();
+    const head = this.grid.head.getBoundingClientRect();
+    const page = this.root.ownerDocument.documentElement;
+    const a = anchor?.isConnected ? anchor.getBoundingClientRect() : null;
+    const inView = a !== null && a.bottom > Math.max(head.bottom, 0)
+      && a.top < Math.min(view.bottom, page.clientHeight)
+      && a.right > Math.max(view.left, 0) && a.left < Math.min(view.right, page.clientWidth);
+    if (inView) this.popup.place();
+    else this.closePopup(false);
   }
 
   /** @param {KeyboardEvent} e */
@@ -440,7 +463,7 @@ export class Explorer {
     const cell = g.cellAt(ci, p);
     if (!cell) return;
     g.select({ ci, p });
-    this.popup.show(lens, g.cols[ci], p, this.pinnedIds(), cell, this.root);
+    this.popup.show(lens, g.cols[ci], p, this.pinnedIds(), cell);
     if (this.focusPos !== p) {
       this.focusPos = p;
       if (!this.state.get("pinned_rows").length) this.updatePins();

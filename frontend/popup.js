@@ -1,5 +1,10 @@
 // The cell popup: a cell's top-k tokens with probabilities. Clicking a row pins its token,
 // shift/ctrl/cmd-click groups it, hovering shows its trajectory. Kept inside the viewport.
+//
+// Notebook hosts clip their output areas (JupyterLab and Notebook 7 hide anything past an
+// output's edge), so where the browser has the Popover API the popup is shown in the top
+// layer and placed in viewport coordinates; it stays a DOM child of the widget, so the
+// widget's scoped CSS and theme variables still apply.
 
 import { el } from "./dom.js";
 import { setToken } from "./tokens.js";
@@ -33,8 +38,12 @@ export class Popup {
     }, [el("div", { class: "llk-popup-head" }, [this.title, this.close]), this.list,
       el("div", { class: "llk-popup-foot", text: "click: pin · shift/ctrl/\u2318-click: group" })]);
     this.root.hidden = true;
+    this.topLayer = "showPopover" in this.root;
+    if (this.topLayer) this.root.popover = "manual";
     /** @type {{ l: number, p: number } | null} */
     this.cell = null;
+    /** @type {HTMLElement | null} the cell the popup points at */
+    this.anchor = null;
     const o = { signal };
     this.close.addEventListener("click", () => cb.onClose(), o);
     this.list.addEventListener("click", (e) => this.onClick(e), o);
@@ -67,17 +76,20 @@ export class Popup {
    * @param {number} p position
    * @param {Set<number>} pinned ids pinned (alone or in a group)
    * @param {HTMLElement} anchor the cell, for placement
-   * @param {HTMLElement} container the positioned ancestor the popup lives in
    */
-  show(lens, l, p, pinned, anchor, container) {
+  show(lens, l, p, pinned, anchor) {
     this.cell = { l, p };
+    this.anchor = anchor;
     this.title.replaceChildren(
       el("span", { text: `layer ${lens.layers[l]} · position ${p} ` }),
       tokenSpan(lens.input[p], "llk-popup-input"),
     );
     this.fill(lens, pinned);
     this.root.hidden = false;
-    this.place(anchor, container);
+    if (this.topLayer && this.root.isConnected && !this.root.matches(":popover-open")) {
+      this.root.showPopover();
+    }
+    this.place();
   }
 
   /**
@@ -118,11 +130,12 @@ export class Popup {
   }
 
   /**
-   * Below the cell if it fits, else above; clamped so the whole popup is in the viewport.
-   * @param {HTMLElement} anchor
-   * @param {HTMLElement} container
+   * Below the anchor cell if it fits, else above; clamped so the whole popup is in the
+   * viewport. Call again when anything scrolls: the popup follows its cell.
    */
-  place(anchor, container) {
+  place() {
+    const anchor = this.anchor;
+    if (!anchor) return;
     const doc = anchor.ownerDocument.documentElement;
     const vw = doc.clientWidth;
     const vh = doc.clientHeight;
@@ -133,14 +146,19 @@ export class Popup {
     if (top + box.height > vh) top = a.top - box.height - 2;
     left = Math.max(0, Math.min(left, vw - box.width));
     top = Math.max(0, Math.min(top, vh - box.height));
-    const c = container.getBoundingClientRect();
-    this.root.style.left = `${left - c.left}px`;
-    this.root.style.top = `${top - c.top}px`;
+    // In the top layer coordinates are the viewport's; otherwise the popup is absolutely
+    // positioned in the widget's root.
+    const origin = this.topLayer ? { left: 0, top: 0 }
+      : (this.root.offsetParent ?? doc).getBoundingClientRect();
+    this.root.style.left = `${left - origin.left}px`;
+    this.root.style.top = `${top - origin.top}px`;
   }
 
   hide() {
+    if (this.topLayer && this.root.matches(":popover-open")) this.root.hidePopover();
     this.root.hidden = true;
     this.cell = null;
+    this.anchor = null;
   }
 }
 

@@ -69,3 +69,31 @@ def test_typing_a_prompt_reruns_the_model_in_the_kernel(jupyter_server, page: Pa
     box.press("Enter")  # JupyterLab swallows `change` on Enter; the widget listens to keydown
     expect(_data_rows(page)).to_have_count(10, timeout=RUN_TIMEOUT_MS)
     expect(_last_prediction(page)).to_contain_text("Paris")
+
+
+# Every corner of the popup must be the popup itself on screen: an output area or a cell
+# that clips overflow would hide part of it, or an overlapping panel would cover it.
+POPUP_FULLY_VISIBLE = """(popup) => {
+  const r = popup.getBoundingClientRect();
+  const inset = 3;
+  const corners = [[r.left + inset, r.top + inset], [r.right - inset, r.top + inset],
+                   [r.left + inset, r.bottom - inset], [r.right - inset, r.bottom - inset]];
+  return corners.map(([x, y]) => {
+    const hit = document.elementFromPoint(x, y);
+    return hit !== null && popup.contains(hit);
+  });
+}"""
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_popup_of_the_last_row_is_not_clipped_by_the_notebook(jupyter_server, page: Page,
+                                                               frontend):
+    name = jupyter_server.write_notebook(f"popup-{frontend}.ipynb", SLICE)
+    _open_and_run(page, jupyter_server, frontend, name)
+    cell = _last_prediction(page)
+    expect(cell).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
+    cell.click()
+    popup = page.locator(f"{OUTPUT} .llk-popup")
+    expect(popup).to_be_visible()
+    expect(popup.locator(".llk-popup-row")).to_have_count(5)
+    assert popup.evaluate(POPUP_FULLY_VISIBLE) == [True] * 4

@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 from fake_lens import collection, payload
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -154,6 +155,41 @@ def test_popup_stays_inside_viewport(wp):
     box = wp.page.locator(f"{OUT} .llk-popup").bounding_box()
     assert box["x"] >= 0 and box["y"] >= 0
     assert box["x"] + box["width"] <= 700 and box["y"] + box["height"] <= 420
+
+
+CORNERS_ARE_THE_POPUP = """(popup) => {
+  const r = popup.getBoundingClientRect();
+  return [[r.left + 3, r.top + 3], [r.right - 3, r.top + 3], [r.left + 3, r.bottom - 3],
+          [r.right - 3, r.bottom - 3]].map(([x, y]) => popup.contains(document.elementFromPoint(x, y)));
+}"""
+
+
+def test_popup_is_not_clipped_by_a_host_that_hides_overflow(wp):
+    # Notebook output areas clip what overflows them; the last row's popup reaches past it.
+    wp.mount(payload(n_layers=6, n_pos=2, k=5))
+    cell = wp.cell(5, 1)
+    out = wp.page.locator("#out1")
+    bottom = cell.bounding_box()["y"] + cell.bounding_box()["height"] - out.bounding_box()["y"]
+    out.evaluate("(o, h) => { o.style.overflow = 'hidden'; o.style.height = h + 'px'; }", bottom + 4)
+    cell.click()
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    out = out.bounding_box()
+    assert popup.bounding_box()["y"] + popup.bounding_box()["height"] > out["y"] + out["height"]
+    assert popup.evaluate(CORNERS_ARE_THE_POPUP) == [True] * 4
+
+
+def test_popup_follows_its_cell_when_the_grid_scrolls_and_closes_when_it_leaves(wp):
+    wp.mount(payload(n_layers=6, n_pos=40), grid_height=300)
+    cell = wp.cell(2, 3)
+    cell.click()
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    gap = popup.bounding_box()["y"] - cell.bounding_box()["y"]
+    wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollTop = 20")
+    wp.page.wait_for_timeout(50)  # scroll events are dispatched at the next frame
+    assert popup.is_visible()
+    assert popup.bounding_box()["y"] - cell.bounding_box()["y"] == pytest.approx(gap, abs=1)
+    wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollTop = 400")
+    expect(popup).to_be_hidden()
 
 
 # 4. Hover ----------------------------------------------------------------------------------
