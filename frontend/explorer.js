@@ -228,11 +228,10 @@ export class Explorer {
     const style = this.root.style;
     style.fontSize = `${font}px`;
     style.setProperty("--llk-row-h", `${rowH}px`);
-    style.setProperty("--llk-col-w", `${s.get("column_width")}px`);
-    style.setProperty("--llk-input-w", `${s.get("input_column_width")}px`);
     style.width = tableW ? `${tableW}px` : "";
     this.grid.root.style.maxHeight = `${s.get("grid_height")}px`;
     this.grid.setRowHeight(rowH);
+    this.grid.setColumnWidths(s.get("input_column_width"), s.get("column_width"));
   }
 
   applyColoring() {

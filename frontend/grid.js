@@ -36,6 +36,10 @@ export class Grid {
     this.intensity = () => null;
     this.color = "#2b6cd4";
     this.rowHeight = 20;
+    this.inputWidth = 110;
+    this.columnWidth = 56;
+    /** grid-template-columns of the header and of every row */
+    this.template = "";
     /** @type {Map<number, HTMLElement>} rendered rows by position */
     this.rows = new Map();
     /** @type {Map<number, number>} pinned position → its dash index */
@@ -65,9 +69,33 @@ export class Grid {
     this.cols = cols;
     this.active.ci = Math.min(this.active.ci, Math.max(0, cols.length - 1));
     this.root.setAttribute("aria-colcount", String(cols.length + 1));
-    this.root.style.setProperty("--llk-ncols", String(cols.length));
+    this.applyTemplate();
     this.renderHead();
     this.invalidate();
+  }
+
+  /**
+   * @param {number} input width of the input column, px
+   * @param {number} column width of every layer column, px
+   */
+  setColumnWidths(input, column) {
+    this.inputWidth = input;
+    this.columnWidth = column;
+    this.applyTemplate();
+  }
+
+  /**
+   * The column template is set on each rendered row rather than through an inherited CSS
+   * variable: a changed variable restyles every cell, which made a column-drag step cost
+   * about twice as much; a non-inherited property on ~30 rows only re-lays them out.
+   */
+  applyTemplate() {
+    const n = Math.max(1, this.cols.length);
+    const template = `${this.inputWidth}px repeat(${n}, ${this.columnWidth}px)`;
+    if (template === this.template) return;
+    this.template = template;
+    this.head.style.gridTemplateColumns = template;
+    for (const row of this.rows.values()) row.style.gridTemplateColumns = template;
   }
 
   /**
@@ -157,6 +185,7 @@ export class Grid {
       attrs: { role: "row", "aria-rowindex": String(p + 2), "data-p": String(p) },
     });
     row.style.transform = `translateY(${p * this.rowHeight}px)`;
+    row.style.gridTemplateColumns = this.template;
     row.append(this.buildInputCell(lens, p));
     const { active, selected } = this;
     for (let ci = 0; ci < this.cols.length; ci++) {
