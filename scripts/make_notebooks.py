@@ -54,14 +54,114 @@ DEMO = [
     ),
 ]
 
+TOUR = [
+    new_markdown_cell(
+        "# A tour: the explorer from Python\n\n"
+        "Everything you do with the mouse in the widget — pins, groups, pinned rows, color "
+        "modes, sizes, the title, the zoom — is an ordinary trait of `LogitLensWidget`. You "
+        "can read it after clicking, set it from code, and it is saved with the notebook. "
+        "This notebook walks through that, then compares two prompts side by side, looks at "
+        "a second model and exports a view."
+    ),
+    new_code_cell(
+        "from logitlenskit import LogitLensWidget, load_model\n\n"
+        "model = load_model()\n"
+        "tok = model.tokenizer\n"
+        "prompt = \"The Eiffel Tower is in Paris. The Colosseum is in\"\n"
+        "w = LogitLensWidget(model=model, prompt=prompt, title=\"Where is the Colosseum?\")\n"
+        "w"
+    ),
+    new_markdown_cell(
+        "## Pins and colors from code\n\n"
+        "Tokens are named by **id**, never by string (two ids can decode to the same text). "
+        "Pin \" Rome\" and \" Paris\" so the chart shows both trajectories, group \" Italy\" "
+        "with \" Rome\" (a group's line is the sum of its members), and color the cells by "
+        "the probability of \" Rome\". The widget above updates in place."
+    ),
+    new_code_cell(
+        "def token_id(text):\n"
+        "    ids = tok.encode(text, add_special_tokens=False)\n"
+        "    assert len(ids) == 1, f\"{text!r} is {len(ids)} tokens\"\n"
+        "    return ids[0]\n\n"
+        "rome, paris, italy = token_id(\" Rome\"), token_id(\" Paris\"), token_id(\" Italy\")\n"
+        "w.pins = [\n"
+        "    {\"ids\": [rome], \"color\": \"#e6194b\"},\n"
+        "    {\"ids\": [paris], \"color\": \"#3cb44b\"},\n"
+        "    {\"ids\": [rome, italy], \"color\": \"#4363d8\"},\n"
+        "]\n"
+        "w.color_mode = \"token\"\n"
+        "w.color_token = rome"
+    ),
+    new_markdown_cell(
+        "## Reading the state back\n\n"
+        "Click around in the widget (pin a token from a popup, drag a column edge, switch the "
+        "chart to log scale), then run the next cell: it prints what the widget holds now."
+    ),
+    new_code_cell(
+        "for name in (\"pins\", \"pinned_rows\", \"color_mode\", \"chart_scale\", \"column_width\"):\n"
+        "    print(f\"{name:14} {getattr(w, name)}\")"
+    ),
+    new_markdown_cell(
+        "## Two prompts side by side\n\n"
+        "`link_columns` keeps two widgets' column sizes together, so the same layer sits at "
+        "the same place in both; `unlink()` undoes it."
+    ),
+    new_code_cell(
+        "from IPython.display import display\n\n"
+        "a = LogitLensWidget(model=model, prompt=\"The Colosseum is in\", title=\"short\")\n"
+        "b = LogitLensWidget(model=model, prompt=prompt, title=\"with a Paris example first\")\n"
+        "link = a.link_columns(b)\n"
+        "a.column_width = 44  # b follows\n"
+        "display(a, b)\n"
+        "print(\"b.column_width =\", b.column_width)"
+    ),
+    new_markdown_cell(
+        "## Another model\n\n"
+        "Gemma 3 270M also ships offline (262k-token vocabulary; its final logit "
+        "soft-capping is applied to every layer's lens too). Any Hugging Face model id or "
+        "local folder works the same way through nnterp, and `remote=True` runs it on NDIF."
+    ),
+    new_code_cell(
+        "gemma = load_model(\"gemma3-270m\")\n"
+        "LogitLensWidget(model=gemma, prompt=prompt, k=10, layers=range(0, 18, 2))"
+    ),
+    new_markdown_cell(
+        "## Sharing a view\n\n"
+        "`save_html` writes one standalone page with the data and the current pins, colors "
+        "and sizes (no kernel, no network). `collect_logit_lens` gives the numbers behind "
+        "any view."
+    ),
+    new_code_cell(
+        "from logitlenskit import collect_logit_lens\n\n"
+        "page = w.save_html(\"colosseum.html\")\n"
+        "print(page, f\"{page.stat().st_size / 1024:.0f} KiB\")\n\n"
+        "data = collect_logit_lens(prompt, model, k=5)\n"
+        "last = len(data[\"input\"]) - 1\n"
+        "column = data[\"tracked\"][last].tolist().index(rome)\n"
+        "print(\"P(' Rome') at the last position, layer by layer:\")\n"
+        "print(\" \".join(f\"{float(p):.2g}\" for p in data[\"probs\"][last][:, column]))"
+    ),
+]
 
-def main() -> None:
-    NOTEBOOKS.mkdir(exist_ok=True)
-    notebook = new_notebook(cells=DEMO)
+
+NOTEBOOK_CELLS = {"demo.ipynb": DEMO, "tour.ipynb": TOUR}
+
+
+def render(name: str) -> str:
+    """The text of notebook ``name``; cell ids are numbered so a rerun changes nothing."""
+    notebook = new_notebook(cells=NOTEBOOK_CELLS[name])
+    for i, cell in enumerate(notebook.cells):
+        cell.id = f"{name.removesuffix('.ipynb')}-{i}"
     notebook.metadata["kernelspec"] = {
         "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"
     }
-    nbformat.write(notebook, NOTEBOOKS / "demo.ipynb")
+    return nbformat.writes(notebook) + "\n"
+
+
+def main() -> None:
+    NOTEBOOKS.mkdir(exist_ok=True)
+    for name in NOTEBOOK_CELLS:
+        (NOTEBOOKS / name).write_text(render(name), encoding="utf-8")
 
 
 if __name__ == "__main__":

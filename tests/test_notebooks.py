@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 pytestmark = pytest.mark.slow
 
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ is empty"
+
+
+def test_notebooks_match_their_generator():
+    spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "scripts" / "make_notebooks.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert sorted(generator.NOTEBOOK_CELLS) == [p.name for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        assert path.read_text(encoding="utf-8") == generator.render(path.name), (
+            f"{path.name} differs from scripts/make_notebooks.py: edit the script and run "
+            "`.venv/bin/python scripts/make_notebooks.py`"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
