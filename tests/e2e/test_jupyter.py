@@ -97,3 +97,45 @@ def test_popup_of_the_last_row_is_not_clipped_by_the_notebook(jupyter_server, pa
     expect(popup).to_be_visible()
     expect(popup.locator(".llk-popup-row")).to_have_count(5)
     assert popup.evaluate(POPUP_FULLY_VISIBLE) == [True] * 4
+
+
+def _run_cell(page: Page, index: int) -> None:
+    page.evaluate(
+        "(i) => { const nb = window.jupyterapp.shell.currentWidget.content;"
+        " nb.activeCellIndex = i; return window.jupyterapp.commands.execute('notebook:run-cell'); }",
+        index,
+    )
+
+
+def _cell_output(page: Page, index: int):
+    return page.locator(".jp-NotebookPanel:visible .jp-Cell").nth(index).locator(".jp-OutputArea")
+
+
+def test_ui_state_syncs_both_ways_and_survives_reopening(jupyter_server, page: Page):
+    name = jupyter_server.write_notebook("state.ipynb", [
+        SLICE[0],
+        "print('PINS', w.pins)",
+        "w.pins = []\nw.title = 'set from Python'",
+    ])
+    _open_and_run(page, jupyter_server, "jupyterlab", name)
+    cell = _last_prediction(page)
+    expect(cell).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
+    # Browser → kernel: pin the top token from the popup, then read w.pins in Python.
+    cell.click()
+    row = page.locator(f"{OUTPUT} .llk-popup-row").first
+    token_id = row.get_attribute("data-id")
+    row.click()
+    pins = page.locator(f"{OUTPUT} .llk-legend-pin")
+    expect(pins).to_have_count(1)
+    _run_cell(page, 1)
+    expect(_cell_output(page, 1)).to_contain_text(f"PINS [{{'ids': [{token_id}]")
+    # Saved, closed and opened again, the view comes back from the kernel with its pin.
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
+    page.evaluate("window.jupyterapp.shell.currentWidget.close()")
+    page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{ path: '{name}' }})")
+    expect(_last_prediction(page)).to_contain_text("Paris", timeout=KERNEL_TIMEOUT_MS)
+    expect(pins).to_have_count(1)
+    # Kernel → browser: traits set in Python change the widget on screen.
+    _run_cell(page, 2)
+    expect(page.locator(f"{OUTPUT} .llk-title")).to_have_value("set from Python")
+    expect(pins).to_have_count(0)
