@@ -205,7 +205,7 @@ export class Explorer {
       inputWidth: inputW + 1, columnWidth: colW, cols: cols.rows, layers: lens.layers,
       height: s.get("chart_height"),
     }, zoomed(zoom, lens.L));
-    if (this.popup.open) this.closePopup(false);
+    if (this.popup.open) this.reanchorPopup();
   }
 
   /**
@@ -373,7 +373,7 @@ export class Explorer {
         return;
       }
       const hit = g.locate(e.target);
-      if (hit) this.openPopup(hit.ci, hit.p, false);
+      if (hit) this.openPopup(hit.ci, hit.p, "pointer");
     }, o);
     g.body.addEventListener("pointerover", (e) => {
       const hit = g.locate(e.target);
@@ -404,18 +404,38 @@ export class Explorer {
     doc.defaultView?.addEventListener("resize", follow, o);
   }
 
-  /** Keep the popup on its cell, or close it once the cell is out of the grid's or page's view. */
+  /**
+   * Keep the popup on its cell, or close it once the cell is out of the grid's or page's
+   * view. The cell is looked up again each time: re-coloring rebuilds the rows.
+   */
   followAnchor() {
-    const anchor = this.popup.anchor;
-    const view = this.grid.root.getBoundingClientRect();
-    const head = this.grid.head.getBoundingClientRect();
+    const g = this.grid;
+    const sel = g.selected;
+    const anchor = sel ? g.cellAt(sel.ci, sel.p) : null;
+    const view = g.root.getBoundingClientRect();
+    const head = g.head.getBoundingClientRect();
     const page = this.root.ownerDocument.documentElement;
-    const a = anchor?.isConnected ? anchor.getBoundingClientRect() : null;
-    const inView = a !== null && a.bottom > Math.max(head.bottom, 0)
+    const a = anchor?.getBoundingClientRect();
+    const inView = a !== undefined && a.bottom > Math.max(head.bottom, 0)
       && a.top < Math.min(view.bottom, page.clientHeight)
       && a.right > Math.max(view.left, 0) && a.left < Math.min(view.right, page.clientWidth);
-    if (inView) this.popup.place();
+    if (anchor && inView) this.popup.place(anchor);
     else this.closePopup(false);
+  }
+
+  /**
+   * After the columns changed (width, stride, zoom), point the open popup at the column now
+   * nearest to its layer, or close it when its row is gone.
+   */
+  reanchorPopup() {
+    const cell = this.popup.cell;
+    const cols = this.grid.cols;
+    if (!cell || !cols.length) {
+      this.closePopup(false);
+      return;
+    }
+    this.grid.select({ ci: nearestColumn(cols, cell.l), p: cell.p });
+    this.followAnchor();
   }
 
   /** @param {KeyboardEvent} e */
@@ -431,7 +451,7 @@ export class Explorer {
       if (this.popup.open) this.closePopup(false);
     } else if (e.key === "Enter" || e.key === " ") {
       e.preventDefault();
-      this.openPopup(g.active.ci, g.active.p, true);
+      this.openPopup(g.active.ci, g.active.p, "keyboard");
     }
   }
 
@@ -452,9 +472,9 @@ export class Explorer {
   /**
    * @param {number} ci
    * @param {number} p
-   * @param {boolean} fromKeyboard focus the popup's first row
+   * @param {"pointer" | "keyboard"} source keyboard: focus the popup's first row
    */
-  openPopup(ci, p, fromKeyboard) {
+  openPopup(ci, p, source) {
     const lens = this.lens;
     if (!lens) return;
     const g = this.grid;
@@ -462,17 +482,26 @@ export class Explorer {
     const cell = g.cellAt(ci, p);
     if (!cell) return;
     g.select({ ci, p });
-    this.popup.show(lens, g.cols[ci], p, this.pinnedIds(), cell);
+    const l = g.cols[ci];
+    this.popup.show(lens, l, p, this.pinnedIds(), cell);
     if (this.focusPos !== p) {
       this.focusPos = p;
       if (!this.state.get("pinned_rows").length) this.updatePins();
     }
-    if (fromKeyboard) /** @type {HTMLElement | null} */ (this.popup.list.firstElementChild)?.focus();
+    if (source === "keyboard") /** @type {HTMLElement | null} */ (this.popup.list.firstElementChild)?.focus();
+    this.state.set({ selected_cell: { layer: lens.layers[l], position: p } });
   }
 
   /** @param {boolean} refocus return focus to the cell (keyboard users) */
   closePopup(refocus) {
-    if (!this.popup.open) return;
+    const cell = this.popup.cell;
+    if (!this.popup.open || !cell) return;
+    // Python's selected_cell is the cell of the popup opened last; another output's popup
+    // closing must not clear it.
+    const sel = this.state.get("selected_cell");
+    if (sel && this.lens && sel.layer === this.lens.layers[cell.l] && sel.position === cell.p) {
+      this.state.set({ selected_cell: null });
+    }
     this.popup.hide();
     this.grid.select(null);
     this.chart.setHover(null);
@@ -518,6 +547,19 @@ export class Explorer {
     this.resize.disconnect();
     this.root.remove();
   }
+}
+
+/**
+ * Index of the shown column whose lens row is closest to `l`.
+ * @param {number[]} cols lens rows shown as columns
+ * @param {number} l
+ */
+function nearestColumn(cols, l) {
+  let best = 0;
+  cols.forEach((c, i) => {
+    if (Math.abs(c - l) < Math.abs(cols[best] - l)) best = i;
+  });
+  return best;
 }
 
 /** @param {Pin[]} pins */

@@ -42,8 +42,6 @@ export class Popup {
     if (this.topLayer) this.root.popover = "manual";
     /** @type {{ l: number, p: number } | null} */
     this.cell = null;
-    /** @type {HTMLElement | null} the cell the popup points at */
-    this.anchor = null;
     const o = { signal };
     this.close.addEventListener("click", () => cb.onClose(), o);
     this.list.addEventListener("click", (e) => this.onClick(e), o);
@@ -79,7 +77,6 @@ export class Popup {
    */
   show(lens, l, p, pinned, anchor) {
     this.cell = { l, p };
-    this.anchor = anchor;
     this.title.replaceChildren(
       el("span", { text: `layer ${lens.layers[l]} · position ${p} ` }),
       tokenSpan(lens.input[p], "llk-popup-input"),
@@ -89,7 +86,7 @@ export class Popup {
     if (this.topLayer && this.root.isConnected && !this.root.matches(":popover-open")) {
       this.root.showPopover();
     }
-    this.place();
+    this.place(anchor);
   }
 
   /**
@@ -132,10 +129,9 @@ export class Popup {
   /**
    * Below the anchor cell if it fits, else above; clamped so the whole popup is in the
    * viewport. Call again when anything scrolls: the popup follows its cell.
+   * @param {HTMLElement} anchor
    */
-  place() {
-    const anchor = this.anchor;
-    if (!anchor) return;
+  place(anchor) {
     const doc = anchor.ownerDocument.documentElement;
     const vw = doc.clientWidth;
     const vh = doc.clientHeight;
@@ -158,7 +154,6 @@ export class Popup {
     if (this.topLayer && this.root.matches(":popover-open")) this.root.hidePopover();
     this.root.hidden = true;
     this.cell = null;
-    this.anchor = null;
   }
 }
 

@@ -28,7 +28,9 @@
  * @property {number[]} x_zoom
  * @property {"auto" | "light" | "dark"} dark_mode
  * @property {number} font_size
+ * @property {Selection | null} selected_cell
  */
+/** @typedef {{ layer: number, position: number }} Selection a cell by layer number */
 /** @typedef {keyof UIState} UIKey */
 
 /**
@@ -54,6 +56,7 @@ export const DEFAULTS = Object.freeze({
   x_zoom: [],
   dark_mode: "auto",
   font_size: 12,
+  selected_cell: null,
 });
 
 /** Size limits, as ui_state.py validates them (a drag never sends a value Python rejects). */
@@ -83,7 +86,8 @@ export class State {
    */
   get(key) {
     const v = this.model.get(key);
-    return v === undefined || (v === null && key !== "color_token") ? DEFAULTS[key] : v;
+    const nullable = key === "color_token" || key === "selected_cell";
+    return v === undefined || (v === null && !nullable) ? DEFAULTS[key] : v;
   }
 
   /**

@@ -94,11 +94,13 @@ TOUR = [
     ),
     new_markdown_cell(
         "## Reading the state back\n\n"
-        "Click around in the widget (pin a token from a popup, drag a column edge, switch the "
-        "chart to log scale), then run the next cell: it prints what the widget holds now."
+        "Click around in the widget (open a cell's popup, pin a token from it, drag a column "
+        "edge, switch the chart to log scale), then run the next cell: it prints what the "
+        "widget holds now. `selected_cell` is the cell whose popup was opened last."
     ),
     new_code_cell(
-        "for name in (\"pins\", \"pinned_rows\", \"color_mode\", \"chart_scale\", \"column_width\"):\n"
+        "for name in (\"selected_cell\", \"pins\", \"pinned_rows\", \"color_mode\", \"chart_scale\",\n"
+        "             \"column_width\"):\n"
         "    print(f\"{name:14} {getattr(w, name)}\")"
     ),
     new_markdown_cell(

@@ -43,6 +43,14 @@ def test_setting_prompt_from_python_reruns(smollm2):
     assert w.error == ""
 
 
+def test_new_data_clears_the_selected_cell(smollm2):
+    w = LogitLensWidget(model=smollm2, prompt=PROMPT)
+    w.set_state({"selected_cell": {"layer": 29, "position": 4}})  # as the browser sends it
+    assert w.selected_cell == {"layer": 29, "position": 4}
+    w.prompt = "Hi"
+    assert w.selected_cell is None
+
+
 def test_bad_prompt_keeps_the_view_and_says_why(smollm2):
     w = LogitLensWidget(model=smollm2, prompt=PROMPT)
     before = w.data

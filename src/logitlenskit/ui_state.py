@@ -116,6 +116,12 @@ class UIStateTraits(traitlets.HasTraits):
     font_size = traitlets.Int(12, help="Base font size; the whole widget scales with it").tag(
         sync=True
     )
+    selected_cell = traitlets.Dict(
+        default_value=None, allow_none=True, read_only=True,
+        help="The cell whose popup was opened last, {'layer': layer number, 'position': "
+        "input position}; None once that popup closes. Set by the widget only: read it to "
+        "follow what the user clicks",
+    ).tag(sync=True)
 
     @traitlets.validate("pins")
     def _validate_pins(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
@@ -155,6 +161,20 @@ class UIStateTraits(traitlets.HasTraits):
                 f"x_zoom must be [] or [first, last] with 0 <= first <= last, got {value!r}"
             )
         return value
+
+    @traitlets.validate("selected_cell")
+    def _validate_selected_cell(self, proposal: dict[str, Any]) -> dict[str, int] | None:
+        value = proposal["value"]
+        if value is None:
+            return None
+        if set(value) != {"layer", "position"} or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise traitlets.TraitError(
+                "selected_cell must be None or {'layer': int, 'position': int}, "
+                f"got {value!r}"
+            )
+        return dict(value)
 
     @traitlets.validate(
         "column_width", "input_column_width", "table_width", "chart_height", "grid_height",

@@ -117,6 +117,12 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     def _validate_data(self, proposal: dict[str, Any]) -> dict[str, Any]:
         return widget_payload(proposal["value"])
 
+    @traitlets.observe("data")
+    def _on_data(self, change: dict[str, Any]) -> None:
+        # The old cell may not exist in the new data; set_trait because the trait is read-only
+        # for users (only the widget sets it).
+        self.set_trait("selected_cell", None)
+
     @traitlets.observe("prompt")
     def _on_prompt(self, change: dict[str, Any]) -> None:
         if self._model is not None and change["new"] != change["old"]:

@@ -114,7 +114,7 @@ def _cell_output(page: Page, index: int):
 def test_ui_state_syncs_both_ways_and_survives_reopening(jupyter_server, page: Page):
     name = jupyter_server.write_notebook("state.ipynb", [
         SLICE[0],
-        "print('PINS', w.pins)",
+        "print('PINS', w.pins, 'SELECTED', w.selected_cell)",
         "w.pins = []\nw.title = 'set from Python'",
     ])
     _open_and_run(page, jupyter_server, "jupyterlab", name)
@@ -129,6 +129,8 @@ def test_ui_state_syncs_both_ways_and_survives_reopening(jupyter_server, page: P
     expect(pins).to_have_count(1)
     _run_cell(page, 1)
     expect(_cell_output(page, 1)).to_contain_text(f"PINS [{{'ids': [{token_id}]")
+    # SmolLM2 has 30 layers; the clicked cell is the last layer at the last of 5 positions.
+    expect(_cell_output(page, 1)).to_contain_text("SELECTED {'layer': 29, 'position': 4}")
     # Saved, closed and opened again, the view comes back from the kernel with its pin.
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
     page.evaluate("window.jupyterapp.shell.currentWidget.close()")

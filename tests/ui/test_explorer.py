@@ -146,6 +146,16 @@ def test_popup_closes(wp, how):
     assert popup.is_hidden()
 
 
+def test_selected_cell_follows_the_popup(wp):
+    data = payload(n_layers=6, n_pos=4)
+    wp.mount(data)
+    shown = [int(t) for t in wp.page.locator(f"{OUT} .llk-colhead").all_text_contents()]
+    wp.cell(2, 3).click()
+    assert wp.trait("selected_cell") == {"layer": shown[2], "position": 3}
+    wp.page.keyboard.press("Escape")
+    assert wp.trait("selected_cell") is None
+
+
 def test_popup_stays_inside_viewport(wp):
     wp.page.set_viewport_size({"width": 700, "height": 420})
     wp.mount(payload(n_layers=12, n_pos=40), grid_height=2000)

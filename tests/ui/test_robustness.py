@@ -63,6 +63,14 @@ def test_same_model_in_two_outputs(wp):
     page.locator(f"{OUT} .llk-popup-row").first.click()
     assert page.locator("#out2 .llk-legend-pin").count() == 1
     assert page.locator("#out2 .llk-popup").is_hidden()  # view state stays per output
+    assert wp.trait("selected_cell") == {"layer": 2, "position": 1}
+    wp.cell(3, 0, out="#out2").click()
+    assert wp.trait("selected_cell") == {"layer": 3, "position": 0}
+    # Another output opens a popup while out2's is still open; out2's closing keeps it.
+    wp.set_trait("selected_cell", {"layer": 1, "position": 2})
+    page.keyboard.press("Escape")
+    assert page.locator("#out2 .llk-popup").is_hidden()
+    assert wp.trait("selected_cell") == {"layer": 1, "position": 2}
     page.evaluate("window.llk.cleanupOne(0)")
     assert page.locator("#out1 *").count() == 0
     wp.cell(2, 1, out="#out2").click()

@@ -17,7 +17,7 @@ def test_every_ui_trait_is_synced():
     for name in ["title", "pins", "pinned_rows", "color_mode", "color_token", "color_group",
                  "heat_color", "entropy_color", "trajectory_metric", "chart_scale",
                  "column_width", "input_column_width", "table_width", "chart_height",
-                 "grid_height", "x_zoom", "dark_mode", "font_size"]:
+                 "grid_height", "x_zoom", "dark_mode", "font_size", "selected_cell"]:
         assert name in names
 
 
@@ -61,3 +61,15 @@ def test_link_columns_and_unlink():
     a.column_width = 30
     assert b.column_width == 70
     link.unlink()  # idempotent
+
+
+def test_selected_cell_is_set_by_the_widget_only():
+    h = Holder()
+    assert h.selected_cell is None
+    with pytest.raises(traitlets.TraitError, match="read-only"):
+        h.selected_cell = {"layer": 3, "position": 1}
+    h.set_trait("selected_cell", {"layer": 3, "position": 1})  # what a frontend update does
+    assert h.selected_cell == {"layer": 3, "position": 1}
+    for bad in ({"layer": 3}, {"layer": "3", "position": 1}, {"layer": 3, "position": True}):
+        with pytest.raises(traitlets.TraitError, match="selected_cell"):
+            h.set_trait("selected_cell", bad)
