@@ -202,6 +202,30 @@ def test_popup_follows_its_cell_when_the_grid_scrolls_and_closes_when_it_leaves(
     expect(popup).to_be_hidden()
 
 
+def test_popup_still_follows_after_pinning_rebuilt_the_rows(wp):
+    wp.mount(payload(n_layers=6, n_pos=40), grid_height=300)
+    wp.cell(2, 3).click()
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    popup.locator(".llk-popup-row").first.click()  # pins: re-coloring rebuilds every row
+    gap = popup.bounding_box()["y"] - wp.cell(2, 3).bounding_box()["y"]
+    wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollTop = 20")
+    wp.page.wait_for_timeout(50)
+    assert popup.is_visible()
+    assert popup.bounding_box()["y"] - wp.cell(2, 3).bounding_box()["y"] == pytest.approx(gap, abs=1)
+
+
+def test_popup_stays_on_its_layer_when_the_columns_change(wp):
+    wp.mount(payload(n_layers=6, n_pos=4))
+    wp.cell(3, 1).click()
+    title = wp.page.locator(f"{OUT} .llk-popup-title").text_content()
+    wp.set_trait("column_width", 90)
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    assert popup.is_visible()
+    assert wp.page.locator(f"{OUT} .llk-popup-title").text_content() == title
+    cell = wp.cell(3, 1).bounding_box()
+    assert popup.bounding_box()["x"] == pytest.approx(cell["x"], abs=1)
+
+
 # 4. Hover ----------------------------------------------------------------------------------
 
 def test_hover_cell_and_popup_row_show_trajectories(wp):
