@@ -140,6 +140,7 @@ function decodeV3(d) {
   const T = trackedOffsets[P];
   checkOffsets(trackedOffsets);
   const trackedIds = binary(d, "tracked_ids", Int32Array, T);
+  checkSorted(trackedIds, trackedOffsets);
   const trackedProbs = binary(d, "tracked_probs", Float32Array, T * L);
   const entropy = d.entropy == null ? null : binary(d, "entropy", Float32Array, L * P);
   const model = typeof d.model === "string" ? d.model : "";
@@ -154,6 +155,21 @@ function checkOffsets(off) {
   if (off[0] !== 0) fail(`"tracked_offsets" must start at 0 (got ${off[0]})`);
   for (let i = 1; i < off.length; i++) {
     if (off[i] < off[i - 1]) fail(`"tracked_offsets" decreases at position ${i - 1}`);
+  }
+}
+
+/**
+ * Trajectories are found by binary search: each position's ids must strictly increase.
+ * @param {Int32Array} ids
+ * @param {Int32Array} off
+ */
+function checkSorted(ids, off) {
+  for (let p = 0; p + 1 < off.length; p++) {
+    for (let i = off[p] + 1; i < off[p + 1]; i++) {
+      if (ids[i] <= ids[i - 1]) {
+        fail(`"tracked_ids" of position ${p} must be sorted and distinct (${ids[i - 1]} before ${ids[i]})`);
+      }
+    }
   }
 }
 

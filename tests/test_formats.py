@@ -60,6 +60,18 @@ def test_payload_rejects_inconsistent_data(data, break_it, message):
         to_widget_payload(data)
 
 
+def test_payload_sorts_tracked_ids_with_their_trajectories(data):
+    """The browser binary-searches tracked ids: any order in, increasing order out."""
+    reversed_data = dict(data, tracked=[t.flip(0) for t in data["tracked"]],
+                         probs=[p.flip(1) for p in data["probs"]])
+    assert to_widget_payload(reversed_data) == to_widget_payload(data)
+    assert not np.array_equal(reversed_data["tracked"][0], data["tracked"][0])
+    repeated = dict(data, tracked=[data["tracked"][0][[0, 0]]] + data["tracked"][1:],
+                    probs=[data["probs"][0][:, [0, 0]]] + data["probs"][1:])
+    with pytest.raises(ValueError, match="position 0 repeat an id"):
+        to_widget_payload(repeated)
+
+
 def test_js_format_keeps_ids_that_share_a_string_apart(data):
     tracked0 = data["tracked"][0].tolist()
     # Two different ids that decode to the same text, like byte-fragment tokens.

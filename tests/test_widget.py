@@ -61,6 +61,22 @@ def test_bad_prompt_keeps_the_view_and_says_why(smollm2):
     assert w.error == ""  # a good prompt clears the message
 
 
+def test_failed_run_keeps_the_view_and_says_why(smollm2, monkeypatch):
+    """Not only bad prompts: an NDIF or memory failure must show in the widget too."""
+    from logitlenskit import collect
+
+    w = LogitLensWidget(model=smollm2, prompt=PROMPT)
+    before = w.data
+
+    def outage(*args, **kwargs):
+        raise RuntimeError("NDIF is unreachable")
+
+    monkeypatch.setattr(collect, "collect_logit_lens", outage)
+    w.prompt = "Something else"
+    assert w.error == "RuntimeError: NDIF is unreachable"
+    assert w.data == before and not w.busy
+
+
 def test_v2_json_is_accepted_as_is(smollm2):
     from logitlenskit import collect_logit_lens
 
@@ -71,6 +87,11 @@ def test_v2_json_is_accepted_as_is(smollm2):
 def test_unrecognized_data_is_refused():
     with pytest.raises(ValueError, match="unrecognized logit-lens data"):
         LogitLensWidget({"cells": []})
+
+
+def test_v2_like_data_with_a_broken_meta_is_refused_readably():
+    with pytest.raises(ValueError, match="unrecognized logit-lens data"):
+        LogitLensWidget({"meta": None, "input": ["a"]})
 
 
 def test_prompt_without_model_is_refused():

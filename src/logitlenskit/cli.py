@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"logitlens: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        args.json.write_text(json.dumps(to_js_format(data), ensure_ascii=False))
+        text = json.dumps(to_js_format(data), ensure_ascii=False)
+        args.json.write_text(text, encoding="utf-8")
         print(f"wrote {args.json}", file=sys.stderr)
     if args.html:
         from .export import save_html

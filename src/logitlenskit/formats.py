@@ -84,6 +84,24 @@ def _topk_probs(data: Mapping[str, Any], topk: np.ndarray) -> np.ndarray:
     return out
 
 
+def _sorted_tracking(data: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each position's tracked ids in increasing order with their [n, L] trajectories.
+
+    The browser finds a trajectory by binary search over the ids, so order matters; the
+    [L, n] → [n, L] transpose gives each token's whole trajectory as one contiguous row.
+    """
+    tracked, trajectories = [], []
+    for pos, (ids, probs) in enumerate(zip(data["tracked"], data["probs"])):
+        ids = _array(ids, np.int64)
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        if np.any(ids[1:] == ids[:-1]):
+            raise ValueError(f"tracked ids of position {pos} repeat an id: {ids.tolist()[:10]}")
+        tracked.append(ids.astype(np.int32))
+        trajectories.append(_array(probs, np.float32).T[order])
+    return tracked, trajectories
+
+
 def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     """Pack a collection dict into the widget payload (docs/data-format.md, version 3).
 
@@ -99,12 +117,9 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     """
     n_layers, n_pos, k = _check_collection(data)
     topk = _array(data["topk"], np.int64)
-    tracked = [_array(ids, np.int32) for ids in data["tracked"]]
+    tracked, trajectories = _sorted_tracking(data)
     offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in tracked])]).astype("<i4")
     flat_ids = np.concatenate(tracked) if tracked else np.zeros(0, np.int32)
-    # [L, n] per position → one contiguous [n, L] row per tracked token, so the chart can
-    # take a token's whole trajectory as one typed-array view.
-    trajectories = [_array(p, np.float32).T for p in data["probs"]]
     flat_probs = np.concatenate(trajectories) if trajectories else np.zeros((0, n_layers))
     payload: dict[str, Any] = {
         "version": PAYLOAD_VERSION,

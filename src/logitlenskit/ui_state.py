@@ -7,6 +7,7 @@ read and set from Python. ``LogitLensWidget`` mixes this class in.
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
@@ -31,15 +32,20 @@ def _hex_color(value: str, name: str) -> str:
     return value.lower()
 
 
-def _token_ids(value: Any, name: str) -> list[int]:
+def _token_ids(value: Any, name: str, what: str = "token ids") -> list[int]:
+    """Distinct non-negative ints, in order; numpy and torch integers are welcome."""
     if not isinstance(value, (list, tuple)):
-        raise traitlets.TraitError(f"{name} must be a list of token ids, got {value!r}")
+        raise traitlets.TraitError(f"{name} must be a list of {what}, got {value!r}")
     ids: list[int] = []
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
-            raise traitlets.TraitError(f"{name} must hold non-negative token ids, got {item!r}")
-        if item not in ids:
-            ids.append(item)
+        try:
+            number = operator.index(item) if not isinstance(item, bool) else -1
+        except TypeError:
+            number = -1
+        if number < 0:
+            raise traitlets.TraitError(f"{name} must hold non-negative {what}, got {item!r}")
+        if number not in ids:
+            ids.append(number)
     return ids
 
 
@@ -136,7 +142,7 @@ class UIStateTraits(traitlets.HasTraits):
 
     @traitlets.validate("pinned_rows")
     def _validate_pinned_rows(self, proposal: dict[str, Any]) -> list[int]:
-        return _token_ids(proposal["value"], "pinned_rows")
+        return _token_ids(proposal["value"], "pinned_rows", "input positions")
 
     @traitlets.validate("color_group")
     def _validate_color_group(self, proposal: dict[str, Any]) -> list[int]:

@@ -43,7 +43,9 @@ def widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not data:
         return {}
-    if data.get("version") == PAYLOAD_VERSION or data.get("meta", {}).get("version") == 2:
+    meta = data.get("meta")
+    if data.get("version") == PAYLOAD_VERSION or (isinstance(meta, Mapping)
+                                                   and meta.get("version") == 2):
         return dict(data)
     if "topk" in data:
         return to_widget_payload(data)
@@ -131,8 +133,9 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     def run(self, prompt: str | None = None) -> None:
         """Collect the lens for ``prompt`` (default: the current one) and show it.
 
-        A bad prompt leaves the current data in place and shows the reason in the widget
-        (``w.error``) instead of raising, so a typo in the widget never loses the view.
+        A bad prompt, or a failed run (NDIF, network, memory), leaves the current data in
+        place and shows the reason in the widget (``w.error``) instead of raising, so a typo
+        or an outage never loses the view.
         """
         if self._model is None:
             raise ValueError("this widget has no model: LogitLensWidget(model=load_model())")
@@ -143,6 +146,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             collected = collect_logit_lens(prompt or self.prompt, self._model, **self._lens_options)
         except (ValueError, TypeError) as exc:
             self.error = str(exc)
+        except Exception as exc:  # NDIF, network, out of memory: the widget must still say so
+            self.error = f"{type(exc).__name__}: {exc}"
         else:
             with self.hold_sync():
                 self.data = collected

@@ -101,6 +101,17 @@ def _decreasing_offsets() -> dict:
     return data
 
 
+def _unsorted_tracked_ids() -> dict:
+    import numpy as np
+
+    data = payload()
+    off = np.frombuffer(data["tracked_offsets"], "<i4")
+    ids = np.frombuffer(data["tracked_ids"], "<i4").copy()
+    ids[off[0]:off[1]] = ids[off[0]:off[1]][::-1]
+    data["tracked_ids"] = ids.tobytes()
+    return data
+
+
 def _ragged_v2() -> dict:
     from logitlenskit.formats import to_js_format
 
@@ -118,6 +129,7 @@ def _ragged_v2() -> dict:
         (lambda: _without("input"), '"input" is missing'),
         (lambda: _without("topk_probs"), '"topk_probs" is missing'),
         (_decreasing_offsets, '"tracked_offsets" decreases'),
+        (_unsorted_tracked_ids, '"tracked_ids" of position 0 must be sorted and distinct'),
         (lambda: {**payload(), "layers": [0, 1, "x"]}, '"layers"[2] is not an integer'),
         (lambda: {"version": 7}, "unknown data format"),
         (_ragged_v2, "must have 6 values"),

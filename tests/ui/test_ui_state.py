@@ -41,6 +41,18 @@ def test_bad_values_are_rejected(name, value):
         setattr(Holder(), name, value)
 
 
+def test_ids_from_numpy_and_torch_are_accepted_and_messages_name_the_trait():
+    import numpy as np
+    import torch
+
+    h = Holder()
+    h.pins = [{"ids": [np.int64(5), torch.tensor(7)]}]
+    h.pinned_rows = [np.int32(2)]
+    assert h.pins[0]["ids"] == [5, 7] and h.pinned_rows == [2]
+    with pytest.raises(traitlets.TraitError, match="pinned_rows must hold non-negative input positions"):
+        h.pinned_rows = [-1]
+
+
 def test_table_width_zero_means_follow_the_output():
     h = Holder(table_width=800)
     h.table_width = 0
