@@ -430,7 +430,8 @@ export class Explorer {
   reanchorPopup() {
     const cell = this.popup.cell;
     const cols = this.grid.cols;
-    if (!cell || !cols.length) {
+    // Outside the shown range (a zoom) the nearest column would be some other layer's cell.
+    if (!cell || !cols.length || cell.l < cols[0] || cell.l > cols[cols.length - 1]) {
       this.closePopup(false);
       return;
     }
@@ -543,6 +544,7 @@ export class Explorer {
   }
 
   destroy() {
+    this.closePopup(false); // so selected_cell does not outlive the popup it reports
     this.abort.abort();
     this.resize.disconnect();
     this.root.remove();

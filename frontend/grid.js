@@ -160,19 +160,28 @@ export class Grid {
     const view = this.root.clientHeight || h * 30;
     const start = Math.max(0, Math.floor(top / h) - OVERSCAN);
     const end = Math.min(lens.P, Math.ceil((top + view) / h) + OVERSCAN);
+    // The active cell's row stays rendered even when scrolled away: it holds the grid's one
+    // tabbable cell and maybe the keyboard focus, which would otherwise fall to <body>.
+    const keep = this.active.p;
     for (const [p, row] of this.rows) {
-      if (p < start || p >= end) {
+      if ((p < start || p >= end) && p !== keep) {
         row.remove();
         this.rows.delete(p);
       }
     }
-    for (let p = start; p < end; p++) {
-      if (!this.rows.has(p)) {
-        const row = this.buildRow(lens, p);
-        this.rows.set(p, row);
-        this.body.append(row);
-      }
-    }
+    for (let p = start; p < end; p++) this.ensureRow(lens, p);
+    if (keep < lens.P) this.ensureRow(lens, keep);
+  }
+
+  /**
+   * @param {Lens} lens
+   * @param {number} p
+   */
+  ensureRow(lens, p) {
+    if (this.rows.has(p)) return;
+    const row = this.buildRow(lens, p);
+    this.rows.set(p, row);
+    this.body.append(row);
   }
 
   /**

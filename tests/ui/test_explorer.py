@@ -156,6 +156,23 @@ def test_selected_cell_follows_the_popup(wp):
     assert wp.trait("selected_cell") is None
 
 
+def test_closing_the_output_clears_selected_cell(wp):
+    wp.mount(payload(n_layers=6, n_pos=4))
+    wp.cell(2, 3).click()
+    assert wp.trait("selected_cell") is not None
+    wp.page.evaluate("window.llk.cleanup()")
+    assert wp.trait("selected_cell") is None
+
+
+def test_popup_closes_when_a_zoom_hides_its_layer(wp):
+    wp.mount(payload(n_layers=12, n_pos=4))
+    wp.cell(1, 2).click()
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    assert popup.is_visible()
+    wp.set_trait("x_zoom", [6, 11])
+    expect(popup).to_be_hidden()
+
+
 def test_popup_stays_inside_viewport(wp):
     wp.page.set_viewport_size({"width": 700, "height": 420})
     wp.mount(payload(n_layers=12, n_pos=40), grid_height=2000)
@@ -503,6 +520,20 @@ def test_keyboard_navigation_popup_and_pin(wp):
     wp.page.keyboard.press("Escape")
     assert wp.page.locator(f"{OUT} .llk-popup").is_hidden()
     assert wp.page.evaluate("document.activeElement.dataset.ci") == "1"
+
+
+def test_keyboard_focus_survives_scrolling_the_focused_row_away(wp):
+    wp.mount(payload(n_layers=6, n_pos=200), grid_height=300)
+    wp.cell(2, 1).click()
+    wp.page.keyboard.press("Escape")  # closes the popup, focus back on the cell
+    wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollTop = 3000")
+    wp.page.wait_for_timeout(50)
+    in_grid = f"document.querySelector('{OUT} .llk-grid').contains(document.activeElement)"
+    assert wp.page.evaluate(in_grid)
+    wp.page.keyboard.press("ArrowDown")  # scrolls back to the active cell, one row down
+    focused = wp.page.evaluate(
+        "() => [document.activeElement.dataset.ci, document.activeElement.parentElement.dataset.p]")
+    assert focused == ["2", "2"]
 
 
 # 12. State from Python, prompt, busy, error -------------------------------------------------
