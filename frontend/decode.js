@@ -175,9 +175,9 @@ function checkSorted(ids, off) {
 
 /**
  * Seed V2 JSON keys tokens by string; each distinct key gets its own id here so the rest of
- * the widget works on ids only. A key `"<string>#<id>"` beside a plain `"<string>"` key in the
- * same position is how to_js_format keeps two ids with one string apart: it stays its own
- * token but is labelled with the plain string.
+ * the widget works on ids only. A key `"<string>#<id>"` where the plain `"<string>"` is also a
+ * key is how to_js_format keeps two ids with one string apart: it stays its own token but is
+ * labelled with the plain string.
  * @param {Record<string, any>} d
  */
 function decodeV2(d) {
@@ -207,7 +207,8 @@ function decodeV2(d) {
     return id;
   };
   const k = v2Width(topk, P);
-  const perPos = tracked.map((entry, p) => v2Tracked(entry, p, L, intern));
+  const allKeys = new Set(tracked.flatMap((e) => (e && typeof e === "object" ? Object.keys(e) : [])));
+  const perPos = tracked.map((entry, p) => v2Tracked(entry, p, L, intern, allKeys));
   const topkIds = new Int32Array(L * P * k).fill(-1);
   const topkProbs = new Float32Array(L * P * k).fill(NaN);
   for (let l = 0; l < L; l++) {
@@ -263,9 +264,10 @@ function v2Width(topk, P) {
  * @param {number} p
  * @param {number} L
  * @param {(s: string, label?: string) => number} intern
+ * @param {Set<string>} allKeys every tracked key of the data
  * @returns {Map<number, number[]>}
  */
-function v2Tracked(entry, p, L, intern) {
+function v2Tracked(entry, p, L, intern, allKeys) {
   if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
     fail(`"tracked"[${p}] must be an object {token: trajectory}, got ${describe(entry)}`);
   }
@@ -274,18 +276,18 @@ function v2Tracked(entry, p, L, intern) {
     if (!Array.isArray(traj) || traj.length !== L) {
       fail(`"tracked"[${p}][${JSON.stringify(s)}] must have ${L} values, got ${describe(traj)}`);
     }
-    out.set(intern(s, sharedStringLabel(s, entry)), traj.map(Number));
+    out.set(intern(s, sharedStringLabel(s, allKeys)), traj.map(Number));
   }
   return out;
 }
 
 /**
- * The plain string of a `"<string>#<id>"` key whose plain string is also a key of `entry`;
- * otherwise the key itself.
+ * The plain string of a `"<string>#<id>"` key whose plain string is also a key; otherwise
+ * the key itself.
  * @param {string} key
- * @param {object} entry
+ * @param {Set<string>} keys
  */
-function sharedStringLabel(key, entry) {
+function sharedStringLabel(key, keys) {
   const m = /^([\s\S]*)#\d+$/.exec(key);
-  return m && Object.hasOwn(entry, m[1]) ? m[1] : key;
+  return m && keys.has(m[1]) ? m[1] : key;
 }

@@ -72,6 +72,17 @@ def test_payload_sorts_tracked_ids_with_their_trajectories(data):
         to_widget_payload(repeated)
 
 
+def test_js_format_key_means_one_id_at_every_position(data):
+    data["vocab"] = {i: "\ufffd" for i in data["vocab"]}  # every id decodes alike
+    js = to_js_format(data)
+    key_of: dict[int, str] = {}
+    for entry, ids in zip(js["tracked"], data["tracked"]):
+        assert len(entry) == len(ids)
+        for key, token_id in zip(entry, ids.tolist()):
+            assert key_of.setdefault(token_id, key) == key
+    assert len(set(key_of.values())) == len(key_of)
+
+
 def test_js_format_keeps_ids_that_share_a_string_apart(data):
     tracked0 = data["tracked"][0].tolist()
     # Two different ids that decode to the same text, like byte-fragment tokens.

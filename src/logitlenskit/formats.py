@@ -157,23 +157,23 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``{"meta", "input", "layers", "topk", "tracked"}`` with token strings for ids.
-        V2 keys trajectories by string: when two tracked ids of one position decode to the
-        same string, the first (lowest id) keeps the plain key and the others get
-        ``"<string>#<id>"``, in that position's ``tracked`` entry and in its ``topk`` lists
-        alike, so no trajectory is silently overwritten and every top-k string finds its
-        own trajectory.
+        V2 keys trajectories by string: when several ids decode to the same string, the
+        lowest id keeps the plain key and the others get ``"<string>#<id>"`` — in every
+        ``tracked`` entry and ``topk`` list alike, so a key means one id everywhere, no
+        trajectory is silently overwritten and every top-k string finds its own trajectory.
     """
     n_layers, n_pos, _ = _check_collection(data)
     vocab = {int(key): text for key, text in data["vocab"].items()}
     topk = _array(data["topk"], np.int64)
-    keys_per_pos = [_v2_keys(_array(ids, np.int64), vocab) for ids in data["tracked"]]
-    topk_js = [[[keys_per_pos[pos].get(int(i), vocab[int(i)]) for i in topk[li, pos]]
-                for pos in range(n_pos)] for li in range(n_layers)]
+    tracked = [_array(ids, np.int64) for ids in data["tracked"]]
+    keys = _v2_keys(np.concatenate([topk.ravel(), *tracked]), vocab)
+    topk_js = [[[keys[int(i)] for i in topk[li, pos]] for pos in range(n_pos)]
+               for li in range(n_layers)]
     tracked_js = []
-    for keys, traj in zip(keys_per_pos, data["probs"]):
+    for ids, traj in zip(tracked, data["probs"]):
         traj = _array(traj, np.float64)
-        tracked_js.append({key: [_significant(p) for p in traj[:, column]]
-                           for column, key in enumerate(keys.values())})
+        tracked_js.append({keys[int(token_id)]: [_significant(p) for p in traj[:, column]]
+                           for column, token_id in enumerate(ids)})
     return {
         "meta": {"version": 2, "model": str(data.get("model", ""))},
         "input": list(data["input"]),
@@ -184,10 +184,10 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _v2_keys(ids: np.ndarray, vocab: Mapping[int, str]) -> dict[int, str]:
-    """V2 key of each tracked id of one position, in tracked order, unique per position."""
+    """One distinct V2 key per id, the same at every position."""
     keys: dict[int, str] = {}
     taken: set[str] = set()
-    for token_id in ids.tolist():
+    for token_id in sorted({int(i) for i in ids}):
         key = vocab[token_id]
         while key in taken:  # a loop: a real token could already read "<string>#<id>"
             key = f"{key}#{token_id}"
