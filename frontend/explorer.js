@@ -63,8 +63,10 @@ export class Explorer {
     });
     this.legend = new Legend(signal, {
       onRemovePin: (i) => s.set({ pins: s.get("pins").filter((_, j) => j !== i) }),
-      onPinColor: (i, color) =>
-        s.set({ pins: s.get("pins").map((p, j) => (j === i ? { ...p, color } : p)) }),
+      onPinColor: (i, color, final) => {
+        if (final) s.set({ pins: s.get("pins").map((p, j) => (j === i ? { ...p, color } : p)) });
+        else this.previewPinColor(i, color);
+      },
       onRemoveRow: (p) => s.set({ pinned_rows: s.get("pinned_rows").filter((q) => q !== p) }),
     });
     this.message = el("div", { class: "llk-message", attrs: { role: "alert" } });
@@ -263,25 +265,49 @@ export class Explorer {
     const lens = this.lens;
     if (!lens) return;
     const pins = this.state.get("pins");
-    const rows = this.state.get("pinned_rows").filter((p) => p < lens.P);
-    const positions = rows.length ? rows : [this.focusPos];
-    /** @type {Line[]} */
-    const lines = [];
-    for (const pin of pins) {
-      positions.forEach((p, j) => {
-        const label = pin.ids.map((id) => showToken(lens.token(id)).text).join(" + ");
-        lines.push({
-          values: this.values(p, pin.ids),
-          color: pin.color,
-          dash: rows.length ? ROW_DASHES[j % ROW_DASHES.length] : "",
-          label: rows.length ? `${label} @${p}` : label,
-        });
-      });
-    }
-    this.chart.setPinned(lines);
+    const rows = this.pinnedRows(lens);
+    this.chart.setPinned(this.pinLines(lens, pins, rows));
     this.grid.setPinnedRows(rows);
     this.legend.render(lens, pins, rows, this.focusPos);
     if (this.popup.open) this.popup.fill(lens, this.pinnedIds());
+  }
+
+  /**
+   * Recolor pin `index`'s lines while its color picker is open, without touching the trait
+   * (which would rebuild the legend and the picker under the pointer).
+   * @param {number} index
+   * @param {string} color
+   */
+  previewPinColor(index, color) {
+    const lens = this.lens;
+    if (!lens) return;
+    const pins = this.state.get("pins").map((p, i) => (i === index ? { ...p, color } : p));
+    this.chart.setPinned(this.pinLines(lens, pins, this.pinnedRows(lens)));
+  }
+
+  /** @param {Lens} lens */
+  pinnedRows(lens) {
+    return this.state.get("pinned_rows").filter((p) => p < lens.P);
+  }
+
+  /**
+   * One chart line per pin and compared position.
+   * @param {Lens} lens
+   * @param {Pin[]} pins
+   * @param {number[]} rows pinned positions ([] → the followed position)
+   * @returns {Line[]}
+   */
+  pinLines(lens, pins, rows) {
+    const positions = rows.length ? rows : [this.focusPos];
+    return pins.flatMap((pin) => {
+      const label = pin.ids.map((id) => showToken(lens.token(id)).text).join(" + ");
+      return positions.map((p, j) => ({
+        values: this.values(p, pin.ids),
+        color: pin.color,
+        dash: rows.length ? ROW_DASHES[j % ROW_DASHES.length] : "",
+        label: rows.length ? `${label} @${p}` : label,
+      }));
+    });
   }
 
   pinnedIds() {

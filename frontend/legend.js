@@ -11,7 +11,8 @@ import { dashSample } from "./grid.js";
 /**
  * @typedef {object} LegendCallbacks
  * @property {(index: number) => void} onRemovePin
- * @property {(index: number, color: string) => void} onPinColor
+ * @property {(index: number, color: string, final: boolean) => void} onPinColor `final` once
+ *   the picker closes; before that, only a preview
  * @property {(p: number) => void} onRemoveRow
  */
 
@@ -30,10 +31,15 @@ export class Legend {
       const row = t.closest(".llk-remove-row");
       if (row) cb.onRemoveRow(Number(/** @type {HTMLElement} */ (row).dataset.p));
     }, o);
-    this.root.addEventListener("input", (e) => {
-      const t = /** @type {HTMLInputElement} */ (e.target);
-      if (t.classList.contains("llk-pin-color")) cb.onPinColor(Number(t.dataset.index), t.value);
-    }, o);
+    // A picker sends `input` while the user drags and `change` when it closes: committing on
+    // every `input` would rebuild the legend, and the picker with it, after the first one.
+    for (const type of ["input", "change"]) {
+      this.root.addEventListener(type, (e) => {
+        const t = /** @type {HTMLInputElement} */ (e.target);
+        if (!t.classList.contains("llk-pin-color")) return;
+        cb.onPinColor(Number(t.dataset.index), t.value, type === "change");
+      }, o);
+    }
   }
 
   /**

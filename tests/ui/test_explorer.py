@@ -301,6 +301,24 @@ def test_pin_color_picker_changes_line(wp):
     assert wp.page.locator(f"{OUT} .llk-lines path").first.get_attribute("stroke") == "#00ff00"
 
 
+def test_pin_color_picker_previews_while_open_and_commits_when_closed(wp):
+    wp.mount(payload(), pins=[{"ids": [1], "color": "#e6194b"}])
+    line = wp.page.locator(f"{OUT} .llk-lines path").first
+    # A picker being dragged: several `input` events on one element, then one `change`.
+    still_there = wp.page.locator(f"{OUT} .llk-pin-color").evaluate("""(picker) => {
+      for (const v of ["#111111", "#222222", "#00ff00"]) {
+        picker.value = v;
+        picker.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+      return picker.isConnected;
+    }""")
+    assert still_there
+    assert line.get_attribute("stroke") == "#00ff00"
+    assert wp.trait("pins")[0]["color"] == "#e6194b"  # not committed while open
+    wp.page.locator(f"{OUT} .llk-pin-color").dispatch_event("change")
+    assert wp.trait("pins")[0]["color"] == "#00ff00"
+
+
 def test_color_by_group_uses_the_sum(wp):
     data = collection(k=3)
     p, l = 2, 4
