@@ -144,9 +144,13 @@ function decodeV3(d) {
   const trackedProbs = binary(d, "tracked_probs", Float32Array, T * L);
   const entropy = d.entropy == null ? null : binary(d, "entropy", Float32Array, L * P);
   const model = typeof d.model === "string" ? d.model : "";
+  const numLayers = d.num_layers ?? null;
+  if (numLayers !== null && !(Number.isInteger(numLayers) && numLayers > 0)) {
+    fail(`"num_layers" must be a positive integer (got ${describe(numLayers)})`);
+  }
   return new Lens({
     model, input, inputIds, layers, k, vocab, topkIds, topkProbs,
-    trackedOffsets, trackedIds, trackedProbs, entropy, fromV2: false,
+    trackedOffsets, trackedIds, trackedProbs, entropy, fromV2: false, numLayers,
   });
 }
 
@@ -236,6 +240,7 @@ function decodeV2(d) {
     model: typeof d.meta.model === "string" ? d.meta.model : "",
     input, inputIds: [], layers, k, vocab, topkIds, topkProbs,
     trackedOffsets: offsets, trackedIds, trackedProbs, entropy: null, fromV2: true,
+    numLayers: null,
   });
 }
 

@@ -138,7 +138,7 @@ export class Grid {
   renderHead() {
     const lens = this.lens;
     const cells = this.cols.map((l, ci) => {
-      const last = lens !== null && l === lens.L - 1;
+      const last = lens !== null && l === lens.finalRow;
       const h = el("div", {
         class: `llk-colhead llk-head-cell${last ? " llk-final" : ""}`,
         text: lens ? String(lens.layers[l]) : "",
@@ -200,7 +200,7 @@ export class Grid {
     for (let ci = 0; ci < this.cols.length; ci++) {
       const l = this.cols[ci];
       const cell = document.createElement("div");
-      cell.className = l === lens.L - 1 ? "llk-cell llk-final" : "llk-cell";
+      cell.className = l === lens.finalRow ? "llk-cell llk-final" : "llk-cell";
       cell.setAttribute("role", "gridcell");
       cell.dataset.ci = String(ci);
       setToken(cell, lens.token(lens.topId(l, p)));

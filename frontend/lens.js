@@ -20,6 +20,7 @@ export class Lens {
    * @param {Float32Array} f.trackedProbs
    * @param {Float32Array | null} f.entropy
    * @param {boolean} f.fromV2 true when ids were assigned per string by the widget
+   * @param {number | null} f.numLayers the model's layer count, when the data says
    */
   constructor(f) {
     /** @type {string} */ this.model = f.model;
@@ -37,6 +38,12 @@ export class Lens {
     /** @type {boolean} */ this.fromV2 = f.fromV2;
     this.L = f.layers.length;
     this.P = f.input.length;
+    /**
+     * Lens row of the model's own last layer (its prediction), or -1 when that layer was not
+     * collected. Data that does not say how many layers the model has (seed V2) is taken to
+     * end at the last layer.
+     */
+    this.finalRow = f.numLayers === null ? this.L - 1 : f.layers.indexOf(f.numLayers - 1);
     this.maxEntropy = maxOf(f.entropy);
   }
 

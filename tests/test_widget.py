@@ -29,6 +29,7 @@ def test_model_and_prompt_fill_the_payload(live, smollm2):
     assert data["input"] == ["The", " capital", " of", " France", " is"]
     assert data["layers"] == list(range(smollm2.num_layers))
     assert data["k"] == 3
+    assert data["num_layers"] == smollm2.num_layers  # the view marks the real final layer
     assert _top1_last(data) == " Paris"
     assert live.editable_prompt and not live.busy and live.error == ""
 

@@ -292,7 +292,8 @@ def collect_logit_lens(
         The collection dict of docs/data-format.md §1: ``model``, ``input``,
         ``input_ids``, ``layers``, ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k],
         ``tracked`` (per position sorted int32 ids), ``probs`` (per position [L, n]),
-        ``entropy`` [L, P] and ``vocab`` {id: str}.
+        ``entropy`` [L, P], ``vocab`` {id: str} and ``num_layers`` (the model's layer count,
+        so a view knows whether the last collected layer is the model's final one).
 
     Raises:
         TypeError: not an nnsight model, no tokenizer, or arguments of the wrong type.
@@ -313,6 +314,7 @@ def collect_logit_lens(
         "probs": lens["probs"],
         "entropy": lens["entropy"],
         "vocab": _vocab(tokenizer, lens),
+        "num_layers": _n_layers(model, cfg),
     }
 
 

@@ -135,6 +135,8 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
         "tracked_ids": flat_ids.astype("<i4").tobytes(),
         "tracked_probs": np.ascontiguousarray(flat_probs, dtype="<f4").tobytes(),
     }
+    if data.get("num_layers") is not None:
+        payload["num_layers"] = int(data["num_layers"])
     if data.get("entropy") is not None:
         entropy = _array(data["entropy"], np.float32)
         if entropy.shape != (n_layers, n_pos):

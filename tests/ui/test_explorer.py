@@ -54,6 +54,17 @@ def test_grid_top1_tokens_roles_and_final_layer(wp):
     assert page.locator(f"{OUT} .llk-colhead.llk-final").text_content() == "5"
 
 
+@pytest.mark.parametrize(("num_layers", "final_column"), [(6, "5"), (12, None)])
+def test_final_layer_is_marked_only_when_it_was_collected(wp, num_layers, final_column):
+    """With layers 0..5 of a 12-layer model, no column is the model's prediction."""
+    wp.mount({**payload(n_layers=6, n_pos=4), "num_layers": num_layers})
+    heads = wp.page.locator(f"{OUT} .llk-colhead.llk-final")
+    assert heads.count() == (0 if final_column is None else 1)
+    if final_column is not None:
+        assert heads.text_content() == final_column
+    assert wp.page.locator(f"{OUT} .llk-cell.llk-final").count() == (0 if final_column is None else 4)
+
+
 def test_cells_colored_by_top1_probability(wp):
     data = collection()
     wp.mount(payload())
