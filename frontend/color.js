@@ -4,6 +4,26 @@
 /** @typedef {"top1" | "token" | "group" | "entropy" | "none"} ColorMode */
 
 /**
+ * The token ids a "token" or "group" coloring actually uses: the chosen target, else the
+ * first pinned token (token mode) or the first pinned group (group mode). The cells and the
+ * target menu both read it, so the menu always shows what colors the cells.
+ * @param {{ color_mode: ColorMode, color_token: number | null, color_group: number[],
+ *   pins: { ids: number[] }[] }} s
+ * @returns {number[]}
+ */
+export function colorTarget(s) {
+  if (s.color_mode === "token") {
+    if (s.color_token !== null) return [s.color_token];
+    return s.pins.length ? [s.pins[0].ids[0]] : [];
+  }
+  if (s.color_mode === "group") {
+    if (s.color_group.length) return s.color_group;
+    return (s.pins.find((p) => p.ids.length > 1) ?? s.pins[0])?.ids ?? [];
+  }
+  return [];
+}
+
+/**
  * A function giving a cell's intensity in [0, 1], or null for an uncolored cell.
  * @param {Lens} lens
  * @param {{ mode: ColorMode, ids: number[] }} target ids: the token / group members

@@ -10,7 +10,7 @@ import { Chart } from "./chart.js";
 import { Popup } from "./popup.js";
 import { Legend } from "./legend.js";
 import { Toolbar } from "./toolbar.js";
-import { intensityFn, PIN_PALETTE } from "./color.js";
+import { colorTarget, intensityFn, PIN_PALETTE } from "./color.js";
 import { State, clampSize } from "./state.js";
 import { dragHandles, navigate } from "./interactions.js";
 import { showToken } from "./tokens.js";
@@ -62,7 +62,7 @@ export class Explorer {
       onClose: () => this.closePopup(true),
     });
     this.legend = new Legend(signal, {
-      onRemovePin: (i) => s.set({ pins: s.get("pins").filter((_, j) => j !== i) }),
+      onRemovePin: (i) => this.removePin(i),
       onPinColor: (i, color, final) => {
         if (final) s.set({ pins: s.get("pins").map((p, j) => (j === i ? { ...p, color } : p)) });
         else this.previewPinColor(i, color);
@@ -241,15 +241,10 @@ export class Explorer {
     if (!lens) return;
     const s = this.state;
     const mode = s.get("color_mode");
-    const pins = s.get("pins");
-    let ids = /** @type {number[]} */ ([]);
-    if (mode === "token") {
-      const t = s.get("color_token");
-      ids = t !== null ? [t] : pins.length ? [pins[0].ids[0]] : [];
-    } else if (mode === "group") {
-      const g = s.get("color_group");
-      ids = g.length ? g : (pins.find((p) => p.ids.length > 1) ?? pins[0])?.ids ?? [];
-    }
+    const ids = colorTarget({
+      color_mode: mode, color_token: s.get("color_token"), color_group: s.get("color_group"),
+      pins: s.get("pins"),
+    });
     const color = mode === "entropy" ? s.get("entropy_color") : s.get("heat_color");
     this.grid.setColoring(intensityFn(lens, { mode, ids }), color);
   }
@@ -357,10 +352,24 @@ export class Explorer {
     /** @type {Pin[]} */
     const pins = this.state.get("pins").map((p) => ({ ids: [...p.ids], color: p.color }));
     const holder = group ? pins[pins.length - 1] : pins.find((p) => p.ids.includes(id));
+    const before = holder ? [...holder.ids] : [];
     if (holder && holder.ids.includes(id)) holder.ids = holder.ids.filter((x) => x !== id);
     else if (holder && group) holder.ids.push(id);
     else pins.push({ ids: [id], color: nextColor(pins) });
-    this.state.set({ pins: pins.filter((p) => p.ids.length) });
+    /** @type {Partial<import("./state.js").UIState>} */
+    const patch = { pins: pins.filter((p) => p.ids.length) };
+    // A group colored by its members keeps coloring by them as they change.
+    if (holder && sameIds(this.state.get("color_group"), before)) patch.color_group = holder.ids;
+    this.state.set(patch);
+  }
+
+  /** @param {number} index */
+  removePin(index) {
+    const pins = this.state.get("pins");
+    /** @type {Partial<import("./state.js").UIState>} */
+    const patch = { pins: pins.filter((_, j) => j !== index) };
+    if (sameIds(this.state.get("color_group"), pins[index]?.ids ?? [])) patch.color_group = [];
+    this.state.set(patch);
   }
 
   /**
@@ -575,6 +584,14 @@ export class Explorer {
     this.resize.disconnect();
     this.root.remove();
   }
+}
+
+/**
+ * @param {number[]} a
+ * @param {number[]} b
+ */
+function sameIds(a, b) {
+  return a.length > 0 && a.length === b.length && a.every((id, i) => id === b[i]);
 }
 
 /**

@@ -3,6 +3,7 @@
 
 import { el } from "./dom.js";
 import { showToken } from "./tokens.js";
+import { colorTarget } from "./color.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./state.js").UIState} UIState */
@@ -181,9 +182,12 @@ export class Toolbar {
       return [...ids].map((id) => ({ value: String(id), ids: [id], text: showToken(lens.token(id)).text }));
     }
     if (lens && s.color_mode === "group") {
-      return s.pins.map((p) => ({
-        value: p.ids.join(","), ids: p.ids,
-        text: p.ids.map((id) => showToken(lens.token(id)).text).join(" + "),
+      const groups = s.pins.map((p) => p.ids);
+      const chosen = s.color_group.join(",");
+      if (chosen && !groups.some((ids) => ids.join(",") === chosen)) groups.push(s.color_group);
+      return groups.map((ids) => ({
+        value: ids.join(","), ids,
+        text: ids.map((id) => showToken(lens.token(id)).text).join(" + "),
       }));
     }
     return [];
@@ -201,6 +205,6 @@ export class Toolbar {
     const options = targets.map((t) => el("option", { text: t.text, attrs: { value: t.value } }));
     if (!options.length) options.push(el("option", { text: "pin a token first", attrs: { value: "", disabled: "" } }));
     this.target.replaceChildren(...options);
-    this.target.value = mode === "token" ? String(s.color_token ?? "") : s.color_group.join(",");
+    this.target.value = colorTarget(s).join(",");
   }
 }

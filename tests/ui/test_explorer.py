@@ -344,6 +344,28 @@ def test_color_by_group_uses_the_sum(wp):
     assert alpha == pytest.approx(round(min(1, total) * 90) / 100, abs=0.011)
 
 
+def test_colored_group_follows_its_members_and_the_menu_shows_the_target(wp):
+    data = collection(k=3)
+    p, l = 2, 4
+    a, b, c = (int(i) for i in data["topk"][l, p, :3])
+    wp.mount(payload(k=3), pins=[{"ids": [a, b], "color": "#e6194b"}], color_mode="group",
+             color_group=[a, b])
+    target = wp.page.locator(f"{OUT} .llk-target")
+    assert target.input_value() == f"{a},{b}"
+    wp.cell(l, p).click()
+    wp.page.locator(f"{OUT} .llk-popup-row[data-id='{c}']").click(modifiers=["Shift"])
+    assert wp.trait("pins")[0]["ids"] == [a, b, c]
+    assert wp.trait("color_group") == [a, b, c]
+    assert target.input_value() == f"{a},{b},{c}"
+    wp.page.locator(f"{OUT} .llk-remove-pin").click()
+    assert wp.trait("color_group") == []
+    # Token mode without a chosen token colors by the first pinned token: the menu says so.
+    wp.set_trait("pins", [{"ids": [b], "color": "#3cb44b"}])
+    wp.set_trait("color_mode", "token")
+    assert wp.trait("color_token") is None
+    assert target.input_value() == str(b)
+
+
 # 6. Pinned rows ---------------------------------------------------------------------------
 
 def test_pin_rows_autopins_and_dashes(wp):
