@@ -142,9 +142,10 @@ export class Popup {
     if (top + box.height > vh) top = a.top - box.height - 2;
     left = Math.max(0, Math.min(left, vw - box.width));
     top = Math.max(0, Math.min(top, vh - box.height));
-    // In the top layer coordinates are the viewport's; otherwise the popup is absolutely
-    // positioned in the widget's root.
-    const origin = this.topLayer ? { left: 0, top: 0 }
+    // In the top layer coordinates are the viewport's; otherwise (no Popover API, or not yet
+    // in a document when shown) the popup is absolutely positioned in the widget's root.
+    const inTopLayer = this.topLayer && this.root.matches(":popover-open");
+    const origin = inTopLayer ? { left: 0, top: 0 }
       : (this.root.offsetParent ?? doc).getBoundingClientRect();
     this.root.style.left = `${left - origin.left}px`;
     this.root.style.top = `${top - origin.top}px`;
