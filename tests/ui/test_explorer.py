@@ -216,6 +216,20 @@ def test_popup_is_not_clipped_by_a_host_that_hides_overflow(wp):
     assert popup.evaluate(CORNERS_ARE_THE_POPUP) == [True] * 4
 
 
+def test_popup_without_the_popover_api_is_placed_at_its_cell(wp):
+    """Older browsers: the popup falls back to absolute placement inside the widget."""
+    wp.page.evaluate("delete HTMLElement.prototype.showPopover")
+    wp.mount(payload(n_layers=6, n_pos=4))
+    cell = wp.cell(3, 1)
+    cell.click()
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    assert popup.is_visible()
+    assert popup.get_attribute("popover") is None
+    box, c = popup.bounding_box(), cell.bounding_box()
+    assert box["x"] == pytest.approx(c["x"], abs=1)
+    assert box["y"] == pytest.approx(c["y"] + c["height"] + 2, abs=1)
+
+
 def test_popup_follows_its_cell_when_the_grid_scrolls_and_closes_when_it_leaves(wp):
     wp.mount(payload(n_layers=6, n_pos=40), grid_height=300)
     cell = wp.cell(2, 3)
