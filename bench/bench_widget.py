@@ -16,15 +16,12 @@ import os
 import platform
 import statistics
 import sys
-import threading
-from functools import partial
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "ui"), str(ROOT / "tests"), str(ROOT / "src")]
 
-from conftest import HERE, WidgetPage, _Handler, _wire  # noqa: E402  (tests/ui helpers)
+from conftest import WidgetPage, _wire, start_harness_server  # noqa: E402  (tests/ui helpers)
 from playwright.sync_api import sync_playwright  # noqa: E402
 from fake_lens import payload  # noqa: E402
 
@@ -41,20 +38,6 @@ TIMER_JS = """(type) => {
   window.addEventListener(type, () => { t0 = performance.now(); }, true);
   window.addEventListener(type, () => { root.offsetHeight; window.__times.push(performance.now() - t0); });
 }"""
-
-
-def serve() -> str:
-    from logitlenskit.widget import LogitLensWidget
-
-    state = LogitLensWidget().get_state()
-    files = {
-        "/": ("text/html", (HERE / "harness.html").read_bytes()),
-        "/widget.js": ("text/javascript", state["_esm"].encode()),
-        "/widget.css": ("text/css", state["_css"].encode()),
-    }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, files))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def fresh(browser, url: str, data: dict) -> WidgetPage:
@@ -123,7 +106,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    url = serve()
+    _server, url = start_harness_server()
     small = payload(n_layers=80, n_pos=100, k=5, vocab_size=1000)
     # collection() draws full [L, P, V] softmaxes: keep V small for 2,000 positions.
     big = payload(n_layers=80, n_pos=2000, k=5, vocab_size=100)

@@ -64,7 +64,7 @@ export class Explorer {
     this.legend = new Legend(signal, {
       onRemovePin: (i) => this.removePin(i),
       onPinColor: (i, color, final) => {
-        if (final) s.set({ pins: s.get("pins").map((p, j) => (j === i ? { ...p, color } : p)) });
+        if (final) s.set({ pins: this.recolored(i, color) });
         else this.previewPinColor(i, color);
       },
       onRemoveRow: (p) => s.set({ pinned_rows: s.get("pinned_rows").filter((q) => q !== p) }),
@@ -276,8 +276,16 @@ export class Explorer {
   previewPinColor(index, color) {
     const lens = this.lens;
     if (!lens) return;
-    const pins = this.state.get("pins").map((p, i) => (i === index ? { ...p, color } : p));
-    this.chart.setPinned(this.pinLines(lens, pins, this.pinnedRows(lens)));
+    this.chart.setPinned(this.pinLines(lens, this.recolored(index, color), this.pinnedRows(lens)));
+  }
+
+  /**
+   * The pins with pin `index` in `color`.
+   * @param {number} index
+   * @param {string} color
+   */
+  recolored(index, color) {
+    return this.state.get("pins").map((p, i) => (i === index ? { ...p, color } : p));
   }
 
   /** @param {Lens} lens */

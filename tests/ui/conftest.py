@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 HERE = Path(__file__).parent
@@ -48,9 +47,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def widget_server() -> Iterator[str]:
-    """Serve the harness page and the bundle exactly as LogitLensWidget ships it."""
+def start_harness_server() -> tuple[ThreadingHTTPServer, str]:
+    """Serve the harness page and the bundle exactly as LogitLensWidget ships it.
+
+    Returns the running server (call ``shutdown()`` when done) and its address.
+    """
     from logitlenskit.widget import LogitLensWidget
 
     state = LogitLensWidget().get_state()
@@ -60,9 +61,15 @@ def widget_server() -> Iterator[str]:
         "/widget.css": ("text/css; charset=utf-8", state["_css"].encode()),
     }
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, files))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture(scope="session")
+def widget_server() -> Iterator[str]:
+    """The harness page's address, for the whole test session."""
+    server, url = start_harness_server()
+    yield url
     server.shutdown()
 
 
