@@ -24,12 +24,23 @@ export function colorTarget(s) {
 }
 
 /**
- * A function giving a cell's intensity in [0, 1], or null for an uncolored cell.
+ * A function giving a cell's intensity in [0, 1], or null for an uncolored cell. Cells that
+ * are invalid or pending have no numbers: they are never colored.
  * @param {Lens} lens
  * @param {{ mode: ColorMode, ids: number[] }} target ids: the token / group members
  * @returns {(l: number, p: number) => number | null}
  */
-export function intensityFn(lens, { mode, ids }) {
+export function intensityFn(lens, target) {
+  const f = intensityOf(lens, target);
+  return lens.cellStatus ? (l, p) => (lens.status(l, p) === 0 ? f(l, p) : null) : f;
+}
+
+/**
+ * @param {Lens} lens
+ * @param {{ mode: ColorMode, ids: number[] }} target
+ * @returns {(l: number, p: number) => number | null}
+ */
+function intensityOf(lens, { mode, ids }) {
   switch (mode) {
     case "top1":
       return (l, p) => lens.topProb(l, p);

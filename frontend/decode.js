@@ -1,7 +1,7 @@
 // Turns the widget's `data` trait (version-3 binary payload or seed V2 JSON) into a Lens.
 // Every check throws a DecodeError whose message a user can act on, shown in the widget.
 
-import { Lens } from "./lens.js";
+import { Lens, CELL_PENDING } from "./lens.js";
 
 export class DecodeError extends Error {}
 
@@ -71,13 +71,13 @@ function intList(d, key, optional = false) {
 
 /**
  * The typed-array constructors' overload that views part of any buffer, shared or not.
- * @typedef {new (buffer: ArrayBufferLike, offset: number, length: number) => Int32Array | Float32Array} BufferView
+ * @typedef {new (buffer: ArrayBufferLike, offset: number, length: number) => Int32Array | Float32Array | Uint8Array} BufferView
  */
 
 /**
  * A little-endian binary field as a typed array. Buffers arrive as DataViews into a larger
  * message buffer, so the view's byteOffset must be honoured; an unaligned offset is copied.
- * @template {Int32ArrayConstructor | Float32ArrayConstructor} C
+ * @template {Int32ArrayConstructor | Float32ArrayConstructor | Uint8ArrayConstructor} C
  * @param {Record<string, any>} d
  * @param {string} key
  * @param {C} Ctor
@@ -85,22 +85,36 @@ function intList(d, key, optional = false) {
  * @returns {InstanceType<C>}
  */
 function binary(d, key, Ctor, expected) {
-  const v = d[key];
+  return typed(d[key], `"${key}"`, Ctor, expected);
+}
+
+/**
+ * `binary` for any value (a field, or a command answer's buffer); `name` names it in errors.
+ * @template {Int32ArrayConstructor | Float32ArrayConstructor | Uint8ArrayConstructor} C
+ * @param {unknown} v
+ * @param {string} name
+ * @param {C} Ctor
+ * @param {number} expected number of elements
+ * @returns {InstanceType<C>}
+ */
+export function typed(v, name, Ctor, expected) {
+  const key = name;
+  /** @type {Uint8Array} */
   let bytes;
   if (v instanceof DataView || ArrayBuffer.isView(v)) {
     bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   } else if (v instanceof ArrayBuffer) {
     bytes = new Uint8Array(v);
   } else if (Array.isArray(v)) {
-    if (v.length !== expected) fail(`"${key}" has ${v.length} values, expected ${expected}`);
+    if (v.length !== expected) fail(`${key} has ${v.length} values, expected ${expected}`);
     return /** @type {InstanceType<C>} */ (Ctor.from(v));
   } else {
-    fail(`"${key}" is missing or not binary data (got ${describe(v)})`);
+    fail(`${key} is missing or not binary data (got ${describe(v)})`);
   }
   const size = Ctor.BYTES_PER_ELEMENT;
   if (bytes.byteLength !== expected * size) {
     fail(
-      `"${key}" has ${bytes.byteLength} bytes, expected ${expected * size} ` +
+      `${key} has ${bytes.byteLength} bytes, expected ${expected * size} ` +
         `(${expected} values of ${size} bytes)`,
     );
   }
@@ -148,10 +162,29 @@ function decodeV3(d) {
   if (numLayers !== null && !(Number.isInteger(numLayers) && numLayers > 0)) {
     fail(`"num_layers" must be a positive integer (got ${describe(numLayers)})`);
   }
+  const run = d.run ?? null;
+  if (run !== null && !Number.isInteger(run)) fail(`"run" must be an integer (got ${describe(run)})`);
+  const cellStatus = d.cell_status == null ? null : binary(d, "cell_status", Uint8Array, L * P);
+  if (cellStatus) checkStatus(cellStatus, P);
   return new Lens({
     model, input, inputIds, layers, k, vocab, topkIds, topkProbs,
-    trackedOffsets, trackedIds, trackedProbs, entropy, fromV2: false, numLayers,
+    trackedOffsets, trackedIds, trackedProbs, entropy, fromV2: false, numLayers, run, cellStatus,
   });
+}
+
+/**
+ * Every value must be a known status: a newer Python's status would otherwise show numbers
+ * the contract says are meaningless.
+ * @param {Uint8Array} status
+ * @param {number} P
+ */
+function checkStatus(status, P) {
+  for (let i = 0; i < status.length; i++) {
+    if (status[i] > CELL_PENDING) {
+      fail(`"cell_status" has the unknown value ${status[i]} at layer row ${Math.floor(i / P)}, ` +
+        `position ${i % P} (expected 0 computed, 1 invalid or 2 pending)`);
+    }
+  }
 }
 
 /** @param {Int32Array} off */

@@ -5,11 +5,15 @@
 import { el, svg } from "./dom.js";
 import { setToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
+import { CELL_OK, CELL_INVALID } from "./lens.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 
 /** Rows rendered beyond each edge of the view, so a fast wheel shows no blank strip. */
 const OVERSCAN = 6;
+
+const INVALID_TITLE = "the model's output here is not finite (NaN/Inf)";
+const PENDING_TITLE = "still computing";
 
 /** SVG dash patterns telling pinned rows apart in the chart (index = pin order). */
 export const ROW_DASHES = ["", "6 3", "2 2", "8 3 2 3", "12 4"];
@@ -51,9 +55,17 @@ export class Grid {
     this.root.addEventListener("scroll", () => this.renderRows(), { signal, passive: true });
   }
 
-  /** @param {Lens | null} lens */
-  setLens(lens) {
+  /**
+   * @param {Lens | null} lens
+   * @param {boolean} [extended] the same run with more in it (same layers and positions):
+   *   keep the columns, the active and selected cell and the scroll, re-render the rows
+   */
+  setLens(lens, extended = false) {
     this.lens = lens;
+    if (extended) {
+      this.invalidate();
+      return;
+    }
     this.cols = []; // new layers: the header must be rebuilt even if the count is the same
     this.root.setAttribute("aria-rowcount", String((lens?.P ?? 0) + 1));
     this.active = { ci: 0, p: 0 };
@@ -106,6 +118,27 @@ export class Grid {
     this.intensity = intensity;
     this.color = color;
     this.invalidate();
+  }
+
+  /**
+   * @param {number} rowHeight px
+   * @param {number} maxHeight px of the grid's scrolling box
+   * @param {number} input width of the input column, px
+   * @param {number} column width of every layer column, px
+   */
+  setSizes(rowHeight, maxHeight, input, column) {
+    this.root.style.maxHeight = `${maxHeight}px`;
+    this.setRowHeight(rowHeight);
+    this.setColumnWidths(input, column);
+  }
+
+  /** Width the vertical scrollbar takes from the columns (forces a layout). */
+  scrollbarWidth() {
+    const g = this.root;
+    g.style.overflowY = "scroll";
+    const w = g.offsetWidth - g.clientWidth - 2;
+    g.style.overflowY = "";
+    return w;
   }
 
   /** @param {number} px */
@@ -203,11 +236,20 @@ export class Grid {
       cell.className = l === lens.finalRow ? "llk-cell llk-final" : "llk-cell";
       cell.setAttribute("role", "gridcell");
       cell.dataset.ci = String(ci);
-      setToken(cell, lens.token(lens.topId(l, p)));
-      const a = this.intensity(l, p);
-      if (a !== null) {
-        cell.style.background = cellBackground(this.color, a);
-        if (a > STRONG) cell.classList.add("llk-strong");
+      const status = lens.status(l, p);
+      if (status === CELL_OK) {
+        setToken(cell, lens.token(lens.topId(l, p)));
+        const a = this.intensity(l, p);
+        if (a !== null) {
+          cell.style.background = cellBackground(this.color, a);
+          if (a > STRONG) cell.classList.add("llk-strong");
+        }
+      } else {
+        // No number of such a cell is real: no token, no color.
+        const invalid = status === CELL_INVALID;
+        cell.textContent = invalid ? "NaN" : "\u2026";
+        cell.classList.add(invalid ? "llk-invalid" : "llk-pending");
+        cell.title = invalid ? INVALID_TITLE : PENDING_TITLE;
       }
       const isActive = active.p === p && active.ci === ci;
       cell.tabIndex = isActive ? 0 : -1;

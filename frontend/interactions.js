@@ -1,5 +1,9 @@
 // Pointer drags (resize handles) and keyboard navigation of the grid.
 
+import { clampSize } from "./state.js";
+
+/** @typedef {keyof typeof import("./state.js").LIMITS} SizeKey */
+
 /**
  * @typedef {object} DragHandlers
  * @property {() => void} [start]
@@ -62,4 +66,60 @@ export function navigate(key, at, size) {
     case "PageDown": return { ci, p: p + size.page };
     default: return null;
   }
+}
+
+/**
+ * The widget's resize handles: column width (spread over the columns left of the dragged
+ * edge, so the edge stays under the pointer), input column, table width, grid and chart
+ * height. A drag updates its trait live (other outputs follow) and syncs it once at the end.
+ * @param {HTMLElement} root the widget's root
+ * @param {AbortSignal} signal
+ * @param {object} io
+ * @param {(key: SizeKey) => number} io.get the trait's current value
+ * @param {(key: SizeKey, value: number) => void} io.set set it without syncing
+ * @param {() => void} io.save sync to Python
+ * @param {() => number} io.gridHeight the grid's rendered height (its trait may exceed it)
+ */
+export function resizeHandles(root, signal, io) {
+  /**
+   * @param {SizeKey} key
+   * @param {(dx: number, dy: number, start: number) => number} next
+   * @param {() => number} [startValue]
+   * @returns {DragHandlers}
+   */
+  const sizeDrag = (key, next, startValue) => {
+    const start = startValue ? startValue() : io.get(key);
+    return {
+      move: (dx, dy) => io.set(key, clampSize(next(dx, dy, start), key)),
+      end: () => io.save(),
+    };
+  };
+  dragHandles(root, ".llk-resize-col", signal, (h) => {
+    const n = Number(/** @type {HTMLElement} */ (h.parentElement).dataset.ci) + 1;
+    return sizeDrag("column_width", (dx, _dy, w) => w + dx / n);
+  });
+  dragHandles(root, ".llk-resize-input", signal, () =>
+    sizeDrag("input_column_width", (dx, _dy, w) => w + dx));
+  dragHandles(root, ".llk-resize-table", signal, () =>
+    sizeDrag("table_width", (dx, _dy, w) => w + dx, () => root.offsetWidth));
+  dragHandles(root, ".llk-resize-chart", signal, () =>
+    sizeDrag("chart_height", (_dx, dy, h) => h + dy));
+  dragHandles(root, ".llk-resize-grid", signal, () =>
+    sizeDrag("grid_height", (_dx, dy, h) => h + dy, io.gridHeight));
+}
+
+/**
+ * Call `fn` with the element's new width whenever it changes (a notebook panel resized, a
+ * sidebar toggled): the output element, never `window`, decides the widget's width.
+ * @param {HTMLElement} host
+ * @param {(width: number) => void} fn
+ * @returns {ResizeObserver} disconnect it when done
+ */
+export function observeWidth(host, fn) {
+  const ro = new ResizeObserver((entries) => {
+    const w = entries[entries.length - 1].contentRect.width;
+    if (w > 0) fn(w);
+  });
+  ro.observe(host);
+  return ro;
 }

@@ -60,3 +60,28 @@ export function zoomed(zoom, L) {
   const [a, b] = zoomRange(zoom, L);
   return a > 0 || b < L - 1;
 }
+
+/**
+ * The shown columns for a total width, and the chart geometry that aligns with them.
+ * @param {import("./lens.js").Lens} lens
+ * @param {Pick<import("./state.js").UIState, "x_zoom" | "input_column_width" | "column_width"
+ *   | "chart_height">} s
+ * @param {number} total px the widget may use
+ * @param {number} scrollbar px the grid's scrollbar takes
+ * @returns {{ hint: string, zoomed: boolean, geometry: import("./chart.js").Geometry }}
+ */
+export function chartColumns(lens, s, total, scrollbar) {
+  const inputW = s.input_column_width;
+  const cols = fitColumns({
+    layers: lens.layers, zoom: s.x_zoom, available: total - inputW - scrollbar - 4,
+    columnWidth: s.column_width,
+  });
+  return {
+    hint: cols.hint,
+    zoomed: zoomed(s.x_zoom, lens.L),
+    geometry: {
+      inputWidth: inputW + 1, columnWidth: s.column_width, cols: cols.rows, layers: lens.layers,
+      height: s.chart_height,
+    },
+  };
+}

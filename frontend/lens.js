@@ -1,8 +1,23 @@
 // The decoded logit-lens data, keyed by token id, with the queries the views need.
 
+/** Shown for an id whose text the data does not carry (yet): never a bare "#id". */
+export const UNKNOWN_TOKEN = "\u2026";
+
+/** Cell status values (docs/live-loop.md, `cell_status`). */
+export const CELL_OK = 0;
+export const CELL_INVALID = 1;
+export const CELL_PENDING = 2;
+
 /**
  * Decoded lens data. Arrays are flat, C order:
- * topkIds/topkProbs [L, P, k], trackedProbs [T, L], entropy [L, P].
+ * topkIds/topkProbs [L, P, k], trackedProbs [T, L], entropy [L, P], cellStatus [L, P].
+ *
+ * Trajectories live in two places. The payload's own tracked tokens stay in the sorted,
+ * zero-copy arrays (`trackedIds` per position, found by binary search). Trajectories that
+ * arrive later for the same run (a `detail` answer) go into `extra`, one Map per position
+ * from id to its [L] probabilities: the payload's arrays are views into the message buffer
+ * and are never rebuilt, and a click adds at most 100 ids to one position, which a Map takes
+ * in O(1) each. `trajectory()` looks in the sorted arrays first, then in `extra`.
  */
 export class Lens {
   /**
@@ -21,6 +36,8 @@ export class Lens {
    * @param {Float32Array | null} f.entropy
    * @param {boolean} f.fromV2 true when ids were assigned per string by the widget
    * @param {number | null} f.numLayers the model's layer count, when the data says
+   * @param {number | null} [f.run] the collection the data came from (null: not live)
+   * @param {Uint8Array | null} [f.cellStatus] [L, P] CELL_* per cell; null = all computed
    */
   constructor(f) {
     /** @type {string} */ this.model = f.model;
@@ -44,12 +61,95 @@ export class Lens {
      * end at the last layer.
      */
     this.finalRow = f.numLayers === null ? this.L - 1 : f.layers.indexOf(f.numLayers - 1);
-    this.maxEntropy = maxOf(f.entropy);
+    /** @type {number | null} */ this.numLayers = f.numLayers;
+    /** @type {number | null} */ this.run = f.run ?? null;
+    /** @type {Uint8Array | null} */ this.cellStatus = f.cellStatus ?? null;
+    /** positions with at least one cell that is not computed (their lines get gaps) */
+    this.incomplete = new Set();
+    const st = this.cellStatus;
+    if (st) for (let i = 0; i < st.length; i++) if (st[i] !== CELL_OK) this.incomplete.add(i % this.P);
+    this.maxEntropy = maxOk(f.entropy, st);
+    /** @type {Map<number, Map<number, Float32Array>>} position → id → [L] probabilities */
+    this.extra = new Map();
   }
 
-  /** @param {number} id */
+  /**
+   * The token's decoded text; UNKNOWN_TOKEN while the data lacks it.
+   * @param {number} id
+   */
   token(id) {
-    return this.vocab.get(id) ?? `#${id}`;
+    return this.vocab.get(id) ?? UNKNOWN_TOKEN;
+  }
+
+  /**
+   * CELL_OK, CELL_INVALID or CELL_PENDING. Top-k of a cell that is not OK is meaningless.
+   * @param {number} l
+   * @param {number} p
+   */
+  status(l, p) {
+    return this.cellStatus ? this.cellStatus[l * this.P + p] : CELL_OK;
+  }
+
+  /**
+   * `values` (one per lens row of position p) with NaN where p's cell is not computed; the
+   * same array when all of p's cells are.
+   * @param {number} p
+   * @param {Float32Array} values
+   */
+  masked(p, values) {
+    if (!this.incomplete.has(p)) return values;
+    const out = Float32Array.from(values);
+    for (let l = 0; l < this.L; l++) if (this.status(l, p) !== CELL_OK) out[l] = NaN;
+    return out;
+  }
+
+  /**
+   * Add exact trajectories of more tokens at position p (a `detail` answer for this run).
+   * Ids the payload already tracks keep the payload's values; `strings` extend the vocab.
+   * @param {number} p
+   * @param {ArrayLike<number>} ids
+   * @param {Float32Array} probs [n, L], row i is ids[i]'s trajectory
+   * @param {string[]} strings decoded text of each id
+   */
+  addTrajectories(p, ids, probs, strings) {
+    let map = this.extra.get(p);
+    if (!map) this.extra.set(p, (map = new Map()));
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!this.vocab.has(id) && strings[i] !== undefined) this.vocab.set(id, strings[i]);
+      if (this.trackedRow(p, id) < 0) map.set(id, probs.slice(i * this.L, (i + 1) * this.L));
+    }
+  }
+
+  /**
+   * Whether this data is `old`'s run extended (docs/live-loop.md): same `run`, same lens rows
+   * and positions, so cells, popup and selection mean the same thing in both.
+   * @param {Lens} old
+   */
+  continues(old) {
+    return this.run !== null && this.run === old.run && this.P === old.P
+      && this.layers.length === old.layers.length && this.layers.every((l, i) => l === old.layers[i]);
+  }
+
+  /**
+   * Take over what an older Lens learned since its payload arrived: token texts always (ids
+   * name the same tokens for one model), and added trajectories when both are the same run
+   * (then they are still exact).
+   * @param {Lens} old
+   * @param {boolean} sameRun
+   */
+  adopt(old, sameRun) {
+    if (old.model !== this.model) return;
+    for (const [id, text] of old.vocab) if (!this.vocab.has(id)) this.vocab.set(id, text);
+    if (!sameRun) return;
+    for (const [p, map] of old.extra) {
+      for (const [id, t] of map) {
+        if (this.trackedRow(p, id) >= 0) continue;
+        let mine = this.extra.get(p);
+        if (!mine) this.extra.set(p, (mine = new Map()));
+        mine.set(id, t);
+      }
+    }
   }
 
   /**
@@ -96,15 +196,15 @@ export class Lens {
   }
 
   /**
-   * Probability of `id` at every lens row for position p (a view, no copy), or null when the
-   * token never reached the top-k there, so its probabilities were not collected.
+   * Probability of `id` at every lens row for position p (a view, no copy), or null when
+   * neither the payload nor a later answer has it there.
    * @param {number} p
    * @param {number} id
    * @returns {Float32Array | null}
    */
   trajectory(p, id) {
     const row = this.trackedRow(p, id);
-    if (row < 0) return null;
+    if (row < 0) return this.extra.get(p)?.get(id) ?? null;
     return this.trackedProbs.subarray(row * this.L, (row + 1) * this.L);
   }
 
@@ -128,13 +228,14 @@ export class Lens {
 
   /**
    * 1-based rank of `id` at each lens row for position p; NaN where it is outside the top-k
-   * (its rank is unknown there, not "k + 1").
+   * (its rank is unknown there, not "k + 1") or the cell is not computed.
    * @param {number} p
    * @param {number} id
    */
   rankTrajectory(p, id) {
     const out = new Float32Array(this.L).fill(NaN);
     for (let l = 0; l < this.L; l++) {
+      if (this.status(l, p) !== CELL_OK) continue;
       const base = this.cellBase(l, p);
       for (let j = 0; j < this.k; j++) {
         if (this.topkIds[base + j] === id) {
@@ -147,9 +248,13 @@ export class Lens {
   }
 }
 
-/** @param {Float32Array | null} a */
-function maxOf(a) {
+/**
+ * Largest value of `a` over computed cells (invalid and pending ones hold no real number).
+ * @param {Float32Array | null} a
+ * @param {Uint8Array | null} status
+ */
+function maxOk(a, status) {
   let m = 0;
-  if (a) for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+  if (a) for (let i = 0; i < a.length; i++) if (a[i] > m && (!status || status[i] === CELL_OK)) m = a[i];
   return m;
 }

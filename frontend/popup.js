@@ -1,5 +1,7 @@
-// The cell popup: a cell's top-k tokens with probabilities. Clicking a row pins its token,
+// The cell popup: a cell's top tokens with probabilities. Clicking a row pins its token,
 // shift/ctrl/cmd-click groups it, hovering shows its trajectory. Kept inside the viewport.
+// It only shows what it is given: which rows (the data's top-k, or Python's deeper answer)
+// is the selection controller's decision (selection.js).
 //
 // Notebook hosts clip their output areas (JupyterLab and Notebook 7 hide anything past an
 // output's edge), so where the browser has the Popover API the popup is shown in the top
@@ -18,6 +20,17 @@ import { formatProb } from "./chart.js";
  * @property {(id: number | null) => void} onHoverToken
  * @property {(id: number) => void} onColorBy
  * @property {() => void} onClose
+ * @property {() => void} onMore the "more" control: ask Python for a longer list
+ */
+
+/**
+ * What the popup lists.
+ * @typedef {object} PopupContent
+ * @property {{ id: number, prob: number }[]} entries most probable first
+ * @property {Set<number>} pinned ids pinned (alone or in a group)
+ * @property {string} note shown instead of the rows when there are none (a cell with no numbers)
+ * @property {string} status the deeper list's state ("loading 20…", an error), or ""
+ * @property {number} more the longer list's length the "more" control asks for; 0 hides it
  */
 
 export class Popup {
@@ -33,10 +46,16 @@ export class Popup {
       attrs: { "aria-label": "close" },
     });
     this.list = el("div", { class: "llk-popup-list", attrs: { role: "list" } });
+    this.note = el("div", { class: "llk-popup-note" });
+    this.status = el("span", { class: "llk-popup-status", attrs: { "aria-live": "polite" } });
+    this.more = el("button", { class: "llk-btn llk-popup-more", text: "more" });
     this.root = el("div", {
       class: "llk-popup", attrs: { role: "dialog", "aria-label": "top predictions" },
-    }, [el("div", { class: "llk-popup-head" }, [this.title, this.close]), this.list,
-      el("div", { class: "llk-popup-foot", text: "click: pin · shift/ctrl/\u2318-click: group" })]);
+    }, [el("div", { class: "llk-popup-head" }, [this.title, this.close]), this.note, this.list,
+      el("div", { class: "llk-popup-foot" }, [
+        el("span", { text: "click: pin \u00b7 shift/ctrl/\u2318-click: group" }),
+        el("span", { class: "llk-popup-deeper" }, [this.status, this.more]),
+      ])]);
     this.root.hidden = true;
     this.topLayer = "showPopover" in this.root;
     if (this.topLayer) this.root.popover = "manual";
@@ -44,6 +63,7 @@ export class Popup {
     this.cell = null;
     const o = { signal };
     this.close.addEventListener("click", () => cb.onClose(), o);
+    this.more.addEventListener("click", () => cb.onMore(), o);
     this.list.addEventListener("click", (e) => this.onClick(e), o);
     this.list.addEventListener("pointerover", (e) => cb.onHoverToken(this.rowId(e.target)), o);
     this.list.addEventListener("pointerleave", () => cb.onHoverToken(null), o);
@@ -72,16 +92,16 @@ export class Popup {
    * @param {Lens} lens
    * @param {number} l lens row
    * @param {number} p position
-   * @param {Set<number>} pinned ids pinned (alone or in a group)
+   * @param {PopupContent} content
    * @param {HTMLElement} anchor the cell, for placement
    */
-  show(lens, l, p, pinned, anchor) {
+  show(lens, l, p, content, anchor) {
     this.cell = { l, p };
     this.title.replaceChildren(
       el("span", { text: `layer ${lens.layers[l]} · position ${p} ` }),
       tokenSpan(lens.input[p], "llk-popup-input"),
     );
-    this.fill(lens, pinned);
+    this.fill(lens, content);
     this.root.hidden = false;
     if (this.topLayer && this.root.isConnected && !this.root.matches(":popover-open")) {
       this.root.showPopover();
@@ -90,24 +110,20 @@ export class Popup {
   }
 
   /**
+   * Replace the rows in place (the deeper list arrived, a pin changed, same-run data came).
    * @param {Lens} lens
-   * @param {Set<number>} pinned
+   * @param {PopupContent} c
    */
-  fill(lens, pinned) {
-    if (!this.cell) return;
-    const { l, p } = this.cell;
-    // Re-filling (a pin changed) must keep keyboard focus on the same row.
-    const focused = this.rowId(this.root.ownerDocument.activeElement);
-    const base = lens.cellBase(l, p);
-    const rows = [];
-    for (let j = 0; j < lens.k; j++) {
-      const id = lens.topkIds[base + j];
-      if (id < 0) continue;
-      const prob = lens.topkProbs[base + j];
+  fill(lens, c) {
+    // Re-filling must keep keyboard focus on the same row (or on the list if it is gone).
+    const doc = this.root.ownerDocument;
+    const hadFocus = this.list.contains(doc.activeElement);
+    const focused = this.rowId(doc.activeElement);
+    const rows = c.entries.map(({ id, prob }, j) => {
       const bar = el("span", { class: "llk-bar" });
       bar.style.width = `${Math.max(0, Math.min(1, prob || 0)) * 100}%`;
-      const row = el("div", {
-        class: `llk-popup-row${pinned.has(id) ? " llk-pinned" : ""}`,
+      return el("div", {
+        class: `llk-popup-row${c.pinned.has(id) ? " llk-pinned" : ""}`,
         attrs: { role: "listitem", tabindex: "0", "data-id": String(id) },
         title: `id ${id}`,
       }, [
@@ -120,10 +136,17 @@ export class Popup {
           attrs: { "aria-label": "color by this token", tabindex: "-1" },
         }),
       ]);
-      rows.push(row);
-    }
+    });
+    const scroll = this.list.scrollTop;
     this.list.replaceChildren(...rows);
-    if (focused !== null) rows.find((r) => r.dataset.id === String(focused))?.focus();
+    this.list.scrollTop = scroll;
+    this.note.textContent = c.note;
+    this.note.hidden = !c.note;
+    this.status.textContent = c.status;
+    this.more.hidden = c.more === 0;
+    this.more.textContent = `show ${c.more}`;
+    this.more.title = `ask Python for the ${c.more} most probable tokens here`;
+    if (hadFocus) (rows.find((r) => r.dataset.id === String(focused)) ?? rows[0])?.focus();
   }
 
   /**

@@ -91,6 +91,16 @@ export class State {
   }
 
   /**
+   * Every UI trait's current value, for the pure functions that take the state (pins.js).
+   * @returns {UIState}
+   */
+  all() {
+    // Object.fromEntries types its result by string keys only.
+    return /** @type {UIState} */ (Object.fromEntries(
+      /** @type {UIKey[]} */ (Object.keys(DEFAULTS)).map((k) => [k, this.get(k)])));
+  }
+
+  /**
    * Set several traits and sync them to Python in one message.
    * @param {Partial<UIState>} patch
    */

@@ -1,5 +1,6 @@
-// Title (editable inline), prompt box, busy/error status, and the menus: color mode with
-// its target and color pickers, trajectory metric, chart scale, theme and font size.
+// Title (editable inline), busy indicator, the run bar (runbar.js) below it, and the menus:
+// color mode with its target and color pickers, trajectory metric, chart scale, theme and
+// font size.
 
 import { el } from "./dom.js";
 import { showToken } from "./tokens.js";
@@ -18,7 +19,6 @@ import { colorTarget } from "./color.js";
 /**
  * @typedef {object} ToolbarCallbacks
  * @property {(patch: Partial<UIState>) => void} onChange
- * @property {(prompt: string) => void} onPrompt
  */
 
 /**
@@ -46,19 +46,15 @@ export class Toolbar {
   /**
    * @param {AbortSignal} signal
    * @param {ToolbarCallbacks} cb
+   * @param {HTMLElement} runbar shown between the title and the menus
    */
-  constructor(signal, cb) {
+  constructor(signal, cb, runbar) {
     this.cb = cb;
     this.title = /** @type {HTMLInputElement} */ (el("input", {
       class: "llk-title", title: "click to edit the title",
       attrs: { type: "text", "aria-label": "title", spellcheck: "false" },
     }));
-    this.prompt = /** @type {HTMLInputElement} */ (el("input", {
-      class: "llk-prompt", title: "edit and press Enter to run the model",
-      attrs: { type: "text", "aria-label": "prompt", spellcheck: "false" },
-    }));
     this.busy = el("span", { class: "llk-busy", text: "running\u2026", attrs: { role: "status" } });
-    this.error = el("div", { class: "llk-error llk-py-error", attrs: { role: "alert" } });
     this.mode = select("llk-mode", "color mode", [
       ["top1", "top-1 probability"], ["token", "a token"], ["group", "a pinned group"],
       ["entropy", "entropy"], ["none", "none"],
@@ -80,8 +76,7 @@ export class Toolbar {
     this.titleValue = "";
     this.root = el("div", { class: "llk-toolbar" }, [
       el("div", { class: "llk-titlebar" }, [this.title, this.busy]),
-      this.prompt,
-      this.error,
+      runbar,
       el("div", { class: "llk-controls" }, [
         el("label", { text: "color " }, [this.mode]), this.target, this.heat, this.entropyColor,
         el("label", { text: "chart " }, [this.metric]), this.scale, this.theme,
@@ -106,10 +101,6 @@ export class Toolbar {
     }, o);
     this.title.addEventListener("blur", () => {
       if (this.title.value !== this.titleValue) cb.onChange({ title: this.title.value });
-    }, o);
-    this.prompt.addEventListener("keydown", (e) => {
-      e.stopPropagation();
-      if (e.key === "Enter" && !e.isComposing) cb.onPrompt(this.prompt.value);
     }, o);
     this.mode.addEventListener("change", () => this.onMode(), o);
     this.target.addEventListener("change", () => this.onMode(), o);
@@ -144,19 +135,15 @@ export class Toolbar {
   /**
    * @param {Lens | null} lens
    * @param {ToolbarState} s
-   * @param {{ prompt: string, editable: boolean, busy: boolean, error: string }} py
+   * @param {boolean} busy
    */
-  update(lens, s, py) {
+  update(lens, s, busy) {
     this.lastLens = lens;
     this.lastState = s;
     this.titleValue = s.title;
     if (document.activeElement !== this.title) this.title.value = s.title;
     this.title.placeholder = lens?.model || "logit lens";
-    this.prompt.hidden = !py.editable;
-    if (document.activeElement !== this.prompt) this.prompt.value = py.prompt;
-    this.busy.hidden = !py.busy;
-    this.error.textContent = py.error;
-    this.error.hidden = !py.error;
+    this.busy.hidden = !busy;
     this.mode.value = s.color_mode;
     this.heat.value = s.heat_color;
     this.entropyColor.value = s.entropy_color;

@@ -64,15 +64,13 @@ def test_bad_prompt_keeps_the_view_and_says_why(smollm2):
 
 def test_failed_run_keeps_the_view_and_says_why(smollm2, monkeypatch):
     """Not only bad prompts: an NDIF or memory failure must show in the widget too."""
-    from logitlenskit import collect
-
     w = LogitLensWidget(model=smollm2, prompt=PROMPT)
     before = w.data
 
     def outage(*args, **kwargs):
         raise RuntimeError("NDIF is unreachable")
 
-    monkeypatch.setattr(collect, "collect_logit_lens", outage)
+    monkeypatch.setattr(widget_module, "start_run", outage)
     w.prompt = "Something else"
     assert w.error == "RuntimeError: NDIF is unreachable"
     assert w.data == before and not w.busy

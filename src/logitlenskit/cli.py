@@ -4,7 +4,11 @@ Examples::
 
     logitlens "The capital of France is"
     logitlens "The capital of France is" --model gemma3-270m --layers 0:18:3,-1
-    logitlens "Bonjour" --html lens.html --json lens.json
+    logitlens "Bonjour" --html lens.html --json lens.json --overwrite
+
+Every argument and output path is checked before the model loads. Files are written
+atomically (see ``export.write_text_atomic``) and existing ones are replaced only with
+--overwrite.
 """
 
 from __future__ import annotations
@@ -20,13 +24,17 @@ __all__ = ["main", "parse_layers", "render_table"]
 
 _VISIBLE = str.maketrans({" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"})
 _CELL = 9
+# A sanity bound for --layers: the deepest public models have about a hundred layers, and a
+# typo like '0:1000000000' must not build a billion-element list.
+_MAX_LAYERS = 10_000
 
 
 def parse_layers(spec: str) -> list[int]:
     """Parse ``"0,5,-1"`` and slices like ``"0:30:2"`` (comma-separated) into indices.
 
     Raises:
-        argparse.ArgumentTypeError: a part is neither an integer nor a slice.
+        argparse.ArgumentTypeError: a part is neither an integer nor a slice, a slice is
+            empty (``"5:3"``), or the spec names no layers at all.
     """
     layers: list[int] = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
@@ -38,14 +46,29 @@ def parse_layers(spec: str) -> list[int]:
                 start, stop, step = (bounds + [None, None])[:3]
                 if stop is None:
                     raise ValueError(part)
-                layers.extend(range(start or 0, stop, step or 1))
+                span = range(start or 0, stop, step or 1)
             else:
-                layers.append(int(part))
+                span = range(int(part), int(part) + 1)
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"bad layer spec {part!r}: use integers and start:stop[:step] slices, "
                 "e.g. '0,5,-1' or '0:30:3,-1'"
             ) from None
+        if not span:
+            raise argparse.ArgumentTypeError(
+                f"layer spec {part!r} selects no layers: start:stop[:step] counts like "
+                "range(start, stop, step), so stop must lie past start, e.g. '0:30:3'"
+            )
+        if len(layers) + len(span) > _MAX_LAYERS:
+            raise argparse.ArgumentTypeError(
+                f"layer spec {spec!r} selects over {_MAX_LAYERS:,} layers; models have at "
+                "most a few hundred: check the numbers"
+            )
+        layers.extend(span)
+    if not layers:
+        raise argparse.ArgumentTypeError(
+            f"layer spec {spec!r} names no layers: give indices or slices, e.g. '0,5,-1'"
+        )
     return layers
 
 
@@ -92,18 +115,65 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--html", type=Path, help="save a standalone page here")
     parser.add_argument("--json", type=Path, help="save the seed V2 JSON here")
     parser.add_argument("--title", help="title of the saved page")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing --html/--json files (default: refuse)")
     return parser
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every check that needs no model, so a typo is not reported after a long load.
+
+    Exits through ``parser.error`` (status 2) with one message naming the argument.
+    """
+    from .export import check_output_path
+    from .validate import MAX_K, check_text
+
+    if not args.prompt.strip():
+        parser.error("the prompt is empty: give some text to analyse")
+    for name, text in (("prompt", args.prompt), ("argument --title", args.title)):
+        try:
+            if text is not None:
+                check_text(text, name)
+        except ValueError as exc:
+            parser.error(f"{exc} (a byte that is not UTF-8 in the command line?)")
+    if not 1 <= args.k <= MAX_K:
+        parser.error(f"argument -k: got {args.k}; ask for 1 to {MAX_K} predictions per "
+                     "cell, e.g. -k 5")
+    outputs = [(name, path) for name, path in (("--html", args.html), ("--json", args.json))
+               if path is not None]
+    for name, path in outputs:
+        try:
+            check_output_path(path, overwrite=args.overwrite, name=f"argument {name}",
+                              overwrite_hint="add --overwrite to replace it")
+        except (OSError, ValueError) as exc:
+            parser.error(str(exc))
+    if len(outputs) == 2 and args.html.resolve() == args.json.resolve():
+        parser.error(f"arguments --html and --json name the same file ({args.html}): give "
+                     "each its own name")
+
+
+def _outputs(args: argparse.Namespace, data: dict) -> list[tuple[str, Path, str]]:
+    """The files to write, rendered (and so checked) before any is written."""
+    files = []
+    if args.json:
+        from .formats import to_js_format
+
+        text = json.dumps(to_js_format(data), ensure_ascii=False, allow_nan=False)
+        files.append(("--json", args.json, text))
+    if args.html:
+        from .export import to_html
+
+        files.append(("--html", args.html, to_html(data, title=args.title or args.prompt)))
+    return files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``logitlens`` command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if not args.prompt.strip():
-        # Checked here too so the user is not made to wait for the model load first.
-        parser.error("the prompt is empty: give some text to analyse")
+    _check_args(parser, args)
     from .collect import collect_logit_lens
-    from .formats import to_js_format
+    from .export import write_text_atomic
     from .models import ModelLoadError, load_model
 
     remote = {"ndif": True, "local": "local", None: None}[args.remote]
@@ -111,18 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_model(args.model, **({"remote": True} if remote is True else {}))
         data = collect_logit_lens(args.prompt, model, k=args.k, layers=args.layers,
                                   remote=remote)
-    except (ModelLoadError, ValueError, TypeError) as exc:
+        for name, path, text in _outputs(args, data):
+            write_text_atomic(path, text, overwrite=args.overwrite, name=f"argument {name}",
+                              overwrite_hint="add --overwrite to replace it")
+            print(f"wrote {path}", file=sys.stderr)
+    except (ModelLoadError, ValueError, TypeError, OSError) as exc:
         print(f"logitlens: error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        text = json.dumps(to_js_format(data), ensure_ascii=False)
-        args.json.write_text(text, encoding="utf-8")
-        print(f"wrote {args.json}", file=sys.stderr)
-    if args.html:
-        from .export import save_html
-
-        save_html(data, args.html, title=args.title or args.prompt)
-        print(f"wrote {args.html}", file=sys.stderr)
     if not (args.json or args.html):
         print(render_table(data, shutil.get_terminal_size().columns))
     return 0

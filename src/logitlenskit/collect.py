@@ -15,8 +15,10 @@ result leaves the NDIF server. ``remote='local'`` runs nnsight's NDIF simulation
 from __future__ import annotations
 
 import operator
+import warnings
 from typing import Any, Optional, Sequence, Union
 
+import numpy as np
 import torch
 
 from . import architectures, engine
@@ -34,9 +36,14 @@ __all__ = [
     "collect_logit_lens_topk_efficient",
     "collect_logit_lens_topk",
     "decode_tracked_tokens",
+    "NonFiniteWarning",
 ]
 
 Remote = Union[bool, str, None]
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """Some cells' model output was NaN or Inf; the result flags them instead of guessing."""
 
 
 # ---------------------------------------------------------------- validation
@@ -182,19 +189,19 @@ def _n_layers(model: Any, cfg: Optional[dict]) -> int:
 # which is why lens_reduce sets no_grad itself.
 
 
-def _trace_nnterp(model, ids, rows, k, vocab_size, softcap, remote):
+def _trace_nnterp(model, ids, rows, k, vocab_size, softcap, remote, extra):
     wanted = sorted(set(rows))
     with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
         hidden = {}
         for i in wanted:
             hidden[i] = model.layers_output[i][0]
         saved = lens_reduce([hidden[i] for i in rows], model.ln_final, model.lm_head,
-                            k, vocab_size, softcap).save()
+                            k, vocab_size, softcap, extra_ids=extra).save()
         tracer.stop()
     return get_value(saved)
 
 
-def _trace_registry(model, ids, rows, k, vocab_size, softcap, remote, cfg):
+def _trace_registry(model, ids, rows, k, vocab_size, softcap, remote, cfg, extra):
     wanted = sorted(set(rows))
     blocks = resolve_accessor(model, cfg["layers"])
     with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
@@ -207,7 +214,7 @@ def _trace_registry(model, ids, rows, k, vocab_size, softcap, remote, cfg):
             [hidden[i] for i in rows],
             lambda x: apply_module_or_callable(model, cfg["norm"], x),
             lambda x: apply_module_or_callable(model, cfg["lm_head"], x),
-            k, vocab_size, softcap,
+            k, vocab_size, softcap, extra_ids=extra,
         ).save()
         tracer.stop()
     return get_value(saved)
@@ -246,13 +253,58 @@ def _prepare(prompt, model, k, layers, remote, model_type, nnterp_ok=True):
     return tokenizer, cfg, ids, rows, k, vocab_size, remote
 
 
-def _run_engine(model, cfg, ids, rows, k, vocab_size, remote) -> dict[str, Any]:
+def _run_engine(model, cfg, ids, rows, k, vocab_size, remote, extra=None) -> dict[str, Any]:
     softcap = _softcap(model)
+    extra = list(extra) if extra else None
     if cfg is None:
-        saved = _trace_nnterp(model, ids, rows, k, vocab_size, softcap, remote)
+        saved = _trace_nnterp(model, ids, rows, k, vocab_size, softcap, remote, extra)
     else:
-        saved = _trace_registry(model, ids, rows, k, vocab_size, softcap, remote, cfg)
+        saved = _trace_registry(model, ids, rows, k, vocab_size, softcap, remote, cfg, extra)
     return decode_lens(saved, len(rows), len(ids), k, vocab_size)
+
+
+def _check_track(track: Any, vocab_size: int) -> list[int]:
+    """Token ids to track at every position: ints in [0, vocab_size), no repeats kept."""
+    if track is None:
+        return []
+    if isinstance(track, (str, bytes)) or not hasattr(track, "__iter__"):
+        raise TypeError(f"track must be a list of token ids, got {type(track).__name__}")
+    out = []
+    for token_id in track:
+        try:
+            index = operator.index(token_id)
+        except TypeError:
+            index = None
+        if index is None or isinstance(token_id, bool):
+            raise TypeError(f"track holds {token_id!r}: token ids must be ints (e.g. from "
+                            "model.tokenizer.encode(' Paris', add_special_tokens=False))")
+        if not 0 <= index < vocab_size:
+            raise ValueError(f"track holds token id {index}, outside the vocabulary "
+                             f"0..{vocab_size - 1}")
+        out.append(index)
+    return sorted(set(out))
+
+
+def _warn_invalid(lens: dict[str, Any], rows: Sequence[int]) -> None:
+    """Say which cells had non-finite model output (their values are NaN in the result)."""
+    invalid = lens["invalid"].numpy()
+    if not invalid.any():
+        return
+    layers = sorted({int(rows[r]) for r in np.nonzero(invalid)[0]})
+    positions = sorted({int(p) for p in np.nonzero(invalid)[1]})
+    warnings.warn(
+        f"the model's output is not finite (NaN/Inf) at {int(invalid.sum())} cells (layers "
+        f"{_short(layers)}, positions {_short(positions)}): their probabilities and entropy "
+        "are NaN and result['invalid'] marks them. Common causes: float16 overflow (load "
+        "the model in float32 or bfloat16) or an intervention that wrote NaN.",
+        NonFiniteWarning,
+        stacklevel=3,
+    )
+
+
+def _short(values: Sequence[int], limit: int = 8) -> str:
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")
 
 
 def _decode_strings(tokenizer: Any, ids: Sequence[int]) -> list[str]:
@@ -274,6 +326,7 @@ def collect_logit_lens(
     k: int = 5,
     layers: Optional[Sequence[int]] = None,
     remote: Remote = None,
+    track: Optional[Sequence[int]] = None,
 ) -> dict[str, Any]:
     """Collect logit-lens data: top-k and exact trajectories at every layer and position.
 
@@ -287,13 +340,21 @@ def collect_logit_lens(
         remote: ``True`` runs on NDIF, ``'local'`` runs nnsight's NDIF simulation,
             ``False`` runs here; ``None`` runs here unless the model's weights were never
             loaded locally (a model made for NDIF).
+        track: token ids whose exact probability is wanted at every layer and position,
+            whether or not they reach a top-k (they join every position's ``tracked``).
 
     Returns:
         The collection dict of docs/data-format.md §1: ``model``, ``input``,
         ``input_ids``, ``layers``, ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k],
         ``tracked`` (per position sorted int32 ids), ``probs`` (per position [L, n]),
-        ``entropy`` [L, P], ``vocab`` {id: str} and ``num_layers`` (the model's layer count,
-        so a view knows whether the last collected layer is the model's final one).
+        ``entropy`` [L, P], ``vocab`` {id: str}, ``num_layers`` (the model's layer count,
+        so a view knows whether the last collected layer is the model's final one) and
+        ``invalid`` [L, P] bool.
+
+    Non-finite model output (a NaN or Inf hidden state or logit, e.g. a float16 overflow) is
+    flagged, not raised: those cells' probabilities and entropy are NaN, ``invalid`` marks
+    them, and a :class:`NonFiniteWarning` names the layers and positions. The other cells
+    are still exact.
 
     Raises:
         TypeError: not an nnsight model, no tokenizer, or arguments of the wrong type.
@@ -302,7 +363,9 @@ def collect_logit_lens(
     """
     tokenizer, cfg, ids, rows, k, vocab_size, remote = _prepare(
         prompt, model, k, layers, remote, None)
-    lens = _run_engine(model, cfg, ids, rows, k, vocab_size, remote)
+    extra = _check_track(track, vocab_size)
+    lens = _run_engine(model, cfg, ids, rows, k, vocab_size, remote, extra)
+    _warn_invalid(lens, rows)
     return {
         "model": _model_name(model),
         "input": _decode_strings(tokenizer, ids),
@@ -315,6 +378,7 @@ def collect_logit_lens(
         "entropy": lens["entropy"],
         "vocab": _vocab(tokenizer, lens),
         "num_layers": _n_layers(model, cfg),
+        "invalid": lens["invalid"],
     }
 
 

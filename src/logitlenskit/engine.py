@@ -19,9 +19,14 @@ How it works (see docs/engine.md):
   once) holding, back to back in native (little-endian) byte order: per-position tracked
   counts (int32), tracked ids (int16 offset by -32768 when the vocabulary fits 16 bits,
   else int32), trajectories as 16-bit codes (see :func:`encode_probs`), the top-k as slot
-  indices into the position's tracked list (uint8, or int16 past 256 slots) and float16
-  entropy. Top-k probabilities are the trajectory values at those slots, so they are not
-  sent twice. Every size follows from (L, P, k, V), which the client knows.
+  indices into the position's tracked list (uint8, or int16 past 256 slots), float16
+  entropy and float32 log-sum-exp of the logits. Top-k probabilities are the trajectory
+  values at those slots, so they are not sent twice. Every size follows from (L, P, k, V)
+  and the counts, which the client knows.
+* The log-sum-exp makes follow-up questions cheap and honest: with it, any token's exact
+  probability at a cell is one dot product away (:func:`token_log_probs`), and a
+  non-finite value marks a cell whose hidden state or logits were NaN/Inf, which
+  :func:`decode_lens` reports as invalid instead of decoding codes made from NaN.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ __all__ = [
     "encode_probs",
     "decode_probs",
     "decode_lens",
+    "token_log_probs",
+    "cell_log_probs",
     "code_error_bound",
     "payload_bytes",
 ]
@@ -78,7 +85,10 @@ def _rows_reduce(z: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
     s = e.sum(-1)
     log_s = s.log()
     # H = log s − Σ eᵢ·zᵢ / s, multiplied in place to avoid another buffer.
-    return top_i, log_s, log_s - e.mul_(z).sum(-1) / s
+    entropy = log_s - e.mul_(z).sum(-1) / s
+    # topk ranks NaN above every number, so a row with any NaN (or ±Inf, which turns into NaN
+    # after the shift) gets a non-finite log-sum-exp: the row is flagged, not trusted.
+    return top_i, log_s, entropy, log_s + top_z[:, 0]
 
 
 def _block_reduce(
@@ -88,6 +98,7 @@ def _block_reduce(
     k: int,
     softcap: Optional[float],
     sub_bytes: int,
+    extra: Optional[torch.Tensor],
 ) -> tuple[torch.Tensor, ...]:
     """Reduce one block of rows ``[n_layers * n_pos, d]`` (layer-major)."""
     z = (head(x) if head is not None else x).float()
@@ -98,22 +109,27 @@ def _block_reduce(
     # then run on sub-blocks that fit in cache, so only their first pass touches DRAM.
     step = max(1, sub_bytes // (z.shape[1] * 4))
     parts = [_rows_reduce(z[r:r + step], k) for r in range(0, z.shape[0], step)]
-    top_i, log_s, entropy = (torch.cat([p[i] for p in parts]) for i in range(3))
+    top_i, log_s, entropy, lse = (torch.cat([p[i] for p in parts]) for i in range(4))
     n_pos, vocab = z.shape[0] // n_layers, z.shape[1]
 
-    # Tracked set per position: sort its L·k candidates, keep first occurrences.
-    cand = top_i.view(n_layers, n_pos, k).permute(1, 0, 2).reshape(n_pos, n_layers * k)
+    # Tracked set per position: sort its L·k candidates (and the ids tracked everywhere),
+    # keep first occurrences.
+    n_top = n_layers * k
+    cand = top_i.view(n_layers, n_pos, k).permute(1, 0, 2).reshape(n_pos, n_top)
+    if extra is not None:
+        cand = torch.cat([cand, extra.to(cand.device).expand(n_pos, -1)], dim=1)
     srt, order = cand.sort(dim=1)
     first = torch.ones_like(srt, dtype=torch.bool)
     first[:, 1:] = srt[:, 1:] != srt[:, :-1]
     rank = first.long().cumsum(1) - 1
-    slots = torch.empty_like(rank).scatter_(1, order, rank)
-    slots = slots.view(n_pos, n_layers, k).permute(1, 0, 2)
+    slots = torch.empty_like(rank).scatter_(1, order, rank)[:, :n_top]
+    slots = slots.reshape(n_pos, n_layers, k).permute(1, 0, 2)
     pos, col = first.nonzero(as_tuple=True)
     ids = srt[pos, col]
     log_p = z.view(n_layers, n_pos, vocab)[:, pos, ids] - log_s.view(n_layers, n_pos)[:, pos]
     codes = encode_probs(log_p.t())
-    return ids, first.sum(1), slots, codes, entropy.view(n_layers, n_pos)
+    return (ids, first.sum(1), slots, codes, entropy.view(n_layers, n_pos),
+            lse.view(n_layers, n_pos))
 
 
 def lens_reduce(
@@ -125,13 +141,15 @@ def lens_reduce(
     softcap: Optional[float] = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     sub_bytes: int = DEFAULT_SUB_BYTES,
+    extra_ids: Optional[Sequence[int]] = None,
 ) -> torch.Tensor:
     """Reduce per-layer hidden states to the logit lens's compact result.
 
     Call it inside an nnsight trace (it only uses torch) or on plain tensors.
 
     Args:
-        hidden: one ``[P, d]`` tensor per lens row (layer), in row order.
+        hidden: one ``[P, d]`` tensor per lens row (layer), in row order, or all of them
+            stacked as ``[L, P, d]``.
         norm: the final norm, applied to all rows at once; ``None`` skips it (``hidden``
             already normed, or already logits with ``head=None``).
         head: the unembedding ``[n, d] → [n, V]``; ``None`` when ``hidden`` are logits.
@@ -140,6 +158,8 @@ def lens_reduce(
         softcap: the model's final logit softcapping (``cap·tanh(z/cap)``), if any.
         chunk_bytes: upper bound for one block of float32 logits (one GEMM).
         sub_bytes: rows per element-wise pass, in bytes of logits (sized to stay in cache).
+        extra_ids: token ids to track at every position whether or not they reach a top-k
+            (pinned tokens, targets); ids in ``[0, vocab_size)``.
 
     Returns:
         The packed uint8 result (layout in the module docstring); expand it with
@@ -150,11 +170,12 @@ def lens_reduce(
         if norm is not None:
             x = norm(x)
         n_layers, n_pos, d = x.shape
+        extra = torch.tensor(sorted(set(extra_ids)), dtype=torch.long) if extra_ids else None
         block = max(1, chunk_bytes // (n_layers * vocab_size * 4))
         parts = []
         for p0 in range(0, n_pos, block):
             rows = x[:, p0:p0 + block].reshape(-1, d)
-            parts.append(_block_reduce(rows, head, n_layers, k, softcap, sub_bytes))
+            parts.append(_block_reduce(rows, head, n_layers, k, softcap, sub_bytes, extra))
         ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
         ids = torch.cat([p[0] for p in parts])
         if ids_dtype == torch.int16:
@@ -165,6 +186,7 @@ def lens_reduce(
             torch.cat([p[3] for p in parts]),
             torch.cat([p[2] for p in parts], dim=1).to(slot_dtype),
             torch.cat([p[4] for p in parts], dim=1).to(torch.float16),
+            torch.cat([p[5] for p in parts], dim=1).to(torch.float32),
         ]
         return torch.cat([f.contiguous().reshape(-1).view(torch.uint8) for f in fields])
 
@@ -224,8 +246,10 @@ def decode_lens(packed: torch.Tensor, n_layers: int, n_pos: int, k: int,
     Returns:
         Dict with ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k] float32, ``tracked``
         (per position int32 ids, sorted), ``probs`` (per position [L, n] float32),
-        ``entropy`` [L, P] float32, and ``tracked_offsets`` [P+1] / ``tracked_probs`` [T, L]
-        (the flat form of the same trajectories).
+        ``entropy`` [L, P] float32, ``lse`` [L, P] float32 (log-sum-exp of the logits),
+        ``invalid`` [L, P] bool (non-finite model output: those cells' probabilities and
+        entropy are NaN), and ``tracked_offsets`` [P+1] / ``tracked_probs`` [T, L] (the flat
+        form of the same trajectories).
     """
     ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
     np_dtype = {torch.int16: np.int16, torch.int32: np.int32, torch.uint8: np.uint8}
@@ -236,22 +260,91 @@ def decode_lens(packed: torch.Tensor, n_layers: int, n_pos: int, k: int,
     codes, at = _take(buf, at, np.int16, total * n_layers)
     slots, at = _take(buf, at, np_dtype[slot_dtype], n_layers * n_pos * k)
     entropy, at = _take(buf, at, np.float16, n_layers * n_pos)
+    lse, at = _take(buf, at, np.float32, n_layers * n_pos)
     if at != buf.size:
         raise ValueError(f"packed lens result has {buf.size} bytes, expected {at}")
     ids = ids.astype(np.int64) + (32768 if ids_dtype == torch.int16 else 0)
     offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
     flat = decode_probs(codes).astype(np.float32).reshape(total, n_layers)
+    lse = lse.reshape(n_layers, n_pos).copy()
+    invalid = ~np.isfinite(lse)
+    if invalid.any():
+        # Codes made from NaN decode to ordinary-looking probabilities: blank them.
+        owner = np.repeat(np.arange(n_pos), counts)
+        flat[invalid[:, owner].T] = np.nan
     where = offsets[:-1][None, :, None] + slots.astype(np.int64).reshape(n_layers, n_pos, k)
     spans = list(zip(offsets[:-1], offsets[1:]))
+    entropy = entropy.astype(np.float32).reshape(n_layers, n_pos)
+    entropy[invalid] = np.nan
     return {
         "topk": torch.from_numpy(ids[where].astype(np.int32)),
         "topk_probs": torch.from_numpy(flat[where, np.arange(n_layers)[:, None, None]]),
         "tracked": [torch.from_numpy(ids[a:b].astype(np.int32)) for a, b in spans],
         "probs": [torch.from_numpy(np.ascontiguousarray(flat[a:b].T)) for a, b in spans],
-        "entropy": torch.from_numpy(entropy.astype(np.float32).reshape(n_layers, n_pos)),
+        "entropy": torch.from_numpy(entropy),
+        "lse": torch.from_numpy(lse),
+        "invalid": torch.from_numpy(invalid),
         "tracked_offsets": offsets.astype(np.int32),
         "tracked_probs": flat,
     }
+
+
+def token_log_probs(
+    normed: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    token_ids: Sequence[int],
+    lse: torch.Tensor,
+    softcap: Optional[float] = None,
+) -> torch.Tensor:
+    """Exact lens log-probabilities of chosen tokens at every cell, from normed states.
+
+    The cheap follow-up to :func:`lens_reduce`: with its log-sum-exp, a token's
+    log-probability is its logit minus ``lse``, so n tokens cost an ``[L·P, d] × [d, n]``
+    product instead of the full unembedding.
+
+    Args:
+        normed: final-normed hidden states ``[L, P, d]``.
+        weight: the unembedding's weight ``[V, d]``.
+        bias: the unembedding's bias ``[V]``, or ``None``.
+        token_ids: ids to score.
+        lse: ``[L, P]`` log-sum-exp of the logits, from :func:`decode_lens`.
+        softcap: the model's final logit softcapping, if any.
+
+    Returns:
+        ``[L, P, n]`` float32 log-probabilities.
+    """
+    with torch.no_grad():
+        index = torch.as_tensor(list(token_ids), dtype=torch.long, device=weight.device)
+        z = normed.to(weight.dtype) @ weight[index].t()
+        if bias is not None:
+            z = z + bias[index]
+        z = z.float()
+        if softcap:
+            z = torch.tanh(z / softcap) * softcap
+        return z - lse.to(z.device)[..., None]
+
+
+def cell_log_probs(
+    normed: torch.Tensor,
+    head: Callable[[torch.Tensor], torch.Tensor],
+    softcap: Optional[float] = None,
+) -> torch.Tensor:
+    """Full lens log-distribution of a few rows (e.g. every layer of one position).
+
+    Args:
+        normed: final-normed hidden states ``[n, d]``.
+        head: the unembedding.
+        softcap: the model's final logit softcapping, if any.
+
+    Returns:
+        ``[n, V]`` float32 log-probabilities.
+    """
+    with torch.no_grad():
+        z = head(normed).float()
+        if softcap:
+            z = torch.tanh(z / softcap) * softcap
+        return torch.log_softmax(z, dim=-1)
 
 
 def payload_bytes(obj: Any) -> int:

@@ -10,6 +10,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .validate import validate_payload, validate_v2
+
 __all__ = [
     "PAYLOAD_VERSION",
     "from_topk_efficient",
@@ -113,7 +115,8 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
         browser as binary buffers.
 
     Raises:
-        ValueError: a key is missing or an array's shape disagrees with the others.
+        ValueError: a key is missing, an array's shape disagrees with the others, or a
+            value breaks the format (``validate.validate_payload``: e.g. a NaN probability).
     """
     n_layers, n_pos, k = _check_collection(data)
     topk = _array(data["topk"], np.int64)
@@ -121,6 +124,18 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in tracked])]).astype("<i4")
     flat_ids = np.concatenate(tracked) if tracked else np.zeros(0, np.int32)
     flat_probs = np.concatenate(trajectories) if trajectories else np.zeros((0, n_layers))
+    status = _cell_status(data, n_layers, n_pos)
+    topk_probs = _topk_probs(data, topk)
+    entropy = None if data.get("entropy") is None else _array(data["entropy"], np.float32)
+    if status is not None:
+        # Flagged cells carry no numbers (NaN from non-finite model output, nothing yet for
+        # pending ones); zeros keep the wire format strict and cell_status says why.
+        flagged = status != 0
+        topk_probs[flagged] = 0
+        owner = np.repeat(np.arange(n_pos), np.diff(offsets))
+        flat_probs = np.where(flagged[:, owner].T, 0.0, flat_probs)
+        if entropy is not None and entropy.shape == flagged.shape:
+            entropy = np.where(flagged, 0.0, entropy)
     payload: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
         "model": str(data.get("model", "")),
@@ -130,19 +145,36 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
         "k": int(k),
         "vocab": _vocab_lookup(data["vocab"], np.concatenate([topk.ravel(), flat_ids])),
         "topk_ids": topk.astype("<i4").tobytes(),
-        "topk_probs": _topk_probs(data, topk).astype("<f4").tobytes(),
+        "topk_probs": topk_probs.astype("<f4").tobytes(),
         "tracked_offsets": offsets.tobytes(),
         "tracked_ids": flat_ids.astype("<i4").tobytes(),
         "tracked_probs": np.ascontiguousarray(flat_probs, dtype="<f4").tobytes(),
     }
     if data.get("num_layers") is not None:
         payload["num_layers"] = int(data["num_layers"])
-    if data.get("entropy") is not None:
-        entropy = _array(data["entropy"], np.float32)
+    if entropy is not None:
         if entropy.shape != (n_layers, n_pos):
             raise ValueError(f"entropy has shape {entropy.shape}, expected [{n_layers}, {n_pos}]")
         payload["entropy"] = entropy.astype("<f4").tobytes()
-    return payload
+    if status is not None:
+        payload["cell_status"] = status.astype(np.uint8).tobytes()
+    return validate_payload(payload)
+
+
+def _cell_status(data: Mapping[str, Any], n_layers: int, n_pos: int) -> np.ndarray | None:
+    """Per-cell status (0 computed, 1 invalid, 2 pending), or None when every cell is fine.
+
+    From ``cell_status`` (the live widget's runs) or the collection's ``invalid`` mask.
+    """
+    if data.get("cell_status") is not None:
+        status = _array(data["cell_status"], np.uint8)
+    elif data.get("invalid") is not None:
+        status = _array(data["invalid"], np.uint8)
+    else:
+        return None
+    if status.shape != (n_layers, n_pos):
+        raise ValueError(f"cell status has shape {status.shape}, expected [{n_layers}, {n_pos}]")
+    return status if status.any() else None
 
 
 def _significant(value: float, digits: int = 5) -> float:
@@ -165,6 +197,15 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
         trajectory is silently overwritten and every top-k string finds its own trajectory.
     """
     n_layers, n_pos, _ = _check_collection(data)
+    status = _cell_status(data, n_layers, n_pos)
+    if status is not None:
+        layers, positions = np.nonzero(status)
+        raise ValueError(
+            f"{len(layers)} cells have no valid probabilities (non-finite model output or not "
+            f"computed yet; first at layer {int(data['layers'][layers[0]])}, position "
+            f"{int(positions[0])}) and V2 JSON has no way to mark them: show this data with "
+            "LogitLensWidget(data) or export the widget payload instead"
+        )
     vocab = {int(key): text for key, text in data["vocab"].items()}
     topk = _array(data["topk"], np.int64)
     tracked = [_array(ids, np.int64) for ids in data["tracked"]]
@@ -176,13 +217,13 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
         traj = _array(traj, np.float64)
         tracked_js.append({keys[int(token_id)]: [_significant(p) for p in traj[:, column]]
                            for column, token_id in enumerate(ids)})
-    return {
+    return validate_v2({
         "meta": {"version": 2, "model": str(data.get("model", ""))},
         "input": list(data["input"]),
         "layers": [int(layer) for layer in data["layers"]],
         "topk": topk_js,
         "tracked": tracked_js,
-    }
+    })
 
 
 def _v2_keys(ids: np.ndarray, vocab: Mapping[int, str]) -> dict[int, str]:

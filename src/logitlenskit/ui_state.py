@@ -7,13 +7,14 @@ read and set from Python. ``LogitLensWidget`` mixes this class in.
 
 from __future__ import annotations
 
-import operator
 import re
-from typing import Any
+from typing import Any, Mapping
 
 import traitlets
 
-__all__ = ["ColumnLink", "UIStateTraits", "PIN_PALETTE", "COLOR_MODES"]
+from .validate import as_int, check_text
+
+__all__ = ["ColumnLink", "IndexInt", "UIStateTraits", "PIN_PALETTE", "COLOR_MODES"]
 
 COLOR_MODES = ("top1", "token", "group", "entropy", "none")
 # Distinct in both light and dark themes; the frontend cycles through the same list.
@@ -21,15 +22,28 @@ PIN_PALETTE = (
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
     "#42d4f4", "#f032e6", "#9a6324", "#808000", "#000075",
 )
-_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Used with fullmatch: "$" alone would accept a trailing newline, which reaches CSS.
+_HEX = re.compile(r"#[0-9a-fA-F]{6}")
 # The traits that make two widgets' columns line up.
 _COLUMN_TRAITS = ("column_width", "input_column_width", "table_width")
+_PIN_KEYS = {"ids", "color"}
 
 
-def _hex_color(value: str, name: str) -> str:
-    if not isinstance(value, str) or not _HEX.match(value):
-        raise traitlets.TraitError(f"{name} must be a color like '#1f77b4', got {value!r}")
+def _hex_color(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
+        raise traitlets.TraitError(
+            f"{name} must be a color like '#1f77b4' ('#' and six hex digits), got {value!r}"
+        )
     return value.lower()
+
+
+def _index(value: Any, name: str, what: str) -> int:
+    """A non-negative int from an int, numpy or torch integer; bools are refused."""
+    number = as_int(value)
+    if number is None or number < 0:
+        raise traitlets.TraitError(f"{name} must hold non-negative {what} (integers >= 0), "
+                                   f"got {value!r}")
+    return number
 
 
 def _token_ids(value: Any, name: str, what: str = "token ids") -> list[int]:
@@ -37,16 +51,31 @@ def _token_ids(value: Any, name: str, what: str = "token ids") -> list[int]:
     if not isinstance(value, (list, tuple)):
         raise traitlets.TraitError(f"{name} must be a list of {what}, got {value!r}")
     ids: list[int] = []
-    for item in value:
-        try:
-            number = operator.index(item) if not isinstance(item, bool) else -1
-        except TypeError:
-            number = -1
-        if number < 0:
-            raise traitlets.TraitError(f"{name} must hold non-negative {what}, got {item!r}")
+    for i, item in enumerate(value):
+        number = _index(item, name, what)
         if number not in ids:
             ids.append(number)
     return ids
+
+
+class IndexInt(traitlets.Int):
+    """An ``Int`` trait that also takes numpy and torch integers, and refuses bools.
+
+    (``True`` passes a plain ``Int`` as 1; where a size or an id is expected it is a mistake.)
+    """
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        number = as_int(value)
+        if number is None and not isinstance(value, bool):
+            try:
+                number = super().validate(obj, value)  # integer-valued floats, as Int allows
+            except traitlets.TraitError:
+                number = None
+        if number is None:
+            raise traitlets.TraitError(
+                f"{self.name} must be an integer, got {value!r} ({type(value).__name__})"
+            )
+        return super().validate(obj, int(number))
 
 
 class ColumnLink:
@@ -72,21 +101,20 @@ class UIStateTraits(traitlets.HasTraits):
         sync=True
     )
     pins = traitlets.List(
-        traitlets.Dict(),
         help="Pinned trajectories: [{'ids': [token ids], 'color': '#rrggbb'}]; an entry with "
         "several ids is a group whose trajectory is the sum of its members",
     ).tag(sync=True)
     pinned_rows = traitlets.List(
-        traitlets.Int(), help="Input positions whose trajectories are compared (line style each)"
+        help="Input positions whose trajectories are compared (line style each)"
     ).tag(sync=True)
     color_mode = traitlets.Enum(
         COLOR_MODES, default_value="top1", help="What colors the cells"
     ).tag(sync=True)
-    color_token = traitlets.Int(
+    color_token = IndexInt(
         None, allow_none=True, help="Token id colored in 'token' mode"
     ).tag(sync=True)
     color_group = traitlets.List(
-        traitlets.Int(), help="Token ids of the pinned group colored in 'group' mode"
+        help="Token ids of the pinned group colored in 'group' mode"
     ).tag(sync=True)
     heat_color = traitlets.Unicode("#2b6cd4", help="Cell color of the probability modes").tag(
         sync=True
@@ -100,26 +128,25 @@ class UIStateTraits(traitlets.HasTraits):
     chart_scale = traitlets.Enum(
         ("linear", "log"), default_value="linear", help="Chart y axis scale"
     ).tag(sync=True)
-    column_width = traitlets.Int(56, help="Width of one layer column").tag(sync=True)
-    input_column_width = traitlets.Int(110, help="Width of the input token column").tag(
+    column_width = IndexInt(56, help="Width of one layer column").tag(sync=True)
+    input_column_width = IndexInt(110, help="Width of the input token column").tag(
         sync=True
     )
-    table_width = traitlets.Int(
+    table_width = IndexInt(
         0, help="Width of the whole explorer; 0 follows the output area"
     ).tag(sync=True)
-    chart_height = traitlets.Int(160, help="Height of the trajectory chart").tag(sync=True)
-    grid_height = traitlets.Int(
+    chart_height = IndexInt(160, help="Height of the trajectory chart").tag(sync=True)
+    grid_height = IndexInt(
         420, help="Height above which the grid scrolls vertically"
     ).tag(sync=True)
     x_zoom = traitlets.List(
-        traitlets.Int(),
         help="[first, last] lens row shown (inclusive, indices into data layers); [] = all",
     ).tag(sync=True)
     dark_mode = traitlets.Enum(
         ("auto", "light", "dark"), default_value="auto",
         help="'auto' follows JupyterLab's / VS Code's theme",
     ).tag(sync=True)
-    font_size = traitlets.Int(12, help="Base font size; the whole widget scales with it").tag(
+    font_size = IndexInt(12, help="Base font size; the whole widget scales with it").tag(
         sync=True
     )
     selected_cell = traitlets.Dict(
@@ -129,13 +156,28 @@ class UIStateTraits(traitlets.HasTraits):
         "follow what the user clicks",
     ).tag(sync=True)
 
+    @traitlets.validate("title")
+    def _validate_title(self, proposal: dict[str, Any]) -> str:
+        try:
+            return check_text(proposal["value"], "title")
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
     @traitlets.validate("pins")
     def _validate_pins(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
+        value = proposal["value"]
         pins: list[dict[str, Any]] = []
-        for i, pin in enumerate(proposal["value"]):
+        for i, pin in enumerate(value):
+            if not isinstance(pin, Mapping) or not set(pin) <= _PIN_KEYS:
+                raise traitlets.TraitError(
+                    f"pins[{i}] must be {{'ids': [token ids], 'color': '#rrggbb'}} ('color' "
+                    f"optional), got {pin!r}"
+                )
             ids = _token_ids(pin.get("ids"), f"pins[{i}]['ids']")
             if not ids:
-                raise traitlets.TraitError(f"pins[{i}] has no token ids")
+                raise traitlets.TraitError(
+                    f"pins[{i}] has no token ids: give at least one, e.g. {{'ids': [42]}}"
+                )
             color = pin.get("color") or PIN_PALETTE[i % len(PIN_PALETTE)]
             pins.append({"ids": ids, "color": _hex_color(color, f"pins[{i}]['color']")})
         return pins
@@ -152,7 +194,9 @@ class UIStateTraits(traitlets.HasTraits):
     def _validate_color_token(self, proposal: dict[str, Any]) -> int | None:
         value = proposal["value"]
         if value is not None and value < 0:
-            raise traitlets.TraitError(f"color_token must be a token id >= 0, got {value}")
+            raise traitlets.TraitError(
+                f"color_token must be a token id >= 0, or None for no token, got {value}"
+            )
         return value
 
     @traitlets.validate("heat_color", "entropy_color")
@@ -161,12 +205,14 @@ class UIStateTraits(traitlets.HasTraits):
 
     @traitlets.validate("x_zoom")
     def _validate_x_zoom(self, proposal: dict[str, Any]) -> list[int]:
-        value = list(proposal["value"])
-        if value and (len(value) != 2 or value[0] < 0 or value[1] < value[0]):
-            raise traitlets.TraitError(
-                f"x_zoom must be [] or [first, last] with 0 <= first <= last, got {value!r}"
-            )
-        return value
+        value = proposal["value"]
+        rule = "x_zoom must be [] (all rows) or [first, last] lens rows, 0 <= first <= last"
+        if not isinstance(value, (list, tuple)) or len(value) not in (0, 2):
+            raise traitlets.TraitError(f"{rule}; got {value!r}")
+        rows = [_index(v, "x_zoom", "lens rows") for v in value]
+        if rows and rows[1] < rows[0]:
+            raise traitlets.TraitError(f"{rule}; got {value!r}")
+        return rows
 
     @traitlets.validate("selected_cell")
     def _validate_selected_cell(self, proposal: dict[str, Any]) -> dict[str, int] | None:
@@ -193,7 +239,10 @@ class UIStateTraits(traitlets.HasTraits):
         if name == "table_width" and value == 0:
             return 0
         if not low <= value <= high:
-            raise traitlets.TraitError(f"{name} must be between {low} and {high}, got {value}")
+            zero = " (or 0 to follow the output area)" if name == "table_width" else ""
+            raise traitlets.TraitError(
+                f"{name} must be between {low} and {high} CSS pixels{zero}, got {value}"
+            )
         return value
 
     def link_columns(self, other: UIStateTraits) -> ColumnLink:

@@ -1,15 +1,27 @@
-"""LogitLensWidget: the anywidget that shows a logit lens and reruns the model on demand."""
+"""LogitLensWidget: the anywidget that shows a logit lens and keeps it live with a model."""
 
 from __future__ import annotations
 
+import logging
+import operator
+import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import anywidget
+import numpy as np
+import torch
 import traitlets
+from anywidget import experimental
 
-from .formats import PAYLOAD_VERSION, to_widget_payload
+from . import collect, session
+from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
+from .runs import Runner
+from .session import Control, LensRun, start_run
 from .ui_state import UIStateTraits
+from .validate import validate_data
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BundleMissingError", "LogitLensWidget", "widget_payload"]
 
@@ -26,7 +38,7 @@ def _bundle_file(name: str) -> Path:
         raise BundleMissingError(
             f"logitlenskit's frontend bundle is missing: {path}. In a source checkout, "
             "build it from the repository root with `npm ci && npm run build` (or "
-            "`make build`); installed wheels ship it already."
+            "`./dev.sh setup`); installed wheels ship it already."
         )
     return path
 
@@ -46,7 +58,7 @@ def widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     meta = data.get("meta")
     if data.get("version") == PAYLOAD_VERSION or (isinstance(meta, Mapping)
                                                    and meta.get("version") == 2):
-        return dict(data)
+        return validate_data(data)
     if "topk" in data:
         return to_widget_payload(data)
     if "top_indices" in data:
@@ -65,13 +77,14 @@ def widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
 class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     """Interactive logit-lens explorer: layers × positions grid, popups, trajectories.
 
-    Show collected data, or attach a model so that a new prompt (typed in the widget or
-    set as ``w.prompt`` from Python) reruns the lens and pushes fresh data.
+    Show collected data, or attach a model to make it live: a prompt typed in the widget or
+    set as ``w.prompt``, a new ``k``, ``layers`` or ``remote``, a click on a cell and a pinned
+    token all go back to the model (docs/live-loop.md).
 
     Args:
         data: collected data (see ``widget_payload`` for the accepted forms).
-        model: an nnterp StandardizedTransformer (e.g. from ``load_model()``); makes the
-            prompt editable.
+        model: an nnterp StandardizedTransformer (e.g. from ``load_model()``) or an nnsight
+            LanguageModel of a registered architecture; makes the widget live.
         prompt: the prompt to run on ``model`` right away.
         k: how many top predictions to keep per cell.
         layers: which layers to show (default all; negative indices count from the end).
@@ -79,9 +92,15 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             ``None`` picks local unless the model was made for remote use.
         **kwargs: initial values of other traits (e.g. ``title="..."``).
 
+    Raises:
+        TypeError, ValueError: an argument is of the wrong type or out of range (checked
+            here, before any run).
+
     Example:
         >>> from logitlenskit import LogitLensWidget, load_model
-        >>> LogitLensWidget(model=load_model(), prompt="The capital of France is")
+        >>> w = LogitLensWidget(model=load_model(), prompt="The capital of France is")
+        >>> w.k = 10                     # reruns; returns when the new data is shown
+        >>> w.result["topk"].shape       # the data in collect_logit_lens's format
     """
 
     _esm = _bundle_file("widget.js")
@@ -89,8 +108,21 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
     data = traitlets.Dict().tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
+    k = traitlets.Int(5, help="Top-k width of the grid; a change reruns").tag(sync=True)
+    layers = traitlets.List(
+        None, allow_none=True, help="Layer numbers shown (None = all); a change reruns",
+    ).tag(sync=True)
+    remote = traitlets.Union(
+        [traitlets.Bool(), traitlets.Unicode()], default_value=None, allow_none=True,
+        help="True: NDIF, 'local': NDIF simulation, False: here, None: auto; a change reruns",
+    ).tag(sync=True)
     editable_prompt = traitlets.Bool(False).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
+    progress = traitlets.Float(-1.0, help="Fraction of the current run done; -1 unknown").tag(
+        sync=True)
+    status = traitlets.Unicode("", help="What the current run is doing").tag(sync=True)
+    confirm = traitlets.Unicode("", help="A large run waiting for the user's yes").tag(
+        sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
@@ -104,62 +136,380 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         remote: bool | str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        if prompt is not None and model is None and data is None:
+            raise ValueError("a prompt needs a model: LogitLensWidget(model=..., prompt=...)")
         self._model = model
-        self._lens_options = {"k": k, "layers": layers, "remote": remote}
+        self._run: LensRun | None = None
+        self._collection: Mapping[str, Any] | None = None
+        self._select_callbacks: list[Callable[..., Any]] = []
+        self._waiting: Callable[[], None] | None = None
+        self._runner = None if model is None else Runner(
+            model, self._set_busy, self._set_progress)
+        if model is not None:
+            collect._check_model(model)
+        super().__init__(k=_check_k(k), layers=_check_layers(layers),
+                         remote=_check_remote(remote), **kwargs)
         self.editable_prompt = model is not None
         if data is not None:
             self.data = data  # normalized by _validate_data
         if prompt is not None:
-            if model is None and data is None:
-                raise ValueError("a prompt needs a model: LogitLensWidget(model=..., prompt=...)")
             self.prompt = prompt
+
+    # -------------------------------------------------------------- data in
 
     @traitlets.validate("data")
     def _validate_data(self, proposal: dict[str, Any]) -> dict[str, Any]:
-        return widget_payload(proposal["value"])
+        value = proposal["value"]
+        payload = widget_payload(value)
+        if payload.get("run") is None:  # data from the user, not from a run of the model
+            self._run = None
+            self._collection = value if "topk" in value else None
+        return payload
 
     @traitlets.observe("data")
     def _on_data(self, change: dict[str, Any]) -> None:
-        # The old cell may not exist in the new data; set_trait because the trait is read-only
-        # for users (only the widget sets it).
-        self.set_trait("selected_cell", None)
+        old, new = change["old"] or {}, change["new"] or {}
+        # The old cell may not exist in new data; the same run extended keeps it.
+        if old.get("run") is None or old.get("run") != new.get("run"):
+            self.set_trait("selected_cell", None)
 
-    @traitlets.observe("prompt")
-    def _on_prompt(self, change: dict[str, Any]) -> None:
-        if self._model is not None and change["new"] != change["old"]:
-            self.run(change["new"])
+    @traitlets.validate("k")
+    def _validate_k(self, proposal: dict[str, Any]) -> int:
+        return _check_k(proposal["value"])
+
+    @traitlets.validate("layers")
+    def _validate_layers(self, proposal: dict[str, Any]) -> list[int] | None:
+        return _check_layers(proposal["value"])
+
+    @traitlets.validate("remote")
+    def _validate_remote(self, proposal: dict[str, Any]) -> bool | str | None:
+        return _check_remote(proposal["value"])
+
+    @traitlets.validate("prompt")
+    def _validate_prompt(self, proposal: dict[str, Any]) -> str:
+        return _check_text(proposal["value"], "prompt")
+
+    @traitlets.observe("prompt", "k", "layers", "remote")
+    def _on_run_input(self, change: dict[str, Any]) -> None:
+        if self._model is not None and change["new"] != change["old"] and self.prompt:
+            self._request_run(background=self._from_browser(change["name"]))
+
+    @traitlets.observe("pins")
+    def _on_pins(self, change: dict[str, Any]) -> None:
+        if self._run is not None:
+            self.track(_pinned_ids(change["new"]), _background=self._from_browser("pins"))
+
+    def _from_browser(self, name: str) -> bool:
+        # ipywidgets holds the names being set by a frontend message in _property_lock.
+        return name in getattr(self, "_property_lock", {})
+
+    # -------------------------------------------------------------- runs
 
     def run(self, prompt: str | None = None) -> None:
         """Collect the lens for ``prompt`` (default: the current one) and show it.
 
-        A bad prompt, or a failed run (NDIF, network, memory), leaves the current data in
-        place and shows the reason in the widget (``w.error``) instead of raising, so a typo
-        or an outage never loses the view.
+        Returns once the new data is in place. A bad prompt, or a failed run (NDIF, network,
+        memory), leaves the current data in place and shows the reason in the widget
+        (``w.error``; the full traceback is logged) instead of raising, so a typo or an
+        outage never loses the view.
         """
         if self._model is None:
             raise ValueError("this widget has no model: LogitLensWidget(model=load_model())")
-        from .collect import collect_logit_lens
-
-        self.busy = True
-        try:
-            collected = collect_logit_lens(prompt or self.prompt, self._model, **self._lens_options)
-        except (ValueError, TypeError) as exc:
-            self.error = str(exc)
-        except Exception as exc:  # NDIF, network, out of memory: the widget must still say so
-            self.error = f"{type(exc).__name__}: {exc}"
+        if prompt is not None and prompt != self.prompt:
+            self.prompt = prompt  # the observer runs it
         else:
-            with self.hold_sync():
-                self.data = collected
-                self.error = ""
-        finally:
-            self.busy = False
+            self._request_run(background=False)
 
-    def save_html(self, path: str | Path, title: str | None = None) -> Path:
+    def _request_run(self, background: bool) -> None:
+        prompt, k, layers, remote = self.prompt, self.k, self.layers, self.remote
+        extra = _pinned_ids(self.pins)
+        warning = self._size_warning(prompt, k, layers)
+        if warning and background:
+            self._ask(warning, lambda: self._submit_run(prompt, k, layers, remote, extra, True))
+            return
+        if warning:
+            warnings.warn(warning, ResourceWarning, stacklevel=4)
+        self._submit_run(prompt, k, layers, remote, extra, background)
+
+    def _submit_run(self, prompt, k, layers, remote, extra, background) -> None:
+        model = self._model
+        self.error = ""
+
+        def job(control: Control) -> LensRun:
+            def partial(run: LensRun) -> None:
+                control.check()  # a superseded run must not show its first screen either
+                self._show(run, partial=True)
+
+            return start_run(model, prompt, k, layers, remote, extra, control, partial)
+
+        self._runner.submit(job, self._show, self._fail, background)
+
+    def _show(self, run: LensRun, partial: bool = False) -> None:
+        with self.hold_sync():
+            self._run = run
+            self.data = {**to_widget_payload(run.payload_source()), "run": run.run_id}
+            if not partial:
+                self.error = ""
+        if not partial:
+            missing = set(_pinned_ids(self.pins)) - set(run.extra)
+            if missing:
+                self.track(sorted(missing))
+
+    def _fail(self, exc: BaseException) -> None:
+        log.error("logit-lens run failed", exc_info=exc)
+        self.error = _one_line(exc)
+
+    def stop(self) -> bool:
+        """Abandon the current run; the shown data stays. True if something was running."""
+        stopped = self._runner.stop() if self._runner is not None else False
+        if stopped:
+            self.error = ("Stopped: the run for this prompt was abandoned; the lens shown is "
+                          "the previous one")
+        return stopped
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until runs started from the browser are done; False on timeout."""
+        return self._runner.wait_idle(timeout) if self._runner is not None else True
+
+    def _set_busy(self, busy: bool) -> None:
+        with self.hold_sync():
+            self.busy = busy
+            self.progress = -1.0
+            self.status = ""
+
+    def _set_progress(self, fraction: float, status: str) -> None:
+        with self.hold_sync():
+            self.progress = float(fraction)
+            self.status = status
+
+    def _size_warning(self, prompt: str, k: int, layers: Sequence[int] | None) -> str:
+        """Why a run is large enough to ask first, or ""."""
+        try:
+            n_pos = len(self._model.tokenizer.encode(prompt))
+            n_layers = len(layers) if layers else collect._n_layers(self._model, None)
+        except Exception:  # the run itself will report what is wrong
+            return ""
+        megabytes = n_layers * n_pos * (8 * k + 12 + 4 * min(n_layers * k, 4 * k)) / 1e6
+        if n_pos > LARGE_PROMPT_TOKENS or megabytes > LARGE_PAYLOAD_MB:
+            return (f"This run is large: {n_pos:,} tokens × {n_layers} layers with k={k} "
+                    f"sends about {megabytes:,.0f} MB to the browser. Run anyway?")
+        return ""
+
+    def _ask(self, question: str, then: Callable[[], None]) -> None:
+        self._waiting = then
+        self.confirm = question
+
+    # -------------------------------------------------------------- follow-ups
+
+    def track(self, ids: Sequence[int], _background: bool = False) -> None:
+        """Compute the exact trajectory of token ``ids`` at every layer and position.
+
+        They join the data (pins, pinned rows, color-by-token and groups are then exact
+        everywhere) and stay tracked when the prompt changes while they are pinned.
+        """
+        run = self._run
+        if run is None:
+            raise ValueError("nothing to track yet: the widget has no run of a model")
+        ids = collect._check_track(ids, collect._vocab_size(run.model))
+        if not set(ids) - set(run.extra) or (self.busy and not run.complete):
+            return  # a run still streaming tracks the pins when it ends
+        if run.normed is not None:  # milliseconds: no need for a thread
+            self._show(session.track(run, ids))
+            return
+        self._runner.submit(lambda control: session.track(run, ids, control), self._show,
+                            self._fail, _background)
+
+    def on_select(self, callback: Callable[[int, int, int, str], Any],
+                  remove: bool = False) -> None:
+        """Call ``callback(layer, position, token_id, token)`` when the user selects.
+
+        A selection is a click on a cell (its top-1 token) or on a token in its popup. An
+        exception in a callback is logged and shown in ``w.error``, not raised.
+        """
+        if remove:
+            self._select_callbacks.remove(callback)
+        else:
+            self._select_callbacks.append(callback)
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The shown data in ``collect_logit_lens``'s format (None for V2 or payload data)."""
+        if self._run is not None:
+            return _as_collection(self._run.result)
+        return None if self._collection is None else dict(self._collection)
+
+    def to_v2(self) -> dict[str, Any]:
+        """The shown data as seed V2 JSON (``to_js_format``)."""
+        result = self.result
+        if result is None:
+            raise ValueError("this widget shows V2 or payload data, not a collection: "
+                             "w.data already is what it shows")
+        return to_js_format(result)
+
+    # -------------------------------------------------------------- commands
+
+    @experimental.command
+    def detail(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: a cell's deeper top-k with every token's trajectory at its position."""
+        run = self._run
+        if run is None or msg.get("run") != run.run_id:
+            return {"error": "stale: the data changed", "stale": True}, []
+        try:
+            row = run.rows.index(int(msg["layer"]))
+            ids, probs = session.detail(run, row, int(msg["position"]), _check_k(msg["k"]))
+        except Exception as exc:
+            return {"error": _one_line(exc)}, []
+        tokens = collect._decode_strings(run.model.tokenizer, ids)
+        answer = {"run": run.run_id, "layer": int(msg["layer"]),
+                  "position": int(msg["position"]), "ids": ids, "tokens": tokens}
+        return answer, [probs.astype("<f4").tobytes()]
+
+    @experimental.command
+    def select(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: the user selected a cell or a token; run the on_select callbacks."""
+        try:
+            layer, position, token = self._selection(msg)
+        except Exception as exc:
+            return {"error": _one_line(exc)}, []
+        text = self._token_text(token)
+        for callback in list(self._select_callbacks):
+            try:
+                callback(layer, position, token, text)
+            except Exception as exc:
+                log.error("on_select callback %r failed", callback, exc_info=exc)
+                self.error = f"on_select callback failed: {_one_line(exc)}"
+        return {"ok": True}, []
+
+    @experimental.command
+    def rerun(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: run the current prompt again (Enter on an unchanged prompt)."""
+        if self._model is None:
+            return {"error": "this widget has no model"}, []
+        self._request_run(background=True)
+        return {"ok": True}, []
+
+    @experimental.command
+    def halt(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: the Stop button."""
+        return {"stopped": self.stop()}, []
+
+    @experimental.command
+    def answer(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: the user's answer to ``confirm``."""
+        then, self._waiting = self._waiting, None
+        self.confirm = ""
+        if then is not None and msg.get("accept") is True:
+            then()
+        return {"ok": True}, []
+
+    @experimental.command
+    def ping(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: is a kernel listening?"""
+        return {"ok": True}, []
+
+    def _selection(self, msg: Mapping[str, Any]) -> tuple[int, int, int]:
+        layer, position, token = int(msg["layer"]), int(msg["position"]), msg.get("token")
+        if token is not None:
+            return layer, position, int(token)
+        result = self.result
+        if result is None:
+            raise ValueError("no collection to read the cell's top token from")
+        row = [int(x) for x in result["layers"]].index(layer)
+        return layer, position, int(result["topk"][row, position, 0])
+
+    def _token_text(self, token: int) -> str:
+        if self._run is not None and token in self._run.result["vocab"]:
+            return self._run.result["vocab"][token]
+        if self._model is not None:
+            return collect._decode_strings(self._model.tokenizer, [token])[0]
+        return str(self.data.get("vocab", {}).get(str(token), f"#{token}"))
+
+    def save_html(self, path: str | Path, title: str | None = None, **kwargs: Any) -> Path:
         """Save the widget, with its current pins, colors and sizes, as a standalone page.
 
-        The page needs no kernel and no network; see ``logitlenskit.export``.
+        The page needs no kernel and no network; see ``logitlenskit.export.save_html`` for
+        the options.
         """
         from .export import save_html
 
-        return save_html(self, path, title)
+        return save_html(self, path, title, **kwargs)
+
+
+#: Above these, a run started from the browser asks first (and one from Python warns).
+LARGE_PROMPT_TOKENS = 2000
+LARGE_PAYLOAD_MB = 50.0
+
+
+def _pinned_ids(pins: Sequence[Mapping[str, Any]]) -> list[int]:
+    return sorted({int(i) for pin in pins for i in pin.get("ids", [])})
+
+
+def _one_line(exc: BaseException) -> str:
+    """Exception type and message on one line, no traceback."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool):
+        raise TypeError("k must be an int, got bool")
+    try:
+        value = operator.index(k)
+    except TypeError:
+        raise TypeError(f"k must be an int (e.g. k=5), got {type(k).__name__}") from None
+    if not 1 <= value <= MAX_K:
+        raise ValueError(f"k={value} is out of range: use 1..{MAX_K} (the popup's 'more' "
+                         "shows up to 100 tokens of any cell without a larger k)")
+    return value
+
+
+def _check_layers(layers: Any) -> list[int] | None:
+    if layers is None:
+        return None
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers must be a list of ints or None, got {type(layers).__name__}")
+    out = []
+    for layer in layers:
+        if isinstance(layer, bool):
+            raise TypeError(f"layer indices must be ints, got {layer!r}")
+        try:
+            out.append(operator.index(layer))
+        except TypeError:
+            raise TypeError(f"layer indices must be ints, got {layer!r}") from None
+    if not out:
+        raise ValueError("layers is empty: pass None for all layers or some layer indices")
+    return out
+
+
+def _check_remote(remote: Any) -> bool | str | None:
+    if remote is None or remote is True or remote is False or remote == "local":
+        return remote
+    raise ValueError(f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, "
+                     f"got {remote!r}")
+
+
+def _check_text(text: Any, name: str) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} holds a lone surrogate {text[exc.start]!r} at index "
+                         f"{exc.start}, which no tokenizer or page can carry: remove it or "
+                         "pair it") from None
+    return text
+
+
+def _as_collection(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's result with tensors, as ``collect_logit_lens`` returns it."""
+    out = dict(result)
+    for key in ("topk", "topk_probs", "entropy"):
+        out[key] = torch.as_tensor(np.asarray(result[key]))
+    out["tracked"] = [torch.as_tensor(np.asarray(t)) for t in result["tracked"]]
+    out["probs"] = [torch.as_tensor(np.asarray(p)) for p in result["probs"]]
+    out["vocab"] = dict(result["vocab"])
+    return out
+
+
+#: Largest grid top-k: every cell sends k ids and probabilities, and the browser keeps them.
+MAX_K = 200

@@ -157,22 +157,24 @@ def test_popup_closes(wp, how):
     assert popup.is_hidden()
 
 
-def test_selected_cell_follows_the_popup(wp):
+def test_selected_cell_follows_the_popup_and_outlives_it(wp):
+    """docs/live-loop.md: selected_cell is the cell opened last, kept after the popup closes."""
     data = payload(n_layers=6, n_pos=4)
     wp.mount(data)
     shown = [int(t) for t in wp.page.locator(f"{OUT} .llk-colhead").all_text_contents()]
     wp.cell(2, 3).click()
     assert wp.trait("selected_cell") == {"layer": shown[2], "position": 3}
     wp.page.keyboard.press("Escape")
-    assert wp.trait("selected_cell") is None
+    assert wp.trait("selected_cell") == {"layer": shown[2], "position": 3}
+    wp.cell(1, 0).click()
+    assert wp.trait("selected_cell") == {"layer": shown[1], "position": 0}
 
 
-def test_closing_the_output_clears_selected_cell(wp):
+def test_closing_the_output_keeps_selected_cell(wp):
     wp.mount(payload(n_layers=6, n_pos=4))
     wp.cell(2, 3).click()
-    assert wp.trait("selected_cell") is not None
     wp.page.evaluate("window.llk.cleanup()")
-    assert wp.trait("selected_cell") is None
+    assert wp.trait("selected_cell") == {"layer": 2, "position": 3}
 
 
 def test_popup_closes_when_a_zoom_hides_its_layer(wp):

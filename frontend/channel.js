@@ -1,0 +1,185 @@
+// The request channel to Python (docs/live-loop.md, "Commands"): anywidget's
+// `experimental.invoke`, wrapped with a timeout per command, abort when the view goes away,
+// and one error type whose message a user can read. Answers are validated here, so callers
+// get plain typed values.
+
+import { typed, DecodeError } from "./decode.js";
+
+/** @typedef {import("@anywidget/types").Experimental} Experimental */
+
+/**
+ * Why a request failed: `abort` (the view or the caller gave up; not worth showing),
+ * `timeout` (no answer in time), `unavailable` (the host offers no command channel),
+ * `failed` (sending or receiving failed), `answer` (Python answered `{error}` or nonsense).
+ * @typedef {"abort" | "timeout" | "unavailable" | "failed" | "answer"} FailureKind
+ */
+
+export class ChannelError extends Error {
+  /**
+   * @param {string} message
+   * @param {FailureKind} kind
+   */
+  constructor(message, kind) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/**
+ * How long each command may take before the browser stops waiting. `detail` may rerun a trace
+ * on NDIF, or wait behind a running collection; the others answer at once.
+ */
+export const TIMEOUT_MS = Object.freeze({
+  ping: 3000,
+  select: 10000,
+  run: 10000,
+  stop: 10000,
+  confirm: 10000,
+  detail: 120000,
+});
+
+/**
+ * A `detail` answer: the exact probability of each id at every lens row of one position.
+ * @typedef {object} Detail
+ * @property {number} run
+ * @property {number} layer model layer number the ids are sorted at
+ * @property {number} position
+ * @property {number[]} ids most probable first
+ * @property {string[]} tokens decoded text of each id
+ * @property {Float32Array} probs [n, L]
+ */
+
+export class Channel {
+  /**
+   * @param {Experimental | undefined} experimental from anywidget's render(); absent in hosts
+   *   without commands (an exported HTML page, an old anywidget)
+   * @param {AbortSignal} signal the view's: ends every pending request
+   */
+  constructor(experimental, signal) {
+    this.invoke = experimental?.invoke;
+    this.signal = signal;
+  }
+
+  /** Whether commands can be sent at all (not whether a kernel answers). */
+  get available() {
+    return typeof this.invoke === "function";
+  }
+
+  /**
+   * Send one command and wait for its answer.
+   * @param {keyof typeof TIMEOUT_MS} name
+   * @param {Record<string, unknown>} msg
+   * @param {AbortSignal} [signal] the caller's, e.g. a newer request supersedes this one
+   * @returns {Promise<{ answer: Record<string, any>, buffers: DataView[] }>}
+   */
+  async request(name, msg, signal) {
+    const invoke = this.invoke;
+    if (!invoke) {
+      throw new ChannelError("this widget's host cannot send commands to Python", "unavailable");
+    }
+    const timeout = AbortSignal.timeout(TIMEOUT_MS[name]);
+    const all = [this.signal, timeout, ...(signal ? [signal] : [])];
+    const ctl = follow(all);
+    let result;
+    try {
+      result = await invoke(name, msg, { signal: ctl.signal });
+    } catch (err) {
+      if (this.signal.aborted || signal?.aborted) throw new ChannelError(`${name} aborted`, "abort");
+      if (timeout.aborted) {
+        throw new ChannelError(`Python did not answer "${name}" within ${TIMEOUT_MS[name] / 1000} s`, "timeout");
+      }
+      throw new ChannelError(`"${name}" could not reach Python: ${message(err)}`, "failed");
+    } finally {
+      ctl.abort();
+    }
+    const [answer, buffers] = result;
+    if (!answer || typeof answer !== "object" || Array.isArray(answer)) {
+      throw new ChannelError(`Python answered "${name}" with ${JSON.stringify(answer)}`, "answer");
+    }
+    const a = /** @type {Record<string, any>} */ (answer);
+    if (typeof a.error === "string") throw new ChannelError(a.error, "answer");
+    return { answer: a, buffers: buffers ?? [] };
+  }
+
+  /** @returns {Promise<void>} resolves when Python answers; rejects with a ChannelError */
+  async ping() {
+    await this.request("ping", {});
+  }
+
+  /**
+   * Report a selected cell (token null) or token to Python's on_select callbacks.
+   * @param {number} layer model layer number
+   * @param {number} position
+   * @param {number | null} token
+   */
+  async select(layer, position, token) {
+    await this.request("select", { layer, position, token });
+  }
+
+  /** Rerun the current prompt (Enter on an unchanged prompt). */
+  async run() {
+    await this.request("run", {});
+  }
+
+  /** @returns {Promise<boolean>} whether a run was stopped */
+  async stop() {
+    const { answer } = await this.request("stop", {});
+    return Boolean(answer.stopped);
+  }
+
+  /** @param {boolean} accept */
+  async confirm(accept) {
+    await this.request("confirm", { accept });
+  }
+
+  /**
+   * The `k` most probable tokens of one cell with their trajectories at its position.
+   * @param {{ run: number, layer: number, position: number, k: number }} msg
+   * @param {number} L lens rows of the shown data (the buffer's second dimension)
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<Detail>}
+   */
+  async detail(msg, L, signal) {
+    const { answer: a, buffers } = await this.request("detail", msg, signal);
+    const ids = a.ids;
+    const tokens = a.tokens;
+    const bad = (/** @type {string} */ why) => new ChannelError(`Python's "detail" answer ${why}`, "answer");
+    if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
+      throw bad("has no list of token ids");
+    }
+    if (!Array.isArray(tokens) || tokens.length !== ids.length || !tokens.every((t) => typeof t === "string")) {
+      throw bad(`does not give one token string per id (${ids.length})`);
+    }
+    if (!Number.isInteger(a.run) || a.position !== msg.position || a.layer !== msg.layer) {
+      throw bad(`is for another cell (run ${a.run}, layer ${a.layer}, position ${a.position})`);
+    }
+    let probs;
+    try {
+      probs = typed(buffers[0], "the probability buffer", Float32Array, ids.length * L);
+    } catch (err) {
+      if (err instanceof DecodeError) throw bad(`is malformed: ${err.message}`);
+      throw err;
+    }
+    return { run: a.run, layer: a.layer, position: a.position, ids, tokens, probs };
+  }
+}
+
+/**
+ * A controller that aborts with the first of `signals`. Its listeners on them are removed when
+ * it aborts, which `request` makes sure of once the answer is in: the view's signal lives as
+ * long as the view and must not collect one listener per request.
+ * @param {AbortSignal[]} signals
+ */
+function follow(signals) {
+  const ctl = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) ctl.abort(s.reason);
+    else s.addEventListener("abort", () => ctl.abort(s.reason), { once: true, signal: ctl.signal });
+  }
+  return ctl;
+}
+
+/** @param {unknown} err */
+function message(err) {
+  return err instanceof Error ? err.message : String(err);
+}

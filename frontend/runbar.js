@@ -1,0 +1,246 @@
+// Run controls (docs/live-loop.md): the multi-line prompt box, Run, k, layers and where runs
+// go; while a run is busy its elapsed time, progress, status and a Stop button; a pending
+// confirmation; Python's error line and the widget's own notices (e.g. no kernel).
+
+import { el } from "./dom.js";
+import { formatLayers, parseLayers } from "./layerspec.js";
+
+/** @typedef {null | boolean | "local"} Remote the `remote` trait: auto, here/NDIF, simulation */
+
+/**
+ * The traits the run bar shows.
+ * @typedef {object} RunState
+ * @property {string} prompt
+ * @property {boolean} editable a model is attached: the controls are live
+ * @property {boolean} busy
+ * @property {string} error
+ * @property {number | null} k null: the host has no `k` trait
+ * @property {number[] | null} layers null: all
+ * @property {Remote} remote
+ * @property {number} progress 0..1, or -1 when unknown
+ * @property {string} status
+ * @property {string} confirm
+ * @property {number | null} numLayers the model's layer count, when the data says
+ */
+
+/**
+ * @typedef {object} RunCallbacks
+ * @property {(prompt: string) => void} onRun Enter or Run, with the box's text
+ * @property {(patch: { k?: number, layers?: number[] | null, remote?: Remote }) => void} onOptions
+ * @property {() => void} onStop
+ * @property {(accept: boolean) => void} onConfirm
+ */
+
+/** The `remote` menu: option value, trait value, label. */
+const REMOTES = /** @type {[string, Remote, string][]} */ ([
+  ["auto", null, "auto"],
+  ["here", false, "local"],
+  ["ndif", true, "NDIF"],
+  ["sim", "local", "NDIF simulation"],
+]);
+/** Largest k the control accepts (Python validates the rest). */
+export const MAX_K = 1000;
+/** A run shows its elapsed time, progress and Stop only once it has taken this long. */
+export const SHOW_AFTER_MS = 1000;
+const MAX_ROWS = 8;
+
+export class RunBar {
+  /**
+   * @param {AbortSignal} signal
+   * @param {RunCallbacks} cb
+   */
+  constructor(signal, cb) {
+    this.cb = cb;
+    this.prompt = /** @type {HTMLTextAreaElement} */ (el("textarea", {
+      class: "llk-prompt",
+      title: "Enter runs the model; Shift+Enter adds a new line",
+      attrs: { "aria-label": "prompt", spellcheck: "false", rows: "1" },
+    }));
+    this.runButton = el("button", { class: "llk-btn llk-run-btn", text: "Run", title: "run the model on this prompt" });
+    this.k = /** @type {HTMLInputElement} */ (el("input", {
+      class: "llk-k", title: "how many top predictions each cell keeps (Enter applies)",
+      attrs: { type: "number", min: "1", max: String(MAX_K), step: "1", "aria-label": "k" },
+    }));
+    this.layers = /** @type {HTMLInputElement} */ (el("input", {
+      class: "llk-layers",
+      title: "layers to show: all, numbers and slices like 0:30:3,-1 (Enter applies)",
+      attrs: { type: "text", "aria-label": "layers", spellcheck: "false", placeholder: "all" },
+    }));
+    this.remote = /** @type {HTMLSelectElement} */ (el("select", {
+      class: "llk-select llk-remote", title: "where runs go",
+      attrs: { "aria-label": "where runs go" },
+    }));
+    this.remote.append(...REMOTES.map(([value, , text]) => el("option", { text, attrs: { value } })));
+    this.optionsMsg = el("span", { class: "llk-options-msg", attrs: { role: "alert" } });
+    this.controls = el("div", { class: "llk-run" }, [
+      this.prompt,
+      el("div", { class: "llk-run-row" }, [
+        this.runButton,
+        el("label", { text: "k " }, [this.k]),
+        el("label", { text: "layers " }, [this.layers]),
+        el("label", { text: "run on " }, [this.remote]),
+        this.optionsMsg,
+      ]),
+    ]);
+    this.elapsed = el("span", { class: "llk-elapsed" });
+    this.bar = /** @type {HTMLProgressElement} */ (el("progress", { class: "llk-progress-bar", attrs: { max: "1" } }));
+    this.fraction = el("span", { class: "llk-progress-text" });
+    this.status = el("span", { class: "llk-status" });
+    this.stop = el("button", { class: "llk-btn llk-stop", text: "Stop", title: "abandon this run; the shown data stays" });
+    this.progress = el("div", { class: "llk-progress", attrs: { role: "status" } },
+      [this.elapsed, this.bar, this.fraction, this.status, this.stop]);
+    this.confirmText = el("span", { class: "llk-confirm-text" });
+    this.yes = el("button", { class: "llk-btn llk-confirm-yes", text: "Run anyway" });
+    this.no = el("button", { class: "llk-btn llk-confirm-no", text: "Cancel" });
+    this.confirm = el("div", { class: "llk-confirm", attrs: { role: "alertdialog" } },
+      [this.confirmText, this.yes, this.no]);
+    this.error = el("div", { class: "llk-error llk-py-error", attrs: { role: "alert" } });
+    this.notice = el("div", { class: "llk-notice", attrs: { role: "alert" } });
+    this.root = el("div", { class: "llk-runbar" },
+      [this.controls, this.progress, this.confirm, this.error, this.notice]);
+    this.progress.hidden = true;
+    this.confirm.hidden = true;
+    this.notice.hidden = true;
+    this.optionsMsg.hidden = true;
+    /** @type {RunState | null} the traits as last shown: the controls' synced values */
+    this.synced = null;
+    this.busySince = 0;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.timer = null;
+    signal.addEventListener("abort", () => this.stopClock(), { once: true });
+    this.bind(signal);
+  }
+
+  /** @param {AbortSignal} signal */
+  bind(signal) {
+    const o = { signal };
+    const cb = this.cb;
+    this.prompt.addEventListener("keydown", (e) => {
+      e.stopPropagation(); // notebook shortcuts must not act on typing
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        cb.onRun(this.prompt.value);
+      }
+    }, o);
+    this.prompt.addEventListener("input", () => this.fitPrompt(), o);
+    this.runButton.addEventListener("click", () => cb.onRun(this.prompt.value), o);
+    // JupyterLab swallows Enter's `change` on inputs: commit on keydown too (a repeat with an
+    // unchanged value sends nothing).
+    for (const [input, commit] of /** @type {[HTMLInputElement, () => void][]} */ ([
+      [this.k, () => this.commitK()], [this.layers, () => this.commitLayers()],
+    ])) {
+      input.addEventListener("keydown", (e) => {
+        e.stopPropagation();
+        if (e.key === "Enter") commit();
+      }, o);
+      input.addEventListener("change", commit, o);
+      input.addEventListener("input", () => this.showOptionsError(""), o);
+    }
+    this.remote.addEventListener("change", () => {
+      const found = REMOTES.find(([value]) => value === this.remote.value);
+      if (found) cb.onOptions({ remote: found[1] });
+    }, o);
+    this.stop.addEventListener("click", () => cb.onStop(), o);
+    this.yes.addEventListener("click", () => cb.onConfirm(true), o);
+    this.no.addEventListener("click", () => cb.onConfirm(false), o);
+  }
+
+  commitK() {
+    const text = this.k.value.trim();
+    const k = Number(text);
+    if (!/^\d+$/.test(text) || k < 1 || k > MAX_K) {
+      this.showOptionsError(`k must be a whole number from 1 to ${MAX_K}`);
+      return;
+    }
+    this.showOptionsError("");
+    if (k !== this.synced?.k) this.cb.onOptions({ k });
+  }
+
+  commitLayers() {
+    const parsed = parseLayers(this.layers.value, this.synced?.numLayers ?? null);
+    if (!parsed.ok) {
+      this.showOptionsError(`layers: ${parsed.error}`);
+      return;
+    }
+    this.showOptionsError("");
+    const now = this.synced?.layers ?? null;
+    if (JSON.stringify(parsed.layers) !== JSON.stringify(now)) this.cb.onOptions({ layers: parsed.layers });
+    else this.layers.value = formatLayers(now);
+  }
+
+  /** @param {string} text */
+  showOptionsError(text) {
+    this.optionsMsg.textContent = text;
+    this.optionsMsg.hidden = !text;
+  }
+
+  /**
+   * Show a message of the widget's own (not Python's `error`); "" hides it.
+   * @param {string} text
+   */
+  showNotice(text) {
+    this.notice.textContent = text;
+    this.notice.hidden = !text;
+  }
+
+  /** Grow the box with its lines, up to MAX_ROWS (then it scrolls). */
+  fitPrompt() {
+    const lines = this.prompt.value.split("\n").length;
+    this.prompt.rows = Math.max(1, Math.min(MAX_ROWS, lines));
+  }
+
+  /**
+   * Show the traits. A control takes a trait's value only when the trait changed since it was
+   * last shown, so re-rendering for other reasons never overwrites what the user is typing;
+   * a change from Python does, even in a focused box.
+   * @param {RunState} s
+   */
+  update(s) {
+    const old = this.synced;
+    this.synced = s;
+    this.controls.hidden = !s.editable;
+    if (!old || old.prompt !== s.prompt) {
+      this.prompt.value = s.prompt;
+      this.fitPrompt();
+    }
+    if (!old || old.k !== s.k) this.k.value = s.k === null ? "" : String(s.k);
+    if (!old || JSON.stringify(old.layers) !== JSON.stringify(s.layers)) this.layers.value = formatLayers(s.layers);
+    this.remote.value = (REMOTES.find(([, v]) => v === s.remote) ?? REMOTES[0])[0];
+    this.error.textContent = s.error;
+    this.error.hidden = !s.error;
+    this.confirmText.textContent = s.confirm;
+    this.confirm.hidden = !s.confirm;
+    if (s.busy && !old?.busy) {
+      this.busySince = performance.now();
+      this.tick();
+    } else if (!s.busy) {
+      this.stopClock();
+      this.progress.hidden = true;
+    }
+    if (s.progress >= 0) {
+      this.bar.value = Math.min(1, s.progress);
+      this.fraction.textContent = `${Math.round(Math.min(1, s.progress) * 100)}%`;
+    } else {
+      this.bar.removeAttribute("value"); // indeterminate
+      this.fraction.textContent = "";
+    }
+    this.status.textContent = s.status;
+  }
+
+  /** Once a second while busy: elapsed time, and the progress row after SHOW_AFTER_MS. */
+  tick() {
+    this.stopClock();
+    const ms = performance.now() - this.busySince;
+    if (ms >= SHOW_AFTER_MS) {
+      this.progress.hidden = false;
+      this.elapsed.textContent = `${Math.floor(ms / 1000)} s`;
+    }
+    const wait = ms < SHOW_AFTER_MS ? SHOW_AFTER_MS - ms : 1000 - (ms % 1000);
+    this.timer = setTimeout(() => this.tick(), Math.max(20, wait));
+  }
+
+  stopClock() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

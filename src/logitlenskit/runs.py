@@ -1,0 +1,205 @@
+"""One computation at a time per model; the newest request wins.
+
+A widget submits work (a new prompt, a tracked token) as a *job*: a function of a
+:class:`~logitlenskit.session.Control`. :class:`Runner` guarantees, per widget:
+
+* jobs on one model never overlap (a lock per model, shared by every widget on it), so
+  nnsight never sees two traces at once, whatever threads the requests come from;
+* a newer request abandons the older one (its control raises ``Cancelled`` at the next
+  layer or block) and an abandoned job's result is dropped, never shown;
+* ``busy`` is true from the first request until no job is running or waiting;
+* browser requests run in a worker thread (the kernel stays free for other cells); Python
+  requests run in the caller's thread and return once the result is applied.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any, Callable, Optional
+
+from .session import Cancelled, Control
+
+__all__ = ["Runner", "model_lock"]
+
+_locks: "weakref.WeakKeyDictionary[Any, threading.Lock]" = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+#: Progress reports closer together than this are dropped (each is a comm message).
+PROGRESS_INTERVAL = 0.1
+
+
+def model_lock(model: Any) -> threading.Lock:
+    """The lock that serializes every computation on ``model``."""
+    with _locks_guard:
+        lock = _locks.get(model)
+        if lock is None:
+            lock = _locks[model] = threading.Lock()
+        return lock
+
+
+class _JobControl(Control):
+    def __init__(self, report: Callable[[float, str], None]) -> None:
+        self.cancelled = threading.Event()
+        self._report = report
+        self._last = 0.0
+
+    def check(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+    def progress(self, fraction: float, status: str) -> None:
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_INTERVAL:
+            self._last = now
+            self._report(fraction, status)
+
+
+Job = Callable[[Control], Any]
+Apply = Callable[[Any], None]
+Fail = Callable[[BaseException], None]
+
+
+class Runner:
+    """Serializes one widget's jobs (see the module docstring).
+
+    Args:
+        model: the model every job runs on.
+        on_busy: called with True/False when the widget becomes busy or idle.
+        on_progress: called with (fraction, status) while a job runs.
+    """
+
+    def __init__(self, model: Any, on_busy: Callable[[bool], None],
+                 on_progress: Callable[[float, str], None]) -> None:
+        self._lock = model_lock(model)
+        self._on_busy = on_busy
+        self._on_progress = on_progress
+        self._state = threading.Lock()
+        self._generation = 0
+        self._active = 0
+        self._busy = False
+        self._busy_order = threading.Lock()
+        self._control: Optional[_JobControl] = None
+        self._pending: Optional[tuple[int, Job, Apply, Fail]] = None
+        self._wake = threading.Event()
+        self._worker: Optional[threading.Thread] = None
+
+    # -------------------------------------------------------------- requests
+
+    def submit(self, job: Job, apply: Apply, fail: Fail, background: bool) -> None:
+        """Run ``job``; hand its result to ``apply`` (or its error to ``fail``) if still newest.
+
+        Background jobs replace any job still waiting; foreground jobs block the caller.
+        """
+        generation = self._supersede()
+        if background:
+            with self._state:
+                self._pending = (generation, job, apply, fail)
+            self._sync_busy()
+            self._ensure_worker()
+            self._wake.set()
+        else:
+            self._execute(generation, job, apply, fail)
+
+    def stop(self) -> bool:
+        """Abandon the running and waiting jobs; True if there was one."""
+        with self._state:
+            had = self._control is not None or self._pending is not None
+        self._supersede()
+        self._sync_busy()
+        return had
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Block until no job runs or waits (tests, and code that reads results)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._state:
+                if self._active == 0 and self._pending is None:
+                    return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+
+    # -------------------------------------------------------------- machinery
+
+    def _supersede(self) -> int:
+        with self._state:
+            self._generation += 1
+            self._pending = None
+            if self._control is not None:
+                self._control.cancelled.set()
+            return self._generation
+
+    def _current(self, generation: int) -> bool:
+        with self._state:
+            return generation == self._generation
+
+    def _execute(self, generation: int, job: Job, apply: Apply, fail: Fail) -> None:
+        control = _JobControl(self._on_progress)
+        self._enter()
+        try:
+            with self._lock:
+                with self._state:
+                    if generation != self._generation:
+                        return
+                    self._control = control
+                try:
+                    result = job(control)
+                except Cancelled:
+                    return
+                except Exception as exc:  # reported through fail; the view stays
+                    if self._current(generation):
+                        fail(exc)
+                    return
+                finally:
+                    with self._state:
+                        if self._control is control:
+                            self._control = None
+                if self._current(generation):
+                    apply(result)
+        finally:
+            self._leave()
+
+    def _enter(self) -> None:
+        with self._state:
+            self._active += 1
+        self._sync_busy()
+
+    def _leave(self) -> None:
+        with self._state:
+            self._active -= 1
+        self._sync_busy()
+
+    def _sync_busy(self) -> None:
+        """Report busy/idle transitions, in order, once each."""
+        with self._busy_order:
+            with self._state:
+                busy = self._active > 0 or self._pending is not None
+                changed, self._busy = busy != self._busy, busy
+            if changed:
+                self._on_busy(busy)
+
+    def _ensure_worker(self) -> None:
+        with self._state:
+            if self._worker is not None and self._worker.is_alive():
+                return
+            self._worker = threading.Thread(target=self._work, name="logitlens-run",
+                                            daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while True:
+                with self._state:
+                    item, self._pending = self._pending, None
+                    if item is not None:
+                        self._active += 1  # busy across the hand-over, no False blip
+                if item is None:
+                    break
+                try:
+                    self._execute(*item)
+                finally:
+                    self._leave()
