@@ -10,8 +10,9 @@ import { typed, DecodeError } from "./decode.js";
 /**
  * Why a request failed: `abort` (the view or the caller gave up; not worth showing),
  * `timeout` (no answer in time), `unavailable` (the host offers no command channel),
- * `failed` (sending or receiving failed), `answer` (Python answered `{error}` or nonsense).
- * @typedef {"abort" | "timeout" | "unavailable" | "failed" | "answer"} FailureKind
+ * `failed` (sending or receiving failed), `answer` (Python answered `{error}` or nonsense),
+ * `stale` (Python answered `{error, stale: true}`: the request was for data no longer shown).
+ * @typedef {"abort" | "timeout" | "unavailable" | "failed" | "answer" | "stale"} FailureKind
  */
 
 export class ChannelError extends Error {
@@ -26,15 +27,17 @@ export class ChannelError extends Error {
 }
 
 /**
- * How long each command may take before the browser stops waiting. `detail` may rerun a trace
- * on NDIF, or wait behind a running collection; the others answer at once.
+ * The commands (docs/live-loop.md) and how long each may take before the browser stops
+ * waiting. `detail` may rerun a trace on NDIF, or wait behind a running collection; the
+ * others answer at once. The names are the Python methods': `run` and `stop` are taken by
+ * the widget's public methods and `confirm` by a trait, hence `rerun`, `halt` and `answer`.
  */
 export const TIMEOUT_MS = Object.freeze({
   ping: 3000,
   select: 10000,
-  run: 10000,
-  stop: 10000,
-  confirm: 10000,
+  rerun: 10000,
+  halt: 10000,
+  answer: 10000,
   detail: 120000,
 });
 
@@ -97,7 +100,7 @@ export class Channel {
       throw new ChannelError(`Python answered "${name}" with ${JSON.stringify(answer)}`, "answer");
     }
     const a = /** @type {Record<string, any>} */ (answer);
-    if (typeof a.error === "string") throw new ChannelError(a.error, "answer");
+    if (typeof a.error === "string") throw new ChannelError(a.error, a.stale === true ? "stale" : "answer");
     return { answer: a, buffers: buffers ?? [] };
   }
 
@@ -118,18 +121,21 @@ export class Channel {
 
   /** Rerun the current prompt (Enter on an unchanged prompt). */
   async run() {
-    await this.request("run", {});
+    await this.request("rerun", {});
   }
 
   /** @returns {Promise<boolean>} whether a run was stopped */
   async stop() {
-    const { answer } = await this.request("stop", {});
+    const { answer } = await this.request("halt", {});
     return Boolean(answer.stopped);
   }
 
-  /** @param {boolean} accept */
+  /**
+   * Answer the pending `confirm` question.
+   * @param {boolean} accept
+   */
   async confirm(accept) {
-    await this.request("confirm", { accept });
+    await this.request("answer", { accept });
   }
 
   /**

@@ -38,8 +38,8 @@ const REMOTES = /** @type {[string, Remote, string][]} */ ([
   ["ndif", true, "NDIF"],
   ["sim", "local", "NDIF simulation"],
 ]);
-/** Largest k the control accepts (Python validates the rest). */
-export const MAX_K = 1000;
+/** Largest k the control accepts: widget.py's MAX_K, so the control never sends what Python rejects. */
+export const MAX_K = 200;
 /** A run shows its elapsed time, progress and Stop only once it has taken this long. */
 export const SHOW_AFTER_MS = 1000;
 const MAX_ROWS = 8;

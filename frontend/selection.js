@@ -194,7 +194,10 @@ export class Selection {
     this.channel.detail(msg, lens.L, ctl.signal).then((d) => {
       done();
       const now = this.cb.lens();
-      if (!now || now.run !== d.run || now.L !== lens.L) return;
+      if (!now || now.run !== d.run || now.L !== lens.L) {
+        this.refresh(); // stale: dropped; the popup stops saying "loading"
+        return;
+      }
       now.addTrajectories(p, d.ids, d.probs, d.tokens);
       const c = this.popup.cell;
       if (c && c.l === l && c.p === p) this.deep = { l, p, run: d.run, ids: d.ids, k };
@@ -204,7 +207,7 @@ export class Selection {
       if (err.kind === "abort") return;
       const c = this.popup.cell;
       if (!c || c.l !== l || c.p !== p) return;
-      this.deepError = `no longer list: ${err.message}`;
+      if (err.kind !== "stale") this.deepError = `no longer list: ${err.message}`;
       this.refresh();
     });
   }

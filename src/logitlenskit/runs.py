@@ -87,14 +87,26 @@ class Runner:
 
     # -------------------------------------------------------------- requests
 
-    def submit(self, job: Job, apply: Apply, fail: Fail, background: bool) -> None:
+    def claim(self) -> int:
+        """Make a new request the newest (abandoning older ones); returns its ticket.
+
+        Read the request's inputs and claim under one lock of the caller's, so that the
+        newest ticket always carries the newest inputs.
+        """
+        return self._supersede()
+
+    def submit(self, job: Job, apply: Apply, fail: Fail, background: bool,
+               ticket: Optional[int] = None) -> None:
         """Run ``job``; hand its result to ``apply`` (or its error to ``fail``) if still newest.
 
         Background jobs replace any job still waiting; foreground jobs block the caller.
+        ``ticket`` comes from :meth:`claim` (default: claim now).
         """
-        generation = self._supersede()
+        generation = self._supersede() if ticket is None else ticket
         if background:
             with self._state:
+                if generation != self._generation:
+                    return
                 self._pending = (generation, job, apply, fail)
             self._sync_busy()
             self._ensure_worker()

@@ -312,6 +312,8 @@ def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
               "positions: nothing to show")
     out["k"] = _int(payload["k"], "k", low=1)
     _check_k(out["k"])
+    n_layers, n_pos, k = len(out["layers"]), len(out["input"]), out["k"]
+    _check_size(n_layers * n_pos * (8 * k + 5), f"L={n_layers} x P={n_pos} x k={k}")
     if payload.get("input_ids") is not None:
         out["input_ids"] = _ints(payload["input_ids"], "input_ids")
         if out["input_ids"] and len(out["input_ids"]) != len(out["input"]):
@@ -349,7 +351,6 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     out = _payload_header(payload)
     n_layers, n_pos, k = len(out["layers"]), len(out["input"]), out["k"]
     grid = n_layers * n_pos
-    _check_size(grid * (8 * k + 5), f"L={n_layers} x P={n_pos} x k={k}")
     vocab = _vocab_ids(payload["vocab"])
     text_bytes = sum(map(len, out["input"])) + sum(map(len, payload["vocab"].values()))
     offsets = _binary(payload, "tracked_offsets", "<i4", n_pos + 1, "int32 [P + 1]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -143,6 +144,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self._collection: Mapping[str, Any] | None = None
         self._select_callbacks: list[Callable[..., Any]] = []
         self._waiting: Callable[[], None] | None = None
+        self._request_lock = threading.Lock()
         self._runner = None if model is None else Runner(
             model, self._set_busy, self._set_progress)
         if model is not None:
@@ -221,17 +223,19 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             self._request_run(background=False)
 
     def _request_run(self, background: bool) -> None:
-        prompt, k, layers, remote = self.prompt, self.k, self.layers, self.remote
-        extra = _pinned_ids(self.pins)
+        with self._request_lock:  # the newest ticket carries the newest trait values
+            ticket = self._runner.claim()
+            prompt, k, layers, remote = self.prompt, self.k, self.layers, self.remote
+            extra = _pinned_ids(self.pins)
         warning = self._size_warning(prompt, k, layers)
         if warning and background:
             self._ask(warning, lambda: self._submit_run(prompt, k, layers, remote, extra, True))
             return
         if warning:
             warnings.warn(warning, ResourceWarning, stacklevel=4)
-        self._submit_run(prompt, k, layers, remote, extra, background)
+        self._submit_run(prompt, k, layers, remote, extra, background, ticket)
 
-    def _submit_run(self, prompt, k, layers, remote, extra, background) -> None:
+    def _submit_run(self, prompt, k, layers, remote, extra, background, ticket=None) -> None:
         model = self._model
         self.error = ""
 
@@ -242,7 +246,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
             return start_run(model, prompt, k, layers, remote, extra, control, partial)
 
-        self._runner.submit(job, self._show, self._fail, background)
+        self._runner.submit(job, self._show, self._fail, background, ticket)
 
     def _show(self, run: LensRun, partial: bool = False) -> None:
         with self.hold_sync():

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).parent
+FRONTEND = HERE.parent.parent / "frontend"
 
 
 def _wire(value: Any) -> Any:
@@ -60,6 +61,9 @@ def start_harness_server() -> tuple[ThreadingHTTPServer, str]:
         "/widget.js": ("text/javascript; charset=utf-8", state["_esm"].encode()),
         "/widget.css": ("text/css; charset=utf-8", state["_css"].encode()),
     }
+    # The source modules too, so unit tests can import a pure module (e.g. layerspec.js).
+    for module in FRONTEND.glob("*.js"):
+        files[f"/frontend/{module.name}"] = ("text/javascript; charset=utf-8", module.read_bytes())
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, files))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
@@ -85,7 +89,8 @@ class WidgetPage:
         page.wait_for_function("window.llkReady === true")
 
     def mount(
-        self, data: dict, *, offset: int = 8, outputs: tuple[str, ...] = ("out1",), **traits: Any
+        self, data: dict, *, offset: int = 8, outputs: tuple[str, ...] = ("out1",),
+        experimental: bool = True, **traits: Any
     ) -> None:
         from logitlenskit.widget import LogitLensWidget
 
@@ -94,7 +99,7 @@ class WidgetPage:
         state["data"] = data
         self.page.evaluate(
             "([s, o]) => window.llk.mount(s, o)",
-            [_wire(state), {"offset": offset, "outputs": list(outputs)}],
+            [_wire(state), {"offset": offset, "outputs": list(outputs), "experimental": experimental}],
         )
 
     def set_data(self, data: dict, offset: int = 8) -> None:
@@ -105,6 +110,21 @@ class WidgetPage:
 
     def trait(self, name: str) -> Any:
         return self.page.evaluate("(k) => window.llk.model.get(k)", name)
+
+    def calls(self, name: str | None = None) -> list[dict]:
+        """Commands the widget invoked: [{"name", "msg", "state"}], oldest first."""
+        calls = self.page.evaluate(
+            "() => window.llk.commands.calls.map(c => ({name: c.name, msg: c.msg, state: c.state}))")
+        return [c for c in calls if name is None or c["name"] == name]
+
+    def answer_with(self, name: str, answer: Any) -> None:
+        """How the fake kernel answers `name` from now on: a dict at once, "fail", or None (holds)."""
+        self.page.evaluate("([n, a]) => { window.llk.commands.auto[n] = a; }", [name, answer])
+
+    def reply(self, name: str, answer: dict, buffers: tuple[bytes, ...] = ()) -> bool:
+        """Answer the oldest pending `name` call (binary buffers arrive as DataViews)."""
+        return self.page.evaluate(
+            "([n, a, b]) => window.llk.reply(n, a, b)", [name, answer, [_wire(b) for b in buffers]])
 
     def saves(self) -> int:
         return self.page.evaluate("window.llk.model.saves.length")
