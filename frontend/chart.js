@@ -336,7 +336,10 @@ export class Chart {
       if (known) {
         this.dots.append(svg("circle", { cx: x, cy: this.y(v), r: 3, fill: line.color }));
       }
-      const value = !known ? "not in top-k" : this.metric === "rank" ? `#${v}` : formatProb(v);
+      // Unknown: a rank outside the top-k, a token not tracked there, or a cell with no
+      // numbers (invalid or pending).
+      const unknown = this.metric === "rank" ? "not in top-k" : "not known";
+      const value = !known ? unknown : this.metric === "rank" ? `#${v}` : formatProb(v);
       const swatch = el("span", { class: "llk-swatch" });
       swatch.style.background = line.color;
       rows.push(el("div", { class: "llk-tip-row" }, [swatch, el("span", { text: `${line.label}: ${value}` })]));

@@ -21,7 +21,6 @@ import { hoverLine, pinLines, recolor, removePin, togglePin, toggleRow } from ".
 import { NO_KERNEL, runActions, runState } from "./live.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
-/** @typedef {import("./state.js").UIState} UIState */
 
 export class Explorer {
   /**

@@ -104,6 +104,54 @@ TOUR = [
         "    print(f\"{name:14} {getattr(w, name)}\")"
     ),
     new_markdown_cell(
+        "## The live loop\n\n"
+        "The widget is attached to the model. What changes the collection is a trait too: "
+        "assigning `prompt`, `k`, `layers` or `remote` reruns the model and returns once the "
+        "new data is shown, so the next line can read `w.result` (the data in "
+        "`collect_logit_lens`'s format). The same controls sit in the widget's toolbar; runs "
+        "started there go to a background thread, so the kernel stays free, and a Stop "
+        "button abandons a long one."
+    ),
+    new_code_cell(
+        "w.k = 10\n"
+        "w.layers = [*range(0, 30, 3), 29]\n"
+        "print(\"top-k:\", tuple(w.result[\"topk\"].shape), \"[layers, positions, k]\")"
+    ),
+    new_markdown_cell(
+        "## Any token, exactly\n\n"
+        "A pinned token gets its exact probability at every layer and position, whether or "
+        "not it ever reaches a top-k: the widget keeps the run's normed hidden states, so "
+        "this costs a few rows of the unembedding, not another forward pass. `track` does "
+        "the same without pinning. Clicking a cell asks for its top 20 the same way (\"more\" "
+        "in the popup asks for 100)."
+    ),
+    new_code_cell(
+        "milan = token_id(\" Milan\")\n"
+        "w.track([milan])\n"
+        "data = w.result\n"
+        "last = len(data[\"input\"]) - 1\n"
+        "column = data[\"tracked\"][last].tolist().index(milan)\n"
+        "print(\"P(' Milan') at the last position:\",\n"
+        "      \" \".join(f\"{float(p):.2g}\" for p in data[\"probs\"][last][:, column]))"
+    ),
+    new_markdown_cell(
+        "## Your own analysis on a click\n\n"
+        "`on_select` calls a function with (layer, position, token id, token) whenever a "
+        "cell or a token in its popup is selected in the widget. Output from a callback "
+        "needs a place to go: an `Output` widget captures it. Click a cell above, then look "
+        "below this cell. An exception in a callback shows in the widget; it never breaks it."
+    ),
+    new_code_cell(
+        "from ipywidgets import Output\n\n"
+        "clicks = Output()\n\n"
+        "@clicks.capture()\n"
+        "def describe(layer, position, token_id, token):\n"
+        "    print(f\"layer {layer}, position {position} ({data['input'][position]!r}): \"\n"
+        "          f\"{token!r} (id {token_id})\")\n\n"
+        "w.on_select(describe)\n"
+        "clicks"
+    ),
+    new_markdown_cell(
         "## Two prompts side by side\n\n"
         "`link_columns` keeps two widgets' column sizes together, so the same layer sits at "
         "the same place in both; `unlink()` undoes it."

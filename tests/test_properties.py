@@ -28,7 +28,7 @@ from logitlenskit.engine import (
 from logitlenskit.formats import to_widget_payload
 from logitlenskit.validate import InvalidDataError, validate_payload, validate_v2
 
-PROPERTY = settings(max_examples=150, deadline=None,
+PROPERTY = settings(max_examples=150, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 # Token text as tokenizers produce it: any Unicode but lone surrogates (which are refused).

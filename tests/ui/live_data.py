@@ -37,12 +37,14 @@ def live_payload(run: int = 1, cell_status: np.ndarray | None = None, track: tup
     return {**to_widget_payload(data), "run": run}
 
 
-def detail_answer(run: int, layer: int, position: int, k: int,
+def detail_answer(run: int, layer: int, position: int, count: int,
                   **kw: Any) -> tuple[dict[str, Any], tuple[bytes]]:
-    """What Python answers to ``detail``: the k most probable ids at (layer, position) and
-    their trajectories at that position, float32 [n, L]."""
+    """What Python answers to ``detail`` with k=count: the most probable ids at (layer,
+    position) and their trajectories at that position, float32 [n, L]. ``kw`` as for
+    ``collection`` (its own ``k`` is ignored)."""
+    kw.pop("k", None)
     probs = full_probs(**kw)
-    order = np.argsort(-probs[layer, position], kind="stable")[:k]
+    order = np.argsort(-probs[layer, position], kind="stable")[:count]
     ids = [int(i) for i in order]
     answer = {"run": run, "layer": layer, "position": position, "ids": ids,
               "tokens": [f"tok{i}" for i in ids]}

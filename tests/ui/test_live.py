@@ -69,7 +69,7 @@ def test_popup_grows_to_20_then_100_with_pythons_numbers(wp):
     assert wp.reply("detail", *detail_answer(7, 2, 1, 100, **BIG))
     expect(popup_rows(wp)).to_have_count(100)
     assert popup_ids(wp) == [int(i) for i in order[:100]]
-    assert popup_probs(wp)[60:70] == pytest.approx([float(probs[2, 1, i]) for i in order[60:70]], rel=0.02)
+    assert popup_probs(wp)[60:70] == pytest.approx([float(probs[2, 1, i]) for i in order[60:70]], rel=0.01, abs=6e-5)
     assert more.is_hidden()
     # A 100-row list scrolls inside the popup, which stays in the viewport.
     box = wp.page.locator(f"{OUT} .llk-popup").bounding_box()
@@ -104,8 +104,12 @@ def test_a_stale_detail_answer_is_dropped(wp):
     status = wp.page.locator(f"{OUT} .llk-popup-status")
     expect(status).to_have_text("")
     assert popup_rows(wp).count() == 3
-    # Its trajectories did not go into the data either: a row pinned now has no line there.
-    assert wp.page.evaluate("() => window.llk.commands.calls.length") >= 2
+    # Neither its tokens' text nor their trajectories went into the data.
+    tracked = set(collection(**BIG)["tracked"][1].tolist())
+    untracked = next(i for i in answer["ids"] if i not in tracked)
+    wp.set_trait("pins", [{"ids": [untracked], "color": "#e6194b"}])
+    assert legend_labels(wp) == ["\u2026"]
+    assert wp.page.locator(f"{OUT} .llk-lines path").first.get_attribute("d") == ""
     # Python's own stale answer ({error, stale: true}) is dropped without a message.
     wp.page.locator(f"{OUT} .llk-popup-more").click()
     expect_calls(wp, "detail", 2)
@@ -185,8 +189,8 @@ def test_same_run_data_keeps_popup_scroll_selection_and_focus(wp):
     grid = wp.page.locator(f"{OUT} .llk-grid")
     grid.evaluate("g => { g.scrollTop = 200; }")
     wp.page.wait_for_timeout(50)
-    cell = wp.cell(3, 12)
-    cell.focus()
+    wp.cell(3, 12).click()
+    wp.page.keyboard.press("Escape")  # back on the cell, as a keyboard user
     wp.page.keyboard.press("Enter")  # opens the popup, focus on its first row
     wp.page.keyboard.press("ArrowDown")
     focused = wp.page.evaluate("document.activeElement.dataset.id")
@@ -237,6 +241,7 @@ def test_invalid_and_pending_cells_show_no_numbers(wp):
     assert not re.search(r"\d%", popup.text_content())
     wp.page.wait_for_timeout(50)
     assert wp.calls("detail") == []
+    wp.page.keyboard.press("Escape")
     wp.cell(4, 3).click()
     assert popup_rows(wp).count() == 0
     assert "computing" in popup.locator(".llk-popup-note").text_content()

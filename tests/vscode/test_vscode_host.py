@@ -109,7 +109,7 @@ CONTRAST = """(root, selectors) => {
 
 TEXT_PROBES = [
     ":root", ".llk-title", ".llk-prompt", ".llk-select", ".llk-btn", ".llk-hint",
-    ".llk-corner", ".llk-colhead", ".llk-input-text", ".llk-row:last-child .llk-cell.llk-final",
+    ".llk-corner", ".llk-colhead", ".llk-input-text",
 ]
 THEMES = {  # theme kind -> whether VS Code's UI is dark in it
     "vscode-light": False,
@@ -124,7 +124,6 @@ def test_theme_paints_an_opaque_background_with_readable_text(vscode, vscode_the
     output = show_france(vscode)
     root = output.locator(".llk")
     seen = root.evaluate(CONTRAST, TEXT_PROBES)
-    print(vscode_theme, seen["rootBg"], [(p["sel"], p["fg"][:3], p["bg"][:3], round(p["ratio"], 2)) for p in seen["probes"]])
     r, g, b, alpha = seen["rootBg"]
     # The output wrapper is `background: white !important`: a widget that leaves its own
     # background transparent shows white behind text colored for the theme.
@@ -137,6 +136,26 @@ def test_theme_paints_an_opaque_background_with_readable_text(vscode, vscode_the
     assert not missing, f"probe elements not found: {missing}"
     unreadable = [p for p in seen["probes"] if p["ratio"] < 4.5]
     assert not unreadable, json.dumps(unreadable, indent=1)
+
+
+# White text on strong cells (intensity > STRONG) over the light theme's white: the default
+# heat color at 0.77 composites to rgb(106, 152, 225), 2.9:1 with #fff (and never reaches
+# 4.5:1 even at full intensity, 4.4:1). Remove the marks when the widget picks the text color
+# from the cell's composited background.
+LIGHT_STRONG_CELL_DEFECT = pytest.mark.xfail(
+    strict=True, reason="widget defect: white text on strong heat cells in light themes")
+
+
+@pytest.mark.parametrize("vscode_theme", [
+    pytest.param(kind, marks=[] if dark else [LIGHT_STRONG_CELL_DEFECT])
+    for kind, dark in THEMES.items()
+])
+def test_strong_heat_cells_have_readable_text(vscode, vscode_theme):
+    output = show_france(vscode)
+    cell = ".llk-row:last-child .llk-cell.llk-final"  # " Paris" at 0.77: a strong cell
+    assert "llk-strong" in output.locator(cell).get_attribute("class")
+    probe = output.locator(".llk").evaluate(CONTRAST, [cell])["probes"][0]
+    assert probe["ratio"] >= 4.5, probe
 
 
 def test_theme_change_at_run_time_is_followed(vscode):
@@ -201,7 +220,7 @@ def test_reported_height_is_nonzero_and_follows_the_widget(vscode):
 
 def test_prompt_syncs_both_ways(vscode):
     output = show_france(vscode)
-    box = output.locator("input[aria-label=prompt]")
+    box = output.locator("[aria-label=prompt]")
     expect(box).to_have_value("The capital of France is")
     tokens = output.locator(".llk-input-text")
 
@@ -297,7 +316,7 @@ def test_view_created_late_and_view_recreated_render(vscode):
     # The new view is live: a change from Python reaches it (and nothing of the disposed
     # view throws on the way).
     vscode.run('w.prompt = "Bonjour"')
-    expect(again.locator("input[aria-label=prompt]")).to_have_value("Bonjour")
+    expect(again.locator("[aria-label=prompt]")).to_have_value("Bonjour")
 
 
 # --- 7. Popup placement -----------------------------------------------------------------
