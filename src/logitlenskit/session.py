@@ -271,13 +271,42 @@ def _add_vocab(result: dict[str, Any], tokenizer: Any, ids: Any) -> None:
 def _remote_run(model, cfg, prompt, ids, rows, k, vocab_size, remote, extra,
                 control) -> LensRun:
     """NDIF (or its simulation): one request, reduction on the server, no cache here."""
-    control.progress(-1, "waiting for NDIF" if remote is True else "NDIF simulation")
-    lens = collect._run_engine(model, cfg, ids, rows, k, vocab_size, remote, extra)
-    control.check()
+    control.progress(-1, "sending to NDIF" if remote is True else "NDIF simulation")
+    with _ndif_status(control):
+        lens = collect._run_engine(model, cfg, ids, rows, k, vocab_size, remote, extra)
+    control.check()  # an NDIF request cannot be interrupted; Stop drops its answer here
     tokenizer = model.tokenizer
     run = _empty_run(model, prompt, ids, rows, k, remote, extra, tokenizer, cfg)
     _fill(run, 0, lens, tokenizer)
     return run
+
+
+@contextlib.contextmanager
+def _ndif_status(control: Control) -> Iterator[None]:
+    """Forward NDIF's job status (queued, running, ...) to the run's progress.
+
+    nnsight shows it only on its own status line (JobStatusDisplay.update) and has no
+    callback, so the method is wrapped for the duration of the request.
+    """
+    try:
+        from nnsight.intervention.backends.remote import JobStatusDisplay
+    except ImportError:  # another nnsight layout: no status, the run still works
+        yield
+        return
+    original = JobStatusDisplay.update
+
+    def update(self: Any, job_id: str = "", status_name: str = "",
+               description: str = "") -> Any:
+        if status_name and status_name != "LOG":
+            detail = f": {description}" if description else ""
+            control.progress(-1, f"NDIF job {status_name.lower()}{detail}")
+        return original(self, job_id, status_name, description)
+
+    JobStatusDisplay.update = update
+    try:
+        yield
+    finally:
+        JobStatusDisplay.update = original
 
 
 # ---------------------------------------------------------------- follow-ups

@@ -154,3 +154,22 @@ def test_long_prompt_streams_first_screen_first(smollm2, monkeypatch):
     assert run.complete
     whole = collect_logit_lens(prompt, smollm2, k=2)
     assert torch.equal(torch.as_tensor(run.result["topk"]), whole["topk"])
+
+
+def test_ndif_job_status_reaches_the_run_progress():
+    from nnsight.intervention.backends.remote import JobStatusDisplay
+
+    reports = []
+
+    class Recorder(session.Control):
+        def progress(self, fraction, status):
+            reports.append((fraction, status))
+
+    original = JobStatusDisplay.update
+    with session._ndif_status(Recorder()):
+        display = JobStatusDisplay(enabled=False)
+        display.update("job-1", "QUEUED", "3 ahead")
+        display.update("job-1", "LOG", "a log line is not a status")
+        display.update("job-1", "RUNNING", "")
+    assert reports == [(-1, "NDIF job queued: 3 ahead"), (-1, "NDIF job running")]
+    assert JobStatusDisplay.update is original, "nnsight is left as it was"
