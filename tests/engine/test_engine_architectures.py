@@ -136,3 +136,23 @@ def test_unknown_architecture_message(tiny_models):
     message = str(err.value)
     assert "mamba" in message and "llama" in message and "gpt_neox" in message
     assert "MODEL_CONFIGS['my_type']" in message
+
+
+@pytest.mark.parametrize("model_type", ["gpt2", "gemma2", "phi"])
+def test_live_session_on_registry_models(model_type, tiny_models):
+    """The widget's session (cache, tracking, deeper top-k) on LanguageModel families,
+    softcapped (gemma2) and with an unembedding bias (phi) included."""
+    from logitlenskit import session
+
+    model = tiny_models[model_type]
+    run = session.start_run(model, PROMPT, k=3, layers=[0, -1])
+    data = collect_logit_lens(PROMPT, model, k=3, layers=[0, -1], remote=False, track=[77])
+    assert torch.equal(torch.as_tensor(run.result["topk"]), data["topk"])
+    session.track(run, [77])
+    for p in range(len(data["input"])):
+        mine = run.result["probs"][p][:, list(run.result["tracked"][p]).index(77)]
+        theirs = data["probs"][p][:, data["tracked"][p].tolist().index(77)].numpy()
+        assert abs(mine - theirs).max() <= 1e-5
+    ids, probs = session.detail(run, 1, 2, 10)
+    top = data["topk"][1, 2].tolist()
+    assert ids[:3] == top and abs(probs[:3, 1] - data["topk_probs"][1, 2].numpy()).max() <= 1e-5
