@@ -28,10 +28,28 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep every Jupyter, IPython and temp file of the run inside .test-state/."""
-    if STATE.exists():
-        shutil.rmtree(STATE, ignore_errors=True)
+    """Keep every Jupyter, IPython and temp file of the run inside .test-state/run-<pid>.
+
+    One folder per pytest process, so two runs in one checkout (a benchmark beside a test
+    run) never delete each other's servers; folders of finished runs are removed.
+    """
+    STATE.mkdir(parents=True, exist_ok=True)
+    for old in STATE.glob("run-*"):
+        pid = old.name.removeprefix("run-")
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    state = STATE / f"run-{os.getpid()}"
     for name, sub in {
         "JUPYTER_CONFIG_DIR": "jupyter/config",
         "JUPYTER_DATA_DIR": "jupyter/data",
@@ -39,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "IPYTHONDIR": "ipython",
         "TMPDIR": "tmp",
     }.items():
-        path = STATE / sub
+        path = state / sub
         path.mkdir(parents=True, exist_ok=True)
         os.environ[name] = str(path)
     os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
