@@ -183,7 +183,7 @@ TOUR = [
     ),
     new_code_cell(
         "from logitlenskit import collect_logit_lens\n\n"
-        "page = w.save_html(\"colosseum.html\")\n"
+        "page = w.save_html(\"colosseum.html\", overwrite=True)\n"
         "print(page, f\"{page.stat().st_size / 1024:.0f} KiB\")\n\n"
         "data = collect_logit_lens(prompt, model, k=5)\n"
         "last = len(data[\"input\"]) - 1\n"

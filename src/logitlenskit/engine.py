@@ -32,6 +32,7 @@ How it works (see docs/engine.md):
 from __future__ import annotations
 
 import io
+import math
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -227,7 +228,9 @@ def decode_probs(codes: Any) -> np.ndarray:
 
 def code_error_bound(p: float) -> float:
     """Largest absolute decoding error at probability ``p`` (half a code step)."""
-    return 0.5 / (CODE_LINEAR + CODE_PER_NAT / max(p, 1e-300)) * (1 + 1e-9)
+    # Rounding can land up to half a code above p, where dp/du is steeper than at p.
+    p_high = max(p, 1e-300) * math.exp(0.5 / CODE_PER_NAT)
+    return 0.5 / (CODE_LINEAR + CODE_PER_NAT / p_high) * (1 + 1e-9)
 
 
 def _take(buf: np.ndarray, at: int, dtype: Any, count: int) -> tuple[np.ndarray, int]:

@@ -51,7 +51,7 @@ def _token_ids(value: Any, name: str, what: str = "token ids") -> list[int]:
     if not isinstance(value, (list, tuple)):
         raise traitlets.TraitError(f"{name} must be a list of {what}, got {value!r}")
     ids: list[int] = []
-    for i, item in enumerate(value):
+    for item in value:
         number = _index(item, name, what)
         if number not in ids:
             ids.append(number)

@@ -17,7 +17,7 @@ import numbers
 import operator
 import re
 from itertools import chain
-from typing import Any, Mapping, NoReturn, Sequence
+from typing import Any, Mapping, NoReturn
 
 import numpy as np
 
@@ -67,6 +67,8 @@ def _describe(value: Any) -> str:
         return repr(float(value))
     if isinstance(value, (bool, int, str)) or value is None:
         return repr(value)
+    if isinstance(value, np.integer):
+        return repr(int(value))
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of {len(value)}"
     return f"a {type(value).__module__}.{type(value).__name__}".replace("builtins.", "")
@@ -504,6 +506,7 @@ def validate_data(data: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         InvalidDataError: the first problem found, naming field and index.
     """
-    if isinstance(data, Mapping) and "version" in data:
+    # Dispatch as widget_payload does: a top-level "version" is a payload, "meta" is V2.
+    if isinstance(data, Mapping) and "version" in data and "meta" not in data:
         return validate_payload(data)
     return validate_v2(data)

@@ -64,7 +64,7 @@ def test_typing_a_prompt_reruns_the_model_in_the_kernel(jupyter_server, page: Pa
     name = jupyter_server.write_notebook("live.ipynb", SLICE)
     _open_and_run(page, jupyter_server, "jupyterlab", name)
     expect(_last_prediction(page)).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
-    box = page.locator(f"{OUTPUT} input[aria-label=prompt]")
+    box = page.locator(f"{OUTPUT} [aria-label=prompt]")
     box.fill("The Eiffel Tower is located in the city of")
     box.press("Enter")  # JupyterLab swallows `change` on Enter; the widget listens to keydown
     expect(_data_rows(page)).to_have_count(10, timeout=RUN_TIMEOUT_MS)
@@ -95,7 +95,8 @@ def test_popup_of_the_last_row_is_not_clipped_by_the_notebook(jupyter_server, pa
     cell.click()
     popup = page.locator(f"{OUTPUT} .llk-popup")
     expect(popup).to_be_visible()
-    expect(popup.locator(".llk-popup-row")).to_have_count(5)
+    # It opens with the k=5 the browser has, then grows to the 20 that Python computed.
+    expect(popup.locator(".llk-popup-row")).to_have_count(20)
     assert popup.evaluate(POPUP_FULLY_VISIBLE) == [True] * 4
 
 
@@ -122,6 +123,7 @@ def test_ui_state_syncs_both_ways_and_survives_reopening(jupyter_server, page: P
     expect(cell).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
     # Browser → kernel: pin the top token from the popup, then read w.pins in Python.
     cell.click()
+    expect(page.locator(f"{OUTPUT} .llk-popup-row")).to_have_count(20)  # grown: stable rows
     row = page.locator(f"{OUTPUT} .llk-popup-row").first
     token_id = row.get_attribute("data-id")
     row.click()
