@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
-from local_jupyter import JupyterServer, running_jupyter
+from local_jupyter import EXPOSE_APP_ARGS, JupyterServer, running_jupyter
 
 
 @pytest.fixture(scope="session")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     """JupyterLab + Notebook 7 serving a temp folder; stopped (with kernels) after the run."""
     root = tmp_path_factory.mktemp("notebooks")
-    with running_jupyter(
-        root, root.parent / "jupyter-server.log",
-        args=["--LabApp.expose_app_in_browser=True",
-              "--JupyterNotebookApp.expose_app_in_browser=True"],
-    ) as server:
+    with running_jupyter(root, root.parent / "jupyter-server.log", args=EXPOSE_APP_ARGS) as server:
         yield server

@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from lab import (
+    FRONTENDS,
+    KERNEL_TIMEOUT_MS,
+    OUTPUT,
+    RUN_TIMEOUT_MS,
+    SLICE,
+    cell_output,
+    data_rows,
+    last_prediction,
+    open_and_run,
+    run_cell,
+)
 from playwright.sync_api import Page, expect
 
 pytestmark = [pytest.mark.jupyter, pytest.mark.browser, pytest.mark.slow]
-
-KERNEL_TIMEOUT_MS = 60_000
-RUN_TIMEOUT_MS = 120_000  # the kernel imports torch and loads the model first
-# Both front ends are JupyterLab applications: the same app API, different page paths.
-FRONTENDS = {"jupyterlab": "lab/tree", "notebook7": "notebooks"}
-
-SLICE = [
-    "from logitlenskit import LogitLensWidget, load_model\n"
-    'w = LogitLensWidget(model=load_model(), prompt="The capital of France is")\n'
-    "w",
-]
-
-
-def _open_and_run(page: Page, server, frontend: str, name: str) -> None:
-    # `reset` starts from an empty workspace, so notebooks of earlier tests stay closed.
-    page.goto(server.page(f"{FRONTENDS[frontend]}/{name}") + "&reset")
-    # A status-bar "Idle" can show before the kernel's session is attached; ask the app.
-    page.wait_for_function(
-        "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session"
-        "?.kernel?.status === 'idle'",
-        timeout=KERNEL_TIMEOUT_MS,
-    )
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-
-
-# JupyterLab reopens earlier notebooks of the session as background tabs: look only at
-# the output of the notebook on screen.
-OUTPUT = ".jp-OutputArea:visible"
-
-
-def _data_rows(page: Page):
-    return page.locator(f"{OUTPUT} [role=row]:has([role=gridcell])")
-
-
-def _last_prediction(page: Page):
-    """The cell of the last position at the last layer: the model's own prediction."""
-    return _data_rows(page).last.locator("[role=gridcell]").last
 
 
 @pytest.mark.parametrize("frontend", FRONTENDS)
@@ -52,23 +27,23 @@ def test_slice_renders_the_grid(jupyter_server, page: Page, frontend):
     # Notebook 7 itself logs a few unrelated errors of its own.
     page.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
     name = jupyter_server.write_notebook(f"slice-{frontend}.ipynb", SLICE)
-    _open_and_run(page, jupyter_server, frontend, name)
+    open_and_run(page, jupyter_server, frontend, name)
     expect(page.locator(f"{OUTPUT} [role=grid]")).to_be_visible(timeout=RUN_TIMEOUT_MS)
-    expect(_data_rows(page)).to_have_count(5)  # SmolLM2 adds no <bos>: The … is
+    expect(data_rows(page)).to_have_count(5)  # SmolLM2 adds no <bos>: The … is
     # SmolLM2's own next-token prediction after "The capital of France is" is " Paris".
-    expect(_last_prediction(page)).to_contain_text("Paris")
+    expect(last_prediction(page)).to_contain_text("Paris")
     assert not [e for e in errors if "blob:" in e], errors
 
 
 def test_typing_a_prompt_reruns_the_model_in_the_kernel(jupyter_server, page: Page):
     name = jupyter_server.write_notebook("live.ipynb", SLICE)
-    _open_and_run(page, jupyter_server, "jupyterlab", name)
-    expect(_last_prediction(page)).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
+    open_and_run(page, jupyter_server, "jupyterlab", name)
+    expect(last_prediction(page)).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
     box = page.locator(f"{OUTPUT} [aria-label=prompt]")
     box.fill("The Eiffel Tower is located in the city of")
     box.press("Enter")  # JupyterLab swallows `change` on Enter; the widget listens to keydown
-    expect(_data_rows(page)).to_have_count(10, timeout=RUN_TIMEOUT_MS)
-    expect(_last_prediction(page)).to_contain_text("Paris")
+    expect(data_rows(page)).to_have_count(10, timeout=RUN_TIMEOUT_MS)
+    expect(last_prediction(page)).to_contain_text("Paris")
 
 
 # Every corner of the popup must be the popup itself on screen: an output area or a cell
@@ -89,8 +64,8 @@ POPUP_FULLY_VISIBLE = """(popup) => {
 def test_popup_of_the_last_row_is_not_clipped_by_the_notebook(jupyter_server, page: Page,
                                                                frontend):
     name = jupyter_server.write_notebook(f"popup-{frontend}.ipynb", SLICE)
-    _open_and_run(page, jupyter_server, frontend, name)
-    cell = _last_prediction(page)
+    open_and_run(page, jupyter_server, frontend, name)
+    cell = last_prediction(page)
     expect(cell).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
     cell.click()
     popup = page.locator(f"{OUTPUT} .llk-popup")
@@ -100,26 +75,14 @@ def test_popup_of_the_last_row_is_not_clipped_by_the_notebook(jupyter_server, pa
     assert popup.evaluate(POPUP_FULLY_VISIBLE) == [True] * 4
 
 
-def _run_cell(page: Page, index: int) -> None:
-    page.evaluate(
-        "(i) => { const nb = window.jupyterapp.shell.currentWidget.content;"
-        " nb.activeCellIndex = i; return window.jupyterapp.commands.execute('notebook:run-cell'); }",
-        index,
-    )
-
-
-def _cell_output(page: Page, index: int):
-    return page.locator(".jp-NotebookPanel:visible .jp-Cell").nth(index).locator(".jp-OutputArea")
-
-
 def test_ui_state_syncs_both_ways_and_survives_reopening(jupyter_server, page: Page):
     name = jupyter_server.write_notebook("state.ipynb", [
         SLICE[0],
         "print('PINS', w.pins, 'SELECTED', w.selected_cell)",
         "w.pins = []\nw.title = 'set from Python'",
     ])
-    _open_and_run(page, jupyter_server, "jupyterlab", name)
-    cell = _last_prediction(page)
+    open_and_run(page, jupyter_server, "jupyterlab", name)
+    cell = last_prediction(page)
     expect(cell).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
     # Browser → kernel: pin the top token from the popup, then read w.pins in Python.
     cell.click()
@@ -129,17 +92,17 @@ def test_ui_state_syncs_both_ways_and_survives_reopening(jupyter_server, page: P
     row.click()
     pins = page.locator(f"{OUTPUT} .llk-legend-pin")
     expect(pins).to_have_count(1)
-    _run_cell(page, 1)
-    expect(_cell_output(page, 1)).to_contain_text(f"PINS [{{'ids': [{token_id}]")
+    run_cell(page, 1)
+    expect(cell_output(page, 1)).to_contain_text(f"PINS [{{'ids': [{token_id}]")
     # SmolLM2 has 30 layers; the clicked cell is the last layer at the last of 5 positions.
-    expect(_cell_output(page, 1)).to_contain_text("SELECTED {'layer': 29, 'position': 4}")
+    expect(cell_output(page, 1)).to_contain_text("SELECTED {'layer': 29, 'position': 4}")
     # Saved, closed and opened again, the view comes back from the kernel with its pin.
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
     page.evaluate("window.jupyterapp.shell.currentWidget.close()")
     page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{ path: '{name}' }})")
-    expect(_last_prediction(page)).to_contain_text("Paris", timeout=KERNEL_TIMEOUT_MS)
+    expect(last_prediction(page)).to_contain_text("Paris", timeout=KERNEL_TIMEOUT_MS)
     expect(pins).to_have_count(1)
     # Kernel → browser: traits set in Python change the widget on screen.
-    _run_cell(page, 2)
+    run_cell(page, 2)
     expect(page.locator(f"{OUTPUT} .llk-title")).to_have_value("set from Python")
     expect(pins).to_have_count(0)
