@@ -152,8 +152,8 @@ class UIStateTraits(traitlets.HasTraits):
     selected_cell = traitlets.Dict(
         default_value=None, allow_none=True, read_only=True,
         help="The cell whose popup was opened last, {'layer': layer number, 'position': "
-        "input position}; None once that popup closes. Set by the widget only: read it to "
-        "follow what the user clicks",
+        "input position}; it stays after the popup closes and is cleared by a new run. Set "
+        "by the widget only: read it to follow what the user clicks (or use on_select)",
     ).tag(sync=True)
 
     @traitlets.validate("title")
