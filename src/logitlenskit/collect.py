@@ -14,7 +14,6 @@ result leaves the NDIF server. ``remote='local'`` runs nnsight's NDIF simulation
 
 from __future__ import annotations
 
-import operator
 import warnings
 from typing import Any, Optional, Sequence, Union
 
@@ -30,6 +29,7 @@ from .architectures import (
     resolve_accessor,
 )
 from .engine import decode_lens, lens_reduce
+from .validate import as_int, check_text
 
 __all__ = [
     "collect_logit_lens",
@@ -68,6 +68,7 @@ def _check_model(model: Any) -> Any:
 def _encode_prompt(prompt: Any, tokenizer: Any, model: Any) -> list[int]:
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    check_text(prompt, "prompt")  # a lone surrogate would fail deep in the tokenizer
     if not prompt.strip():
         raise ValueError("prompt is empty or whitespace only: give some text to analyse")
     ids = [int(i) for i in tokenizer.encode(prompt)]
@@ -99,11 +100,8 @@ def _normalize_layers(layers: Optional[Sequence[int]], n_layers: int) -> list[in
         raise ValueError("layers is empty: pass None for all layers or some layer indices")
     out = []
     for layer in rows:
-        try:
-            index = operator.index(layer)
-        except TypeError:
-            index = None
-        if index is None or isinstance(layer, bool):
+        index = as_int(layer)
+        if index is None:
             raise TypeError(f"layer indices must be ints, got {layer!r}")
         if not -n_layers <= index < n_layers:
             raise ValueError(
@@ -115,8 +113,9 @@ def _normalize_layers(layers: Optional[Sequence[int]], n_layers: int) -> list[in
 
 
 def _check_k(k: Any, vocab_size: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int):
+    if as_int(k) is None:
         raise TypeError(f"k must be an int, got {type(k).__name__}")
+    k = as_int(k)
     if not 1 <= k <= vocab_size:
         raise ValueError(f"k={k} is out of range: it must be between 1 and the vocabulary "
                          f"size {vocab_size}")
@@ -271,11 +270,8 @@ def _check_track(track: Any, vocab_size: int) -> list[int]:
         raise TypeError(f"track must be a list of token ids, got {type(track).__name__}")
     out = []
     for token_id in track:
-        try:
-            index = operator.index(token_id)
-        except TypeError:
-            index = None
-        if index is None or isinstance(token_id, bool):
+        index = as_int(token_id)
+        if index is None:
             raise TypeError(f"track holds {token_id!r}: token ids must be ints (e.g. from "
                             "model.tokenizer.encode(' Paris', add_special_tokens=False))")
         if not 0 <= index < vocab_size:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import operator
 import threading
 import warnings
 from pathlib import Path
@@ -20,7 +19,7 @@ from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
 from .runs import Runner
 from .session import Control, LensRun, start_run
 from .ui_state import UIStateTraits
-from .validate import validate_data
+from .validate import as_int, check_text, validate_data
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +188,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
     @traitlets.validate("prompt")
     def _validate_prompt(self, proposal: dict[str, Any]) -> str:
-        return _check_text(proposal["value"], "prompt")
+        return check_text(proposal["value"], "prompt")
 
     @traitlets.observe("prompt", "k", "layers", "remote")
     def _on_run_input(self, change: dict[str, Any]) -> None:
@@ -455,12 +454,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _check_k(k: Any) -> int:
-    if isinstance(k, bool):
-        raise TypeError("k must be an int, got bool")
-    try:
-        value = operator.index(k)
-    except TypeError:
-        raise TypeError(f"k must be an int (e.g. k=5), got {type(k).__name__}") from None
+    value = as_int(k)
+    if value is None:
+        raise TypeError(f"k must be an int (e.g. k=5), got {type(k).__name__}")
     if not 1 <= value <= MAX_K:
         raise ValueError(f"k={value} is out of range: use 1..{MAX_K} (the popup's 'more' "
                          "shows up to 100 tokens of any cell without a larger k)")
@@ -474,12 +470,9 @@ def _check_layers(layers: Any) -> list[int] | None:
         raise TypeError(f"layers must be a list of ints or None, got {type(layers).__name__}")
     out = []
     for layer in layers:
-        if isinstance(layer, bool):
+        if as_int(layer) is None:
             raise TypeError(f"layer indices must be ints, got {layer!r}")
-        try:
-            out.append(operator.index(layer))
-        except TypeError:
-            raise TypeError(f"layer indices must be ints, got {layer!r}") from None
+        out.append(as_int(layer))
     if not out:
         raise ValueError("layers is empty: pass None for all layers or some layer indices")
     return out
@@ -490,18 +483,6 @@ def _check_remote(remote: Any) -> bool | str | None:
         return remote
     raise ValueError(f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, "
                      f"got {remote!r}")
-
-
-def _check_text(text: Any, name: str) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"{name} holds a lone surrogate {text[exc.start]!r} at index "
-                         f"{exc.start}, which no tokenizer or page can carry: remove it or "
-                         "pair it") from None
-    return text
 
 
 def _as_collection(result: Mapping[str, Any]) -> dict[str, Any]:
