@@ -23,7 +23,8 @@ import platform
 import statistics
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import psutil
 import torch
@@ -32,6 +33,7 @@ from logitlenskit import collect
 from logitlenskit.collect import collect_logit_lens
 from logitlenskit.engine import payload_bytes
 from logitlenskit.models import load_model
+from logitlenskit.request import prepare_request
 
 TEXT = (
     "The history of the city goes back two thousand years, to a small settlement on the "
@@ -162,11 +164,8 @@ def gemm_rate() -> float:
 
 
 def our_payload(model: Any, prompt: str) -> int:
-    ids = model.tokenizer.encode(prompt)
-    rows = list(range(model.num_layers))
-    saved = collect._trace_nnterp(model, ids, rows, 5, collect._vocab_size(model),
-                                  collect._softcap(model), False)
-    return payload_bytes(saved)
+    request = prepare_request(prompt, model, k=5, layers=None, remote=False)
+    return payload_bytes(collect.trace_lens(request))
 
 
 def seed_payload(result: dict) -> int:
@@ -182,24 +181,25 @@ def bench_smollm2(lengths: list[int], runs: int, rate: float) -> None:
     # The seed code reads model.config, which nnsight leaves unset on wrapped models.
     model.config = model._model.config
     d, vocab, n_layers = 576, 49152, model.num_layers
-    print("\n| tokens | method | median s | × floor | GEMM-bound s | peak extra RSS | payload bytes |")
+    print(
+        "\n| tokens | method | median s | × floor | GEMM-bound s | peak extra RSS | payload bytes |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n in lengths:
         prompt = prompt_of(model, n)
         p = len(model.tokenizer.encode(prompt))
         methods = {
-            "floor": lambda: floor(model, prompt),
-            "ours": lambda: collect_logit_lens(prompt, model, remote=False),
-            "seed": lambda: seed_collect_logit_lens(prompt, model, remote=False),
+            "floor": lambda prompt=prompt: floor(model, prompt),
+            "ours": lambda prompt=prompt: collect_logit_lens(prompt, model, remote=False),
+            "seed": lambda prompt=prompt: seed_collect_logit_lens(prompt, model, remote=False),
         }
         stats: dict[str, list[tuple[float, int]]] = {name: [] for name in methods}
-        for name, fn in methods.items():
+        for fn in methods.values():
             fn()  # warm-up
         for _ in range(runs):
             for name, fn in methods.items():
                 stats[name].append(measure(fn))
-        payloads = {"ours": our_payload(model, prompt),
-                    "seed": seed_payload(methods["seed"]())}
+        payloads = {"ours": our_payload(model, prompt), "seed": seed_payload(methods["seed"]())}
         bound = 2 * n_layers * p * d * vocab / rate / 1e9
         t_floor = statistics.median(t for t, _ in stats["floor"])
         for name in methods:
@@ -207,8 +207,10 @@ def bench_smollm2(lengths: list[int], runs: int, rate: float) -> None:
             mem = max(m for _, m in stats[name])
             pay = payloads.get(name)
             ratio = f" ({pay / payloads['seed']:.2f}× seed)" if name == "ours" else ""
-            print(f"| {p} | {name} | {t:.3f} | {t / t_floor:.2f} | {bound:.3f} | {fmt_gb(mem)} |"
-                  f" {'-' if pay is None else f'{pay:,}{ratio}'} |")
+            print(
+                f"| {p} | {name} | {t:.3f} | {t / t_floor:.2f} | {bound:.3f} | {fmt_gb(mem)} |"
+                f" {'-' if pay is None else f'{pay:,}{ratio}'} |"
+            )
 
 
 def bench_gemma(n: int) -> None:
@@ -228,9 +230,11 @@ def main() -> None:
     parser.add_argument("--no-gemma", action="store_true")
     args = parser.parse_args()
     rate = gemm_rate()
-    print(f"{datetime.date.today()} {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads),"
-          f" load average {os.getloadavg()[0]:.2f}; float32 GEMM {rate:.0f} GFLOP/s")
+    print(
+        f"{datetime.date.today()} {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads),"
+        f" load average {os.getloadavg()[0]:.2f}; float32 GEMM {rate:.0f} GFLOP/s"
+    )
     bench_smollm2(args.lengths, args.runs, rate)
     if not args.no_gemma:
         bench_gemma(args.gemma_tokens)

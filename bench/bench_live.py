@@ -24,7 +24,8 @@ import platform
 import statistics
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import psutil
 import torch
@@ -67,24 +68,28 @@ def loop_row(model: Any, prompt: str, runs: int, remote: Any) -> dict[str, float
         w.prompt = variants[i % len(variants)]
 
     def detail(k: int) -> Callable[[int], None]:
-        return lambda i: w.detail({"run": w.data["run"], "layer": 20, "position": 50,
-                                   "k": k}, [])
+        return lambda i: w.detail({"run": w.data["run"], "layer": 20, "position": 50, "k": k}, [])
 
     def pin(i: int) -> None:
         w.pins = [{"ids": [untracked(w, i)], "color": "#e6194b"}]
 
-    row = {"run": median_ms(rerun, runs), "detail20": median_ms(detail(20), runs),
-           "detail100": median_ms(detail(100), runs), "pin": median_ms(pin, runs)}
+    row = {
+        "run": median_ms(rerun, runs),
+        "detail20": median_ms(detail(20), runs),
+        "detail100": median_ms(detail(100), runs),
+        "pin": median_ms(pin, runs),
+    }
     w.pins = []
-    row["collect"] = median_ms(lambda i: collect_logit_lens(variants[i % 7], model,
-                                                              remote=remote), runs)
+    row["collect"] = median_ms(
+        lambda i: collect_logit_lens(variants[i % 7], model, remote=remote), runs
+    )
     return row
 
 
 class PeakRss:
     """Peak resident memory above the level at entry, sampled every 5 ms."""
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self.proc, self.stop = psutil.Process(), threading.Event()
         self.base = self.peak = self.proc.memory_info().rss
         self.thread = threading.Thread(target=self._sample, daemon=True)
@@ -120,8 +125,13 @@ def long_prompt_row(model: Any, n_tokens: int) -> dict[str, float]:
         start = time.perf_counter()
         with_warnings_off(lambda: setattr(w, "prompt", prompt))
         whole = time.perf_counter() - start
-    return {"tokens": len(ids), "forward": forward, "first": first[0] - start,
-            "whole": whole, "rss": rss.extra_gb}
+    return {
+        "tokens": len(ids),
+        "forward": forward,
+        "first": first[0] - start,
+        "whole": whole,
+        "rss": rss.extra_gb,
+    }
 
 
 def with_warnings_off(fn: Callable[[], None]) -> None:
@@ -139,24 +149,30 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=5000)
     parser.add_argument("--no-remote", action="store_true")
     args = parser.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, load {os.getloadavg()[0]:.2f}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, load {os.getloadavg()[0]:.2f}"
+    )
     model = load_model()
     prompt = prompt_of(model, args.tokens)
     collect_logit_lens(prompt, model)  # warm-up: the first call pays allocator growth
     print(f"\n{args.tokens} tokens, median of {args.runs} (ms)")
     print("| path | collect_logit_lens | w.prompt = … | ratio | detail k=20 | k=100 | pin |")
     print("|---|---|---|---|---|---|---|")
-    for remote in ([False] if args.no_remote else [False, "local"]):
+    for remote in [False] if args.no_remote else [False, "local"]:
         r = loop_row(model, prompt, args.runs, remote)
-        print(f"| {'local' if remote is False else 'NDIF simulation'} | {r['collect']:.0f} | "
-              f"{r['run']:.0f} | {r['run'] / r['collect']:.2f}× | {r['detail20']:.1f} | "
-              f"{r['detail100']:.1f} | {r['pin']:.1f} |")
+        print(
+            f"| {'local' if remote is False else 'NDIF simulation'} | {r['collect']:.0f} | "
+            f"{r['run']:.0f} | {r['run'] / r['collect']:.2f}× | {r['detail20']:.1f} | "
+            f"{r['detail100']:.1f} | {r['pin']:.1f} |"
+        )
     if args.long:
         r = long_prompt_row(model, args.long)
-        print(f"\nlong prompt: {r['tokens']} tokens: forward pass {r['forward']:.1f} s, first "
-              f"screen {r['first']:.1f} s (+{r['first'] - r['forward']:.1f} s), whole lens "
-              f"{r['whole']:.1f} s, peak extra RSS {r['rss']:.2f} GB")
+        print(
+            f"\nlong prompt: {r['tokens']} tokens: forward pass {r['forward']:.1f} s, first "
+            f"screen {r['first']:.1f} s (+{r['first'] - r['forward']:.1f} s), whole lens "
+            f"{r['whole']:.1f} s, peak extra RSS {r['rss']:.2f} GB"
+        )
     print(f"\nload after: {os.getloadavg()[0]:.2f}")
 
 

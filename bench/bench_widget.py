@@ -21,13 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "ui"), str(ROOT / "tests"), str(ROOT / "src")]
 
-from conftest import WidgetPage, _wire, start_harness_server  # noqa: E402  (tests/ui helpers)
 from playwright.sync_api import sync_playwright  # noqa: E402
-from fake_lens import payload  # noqa: E402
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from fake_lens import payload  # noqa: E402
+from harness import WidgetPage, start_harness_server, widget_state, wire  # noqa: E402  (tests/ui/harness.py)
+from local_jupyter import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 # A capturing listener on window runs before the widget's handlers, a bubbling one after
 # them; the second forces layout, so the difference is handling + style + layout.
@@ -49,11 +47,8 @@ def fresh(browser, url: str, data: dict) -> WidgetPage:
 
 
 def render_ms(wp: WidgetPage, data: dict, **traits) -> float:
-    from logitlenskit.widget import LogitLensWidget
-
-    state = {k: v for k, v in LogitLensWidget().get_state().items() if not k.startswith("_")}
-    state.update(traits, data=data)
-    return wp.page.evaluate("(s) => { window.llk.cleanup(); return window.llk.mount(s); }", _wire(state))
+    state = wire(widget_state(data, **traits))
+    return wp.page.evaluate("(s) => { window.llk.cleanup(); return window.llk.mount(s); }", state)
 
 
 def times(wp: WidgetPage) -> list[float]:
@@ -113,7 +108,7 @@ def main() -> None:
     pins = {"pins": [{"ids": [1, 2], "color": "#e6194b"}, {"ids": [3], "color": "#3cb44b"}]}
     rows: list[tuple[str, float, float, str]] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         wp = fresh(browser, url, small)
         first = [render_ms(wp, small, **pins) for _ in range(args.runs)]
         rows.append(("first render 80 × 100", statistics.median(first), max(first), "≤ 100"))
@@ -121,20 +116,33 @@ def main() -> None:
         for _ in range(3):
             for name, ts in bench_events(wp).items():
                 events.setdefault(name, []).extend(ts)
-        goals = {"cell click → popup": "≤ 16", "hover → chart update": "≤ 8",
-                 "column drag step": "≤ 16"}
+        goals = {
+            "cell click → popup": "≤ 16",
+            "hover → chart update": "≤ 8",
+            "column drag step": "≤ 16",
+        }
         for name, ts in events.items():
             rows.append((name, statistics.median(ts), max(ts), goals[name]))
         big_render = [render_ms(wp, big, **pins) for _ in range(max(3, args.runs // 2))]
-        rows.append(("first render 80 × 2,000", statistics.median(big_render), max(big_render), "no freeze"))
+        rows.append(
+            ("first render 80 × 2,000", statistics.median(big_render), max(big_render), "no freeze")
+        )
         scroll = wp.page.evaluate(SCROLL_JS)
         gaps = scroll["gaps"]
-        rows.append(("80 × 2,000 scroll: frame interval", statistics.median(gaps), max(gaps),
-                     f"no freeze ({scroll['rows']} rows in DOM, reached end: {scroll['bottom']})"))
+        rows.append(
+            (
+                "80 × 2,000 scroll: frame interval",
+                statistics.median(gaps),
+                max(gaps),
+                f"no freeze ({scroll['rows']} rows in DOM, reached end: {scroll['bottom']})",
+            )
+        )
         browser.close()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (the benchmark's own "
-          f"Chromium counts); {platform.platform()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (the benchmark's own "
+        f"Chromium counts); {platform.platform()}"
+    )
     print(f"{'figure':38} {'median ms':>10} {'max ms':>8}  goal")
     for name, med, worst, goal in rows:
         print(f"{name:38} {med:10.2f} {worst:8.2f}  {goal}")

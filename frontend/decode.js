@@ -1,9 +1,27 @@
 // Turns the widget's `data` trait (version-3 binary payload or seed V2 JSON) into a Lens.
 // Every check throws a DecodeError whose message a user can act on, shown in the widget.
+//
+// Python checks data before it reaches the widget (src/logitlenskit/validate.py), but data
+// can arrive without Python: a saved notebook's widget state, an exported page, another
+// kernel's payload. So the same rules are checked here, and the first problem found is
+// reported with the field and index that break it (docs/data-format.md, "What is
+// validated"). Sizes are checked before anything is allocated.
 
-import { Lens, CELL_PENDING } from "./lens.js";
+import { Lens, CELL_OK, CELL_PENDING } from "./lens.js";
 
 export class DecodeError extends Error {}
+
+/** Most predictions per cell (validate.py's MAX_K): the grid shows one, the popup a few. */
+export const MAX_K = 1024;
+/** Most bytes the browser may hold for one view (validate.py's MAX_PAYLOAD_BYTES). */
+export const MAX_BYTES = 512 * 2 ** 20;
+const PROBS = "probabilities must be finite numbers in [0, 1]";
+/** Entropies are stored as float16 by the engine: a one-hot row can round to a tiny negative. */
+const ENTROPY_SLACK = 1e-3;
+/** Vocab keys are token ids written in decimal. */
+const ID_KEY = /^(0|[1-9][0-9]*)$/;
+/** Half of a UTF-16 pair on its own: not valid Unicode, cannot be saved as UTF-8. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Declared `never` so that TypeScript narrows after each `if (...) fail(...)` check.
@@ -25,18 +43,63 @@ export function decode(data) {
   const d = /** @type {Record<string, any>} */ (data);
   if (Object.keys(d).length === 0) return null;
   if (d.version === 3) return decodeV3(d);
-  if (d.meta && d.meta.version === 2) return decodeV2(d);
+  const meta = d.meta;
+  if (meta && typeof meta === "object" && meta.version === 2) return decodeV2(d);
   fail(
-    `unknown data format (version ${describe(d.version ?? d.meta?.version)}); ` +
+    `unknown data format (version ${describe(d.version ?? (meta && typeof meta === "object" ? meta.version : meta))}); ` +
       "expected the version-3 widget payload or seed V2 JSON",
   );
 }
 
-/** @param {unknown} v */
+/**
+ * A value as a message shows it: NaN, Infinity, 7, "abc" (shortened), or what it is.
+ * @param {unknown} v
+ */
 function describe(v) {
   if (v === undefined) return "nothing";
+  if (v === null) return "null";
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}\u2026` : v);
   if (Array.isArray(v)) return `an array of ${v.length}`;
-  return typeof v === "object" ? (v === null ? "null" : "an object") : JSON.stringify(v);
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return `binary data of ${v.byteLength} bytes`;
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+/**
+ * `"name"[i][j]...` for a flat index into a C-order array of `shape`.
+ * @param {string} name
+ * @param {number} flat
+ * @param {number[]} shape
+ */
+function at(name, flat, shape) {
+  const idx = [];
+  for (let i = shape.length - 1; i >= 0; i--) {
+    idx.push(flat % shape[i]);
+    flat = Math.floor(flat / shape[i]);
+  }
+  return `"${name}"${idx.reverse().map((i) => `[${i}]`).join("")}`;
+}
+
+/**
+ * @param {string} text
+ * @param {string} name how the message names it, e.g. `"input"[3]`
+ */
+function checkText(text, name) {
+  const m = LONE_SURROGATE.exec(text);
+  if (m) {
+    fail(`${name} holds a lone surrogate (U+${m[0].charCodeAt(0).toString(16).toUpperCase()}) at ` +
+      `character ${m.index}, which is not valid Unicode`);
+  }
+}
+
+/**
+ * Check many strings with one regex pass; the slow pass only runs to name the culprit.
+ * @param {string[]} texts
+ * @param {(i: number) => string} name
+ */
+function checkTexts(texts, name) {
+  if (!LONE_SURROGATE.test(texts.join("\u0000"))) return;
+  texts.forEach((t, i) => checkText(t, name(i)));
 }
 
 /**
@@ -50,23 +113,81 @@ function stringList(d, key) {
   v.forEach((s, i) => {
     if (typeof s !== "string") fail(`"${key}"[${i}] is not a string (got ${describe(s)})`);
   });
+  checkTexts(v, (i) => `"${key}"[${i}]`);
   return v;
 }
 
 /**
+ * A list of integers >= 0 (ids, layer numbers), exact as JSON numbers.
  * @param {Record<string, any>} d
  * @param {string} key
- * @param {boolean} [optional]
+ * @param {boolean} [optional] absent or null gives []
  * @returns {number[]}
  */
 function intList(d, key, optional = false) {
   const v = d[key];
-  if (v === undefined && optional) return [];
+  if (v == null && optional) return [];
   if (!Array.isArray(v)) fail(`"${key}" is missing or not a list (got ${describe(v)})`);
   v.forEach((x, i) => {
-    if (!Number.isInteger(x)) fail(`"${key}"[${i}] is not an integer (got ${describe(x)})`);
+    if (!isIndex(x)) fail(`"${key}"[${i}] is not an integer >= 0 (got ${describe(x)})`);
   });
   return v;
+}
+
+/** @param {unknown} x @returns {x is number} */
+function isIndex(x) {
+  return Number.isSafeInteger(x) && /** @type {number} */ (x) >= 0;
+}
+
+/**
+ * An optional integer field that must be at least `low` when present; null when absent.
+ * @param {Record<string, any>} d
+ * @param {string} key
+ * @param {number} low
+ */
+function optionalInt(d, key, low) {
+  const v = d[key];
+  if (v == null) return null;
+  if (!Number.isSafeInteger(v) || v < low) {
+    fail(`"${key}" must be an integer >= ${low} (got ${describe(v)})`);
+  }
+  return /** @type {number} */ (v);
+}
+
+/**
+ * The width of every cell's top-k list, checked before anything of that size exists.
+ * @param {unknown} k
+ */
+function checkK(k) {
+  if (!Number.isSafeInteger(k) || /** @type {number} */ (k) < 1) {
+    fail(`"k" must be a positive integer (got ${describe(k)})`);
+  }
+  const n = /** @type {number} */ (k);
+  if (n > MAX_K) {
+    fail(`"k" is ${n}: at most ${MAX_K} predictions per cell are supported (the grid shows ` +
+      "one per cell and the popup a few); collect with a smaller k");
+  }
+  return n;
+}
+
+/**
+ * @param {number} bytes what the view would hold
+ * @param {string} detail
+ */
+function checkSize(bytes, detail) {
+  if (bytes > MAX_BYTES) {
+    fail(`the data would take ${Math.round(bytes / 1e6).toLocaleString("en")} MB in the browser ` +
+      `(${detail}), over the ${MAX_BYTES / 2 ** 20} MiB limit: collect fewer layers, a ` +
+      "shorter prompt or a smaller k");
+  }
+}
+
+/**
+ * A probability that breaks the rules, or null.
+ * @param {number} p
+ */
+function badProb(p) {
+  return p >= 0 && p <= 1 ? null : `is ${describe(p)}; ${PROBS}`; // NaN fails both
 }
 
 /**
@@ -90,6 +211,8 @@ function binary(d, key, Ctor, expected) {
 
 /**
  * `binary` for any value (a field, or a command answer's buffer); `name` names it in errors.
+ * A plain array is accepted too (each value must fit the type); nothing is allocated before
+ * its length is checked.
  * @template {Int32ArrayConstructor | Float32ArrayConstructor | Uint8ArrayConstructor} C
  * @param {unknown} v
  * @param {string} name
@@ -107,6 +230,12 @@ export function typed(v, name, Ctor, expected) {
     bytes = new Uint8Array(v);
   } else if (Array.isArray(v)) {
     if (v.length !== expected) fail(`${key} has ${v.length} values, expected ${expected}`);
+    const isFloat = /** @type {unknown} */ (Ctor) === Float32Array;
+    const [lo, hi] = /** @type {unknown} */ (Ctor) === Uint8Array ? [0, 255] : [-(2 ** 31), 2 ** 31 - 1];
+    v.forEach((x, i) => {
+      const ok = typeof x === "number" && (isFloat || (Number.isInteger(x) && x >= lo && x <= hi));
+      if (!ok) fail(`${key}[${i}] is ${describe(x)}; expected ${isFloat ? "a number" : `an integer in [${lo}, ${hi}]`}`);
+    });
     return /** @type {InstanceType<C>} */ (Ctor.from(v));
   } else {
     fail(`${key} is missing or not binary data (got ${describe(v)})`);
@@ -128,44 +257,94 @@ export function typed(v, name, Ctor, expected) {
   return /** @type {InstanceType<C>} */ (new View(copy.buffer, 0, expected));
 }
 
+/**
+ * The payload's vocab as a Map; keys are ids in decimal, values strings.
+ * @param {unknown} raw
+ */
+function decodeVocab(raw) {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw) || ArrayBuffer.isView(raw)) {
+    fail(`"vocab" is missing or not an object {"<id>": string} (got ${describe(raw)})`);
+  }
+  /** @type {Map<number, string>} */
+  const vocab = new Map();
+  let chars = 0;
+  for (const [key, text] of Object.entries(raw)) {
+    if (!ID_KEY.test(key) || !Number.isSafeInteger(Number(key))) {
+      fail(`"vocab" key ${describe(key)} is not a token id: keys are ids >= 0 written in decimal`);
+    }
+    if (typeof text !== "string") fail(`"vocab"[${describe(key)}] is not a string (got ${describe(text)})`);
+    vocab.set(Number(key), text);
+    chars += text.length;
+  }
+  const keys = [...vocab.keys()];
+  checkTexts([...vocab.values()], (i) => `"vocab"[${describe(String(keys[i]))}]`);
+  return { vocab, chars };
+}
+
 /** @param {Record<string, any>} d */
 function decodeV3(d) {
+  const model = d.model == null ? "" : d.model;
+  if (typeof model !== "string") fail(`"model" is not a string (got ${describe(model)})`);
+  checkText(model, `"model"`);
   const input = stringList(d, "input");
   const layers = intList(d, "layers");
-  const inputIds = intList(d, "input_ids", true);
-  const k = d.k;
-  if (!Number.isInteger(k) || k < 1) fail(`"k" must be a positive integer (got ${describe(k)})`);
   const L = layers.length;
   const P = input.length;
   if (L === 0 || P === 0) fail(`the data has ${L} layers and ${P} positions; nothing to show`);
+  const k = checkK(d.k);
+  const grid = L * P;
+  checkSize(grid * (8 * k + 5), `L=${L} x P=${P} x k=${k}`);
+  const inputIds = intList(d, "input_ids", true);
   if (inputIds.length && inputIds.length !== P) {
     fail(`"input_ids" has ${inputIds.length} ids for ${P} input tokens`);
   }
-  const vocabRaw = d.vocab;
-  if (!vocabRaw || typeof vocabRaw !== "object") fail(`"vocab" is missing or not an object`);
-  /** @type {Map<number, string>} */
-  const vocab = new Map();
-  for (const [key, text] of Object.entries(vocabRaw)) {
-    vocab.set(Number(key), typeof text === "string" ? text : String(text));
+  const numLayers = optionalInt(d, "num_layers", 1);
+  if (numLayers !== null) {
+    const deep = layers.find((l) => l >= numLayers);
+    if (deep !== undefined) {
+      fail(`"layers" names layer ${deep}, but "num_layers" is ${numLayers} (valid layers: 0..${numLayers - 1})`);
+    }
   }
-  const topkIds = binary(d, "topk_ids", Int32Array, L * P * k);
-  const topkProbs = binary(d, "topk_probs", Float32Array, L * P * k);
+  const run = optionalInt(d, "run", 0);
+  const { vocab, chars } = decodeVocab(d.vocab);
   const trackedOffsets = binary(d, "tracked_offsets", Int32Array, P + 1);
-  const T = trackedOffsets[P];
   checkOffsets(trackedOffsets);
+  const T = trackedOffsets[P];
+  const text = chars + input.reduce((n, s) => n + s.length, 0);
+  checkSize(grid * (8 * k + 5) + T * (4 + 4 * L) + text,
+    `L=${L} x P=${P} x k=${k} and ${T.toLocaleString("en")} trajectories`);
   const trackedIds = binary(d, "tracked_ids", Int32Array, T);
-  checkSorted(trackedIds, trackedOffsets);
-  const trackedProbs = binary(d, "tracked_probs", Float32Array, T * L);
-  const entropy = d.entropy == null ? null : binary(d, "entropy", Float32Array, L * P);
-  const model = typeof d.model === "string" ? d.model : "";
-  const numLayers = d.num_layers ?? null;
-  if (numLayers !== null && !(Number.isInteger(numLayers) && numLayers > 0)) {
-    fail(`"num_layers" must be a positive integer (got ${describe(numLayers)})`);
-  }
-  const run = d.run ?? null;
-  if (run !== null && !Number.isInteger(run)) fail(`"run" must be an integer (got ${describe(run)})`);
-  const cellStatus = d.cell_status == null ? null : binary(d, "cell_status", Uint8Array, L * P);
+  checkTrackedIds(trackedIds, trackedOffsets, vocab);
+  const cellStatus = d.cell_status == null ? null : binary(d, "cell_status", Uint8Array, grid);
   if (cellStatus) checkStatus(cellStatus, P);
+  const ok = (/** @type {number} */ cell) => !cellStatus || cellStatus[cell] === CELL_OK;
+  const entropy = d.entropy == null ? null : binary(d, "entropy", Float32Array, grid);
+  if (entropy) {
+    for (let i = 0; i < grid; i++) {
+      const e = entropy[i];
+      if (ok(i) && !(e >= -ENTROPY_SLACK && e < Infinity)) {
+        fail(`${at("entropy", i, [L, P])} is ${describe(e)}; entropies must be finite numbers >= 0 (nats)`);
+      }
+    }
+  }
+  const topkIds = binary(d, "topk_ids", Int32Array, grid * k);
+  checkTopkIds(topkIds, ok, trackedIds, trackedOffsets, [L, P, k]);
+  const topkProbs = binary(d, "topk_probs", Float32Array, grid * k);
+  for (let i = 0; i < topkProbs.length; i++) {
+    const bad = badProb(topkProbs[i]);
+    if (bad && ok(Math.floor(i / k))) fail(`${at("topk_probs", i, [L, P, k])} ${bad}`);
+  }
+  const trackedProbs = binary(d, "tracked_probs", Float32Array, T * L);
+  for (let p = 0; p < P; p++) {
+    for (let t = trackedOffsets[p]; t < trackedOffsets[p + 1]; t++) {
+      for (let l = 0; l < L; l++) {
+        const bad = badProb(trackedProbs[t * L + l]);
+        if (bad && ok(l * P + p)) {
+          fail(`"tracked_probs"[${t}][${l}] (position ${p}, token ${trackedIds[t]}) ${bad}`);
+        }
+      }
+    }
+  }
   return new Lens({
     model, input, inputIds, layers, k, vocab, topkIds, topkProbs,
     trackedOffsets, trackedIds, trackedProbs, entropy, fromV2: false, numLayers, run, cellStatus,
@@ -196,28 +375,81 @@ function checkOffsets(off) {
 }
 
 /**
- * Trajectories are found by binary search: each position's ids must strictly increase.
+ * Trajectories are found by binary search: each position's ids must strictly increase. Each
+ * id is >= 0 and has a vocab string.
  * @param {Int32Array} ids
  * @param {Int32Array} off
+ * @param {Map<number, string>} vocab
  */
-function checkSorted(ids, off) {
+function checkTrackedIds(ids, off, vocab) {
   for (let p = 0; p + 1 < off.length; p++) {
-    for (let i = off[p] + 1; i < off[p + 1]; i++) {
-      if (ids[i] <= ids[i - 1]) {
-        fail(`"tracked_ids" of position ${p} must be sorted and distinct (${ids[i - 1]} before ${ids[i]})`);
+    for (let i = off[p]; i < off[p + 1]; i++) {
+      if (ids[i] < 0) fail(`"tracked_ids"[${i}] (position ${p}) is ${ids[i]}; token ids must be >= 0`);
+      if (i > off[p] && ids[i] <= ids[i - 1]) {
+        fail(`"tracked_ids" of position ${p} must be sorted and distinct (${ids[i - 1]} before ${ids[i]} at "tracked_ids"[${i}])`);
+      }
+      if (!vocab.has(ids[i])) fail(`"vocab" has no string for token ${ids[i]} ("tracked_ids"[${i}])`);
+    }
+  }
+}
+
+/**
+ * Every top-k id of a computed cell is among its position's tracked ids (it needs a
+ * trajectory for the popup and the chart).
+ * @param {Int32Array} topk
+ * @param {(cell: number) => boolean} ok
+ * @param {Int32Array} ids
+ * @param {Int32Array} off
+ * @param {number[]} shape [L, P, k]
+ */
+function checkTopkIds(topk, ok, ids, off, shape) {
+  const [L, P, k] = shape;
+  for (let l = 0; l < L; l++) {
+    for (let p = 0; p < P; p++) {
+      if (!ok(l * P + p)) continue;
+      const base = (l * P + p) * k;
+      for (let j = 0; j < k; j++) {
+        const id = topk[base + j];
+        if (id < 0) fail(`${at("topk_ids", base + j, shape)} is ${id}; token ids must be >= 0`);
+        if (!sortedHas(ids, off[p], off[p + 1], id)) {
+          fail(`${at("topk_ids", base + j, shape)} is token ${id}, which is not among position ${p}'s ` +
+            `"tracked_ids": every top-k id needs a trajectory`);
+        }
       }
     }
   }
 }
 
 /**
+ * Whether the sorted `a[lo:hi]` holds `x`.
+ * @param {Int32Array} a
+ * @param {number} lo
+ * @param {number} hi
+ * @param {number} x
+ */
+function sortedHas(a, lo, hi, x) {
+  hi -= 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] === x) return true;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/**
  * Seed V2 JSON keys tokens by string; each distinct key gets its own id here so the rest of
  * the widget works on ids only. A key `"<string>#<id>"` where the plain `"<string>"` is also a
  * key is how to_js_format keeps two ids with one string apart: it stays its own token but is
- * labelled with the plain string.
+ * labelled with the plain string. Memory is sized by the data: every cell lists the same
+ * number (k <= MAX_K) of tokens, and the total is checked before anything is allocated.
  * @param {Record<string, any>} d
  */
 function decodeV2(d) {
+  const model = d.meta.model == null ? "" : d.meta.model;
+  if (typeof model !== "string") fail(`"meta"."model" is not a string (got ${describe(model)})`);
+  checkText(model, `"meta"."model"`);
   const input = stringList(d, "input");
   const layers = intList(d, "layers");
   const L = layers.length;
@@ -228,6 +460,7 @@ function decodeV2(d) {
   if (!Array.isArray(topk) || topk.length !== L) {
     fail(`"topk" must be a list with one entry per layer (${L}), got ${describe(topk)}`);
   }
+  const k = v2Width(topk, L, P);
   if (!Array.isArray(tracked) || tracked.length !== P) {
     fail(`"tracked" must be a list with one entry per position (${P}), got ${describe(tracked)}`);
   }
@@ -243,19 +476,34 @@ function decodeV2(d) {
     }
     return id;
   };
-  const k = v2Width(topk, P);
-  const allKeys = new Set(tracked.flatMap((e) => (e && typeof e === "object" ? Object.keys(e) : [])));
+  /** @type {Set<string>} */
+  const allKeys = new Set();
+  let T = 0;
+  tracked.forEach((entry, p) => {
+    if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
+      fail(`"tracked"[${p}] must be an object {token: trajectory}, got ${describe(entry)}`);
+    }
+    const keys = Object.keys(entry);
+    T += keys.length;
+    checkSize(L * P * k * 8 + T * (4 + 4 * L),
+      `L=${L} x P=${P} x k=${k} and ${T.toLocaleString("en")} trajectories`);
+    checkTexts(keys, (i) => `"tracked"[${p}] key ${describe(keys[i])}`);
+    for (const s of keys) allKeys.add(s);
+  });
   const perPos = tracked.map((entry, p) => v2Tracked(entry, p, L, intern, allKeys));
-  const topkIds = new Int32Array(L * P * k).fill(-1);
-  const topkProbs = new Float32Array(L * P * k).fill(NaN);
+  const topkIds = new Int32Array(L * P * k);
+  const topkProbs = new Float32Array(L * P * k);
   for (let l = 0; l < L; l++) {
     for (let p = 0; p < P; p++) {
-      topk[l][p].forEach((/** @type {unknown} */ s, /** @type {number} */ j) => {
-        if (typeof s !== "string") fail(`"topk"[${l}][${p}][${j}] is not a string`);
-        const id = intern(s);
+      /** @type {unknown[]} */ (topk[l][p]).forEach((s, j) => {
+        const id = typeof s === "string" ? idOf.get(s) : undefined;
+        const traj = id === undefined ? undefined : perPos[p].get(id);
+        if (id === undefined || !traj) {
+          fail(`"topk"[${l}][${p}][${j}] is ${describe(s)}, which has no trajectory in ` +
+            `"tracked"[${p}]: every top-k token needs one`);
+        }
         topkIds[(l * P + p) * k + j] = id;
-        const traj = perPos[p].get(id);
-        if (traj) topkProbs[(l * P + p) * k + j] = traj[l];
+        topkProbs[(l * P + p) * k + j] = traj[l];
       });
     }
   }
@@ -270,18 +518,20 @@ function decodeV2(d) {
     });
   });
   return new Lens({
-    model: typeof d.meta.model === "string" ? d.meta.model : "",
-    input, inputIds: [], layers, k, vocab, topkIds, topkProbs,
+    model, input, inputIds: [], layers, k, vocab, topkIds, topkProbs,
     trackedOffsets: offsets, trackedIds, trackedProbs, entropy: null, fromV2: true,
     numLayers: null,
   });
 }
 
 /**
+ * Checks the V2 top-k grid's shape and strings and returns its width k: every cell lists
+ * the same number of tokens, at most MAX_K, so memory follows the data.
  * @param {any[]} topk
+ * @param {number} L
  * @param {number} P
  */
-function v2Width(topk, P) {
+function v2Width(topk, L, P) {
   let k = 0;
   topk.forEach((row, l) => {
     if (!Array.isArray(row) || row.length !== P) {
@@ -291,14 +541,28 @@ function v2Width(topk, P) {
       if (!Array.isArray(cell) || cell.length === 0) {
         fail(`"topk"[${l}][${p}] must be a non-empty list of tokens, got ${describe(cell)}`);
       }
-      k = Math.max(k, cell.length);
+      if (k === 0) {
+        k = cell.length;
+        if (k > MAX_K) {
+          fail(`"topk"[${l}][${p}] lists ${k} tokens: at most ${MAX_K} predictions per cell are ` +
+            "supported (the grid shows one per cell and the popup a few); collect with a smaller k");
+        }
+        checkSize(L * P * k * 8, `L=${L} x P=${P} x k=${k}`);
+      } else if (cell.length !== k) {
+        fail(`"topk"[${l}][${p}] has ${cell.length} tokens but "topk"[0][0] has ${k}: every cell ` +
+          "lists the same number (k) of tokens");
+      }
+      cell.forEach((s, j) => {
+        if (typeof s !== "string") fail(`"topk"[${l}][${p}][${j}] is not a string (got ${describe(s)})`);
+      });
+      checkTexts(cell, (j) => `"topk"[${l}][${p}][${j}]`);
     });
   });
   return k;
 }
 
 /**
- * @param {unknown} entry
+ * @param {Record<string, unknown>} entry
  * @param {number} p
  * @param {number} L
  * @param {(s: string, label?: string) => number} intern
@@ -306,15 +570,18 @@ function v2Width(topk, P) {
  * @returns {Map<number, number[]>}
  */
 function v2Tracked(entry, p, L, intern, allKeys) {
-  if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
-    fail(`"tracked"[${p}] must be an object {token: trajectory}, got ${describe(entry)}`);
-  }
   const out = new Map();
   for (const [s, traj] of Object.entries(entry)) {
+    const name = `"tracked"[${p}][${describe(s)}]`;
     if (!Array.isArray(traj) || traj.length !== L) {
-      fail(`"tracked"[${p}][${JSON.stringify(s)}] must have ${L} values, got ${describe(traj)}`);
+      fail(`${name} must have ${L} values, got ${describe(traj)}`);
     }
-    out.set(intern(s, sharedStringLabel(s, allKeys)), traj.map(Number));
+    traj.forEach((x, l) => {
+      if (typeof x !== "number") fail(`${name}[${l}] is ${describe(x)}; ${PROBS}`);
+      const bad = badProb(x);
+      if (bad) fail(`${name}[${l}] ${bad}`);
+    });
+    out.set(intern(s, sharedStringLabel(s, allKeys)), traj);
   }
   return out;
 }

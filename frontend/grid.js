@@ -15,6 +15,34 @@ const OVERSCAN = 6;
 const INVALID_TITLE = "the model's output here is not finite (NaN/Inf)";
 const PENDING_TITLE = "still computing";
 
+/**
+ * The theme backgrounds a heat cell's translucent color lies over (widget.css, --llk-bg of
+ * the light and the dark theme).
+ */
+const THEME_BG = { light: [255, 255, 255], dark: [30, 30, 30] };
+/** Relative luminance below which white text reads better than black (WCAG crossover). */
+const DARK_BELOW = 0.18;
+
+/** @param {number} c an sRGB channel 0..255 */
+function linear(c) {
+  const v = c / 255;
+  return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+}
+
+/**
+ * The text color ("#fff" or "#000") that reads best on a cell painted `css` ("rgba(r,g,b,a)",
+ * as cellBackground makes it) over the background `bg` [r, g, b].
+ * @param {string} css
+ * @param {number[]} bg
+ */
+export function inkOn(css, bg) {
+  const m = /rgba?\(([^)]*)\)/.exec(css);
+  const [r, g, b, a = 1] = m ? m[1].split(",").map(Number) : [bg[0], bg[1], bg[2], 1];
+  const mix = [r, g, b].map((c, i) => c * a + bg[i] * (1 - a));
+  const lum = 0.2126 * linear(mix[0]) + 0.7152 * linear(mix[1]) + 0.0722 * linear(mix[2]);
+  return lum < DARK_BELOW ? "#fff" : "#000";
+}
+
 /** SVG dash patterns telling pinned rows apart in the chart (index = pin order). */
 export const ROW_DASHES = ["", "6 3", "2 2", "8 3 2 3", "12 4"];
 
@@ -39,6 +67,8 @@ export class Grid {
     /** @type {(l: number, p: number) => number | null} */
     this.intensity = () => null;
     this.color = "#2b6cd4";
+    /** @type {Map<string, [string, string]>} text color over the light and the dark theme, by cell background */
+    this.inks = new Map();
     this.rowHeight = 20;
     this.inputWidth = 110;
     this.columnWidth = 56;
@@ -241,8 +271,17 @@ export class Grid {
         setToken(cell, lens.token(lens.topId(l, p)));
         const a = this.intensity(l, p);
         if (a !== null) {
-          cell.style.background = cellBackground(this.color, a);
-          if (a > STRONG) cell.classList.add("llk-strong");
+          const bg = cellBackground(this.color, a);
+          cell.style.background = bg;
+          if (a > STRONG) {
+            // The text color follows the cell's actual background in either theme; the CSS
+            // picks the one of the theme shown (so a theme change needs no re-render).
+            let ink = this.inks.get(bg);
+            if (!ink) this.inks.set(bg, (ink = [inkOn(bg, THEME_BG.light), inkOn(bg, THEME_BG.dark)]));
+            cell.classList.add("llk-strong");
+            cell.style.setProperty("--llk-ink-light", ink[0]);
+            cell.style.setProperty("--llk-ink-dark", ink[1]);
+          }
         }
       } else {
         // No number of such a cell is real: no token, no color.

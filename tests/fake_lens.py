@@ -1,4 +1,7 @@
-"""Model-free lens data for format, display and browser tests (the engine's tests use real models)."""
+"""Model-free lens data for format, display and browser tests.
+
+The engine's tests use real models.
+"""
 
 from __future__ import annotations
 

@@ -42,9 +42,23 @@ def test_table_fits_the_width_and_keeps_first_and_last_layer(make_collection, wi
 def test_command_saves_html_and_v2_json(tmp_path):
     html, js = tmp_path / "lens.html", tmp_path / "lens.json"
     result = subprocess.run(
-        [sys.executable, "-m", "logitlenskit.cli", "The capital of France is", "-k", "3",
-         "--layers", "0:30:10,-1", "--html", str(html), "--json", str(js)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "logitlenskit.cli",
+            "The capital of France is",
+            "-k",
+            "3",
+            "--layers",
+            "0:30:10,-1",
+            "--html",
+            str(html),
+            "--json",
+            str(js),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(js.read_text())
@@ -56,7 +70,9 @@ def test_command_saves_html_and_v2_json(tmp_path):
 def test_command_reports_bad_input_without_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "logitlenskit.cli", "   "],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
     assert "error: the prompt is empty" in result.stderr and "Traceback" not in result.stderr

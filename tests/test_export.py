@@ -16,8 +16,9 @@ EVIL = "</script><img src=x onerror=alert(1)>"
 def _open(page: Page, path) -> list[str]:
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
-    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"),
-                                      dialog.dismiss()))
+    page.on(
+        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
+    )
     page.goto(path.as_uri())
     return problems
 

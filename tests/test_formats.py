@@ -62,12 +62,16 @@ def test_payload_rejects_inconsistent_data(data, break_it, message):
 
 def test_payload_sorts_tracked_ids_with_their_trajectories(data):
     """The browser binary-searches tracked ids: any order in, increasing order out."""
-    reversed_data = dict(data, tracked=[t.flip(0) for t in data["tracked"]],
-                         probs=[p.flip(1) for p in data["probs"]])
+    reversed_data = dict(
+        data, tracked=[t.flip(0) for t in data["tracked"]], probs=[p.flip(1) for p in data["probs"]]
+    )
     assert to_widget_payload(reversed_data) == to_widget_payload(data)
     assert not np.array_equal(reversed_data["tracked"][0], data["tracked"][0])
-    repeated = dict(data, tracked=[data["tracked"][0][[0, 0]]] + data["tracked"][1:],
-                    probs=[data["probs"][0][:, [0, 0]]] + data["probs"][1:])
+    repeated = dict(
+        data,
+        tracked=[data["tracked"][0][[0, 0]], *data["tracked"][1:]],
+        probs=[data["probs"][0][:, [0, 0]], *data["probs"][1:]],
+    )
     with pytest.raises(ValueError, match="position 0 repeat an id"):
         to_widget_payload(repeated)
 
@@ -76,9 +80,9 @@ def test_js_format_key_means_one_id_at_every_position(data):
     data["vocab"] = {i: "\ufffd" for i in data["vocab"]}  # every id decodes alike
     js = to_js_format(data)
     key_of: dict[int, str] = {}
-    for entry, ids in zip(js["tracked"], data["tracked"]):
+    for entry, ids in zip(js["tracked"], data["tracked"], strict=True):
         assert len(entry) == len(ids)
-        for key, token_id in zip(entry, ids.tolist()):
+        for key, token_id in zip(entry, ids.tolist(), strict=True):
             assert key_of.setdefault(token_id, key) == key
     assert len(set(key_of.values())) == len(key_of)
 
@@ -99,7 +103,8 @@ def test_js_format_keeps_ids_that_share_a_string_apart(data):
             key = js["topk"][li][0][j]
             assert key in entry
             assert entry[key][li] == pytest.approx(
-                float(data["probs"][0][li, tracked0.index(token_id)]), rel=1e-4, abs=1e-12)
+                float(data["probs"][0][li, tracked0.index(token_id)]), rel=1e-4, abs=1e-12
+            )
 
 
 def test_js_format_keeps_small_probabilities(data):
@@ -111,7 +116,7 @@ def test_js_format_keeps_small_probabilities(data):
 
 def test_js_format_matches_the_seed_layout(data):
     js = to_js_format(data)
-    n_layers, n_pos, k = data["topk"].shape
+    n_layers, n_pos, _ = data["topk"].shape
     assert js["meta"] == {"version": 2, "model": "fake-model"}
     assert len(js["topk"]) == n_layers and len(js["topk"][0]) == n_pos
     top = int(data["topk"][1, 2, 0])

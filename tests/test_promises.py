@@ -11,15 +11,15 @@ its name and docstring. Sections:
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 
 import numpy as np
 import pytest
 import torch
 import traitlets
-from fake_lens import collection
 
+from fake_lens import collection
 from logitlenskit import cli
 from logitlenskit.export import save_html, to_html
 from logitlenskit.formats import to_js_format, to_widget_payload
@@ -56,8 +56,15 @@ def first_key(doc: dict, pos: int) -> str:
 
 @pytest.mark.parametrize(
     "bad, shown",
-    [(float("nan"), "NaN"), (float("inf"), "Infinity"), (-0.25, "-0.25"), (7.0, "7.0"),
-     ("0.5", "'0.5'"), (True, "True"), (None, "None")],
+    [
+        (float("nan"), "NaN"),
+        (float("inf"), "Infinity"),
+        (-0.25, "-0.25"),
+        (7.0, "7.0"),
+        ("0.5", "'0.5'"),
+        (True, "True"),
+        (None, "None"),
+    ],
 )
 def test_v2_probability_that_is_not_a_number_in_0_1_is_refused_naming_field_and_index(bad, shown):
     """A V2 trajectory value must be a finite number in [0, 1]; the message says where."""
@@ -128,21 +135,32 @@ def test_v2_top_k_width_is_limited_so_the_browser_never_allocates_gigabytes():
     [
         ("topk_probs", "<f4", 5, np.nan, r"topk_probs\[0\]\[1\]\[2\] is NaN"),
         ("topk_probs", "<f4", 0, 7.0, r"topk_probs\[0\]\[0\]\[0\] is 7.0"),
-        ("tracked_probs", "<f4", 7, -1.0,
-         r"tracked_probs\[1\]\[1\] \(position 0, token \d+\) is -1.0"),
-        ("tracked_probs", "<f4", 0, np.inf,
-         r"tracked_probs\[0\]\[0\] \(position 0, token \d+\) is Infinity"),
+        (
+            "tracked_probs",
+            "<f4",
+            7,
+            -1.0,
+            r"tracked_probs\[1\]\[1\] \(position 0, token \d+\) is -1.0",
+        ),
+        (
+            "tracked_probs",
+            "<f4",
+            0,
+            np.inf,
+            r"tracked_probs\[0\]\[0\] \(position 0, token \d+\) is Infinity",
+        ),
     ],
 )
-def test_payload_probability_outside_0_1_is_refused_naming_the_cell(key, dtype, index, bad,
-                                                                    message):
+def test_payload_probability_outside_0_1_is_refused_naming_the_cell(
+    key, dtype, index, bad, message
+):
     """Version-3 probabilities (binary float32) are finite and in [0, 1], wherever they sit."""
     data = with_array(payload(), key, dtype, lambda a: a.__setitem__(index, bad))
     with pytest.raises(ValueError, match=rf"{message}; {PROBS_RULE}"):
         LogitLensWidget(data)
 
 
-def test_payload_field_whose_byte_length_disagrees_with_L_P_k_is_refused():
+def test_payload_field_whose_byte_length_disagrees_with_l_p_k_is_refused():
     """Binary fields hold exactly the values L (layers), P (positions) and k imply."""
     data = payload()
     data["topk_ids"] = data["topk_ids"][:-4]
@@ -154,17 +172,28 @@ def test_payload_field_whose_byte_length_disagrees_with_L_P_k_is_refused():
 @pytest.mark.parametrize(
     "break_it, message",
     [
-        (lambda d: with_array(d, "tracked_ids", "<i4", lambda a: a.__setitem__(
-            slice(0, 2), a[1::-1])),
-         "tracked_ids of position 0 must strictly increase"),
-        (lambda d: with_array(d, "tracked_ids", "<i4", lambda a: a.__setitem__(0, -3)),
-         r"tracked_ids\[0\] \(position 0\) is -3; token ids must be >= 0"),
-        (lambda d: with_array(d, "topk_ids", "<i4", lambda a: a.__setitem__(4, 10_000)),
-         r"topk_ids\[0\]\[1\]\[1\] is token 10000, which is not among position 1's tracked_ids"),
-        (lambda d: dict(d, vocab={k: v for k, v in list(d["vocab"].items())[1:]}),
-         "vocab has no string for tracked token ids"),
-        (lambda d: with_array(d, "tracked_offsets", "<i4", lambda a: a.__setitem__(2, 0)),
-         "tracked_offsets must start at 0 and never decrease"),
+        (
+            lambda d: with_array(
+                d, "tracked_ids", "<i4", lambda a: a.__setitem__(slice(0, 2), a[1::-1])
+            ),
+            "tracked_ids of position 0 must strictly increase",
+        ),
+        (
+            lambda d: with_array(d, "tracked_ids", "<i4", lambda a: a.__setitem__(0, -3)),
+            r"tracked_ids\[0\] \(position 0\) is -3; token ids must be >= 0",
+        ),
+        (
+            lambda d: with_array(d, "topk_ids", "<i4", lambda a: a.__setitem__(4, 10_000)),
+            r"topk_ids\[0\]\[1\]\[1\] is token 10000, which is not among position 1's tracked_ids",
+        ),
+        (
+            lambda d: dict(d, vocab={k: v for k, v in list(d["vocab"].items())[1:]}),
+            "vocab has no string for tracked token ids",
+        ),
+        (
+            lambda d: with_array(d, "tracked_offsets", "<i4", lambda a: a.__setitem__(2, 0)),
+            "tracked_offsets must start at 0 and never decrease",
+        ),
     ],
 )
 def test_payload_ids_that_break_the_format_are_refused(break_it, message):
@@ -174,7 +203,7 @@ def test_payload_ids_that_break_the_format_are_refused(break_it, message):
 
 
 def test_payload_sizes_are_limited_generously():
-    """k = 300 and a 5,000-token prompt pass; k = 10,000 or a payload over the limit do not."""
+    """K = 300 and a 5,000-token prompt pass; k = 10,000 or a payload over the limit do not."""
     LogitLensWidget(payload(n_layers=4, n_pos=3, k=300, vocab_size=400))
     LogitLensWidget(payload(n_layers=30, n_pos=5000, k=5, vocab_size=40))
     with pytest.raises(ValueError, match="k is 10000"):
@@ -186,7 +215,8 @@ def test_payload_sizes_are_limited_generously():
 
 def test_payload_run_and_cell_status_are_checked_and_unchecked_cells_may_hold_nan():
     """``run`` is an int; ``cell_status`` is uint8 [L, P] of 0/1/2; cells marked 1 or 2 show
-    no numbers, so their probabilities are not checked."""
+    no numbers, so their probabilities are not checked.
+    """
     data = payload(n_layers=6, n_pos=4, k=3)
     status = np.zeros((6, 4), np.uint8)
     status[0, 1] = 1  # invalid: the engine saw a non-finite hidden state there
@@ -207,8 +237,9 @@ def test_payload_run_and_cell_status_are_checked_and_unchecked_cells_may_hold_na
 def test_payload_numpy_integers_are_accepted_and_sent_as_ints():
     """``k``, ``layers`` and friends may be numpy integers; the widget holds plain ints."""
     data = payload()
-    data.update(k=np.int64(data["k"]), layers=[np.int32(x) for x in data["layers"]],
-                run=np.int64(3))
+    data.update(
+        k=np.int64(data["k"]), layers=[np.int32(x) for x in data["layers"]], run=np.int64(3)
+    )
     w = LogitLensWidget(data)
     assert type(w.data["k"]) is int and {type(x) for x in w.data["layers"]} == {int}
     assert type(w.data["run"]) is int
@@ -249,8 +280,9 @@ def test_failed_export_leaves_the_previous_file_intact(tmp_path):
     assert os.listdir(tmp_path) == ["lens.html"]
 
 
-def test_export_that_fails_while_writing_leaves_the_old_file_and_no_temporary(tmp_path,
-                                                                             monkeypatch):
+def test_export_that_fails_while_writing_leaves_the_old_file_and_no_temporary(
+    tmp_path, monkeypatch
+):
     """The page goes to a temporary file that is renamed over the target only once complete."""
     target = tmp_path / "lens.html"
     target.write_text("my earlier export")
@@ -291,7 +323,7 @@ def test_nan_never_reaches_an_exported_page():
     json.loads(block, parse_constant=not_json)  # what the page's JSON.parse will accept
 
 
-class ModelLoaded(Exception):
+class ModelLoaded(Exception):  # noqa: N818 (a signal that the checks passed, not an error)
     """Raised by a stand-in for load_model: the command got past its argument checks."""
 
 
@@ -322,8 +354,10 @@ def test_cli_checks_output_paths_before_loading_the_model(tmp_path, no_model, ca
     link.symlink_to(existing)
     cases = {
         ("--html", str(existing)): "argument --html: .* already exists; add --overwrite",
-        ("--json", str(tmp_path / "missing" / "x.json")):
-            "argument --json: the folder .* does not exist",
+        (
+            "--json",
+            str(tmp_path / "missing" / "x.json"),
+        ): "argument --json: the folder .* does not exist",
         ("--html", str(tmp_path)): "argument --html: .* is a folder",
         ("--json", str(link)): "argument --json: .* is a symbolic link",
     }
@@ -394,8 +428,12 @@ def test_hex_colors_must_match_exactly():
 
 def test_numpy_and_torch_integers_are_accepted_where_ints_are():
     """Sizes and ids take numpy and torch integers (and store plain ints)."""
-    h = Holder(column_width=torch.tensor(60), font_size=np.int16(14), color_token=np.int64(3),
-               x_zoom=[np.int64(1), torch.tensor(4)])
+    h = Holder(
+        column_width=torch.tensor(60),
+        font_size=np.int16(14),
+        color_token=np.int64(3),
+        x_zoom=[np.int64(1), torch.tensor(4)],
+    )
     assert (h.column_width, h.font_size, h.color_token, h.x_zoom) == (60, 14, 3, [1, 4])
     assert {type(v) for v in (h.column_width, h.font_size, h.color_token, *h.x_zoom)} == {int}
 
@@ -424,8 +462,9 @@ def test_pin_with_an_unknown_key_is_refused_not_silently_dropped():
 
 def test_size_messages_name_the_trait_the_range_and_the_unit():
     """A size out of range says which trait, which range and in what unit."""
-    with pytest.raises(traitlets.TraitError,
-                       match=r"table_width must be between 200 and 10000 CSS pixels \(or 0"):
+    with pytest.raises(
+        traitlets.TraitError, match=r"table_width must be between 200 and 10000 CSS pixels \(or 0"
+    ):
         Holder(table_width=50)
     message = r"column_width must be an integer, got '60' \(str\)"
     with pytest.raises(traitlets.TraitError, match=message):

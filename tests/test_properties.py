@@ -15,10 +15,10 @@ import re
 import numpy as np
 import pytest
 import torch
-from fake_lens import collection
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from fake_lens import collection
 from logitlenskit.engine import (
     CODE_LINEAR,
     code_error_bound,
@@ -28,8 +28,9 @@ from logitlenskit.engine import (
 from logitlenskit.formats import to_widget_payload
 from logitlenskit.validate import InvalidDataError, validate_payload, validate_v2
 
-PROPERTY = settings(max_examples=150, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # Token text as tokenizers produce it: any Unicode but lone surrogates (which are refused).
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
@@ -58,8 +59,19 @@ def v2_documents(draw) -> dict:
     }
 
 
-BAD_PROBS = [float("nan"), float("inf"), float("-inf"), -1e-9, -0.5, 1.0000001, 7.0, "0.5",
-             None, True, [0.5]]
+BAD_PROBS = [
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    -1e-9,
+    -0.5,
+    1.0000001,
+    7.0,
+    "0.5",
+    None,
+    True,
+    [0.5],
+]
 
 
 @PROPERTY
@@ -97,8 +109,15 @@ def payloads(draw) -> dict:
     n_layers, n_pos = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     vocab_size = draw(st.integers(3, 40))
     k = draw(st.integers(1, vocab_size))
-    return to_widget_payload(collection(n_layers=n_layers, n_pos=n_pos, k=k,
-                                        vocab_size=vocab_size, seed=draw(st.integers(0, 99))))
+    return to_widget_payload(
+        collection(
+            n_layers=n_layers,
+            n_pos=n_pos,
+            k=k,
+            vocab_size=vocab_size,
+            seed=draw(st.integers(0, 99)),
+        )
+    )
 
 
 @PROPERTY
@@ -119,8 +138,11 @@ def test_one_bad_payload_probability_is_refused_and_located(payload, data, bad):
 @PROPERTY
 @given(payloads(), st.data())
 def test_payload_with_a_field_cut_short_is_refused_naming_the_field(payload, data):
-    key = data.draw(st.sampled_from(["topk_ids", "topk_probs", "tracked_offsets",
-                                     "tracked_ids", "tracked_probs", "entropy"]))
+    key = data.draw(
+        st.sampled_from(
+            ["topk_ids", "topk_probs", "tracked_offsets", "tracked_ids", "tracked_probs", "entropy"]
+        )
+    )
     cut = data.draw(st.integers(1, len(payload[key])))
     with pytest.raises(InvalidDataError, match=f"^{key} has {len(payload[key]) - cut} bytes"):
         validate_payload(dict(payload, **{key: payload[key][:-cut]}))
@@ -134,7 +156,7 @@ def roundtrip(log_probs) -> np.ndarray:
 
 
 def test_codec_edges():
-    """p = 0 saturates at the floor (never 0), p = 1 is exact, nothing decodes above 1."""
+    """P = 0 saturates at the floor (never 0), p = 1 is exact, nothing decodes above 1."""
     tiny = [-math.inf, math.log(5e-324), math.log(1e-45), math.log(1e-300), -1e4]
     assert np.all(roundtrip(tiny) == FLOOR) and 0 < FLOOR < 2e-16
     assert roundtrip([0.0])[0] == 1.0
@@ -161,7 +183,8 @@ def test_codec_absolute_error_stays_under_the_fidelity_bound(log_p):
         decoded = decode_probs(encode_probs(torch.tensor([log_p], dtype=dtype)).numpy())[0]
         exact = math.exp(float(torch.tensor(log_p, dtype=dtype)))
         assert abs(decoded - max(exact, FLOOR)) <= 0.5 / CODE_LINEAR * (1 + 1e-9) + (
-            abs(exact - p) if dtype is torch.float32 else 0)
+            abs(exact - p) if dtype is torch.float32 else 0
+        )
 
 
 @PROPERTY

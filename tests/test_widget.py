@@ -107,6 +107,9 @@ def test_missing_bundle_says_how_to_build(tmp_path, monkeypatch):
 def test_shipped_bundle_is_one_self_contained_module():
     esm = LogitLensWidget().get_state()["_esm"]
     # anywidget imports the ESM from a Blob URL, where relative imports cannot resolve.
-    assert not [line for line in esm.splitlines()
-                if line.lstrip().startswith("import ") and " from " in line]
+    assert not [
+        line
+        for line in esm.splitlines()
+        if line.lstrip().startswith("import ") and " from " in line
+    ]
     assert "export" in esm

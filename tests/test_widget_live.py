@@ -1,6 +1,7 @@
 """The live loop in Python: traits that rerun, follow-ups, runs from the browser and from
 threads, Stop, confirmation, errors. The browser side of the same loop is in tests/ui and
-tests/e2e."""
+tests/e2e.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ PARIS = 7042
 
 def _ids_at(w: LogitLensWidget, pos: int) -> np.ndarray:
     off = np.frombuffer(w.data["tracked_offsets"], "<i4")
-    return np.frombuffer(w.data["tracked_ids"], "<i4")[off[pos]:off[pos + 1]]
+    return np.frombuffer(w.data["tracked_ids"], "<i4")[off[pos] : off[pos + 1]]
 
 
 def _from_browser(w: LogitLensWidget, **state) -> None:
@@ -69,8 +70,9 @@ def test_a_pin_from_python_is_tracked_everywhere_and_survives_a_new_prompt(live)
 
 
 def test_detail_answers_deeper_top_k_and_refuses_stale_runs(live):
-    answer, buffers = live.detail({"run": live.data["run"], "layer": 29, "position": 4,
-                                   "k": 20}, [])
+    answer, buffers = live.detail(
+        {"run": live.data["run"], "layer": 29, "position": 4, "k": 20}, []
+    )
     probs = np.frombuffer(buffers[0], "<f4").reshape(20, 30)
     assert answer["tokens"][0] == " Paris" and answer["ids"][0] == PARIS
     assert np.all(np.diff(probs[:, -1]) <= 0), "sorted by probability at the clicked layer"
@@ -124,11 +126,14 @@ def test_runs_from_many_threads_are_serialized(live, smollm2):
     def hammer(w, text):
         try:
             w.prompt = text
-        except Exception as exc:  # noqa: BLE001 - the test reports any
+        except Exception as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=hammer, args=(w, f"{w.k} counting {i}"))
-               for i in range(4) for w in (live, other)]
+    threads = [
+        threading.Thread(target=hammer, args=(w, f"{w.k} counting {i}"))
+        for i in range(4)
+        for w in (live, other)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -210,13 +215,16 @@ def test_a_long_prompt_shows_its_first_screen_before_the_rest(live, monkeypatch)
     assert statuses[-1] is None, "complete data has no pending cells"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"k": 0}, "k=0 is out of range"),
-    ({"k": 2.5}, "k must be an int"),
-    ({"layers": "0:3"}, "layers must be a list"),
-    ({"layers": []}, "layers is empty"),
-    ({"remote": "cloud"}, "remote must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"k": 0}, "k=0 is out of range"),
+        ({"k": 2.5}, "k must be an int"),
+        ({"layers": "0:3"}, "layers must be a list"),
+        ({"layers": []}, "layers is empty"),
+        ({"remote": "cloud"}, "remote must be"),
+    ],
+)
 def test_widget_arguments_are_checked_when_made(smollm2, kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         LogitLensWidget(model=smollm2, **kwargs)

@@ -11,23 +11,24 @@ NDIF too), so this module imports nothing but the standard library and torch.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 __all__ = [
-    "MODEL_CONFIGS",
     "MODEL_ALIASES",
+    "MODEL_CONFIGS",
     "Accessor",
+    "apply_module_or_callable",
     "detect_model_type",
     "get_model_config",
-    "resolve_accessor",
-    "apply_module_or_callable",
     "get_value",
     "hf_config",
+    "resolve_accessor",
 ]
 
-Accessor = Union[str, Callable[..., Any]]
+Accessor = str | Callable[..., Any]
 
 
 def _decoder(norm: str = "model.norm", lm_head: str = "lm_head") -> dict[str, Accessor]:
@@ -130,12 +131,16 @@ def detect_model_type(model: Any) -> str:
     config = hf_config(model)
     raw = getattr(config, "model_type", None)
     if not raw:
-        raise ValueError(f"cannot detect the model type: the model has no config.model_type. "
-                         f"Known types: {', '.join(sorted(MODEL_CONFIGS))}. {_REGISTER_HINT}")
+        raise ValueError(
+            f"cannot detect the model type: the model has no config.model_type. "
+            f"Known types: {', '.join(sorted(MODEL_CONFIGS))}. {_REGISTER_HINT}"
+        )
     found = _canonical(str(raw))
     if found is None:
-        raise ValueError(f"unknown model type {raw!r}. Known types: "
-                         f"{', '.join(sorted(MODEL_CONFIGS))}. {_REGISTER_HINT}")
+        raise ValueError(
+            f"unknown model type {raw!r}. Known types: "
+            f"{', '.join(sorted(MODEL_CONFIGS))}. {_REGISTER_HINT}"
+        )
     return found
 
 
@@ -153,8 +158,10 @@ def get_model_config(model: Any, model_type: str | None = None) -> dict[str, Any
         return MODEL_CONFIGS[detect_model_type(model)]
     found = _canonical(model_type)
     if found is None:
-        raise ValueError(f"unknown model type {model_type!r}. Known types: "
-                         f"{', '.join(sorted(MODEL_CONFIGS))}. {_REGISTER_HINT}")
+        raise ValueError(
+            f"unknown model type {model_type!r}. Known types: "
+            f"{', '.join(sorted(MODEL_CONFIGS))}. {_REGISTER_HINT}"
+        )
     return MODEL_CONFIGS[found]
 
 

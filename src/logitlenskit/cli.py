@@ -17,8 +17,8 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 __all__ = ["main", "parse_layers", "render_table"]
 
@@ -43,7 +43,7 @@ def parse_layers(spec: str) -> list[int]:
                 bounds = [int(b) if b else None for b in part.split(":")]
                 if len(bounds) > 3 or (len(bounds) == 3 and bounds[2] == 0):
                     raise ValueError(part)
-                start, stop, step = (bounds + [None, None])[:3]
+                start, stop, step = [*bounds, None, None][:3]
                 if stop is None:
                     raise ValueError(part)
                 span = range(start or 0, stop, step or 1)
@@ -90,8 +90,9 @@ def render_table(data: dict, width: int) -> str:
     stride = 1 if len(layers) <= fits else -(-len(layers) // (fits - 1))
     shown = sorted(set(range(0, len(layers), stride)) | {len(layers) - 1})
     note = "all layers" if stride == 1 else f"every {stride} layers + the last"
-    lines = [f"{'':{input_width}}" + "".join(f"L{layers[i]:<{_CELL - 1}}" for i in shown)
-             + f"  ({note})"]
+    lines = [
+        f"{'':{input_width}}" + "".join(f"L{layers[i]:<{_CELL - 1}}" for i in shown) + f"  ({note})"
+    ]
     for pos, token in enumerate(data["input"]):
         cells = "".join(f"{_label(vocab[int(topk[i, pos, 0])]):{_CELL}}" for i in shown)
         lines.append(f"{_label(token):{input_width}}{cells}")
@@ -100,23 +101,38 @@ def render_table(data: dict, width: int) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="logitlens", description="Run the logit lens on a prompt.",
+        prog="logitlens",
+        description="Run the logit lens on a prompt.",
         epilog="Without --html/--json the lens is printed as a table of top-1 tokens.",
     )
     parser.add_argument("prompt", help="the text to analyse")
-    parser.add_argument("--model", default=None,
-                        help="embedded model (smollm2-135m, gemma3-270m), Hugging Face id "
-                             "or local folder (default: smollm2-135m)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="embedded model (smollm2-135m, gemma3-270m), Hugging Face id "
+        "or local folder (default: smollm2-135m)",
+    )
     parser.add_argument("-k", type=int, default=5, help="top-k per cell (default 5)")
-    parser.add_argument("--layers", type=parse_layers, default=None,
-                        help="layers to decode, e.g. '0,5,-1' or '0:30:3,-1' (default all)")
-    parser.add_argument("--remote", choices=["ndif", "local"], default=None,
-                        help="ndif: run on NDIF; local: nnsight's NDIF simulation")
+    parser.add_argument(
+        "--layers",
+        type=parse_layers,
+        default=None,
+        help="layers to decode, e.g. '0,5,-1' or '0:30:3,-1' (default all)",
+    )
+    parser.add_argument(
+        "--remote",
+        choices=["ndif", "local"],
+        default=None,
+        help="ndif: run on NDIF; local: nnsight's NDIF simulation",
+    )
     parser.add_argument("--html", type=Path, help="save a standalone page here")
     parser.add_argument("--json", type=Path, help="save the seed V2 JSON here")
     parser.add_argument("--title", help="title of the saved page")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace existing --html/--json files (default: refuse)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing --html/--json files (default: refuse)",
+    )
     return parser
 
 
@@ -125,7 +141,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
     Exits through ``parser.error`` (status 2) with one message naming the argument.
     """
-    from .export import check_output_path
+    from .files import check_output_path
     from .validate import MAX_K, check_text
 
     if not args.prompt.strip():
@@ -137,19 +153,28 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         except ValueError as exc:
             parser.error(f"{exc} (a byte that is not UTF-8 in the command line?)")
     if not 1 <= args.k <= MAX_K:
-        parser.error(f"argument -k: got {args.k}; ask for 1 to {MAX_K} predictions per "
-                     "cell, e.g. -k 5")
-    outputs = [(name, path) for name, path in (("--html", args.html), ("--json", args.json))
-               if path is not None]
+        parser.error(
+            f"argument -k: got {args.k}; ask for 1 to {MAX_K} predictions per cell, e.g. -k 5"
+        )
+    outputs = [
+        (name, path)
+        for name, path in (("--html", args.html), ("--json", args.json))
+        if path is not None
+    ]
     for name, path in outputs:
         try:
-            check_output_path(path, overwrite=args.overwrite, name=f"argument {name}",
-                              overwrite_hint="add --overwrite to replace it")
+            check_output_path(
+                path,
+                overwrite=args.overwrite,
+                name=f"argument {name}",
+                overwrite_hint="add --overwrite to replace it",
+            )
         except (OSError, ValueError) as exc:
             parser.error(str(exc))
     if len(outputs) == 2 and args.html.resolve() == args.json.resolve():
-        parser.error(f"arguments --html and --json name the same file ({args.html}): give "
-                     "each its own name")
+        parser.error(
+            f"arguments --html and --json name the same file ({args.html}): give each its own name"
+        )
 
 
 def _outputs(args: argparse.Namespace, data: dict) -> list[tuple[str, Path, str]]:
@@ -173,17 +198,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_args(parser, args)
     from .collect import collect_logit_lens
-    from .export import write_text_atomic
+    from .files import write_text_atomic
     from .models import ModelLoadError, load_model
 
     remote = {"ndif": True, "local": "local", None: None}[args.remote]
     try:
         model = load_model(args.model, **({"remote": True} if remote is True else {}))
-        data = collect_logit_lens(args.prompt, model, k=args.k, layers=args.layers,
-                                  remote=remote)
+        data = collect_logit_lens(args.prompt, model, k=args.k, layers=args.layers, remote=remote)
         for name, path, text in _outputs(args, data):
-            write_text_atomic(path, text, overwrite=args.overwrite, name=f"argument {name}",
-                              overwrite_hint="add --overwrite to replace it")
+            write_text_atomic(
+                path,
+                text,
+                overwrite=args.overwrite,
+                name=f"argument {name}",
+                overwrite_hint="add --overwrite to replace it",
+            )
             print(f"wrote {path}", file=sys.stderr)
     except (ModelLoadError, ValueError, TypeError, OSError) as exc:
         print(f"logitlens: error: {exc}", file=sys.stderr)

@@ -32,25 +32,27 @@ How it works (see docs/engine.md):
 from __future__ import annotations
 
 import io
+import itertools
 import math
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 __all__ = [
-    "DEFAULT_CHUNK_BYTES",
-    "DEFAULT_SUB_BYTES",
     "CODE_LINEAR",
     "CODE_PER_NAT",
-    "lens_reduce",
-    "encode_probs",
-    "decode_probs",
-    "decode_lens",
-    "token_log_probs",
+    "DEFAULT_CHUNK_BYTES",
+    "DEFAULT_SUB_BYTES",
     "cell_log_probs",
     "code_error_bound",
+    "decode_lens",
+    "decode_probs",
+    "encode_probs",
+    "lens_reduce",
     "payload_bytes",
+    "token_log_probs",
 ]
 
 DEFAULT_CHUNK_BYTES = 128 * 2**20
@@ -94,12 +96,12 @@ def _rows_reduce(z: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
 
 def _block_reduce(
     x: torch.Tensor,
-    head: Optional[Callable[[torch.Tensor], Any]],
+    head: Callable[[torch.Tensor], Any] | None,
     n_layers: int,
     k: int,
-    softcap: Optional[float],
+    softcap: float | None,
     sub_bytes: int,
-    extra: Optional[torch.Tensor],
+    extra: torch.Tensor | None,
 ) -> tuple[torch.Tensor, ...]:
     """Reduce one block of rows ``[n_layers * n_pos, d]`` (layer-major)."""
     z = (head(x) if head is not None else x).float()
@@ -109,7 +111,7 @@ def _block_reduce(
     # One large GEMM per block keeps the unembedding efficient; the element-wise passes
     # then run on sub-blocks that fit in cache, so only their first pass touches DRAM.
     step = max(1, sub_bytes // (z.shape[1] * 4))
-    parts = [_rows_reduce(z[r:r + step], k) for r in range(0, z.shape[0], step)]
+    parts = [_rows_reduce(z[r : r + step], k) for r in range(0, z.shape[0], step)]
     top_i, log_s, entropy, lse = (torch.cat([p[i] for p in parts]) for i in range(4))
     n_pos, vocab = z.shape[0] // n_layers, z.shape[1]
 
@@ -129,20 +131,26 @@ def _block_reduce(
     ids = srt[pos, col]
     log_p = z.view(n_layers, n_pos, vocab)[:, pos, ids] - log_s.view(n_layers, n_pos)[:, pos]
     codes = encode_probs(log_p.t())
-    return (ids, first.sum(1), slots, codes, entropy.view(n_layers, n_pos),
-            lse.view(n_layers, n_pos))
+    return (
+        ids,
+        first.sum(1),
+        slots,
+        codes,
+        entropy.view(n_layers, n_pos),
+        lse.view(n_layers, n_pos),
+    )
 
 
 def lens_reduce(
     hidden: Sequence[torch.Tensor],
-    norm: Optional[Callable[[torch.Tensor], Any]],
-    head: Optional[Callable[[torch.Tensor], Any]],
+    norm: Callable[[torch.Tensor], Any] | None,
+    head: Callable[[torch.Tensor], Any] | None,
     k: int,
     vocab_size: int,
-    softcap: Optional[float] = None,
+    softcap: float | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     sub_bytes: int = DEFAULT_SUB_BYTES,
-    extra_ids: Optional[Sequence[int]] = None,
+    extra_ids: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Reduce per-layer hidden states to the logit lens's compact result.
 
@@ -175,7 +183,7 @@ def lens_reduce(
         block = max(1, chunk_bytes // (n_layers * vocab_size * 4))
         parts = []
         for p0 in range(0, n_pos, block):
-            rows = x[:, p0:p0 + block].reshape(-1, d)
+            rows = x[:, p0 : p0 + block].reshape(-1, d)
             parts.append(_block_reduce(rows, head, n_layers, k, softcap, sub_bytes, extra))
         ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
         ids = torch.cat([p[0] for p in parts])
@@ -193,7 +201,7 @@ def lens_reduce(
 
 
 def _wire_dtypes(n_layers: int, k: int, vocab_size: int) -> tuple[torch.dtype, torch.dtype]:
-    """dtypes of the tracked ids and of the top-k slots, known to both ends."""
+    """Dtypes of the tracked ids and of the top-k slots, known to both ends."""
     ids = torch.int16 if vocab_size <= _SMALL_ID_VOCAB else torch.int32
     slots = torch.uint8 if n_layers * k <= 256 else torch.int16
     return ids, slots
@@ -235,16 +243,20 @@ def code_error_bound(p: float) -> float:
 
 def _take(buf: np.ndarray, at: int, dtype: Any, count: int) -> tuple[np.ndarray, int]:
     size = np.dtype(dtype).itemsize * count
-    return np.frombuffer(buf[at:at + size].tobytes(), dtype=dtype), at + size
+    return np.frombuffer(buf[at : at + size].tobytes(), dtype=dtype), at + size
 
 
-def decode_lens(packed: torch.Tensor, n_layers: int, n_pos: int, k: int,
-                vocab_size: int) -> dict[str, Any]:
+def decode_lens(
+    packed: torch.Tensor, n_layers: int, n_pos: int, k: int, vocab_size: int
+) -> dict[str, Any]:
     """Expand :func:`lens_reduce`'s packed result (client side).
 
     Args:
         packed: the uint8 tensor :func:`lens_reduce` returned.
-        n_layers, n_pos, k, vocab_size: the shape it was computed for.
+        n_layers: lens rows it was computed for.
+        n_pos: positions it was computed for.
+        k: top-k width it was computed for.
+        vocab_size: vocabulary size it was computed for.
 
     Returns:
         Dict with ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k] float32, ``tracked``
@@ -276,7 +288,7 @@ def decode_lens(packed: torch.Tensor, n_layers: int, n_pos: int, k: int,
         owner = np.repeat(np.arange(n_pos), counts)
         flat[invalid[:, owner].T] = np.nan
     where = offsets[:-1][None, :, None] + slots.astype(np.int64).reshape(n_layers, n_pos, k)
-    spans = list(zip(offsets[:-1], offsets[1:]))
+    spans = list(itertools.pairwise(offsets))
     entropy = entropy.astype(np.float32).reshape(n_layers, n_pos)
     entropy[invalid] = np.nan
     return {
@@ -295,10 +307,10 @@ def decode_lens(packed: torch.Tensor, n_layers: int, n_pos: int, k: int,
 def token_log_probs(
     normed: torch.Tensor,
     weight: torch.Tensor,
-    bias: Optional[torch.Tensor],
+    bias: torch.Tensor | None,
     token_ids: Sequence[int],
     lse: torch.Tensor,
-    softcap: Optional[float] = None,
+    softcap: float | None = None,
 ) -> torch.Tensor:
     """Exact lens log-probabilities of chosen tokens at every cell, from normed states.
 
@@ -331,7 +343,7 @@ def token_log_probs(
 def cell_log_probs(
     normed: torch.Tensor,
     head: Callable[[torch.Tensor], torch.Tensor],
-    softcap: Optional[float] = None,
+    softcap: float | None = None,
 ) -> torch.Tensor:
     """Full lens log-distribution of a few rows (e.g. every layer of one position).
 
@@ -355,4 +367,3 @@ def payload_bytes(obj: Any) -> int:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return buf.getbuffer().nbytes
-

@@ -6,7 +6,8 @@ V2 JSON, whose string keys cannot tell apart two ids that decode to the same tex
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -14,8 +15,8 @@ from .validate import validate_payload, validate_v2
 
 __all__ = [
     "PAYLOAD_VERSION",
-    "from_topk_efficient",
     "format_data_for_widget",
+    "from_topk_efficient",
     "to_js_format",
     "to_widget_payload",
 ]
@@ -43,15 +44,14 @@ def _check_collection(data: Mapping[str, Any]) -> tuple[int, int, int]:
     n_layers, n_pos = len(data["layers"]), len(data["input"])
     if topk.ndim != 3 or topk.shape[:2] != (n_layers, n_pos):
         raise ValueError(
-            f"topk has shape {topk.shape}, expected [n_layers={n_layers}, "
-            f"n_positions={n_pos}, k]"
+            f"topk has shape {topk.shape}, expected [n_layers={n_layers}, n_positions={n_pos}, k]"
         )
     if len(data["tracked"]) != n_pos or len(data["probs"]) != n_pos:
         raise ValueError(
             f"tracked and probs need one entry per position ({n_pos}); got "
             f"{len(data['tracked'])} and {len(data['probs'])}"
         )
-    for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"])):
+    for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
         shape = tuple(np.shape(_array(traj, np.float32)))
         if shape != (n_layers, len(ids)):
             raise ValueError(
@@ -74,7 +74,7 @@ def _topk_probs(data: Mapping[str, Any], topk: np.ndarray) -> np.ndarray:
     if data.get("topk_probs") is not None:
         return _array(data["topk_probs"], np.float32)
     out = np.empty(topk.shape, dtype=np.float32)
-    for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"])):
+    for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
         column = {int(t): c for c, t in enumerate(_array(ids, np.int64))}
         try:
             index = np.vectorize(column.__getitem__, otypes=[np.int64])(topk[:, pos, :])
@@ -91,16 +91,21 @@ def _sorted_tracking(data: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np
 
     The browser finds a trajectory by binary search over the ids, so order matters; the
     [L, n] → [n, L] transpose gives each token's whole trajectory as one contiguous row.
+    Ids from the engine and the live widget are sorted already: they are only checked
+    (one comparison per id), and sorted here when a hand-made dict lists them in another
+    order.
     """
     tracked, trajectories = [], []
-    for pos, (ids, probs) in enumerate(zip(data["tracked"], data["probs"])):
+    for pos, (ids, probs) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
         ids = _array(ids, np.int64)
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
-        if np.any(ids[1:] == ids[:-1]):
-            raise ValueError(f"tracked ids of position {pos} repeat an id: {ids.tolist()[:10]}")
+        by_token = _array(probs, np.float32).T  # a view: the copy is the payload's concat
+        if not np.all(ids[1:] > ids[:-1]):
+            order = np.argsort(ids, kind="stable")
+            ids, by_token = ids[order], by_token[order]
+            if np.any(ids[1:] == ids[:-1]):
+                raise ValueError(f"tracked ids of position {pos} repeat an id: {ids.tolist()[:10]}")
         tracked.append(ids.astype(np.int32))
-        trajectories.append(_array(probs, np.float32).T[order])
+        trajectories.append(by_token)
     return tracked, trajectories
 
 
@@ -210,20 +215,27 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
     topk = _array(data["topk"], np.int64)
     tracked = [_array(ids, np.int64) for ids in data["tracked"]]
     keys = _v2_keys(np.concatenate([topk.ravel(), *tracked]), vocab)
-    topk_js = [[[keys[int(i)] for i in topk[li, pos]] for pos in range(n_pos)]
-               for li in range(n_layers)]
+    topk_js = [
+        [[keys[int(i)] for i in topk[li, pos]] for pos in range(n_pos)] for li in range(n_layers)
+    ]
     tracked_js = []
-    for ids, traj in zip(tracked, data["probs"]):
+    for ids, traj in zip(tracked, data["probs"], strict=True):
         traj = _array(traj, np.float64)
-        tracked_js.append({keys[int(token_id)]: [_significant(p) for p in traj[:, column]]
-                           for column, token_id in enumerate(ids)})
-    return validate_v2({
-        "meta": {"version": 2, "model": str(data.get("model", ""))},
-        "input": list(data["input"]),
-        "layers": [int(layer) for layer in data["layers"]],
-        "topk": topk_js,
-        "tracked": tracked_js,
-    })
+        tracked_js.append(
+            {
+                keys[int(token_id)]: [_significant(p) for p in traj[:, column]]
+                for column, token_id in enumerate(ids)
+            }
+        )
+    return validate_v2(
+        {
+            "meta": {"version": 2, "model": str(data.get("model", ""))},
+            "input": list(data["input"]),
+            "layers": [int(layer) for layer in data["layers"]],
+            "topk": topk_js,
+            "tracked": tracked_js,
+        }
+    )
 
 
 def _v2_keys(ids: np.ndarray, vocab: Mapping[int, str]) -> dict[int, str]:
@@ -252,9 +264,7 @@ def from_topk_efficient(data: Mapping[str, Any], tokenizer: Any) -> dict[str, An
         ValueError: the result has no trajectories.
     """
     if data.get("tracked_indices") is None or data.get("tracked_probs") is None:
-        raise ValueError(
-            "the widget needs trajectories: collect with track_across_layers=True"
-        )
+        raise ValueError("the widget needs trajectories: collect with track_across_layers=True")
     topk = _array(data["top_indices"], np.int64)
     tracked = [_array(ids, np.int64) for ids in data["tracked_indices"]]
     all_ids = sorted({int(i) for i in topk.ravel()}.union(*(set(t.tolist()) for t in tracked)))
@@ -269,7 +279,7 @@ def from_topk_efficient(data: Mapping[str, Any], tokenizer: Any) -> dict[str, An
         "tracked": tracked,
         "probs": list(data["tracked_probs"]),
         "entropy": data.get("entropy"),
-        "vocab": dict(zip(all_ids, strings)),
+        "vocab": dict(zip(all_ids, strings, strict=True)),
     }
 
 
@@ -285,4 +295,3 @@ def format_data_for_widget(data: Mapping[str, Any], tokenizer: Any) -> dict[str,
         tokenizer: the model's tokenizer.
     """
     return to_js_format(from_topk_efficient(data, tokenizer))
-

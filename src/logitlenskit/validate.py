@@ -16,15 +16,16 @@ import math
 import numbers
 import operator
 import re
+from collections.abc import Mapping
 from itertools import chain
-from typing import Any, Mapping, NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
 __all__ = [
-    "InvalidDataError",
     "MAX_K",
     "MAX_PAYLOAD_BYTES",
+    "InvalidDataError",
     "as_int",
     "check_text",
     "validate_data",
@@ -167,8 +168,9 @@ def _index(flat: int, shape: tuple[int, ...]) -> str:
 # ---------------------------------------------------------------- version-3 payload
 
 
-def _binary(payload: Mapping[str, Any], key: str, dtype: str, count: int,
-            layout: str) -> np.ndarray:
+def _binary(
+    payload: Mapping[str, Any], key: str, dtype: str, count: int, layout: str
+) -> np.ndarray:
     """A little-endian bytes field as a flat array, after checking its byte length."""
     value = payload[key]
     if not isinstance(value, (bytes, bytearray, memoryview)):
@@ -188,8 +190,7 @@ def _binary(payload: Mapping[str, Any], key: str, dtype: str, count: int,
     return np.frombuffer(view.cast("B"), dtype=dtype)
 
 
-def _check_probs(probs: np.ndarray, valid: np.ndarray | None, name: str,
-                 where: Any = None) -> None:
+def _check_probs(probs: np.ndarray, valid: np.ndarray | None, name: str, where: Any = None) -> None:
     """Every probability of a computed cell is finite and in [0, 1]."""
     with np.errstate(invalid="ignore"):
         bad = ~((probs >= 0) & (probs <= 1))  # NaN fails both comparisons
@@ -198,8 +199,9 @@ def _check_probs(probs: np.ndarray, valid: np.ndarray | None, name: str,
     if bad.any():
         flat = int(np.flatnonzero(bad)[0])
         note = f" ({where(flat)})" if where else ""
-        _fail(f"{name}{_index(flat, probs.shape)}{note} is "
-              f"{_describe(probs.ravel()[flat])}; {_PROBS}")
+        _fail(
+            f"{name}{_index(flat, probs.shape)}{note} is {_describe(probs.ravel()[flat])}; {_PROBS}"
+        )
 
 
 def _vocab_ids(vocab: Any) -> np.ndarray:
@@ -212,8 +214,10 @@ def _vocab_ids(vocab: Any) -> np.ndarray:
         if number is None and isinstance(key, str) and _ID_KEY.fullmatch(key):
             number = int(key)
         if number is None or number < 0:
-            _fail(f"vocab key {key!r} is not a token id: keys are ids >= 0 written in decimal, "
-                  "e.g. '42'")
+            _fail(
+                f"vocab key {key!r} is not a token id: keys are ids >= 0 written in decimal, "
+                "e.g. '42'"
+            )
         if not isinstance(text, str):
             _fail(f"vocab[{key!r}] must be a string, got {_describe(text)}")
         ids.append(number)
@@ -238,19 +242,21 @@ def _check_tracked_ids(ids: np.ndarray, vocab: np.ndarray, owner: np.ndarray) ->
         )
     missing = np.setdiff1d(ids, vocab)
     if missing.size:
-        _fail(f"vocab has no string for tracked token ids {missing[:10].tolist()}: add "
-              "'<id>': decoded token for each")
+        _fail(
+            f"vocab has no string for tracked token ids {missing[:10].tolist()}: add "
+            "'<id>': decoded token for each"
+        )
 
 
-def _check_topk_ids(topk: np.ndarray, valid: np.ndarray, ids: np.ndarray,
-                    owner: np.ndarray) -> None:
+def _check_topk_ids(
+    topk: np.ndarray, valid: np.ndarray, ids: np.ndarray, owner: np.ndarray
+) -> None:
     """Every top-k id of a computed cell is among its position's tracked ids."""
-    n_layers, n_pos, k = topk.shape
+    n_pos = topk.shape[1]
     negative = valid & (topk < 0)
     if negative.any():
         flat = int(np.flatnonzero(negative)[0])
-        _fail(f"topk_ids{_index(flat, topk.shape)} is {topk.ravel()[flat]}; token ids must "
-              "be >= 0")
+        _fail(f"topk_ids{_index(flat, topk.shape)} is {topk.ravel()[flat]}; token ids must be >= 0")
     # (position, id) pairs as one sortable key: tracked keys are sorted by the check above.
     tracked_keys = owner.astype(np.int64) << 32 | ids.astype(np.int64)
     pos = np.broadcast_to(np.arange(n_pos)[None, :, None], topk.shape)
@@ -271,37 +277,55 @@ def _check_topk_ids(topk: np.ndarray, valid: np.ndarray, ids: np.ndarray,
 def _cell_status(payload: Mapping[str, Any], n_layers: int, n_pos: int) -> np.ndarray:
     if payload.get("cell_status") is None:
         return np.zeros((n_layers, n_pos), dtype=np.uint8)
-    status = _binary(payload, "cell_status", "u1", n_layers * n_pos,
-                     "uint8 [L, P]").reshape(n_layers, n_pos)
+    status = _binary(payload, "cell_status", "u1", n_layers * n_pos, "uint8 [L, P]").reshape(
+        n_layers, n_pos
+    )
     bad = status > max(_STATUS)
     if bad.any():
         flat = int(np.flatnonzero(bad)[0])
-        _fail(f"cell_status{_index(flat, status.shape)} is {status.ravel()[flat]}; a cell's "
-              "status is 0 (computed), 1 (invalid) or 2 (pending)")
+        _fail(
+            f"cell_status{_index(flat, status.shape)} is {status.ravel()[flat]}; a cell's "
+            "status is 0 (computed), 1 (invalid) or 2 (pending)"
+        )
     return status
 
 
 def _check_entropy(payload: Mapping[str, Any], computed: np.ndarray) -> None:
     if payload.get("entropy") is None:
         return
-    entropy = _binary(payload, "entropy", "<f4", computed.size,
-                      "float32 [L, P]").reshape(computed.shape)
+    entropy = _binary(payload, "entropy", "<f4", computed.size, "float32 [L, P]").reshape(
+        computed.shape
+    )
     with np.errstate(invalid="ignore"):
         bad = computed & ~(np.isfinite(entropy) & (entropy >= -_ENTROPY_SLACK))
     if bad.any():
         flat = int(np.flatnonzero(bad)[0])
-        _fail(f"entropy{_index(flat, entropy.shape)} is {_describe(entropy.ravel()[flat])}; "
-              "entropies must be finite numbers >= 0 (nats)")
+        _fail(
+            f"entropy{_index(flat, entropy.shape)} is {_describe(entropy.ravel()[flat])}; "
+            "entropies must be finite numbers >= 0 (nats)"
+        )
 
 
 def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON part of a payload, checked and with numpy integers turned into ints."""
-    required = ("version", "input", "layers", "k", "vocab", "topk_ids", "topk_probs",
-                "tracked_offsets", "tracked_ids", "tracked_probs")
+    required = (
+        "version",
+        "input",
+        "layers",
+        "k",
+        "vocab",
+        "topk_ids",
+        "topk_probs",
+        "tracked_offsets",
+        "tracked_ids",
+        "tracked_probs",
+    )
     missing = [key for key in required if key not in payload]
     if missing:
-        _fail(f"the payload is missing {missing}; build it with to_widget_payload(data) "
-              "(docs/data-format.md §3)")
+        _fail(
+            f"the payload is missing {missing}; build it with to_widget_payload(data) "
+            "(docs/data-format.md §3)"
+        )
     if as_int(payload["version"]) != 3:
         _fail(f"version must be 3, got {_describe(payload['version'])}")
     out = dict(payload, version=3)
@@ -310,8 +334,10 @@ def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
     out["input"] = _strings(payload["input"], "input")
     out["layers"] = _ints(payload["layers"], "layers")
     if not out["input"] or not out["layers"]:
-        _fail(f"the payload has {len(out['layers'])} layers and {len(out['input'])} "
-              "positions: nothing to show")
+        _fail(
+            f"the payload has {len(out['layers'])} layers and {len(out['input'])} "
+            "positions: nothing to show"
+        )
     out["k"] = _int(payload["k"], "k", low=1)
     _check_k(out["k"])
     n_layers, n_pos, k = len(out["layers"]), len(out["input"]), out["k"]
@@ -319,14 +345,18 @@ def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
     if payload.get("input_ids") is not None:
         out["input_ids"] = _ints(payload["input_ids"], "input_ids")
         if out["input_ids"] and len(out["input_ids"]) != len(out["input"]):
-            _fail(f"input_ids has {len(out['input_ids'])} ids for {len(out['input'])} input "
-                  "tokens: give one id per token, or []")
+            _fail(
+                f"input_ids has {len(out['input_ids'])} ids for {len(out['input'])} input "
+                "tokens: give one id per token, or []"
+            )
     if payload.get("num_layers") is not None:
         out["num_layers"] = _int(payload["num_layers"], "num_layers", low=1)
         too_deep = [layer for layer in out["layers"] if layer >= out["num_layers"]]
         if too_deep:
-            _fail(f"layers names layer {too_deep[0]}, but num_layers is {out['num_layers']} "
-                  f"(valid layers: 0..{out['num_layers'] - 1})")
+            _fail(
+                f"layers names layer {too_deep[0]}, but num_layers is {out['num_layers']} "
+                f"(valid layers: 0..{out['num_layers'] - 1})"
+            )
     if payload.get("run") is not None:
         out["run"] = _int(payload["run"], "run")
     return out
@@ -357,11 +387,15 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     text_bytes = sum(map(len, out["input"])) + sum(map(len, payload["vocab"].values()))
     offsets = _binary(payload, "tracked_offsets", "<i4", n_pos + 1, "int32 [P + 1]")
     if offsets[0] != 0 or np.any(np.diff(offsets) < 0):
-        _fail(f"tracked_offsets must start at 0 and never decrease, got "
-              f"{offsets[:10].tolist()}{'...' if n_pos >= 10 else ''}")
+        _fail(
+            f"tracked_offsets must start at 0 and never decrease, got "
+            f"{offsets[:10].tolist()}{'...' if n_pos >= 10 else ''}"
+        )
     n_tracked = int(offsets[-1])
-    _check_size(grid * (8 * k + 5) + n_tracked * (4 + 4 * n_layers) + text_bytes,
-                f"L={n_layers} x P={n_pos} x k={k} and {n_tracked:,} trajectories")
+    _check_size(
+        grid * (8 * k + 5) + n_tracked * (4 + 4 * n_layers) + text_bytes,
+        f"L={n_layers} x P={n_pos} x k={k} and {n_tracked:,} trajectories",
+    )
     ids = _binary(payload, "tracked_ids", "<i4", n_tracked, "int32 [T], T = tracked_offsets[P]")
     owner = np.repeat(np.arange(n_pos), np.diff(offsets))
     _check_tracked_ids(ids, vocab, owner)
@@ -369,17 +403,31 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     computed = status == 0
     _check_entropy(payload, computed)
     topk = _binary(payload, "topk_ids", "<i4", grid * k, "int32 [L, P, k]")
-    _check_topk_ids(topk.reshape(n_layers, n_pos, k), np.repeat(computed, k).reshape(
-        n_layers, n_pos, k), ids, owner)
+    _check_topk_ids(
+        topk.reshape(n_layers, n_pos, k),
+        np.repeat(computed, k).reshape(n_layers, n_pos, k),
+        ids,
+        owner,
+    )
     topk_probs = _binary(payload, "topk_probs", "<f4", grid * k, "float32 [L, P, k]")
-    _check_probs(topk_probs.reshape(n_layers, n_pos, k),
-                 np.repeat(computed, k).reshape(n_layers, n_pos, k), "topk_probs")
-    trajectories = _binary(payload, "tracked_probs", "<f4", n_tracked * n_layers,
-                           "float32 [T, L], T = tracked_offsets[P]")
-    _check_probs(trajectories.reshape(n_tracked, n_layers), computed[:, owner].T,
-                 "tracked_probs",
-                 lambda flat: f"position {owner[flat // n_layers]}, token "
-                              f"{ids[flat // n_layers]}")
+    _check_probs(
+        topk_probs.reshape(n_layers, n_pos, k),
+        np.repeat(computed, k).reshape(n_layers, n_pos, k),
+        "topk_probs",
+    )
+    trajectories = _binary(
+        payload,
+        "tracked_probs",
+        "<f4",
+        n_tracked * n_layers,
+        "float32 [T, L], T = tracked_offsets[P]",
+    )
+    _check_probs(
+        trajectories.reshape(n_tracked, n_layers),
+        computed[:, owner].T,
+        "tracked_probs",
+        lambda flat: f"position {owner[flat // n_layers]}, token {ids[flat // n_layers]}",
+    )
     return out
 
 
@@ -389,26 +437,27 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
 def _v2_topk(topk: Any, n_layers: int, n_pos: int) -> int:
     """Check the V2 top-k grid's shape and strings; returns its width k."""
     if not isinstance(topk, (list, tuple)) or len(topk) != n_layers:
-        _fail(f"topk must be a list with one entry per layer ({n_layers}), got "
-              f"{_describe(topk)}")
+        _fail(f"topk must be a list with one entry per layer ({n_layers}), got {_describe(topk)}")
     width = None
     for layer, row in enumerate(topk):
         if not isinstance(row, (list, tuple)) or len(row) != n_pos:
-            _fail(f"topk[{layer}] must list {n_pos} positions (one per input token), got "
-                  f"{_describe(row)}")
+            _fail(
+                f"topk[{layer}] must list {n_pos} positions (one per input token), got "
+                f"{_describe(row)}"
+            )
         for pos, cell in enumerate(row):
             name = f"topk[{layer}][{pos}]"
             if not isinstance(cell, (list, tuple)) or not cell:
-                _fail(f"{name} must be a non-empty list of token strings, got "
-                      f"{_describe(cell)}")
+                _fail(f"{name} must be a non-empty list of token strings, got {_describe(cell)}")
             if width is None:
                 width = len(cell)
                 _check_k(width)
-                _check_size(n_layers * n_pos * width * 8,
-                            f"L={n_layers} x P={n_pos} x k={width}")
+                _check_size(n_layers * n_pos * width * 8, f"L={n_layers} x P={n_pos} x k={width}")
             elif len(cell) != width:
-                _fail(f"{name} has {len(cell)} tokens but topk[0][0] has {width}: every cell "
-                      "lists the same number (k) of tokens")
+                _fail(
+                    f"{name} has {len(cell)} tokens but topk[0][0] has {width}: every cell "
+                    "lists the same number (k) of tokens"
+                )
             _strings(cell, name)
     return int(width or 0)
 
@@ -422,26 +471,28 @@ def _v2_trajectories(entry: Mapping[Any, Any], pos: int, n_layers: int) -> None:
     if _SURROGATE.search("".join(keys)):
         for key in keys:
             check_text(key, f"tracked[{pos}] key {key!r}")
-    for key, traj in zip(keys, values):
+    for key, traj in zip(keys, values, strict=True):
         if not isinstance(traj, (list, tuple)) or len(traj) != n_layers:
-            _fail(f"tracked[{pos}][{key!r}] must list {n_layers} probabilities (one per "
-                  f"layer), got {_describe(traj)}")
+            _fail(
+                f"tracked[{pos}][{key!r}] must list {n_layers} probabilities (one per "
+                f"layer), got {_describe(traj)}"
+            )
     # Plain floats and ints are the norm (json.load); anything else takes the slow path.
     if not set(map(type, chain.from_iterable(values))) <= {float, int}:
-        for key, traj in zip(keys, values):
+        for key, traj in zip(keys, values, strict=True):
             for layer, p in enumerate(traj):
                 if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
                     _fail(f"tracked[{pos}][{key!r}][{layer}] is {_describe(p)}; {_PROBS}")
     if not values:
         return
-    probs = np.fromiter(chain.from_iterable(values), np.float64,
-                        len(values) * n_layers).reshape(len(values), n_layers)
+    probs = np.fromiter(chain.from_iterable(values), np.float64, len(values) * n_layers).reshape(
+        len(values), n_layers
+    )
     with np.errstate(invalid="ignore"):
         bad = ~((probs >= 0) & (probs <= 1))
     if bad.any():
         row, layer = np.unravel_index(int(np.flatnonzero(bad)[0]), probs.shape)
-        _fail(f"tracked[{pos}][{keys[row]!r}][{layer}] is {_describe(probs[row, layer])}; "
-              f"{_PROBS}")
+        _fail(f"tracked[{pos}][{keys[row]!r}][{layer}] is {_describe(probs[row, layer])}; {_PROBS}")
 
 
 def validate_v2(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -474,23 +525,28 @@ def validate_v2(doc: Mapping[str, Any]) -> dict[str, Any]:
     k = _v2_topk(doc["topk"], n_layers, n_pos)
     tracked = doc["tracked"]
     if not isinstance(tracked, (list, tuple)) or len(tracked) != n_pos:
-        _fail(f"tracked must be a list with one entry per position ({n_pos}), got "
-              f"{_describe(tracked)}")
+        _fail(
+            f"tracked must be a list with one entry per position ({n_pos}), got "
+            f"{_describe(tracked)}"
+        )
     n_tracked = 0
     for pos, entry in enumerate(tracked):
         if not isinstance(entry, Mapping):
-            _fail(f"tracked[{pos}] must be an object {{token: trajectory}}, got "
-                  f"{_describe(entry)}")
+            _fail(f"tracked[{pos}] must be an object {{token: trajectory}}, got {_describe(entry)}")
         n_tracked += len(entry)
-        _check_size(n_layers * n_pos * k * 8 + n_tracked * (4 + 4 * n_layers),
-                    f"L={n_layers} x P={n_pos} x k={k} and {n_tracked:,} trajectories")
+        _check_size(
+            n_layers * n_pos * k * 8 + n_tracked * (4 + 4 * n_layers),
+            f"L={n_layers} x P={n_pos} x k={k} and {n_tracked:,} trajectories",
+        )
         _v2_trajectories(entry, pos, n_layers)
     for layer, row in enumerate(doc["topk"]):
         for pos, cell in enumerate(row):
             for j, token in enumerate(cell):
                 if token not in tracked[pos]:
-                    _fail(f"topk[{layer}][{pos}][{j}] is {token!r}, which has no trajectory "
-                          f"in tracked[{pos}]: every top-k token needs one")
+                    _fail(
+                        f"topk[{layer}][{pos}][{j}] is {token!r}, which has no trajectory "
+                        f"in tracked[{pos}]: every top-k token needs one"
+                    )
     return dict(doc)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import anywidget
 import numpy as np
@@ -14,8 +15,11 @@ import torch
 import traitlets
 from anywidget import experimental
 
-from . import collect, session
+from . import session
+from .files import check_output_path, write_text_atomic
 from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
+from .page import page_html
+from .request import check_track_ids, layer_count, model_tokenizer, token_strings
 from .runs import Runner
 from .session import Control, LensRun, start_run
 from .ui_state import UIStateTraits
@@ -56,8 +60,9 @@ def widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     if not data:
         return {}
     meta = data.get("meta")
-    if data.get("version") == PAYLOAD_VERSION or (isinstance(meta, Mapping)
-                                                   and meta.get("version") == 2):
+    if data.get("version") == PAYLOAD_VERSION or (
+        isinstance(meta, Mapping) and meta.get("version") == 2
+    ):
         return validate_data(data)
     if "topk" in data:
         return to_widget_payload(data)
@@ -110,19 +115,23 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     prompt = traitlets.Unicode("").tag(sync=True)
     k = traitlets.Int(5, help="Top-k width of the grid; a change reruns").tag(sync=True)
     layers = traitlets.List(
-        None, allow_none=True, help="Layer numbers shown (None = all); a change reruns",
+        None,
+        allow_none=True,
+        help="Layer numbers shown (None = all); a change reruns",
     ).tag(sync=True)
     remote = traitlets.Union(
-        [traitlets.Bool(), traitlets.Unicode()], default_value=None, allow_none=True,
+        [traitlets.Bool(), traitlets.Unicode()],
+        default_value=None,
+        allow_none=True,
         help="True: NDIF, 'local': NDIF simulation, False: here, None: auto; a change reruns",
     ).tag(sync=True)
     editable_prompt = traitlets.Bool(False).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Float(-1.0, help="Fraction of the current run done; -1 unknown").tag(
-        sync=True)
+        sync=True
+    )
     status = traitlets.Unicode("", help="What the current run is doing").tag(sync=True)
-    confirm = traitlets.Unicode("", help="A large run waiting for the user's yes").tag(
-        sync=True)
+    confirm = traitlets.Unicode("", help="A large run waiting for the user's yes").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
@@ -144,12 +153,12 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self._select_callbacks: list[Callable[..., Any]] = []
         self._waiting: Callable[[], None] | None = None
         self._request_lock = threading.Lock()
-        self._runner = None if model is None else Runner(
-            model, self._set_busy, self._set_progress)
+        self._runner = None if model is None else Runner(model, self._set_busy, self._set_progress)
         if model is not None:
-            collect._check_model(model)
-        super().__init__(k=_check_k(k), layers=_check_layers(layers),
-                         remote=_check_remote(remote), **kwargs)
+            model_tokenizer(model)  # TypeError now, not at the first run
+        super().__init__(
+            k=_check_k(k), layers=_check_layers(layers), remote=_check_remote(remote), **kwargs
+        )
         self.editable_prompt = model is not None
         if data is not None:
             self.data = data  # normalized by _validate_data
@@ -266,8 +275,9 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         """Abandon the current run; the shown data stays. True if something was running."""
         stopped = self._runner.stop() if self._runner is not None else False
         if stopped:
-            self.error = ("Stopped: the run for this prompt was abandoned; the lens shown is "
-                          "the previous one")
+            self.error = (
+                "Stopped: the run for this prompt was abandoned; the lens shown is the previous one"
+            )
         return stopped
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -289,13 +299,15 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         """Why a run is large enough to ask first, or ""."""
         try:
             n_pos = len(self._model.tokenizer.encode(prompt))
-            n_layers = len(layers) if layers else collect._n_layers(self._model, None)
+            n_layers = len(layers) if layers else layer_count(self._model, None)
         except Exception:  # the run itself will report what is wrong
             return ""
         megabytes = n_layers * n_pos * (8 * k + 12 + 4 * min(n_layers * k, 4 * k)) / 1e6
         if n_pos > LARGE_PROMPT_TOKENS or megabytes > LARGE_PAYLOAD_MB:
-            return (f"This run is large: {n_pos:,} tokens × {n_layers} layers with k={k} "
-                    f"sends about {megabytes:,.0f} MB to the browser. Run anyway?")
+            return (
+                f"This run is large: {n_pos:,} tokens × {n_layers} layers with k={k} "
+                f"sends about {megabytes:,.0f} MB to the browser. Run anyway?"
+            )
         return ""
 
     def _ask(self, question: str, then: Callable[[], None]) -> None:
@@ -313,17 +325,19 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         run = self._run
         if run is None:
             raise ValueError("nothing to track yet: the widget has no run of a model")
-        ids = collect._check_track(ids, collect._vocab_size(run.model))
+        ids = check_track_ids(ids, run.request.vocab_size)
         if not set(ids) - set(run.extra) or (self.busy and not run.complete):
             return  # a run still streaming tracks the pins when it ends
         if run.normed is not None:  # milliseconds: no need for a thread
             self._show(session.track(run, ids))
             return
-        self._runner.submit(lambda control: session.track(run, ids, control), self._show,
-                            self._fail, _background)
+        self._runner.submit(
+            lambda control: session.track(run, ids, control), self._show, self._fail, _background
+        )
 
-    def on_select(self, callback: Callable[[int, int, int, str], Any],
-                  remove: bool = False) -> None:
+    def on_select(
+        self, callback: Callable[[int, int, int, str], Any], remove: bool = False
+    ) -> None:
         """Call ``callback(layer, position, token_id, token)`` when the user selects.
 
         A selection is a click on a cell (its top-1 token) or on a token in its popup. An
@@ -345,8 +359,10 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         """The shown data as seed V2 JSON (``to_js_format``)."""
         result = self.result
         if result is None:
-            raise ValueError("this widget shows V2 or payload data, not a collection: "
-                             "w.data already is what it shows")
+            raise ValueError(
+                "this widget shows V2 or payload data, not a collection: "
+                "w.data already is what it shows"
+            )
         return to_js_format(result)
 
     # -------------------------------------------------------------- commands
@@ -358,13 +374,18 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if run is None or msg.get("run") != run.run_id:
             return {"error": "stale: the data changed", "stale": True}, []
         try:
-            row = run.rows.index(int(msg["layer"]))
-            ids, probs = session.detail(run, row, int(msg["position"]), _check_k(msg["k"]))
+            layer_index = run.layers.index(int(msg["layer"]))
+            ids, probs = session.detail(run, layer_index, int(msg["position"]), _check_k(msg["k"]))
         except Exception as exc:
             return {"error": _one_line(exc)}, []
-        tokens = collect._decode_strings(run.model.tokenizer, ids)
-        answer = {"run": run.run_id, "layer": int(msg["layer"]),
-                  "position": int(msg["position"]), "ids": ids, "tokens": tokens}
+        tokens = token_strings(run.request.tokenizer, ids)
+        answer = {
+            "run": run.run_id,
+            "layer": int(msg["layer"]),
+            "position": int(msg["position"]),
+            "ids": ids,
+            "tokens": tokens,
+        }
         return answer, [probs.astype("<f4").tobytes()]
 
     @experimental.command
@@ -417,25 +438,35 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         result = self.result
         if result is None:
             raise ValueError("no collection to read the cell's top token from")
-        row = [int(x) for x in result["layers"]].index(layer)
-        return layer, position, int(result["topk"][row, position, 0])
+        layer_index = [int(x) for x in result["layers"]].index(layer)
+        return layer, position, int(result["topk"][layer_index, position, 0])
 
     def _token_text(self, token: int) -> str:
         if self._run is not None and token in self._run.result["vocab"]:
             return self._run.result["vocab"][token]
         if self._model is not None:
-            return collect._decode_strings(self._model.tokenizer, [token])[0]
+            return token_strings(self._model.tokenizer, [token])[0]
         return str(self.data.get("vocab", {}).get(str(token), f"#{token}"))
 
-    def save_html(self, path: str | Path, title: str | None = None, **kwargs: Any) -> Path:
+    def save_html(
+        self, path: str | Path, title: str | None = None, *, overwrite: bool = False
+    ) -> Path:
         """Save the widget, with its current pins, colors and sizes, as a standalone page.
 
-        The page needs no kernel and no network; see ``logitlenskit.export.save_html`` for
-        the options.
-        """
-        from .export import save_html
+        The page needs no kernel and no network. Same rules as
+        ``logitlenskit.export.save_html``: an existing file is replaced only with
+        ``overwrite=True``, and a failure leaves any previous file intact.
 
-        return save_html(self, path, title, **kwargs)
+        Args:
+            path: the ``.html`` file to create.
+            title: the page's and widget's title (default: the widget's title).
+            overwrite: replace an existing file at ``path``.
+
+        Returns:
+            ``path`` as a ``Path``.
+        """
+        check_output_path(path, overwrite=overwrite)  # fail before the (slower) rendering
+        return write_text_atomic(path, page_html(self.get_state(), title), overwrite=overwrite)
 
 
 #: Above these, a run started from the browser asks first (and one from Python warns).
@@ -458,8 +489,10 @@ def _check_k(k: Any) -> int:
     if value is None:
         raise TypeError(f"k must be an int (e.g. k=5), got {type(k).__name__}")
     if not 1 <= value <= MAX_K:
-        raise ValueError(f"k={value} is out of range: use 1..{MAX_K} (the popup's 'more' "
-                         "shows up to 100 tokens of any cell without a larger k)")
+        raise ValueError(
+            f"k={value} is out of range: use 1..{MAX_K} (the popup's 'more' "
+            "shows up to 100 tokens of any cell without a larger k)"
+        )
     return value
 
 
@@ -481,8 +514,9 @@ def _check_layers(layers: Any) -> list[int] | None:
 def _check_remote(remote: Any) -> bool | str | None:
     if remote is None or remote is True or remote is False or remote == "local":
         return remote
-    raise ValueError(f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, "
-                     f"got {remote!r}")
+    raise ValueError(
+        f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, got {remote!r}"
+    )
 
 
 def _as_collection(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+
 from local_jupyter import EXPOSE_APP_ARGS, JupyterServer, running_jupyter
 
 

@@ -61,8 +61,7 @@ POPUP_FULLY_VISIBLE = """(popup) => {
 
 
 @pytest.mark.parametrize("frontend", FRONTENDS)
-def test_popup_of_the_last_row_is_not_clipped_by_the_notebook(jupyter_server, page: Page,
-                                                               frontend):
+def test_popup_of_the_last_row_is_not_clipped_by_the_notebook(jupyter_server, page: Page, frontend):
     name = jupyter_server.write_notebook(f"popup-{frontend}.ipynb", SLICE)
     open_and_run(page, jupyter_server, frontend, name)
     cell = last_prediction(page)
@@ -76,11 +75,14 @@ def test_popup_of_the_last_row_is_not_clipped_by_the_notebook(jupyter_server, pa
 
 
 def test_ui_state_syncs_both_ways_and_survives_reopening(jupyter_server, page: Page):
-    name = jupyter_server.write_notebook("state.ipynb", [
-        SLICE[0],
-        "print('PINS', w.pins, 'SELECTED', w.selected_cell)",
-        "w.pins = []\nw.title = 'set from Python'",
-    ])
+    name = jupyter_server.write_notebook(
+        "state.ipynb",
+        [
+            SLICE[0],
+            "print('PINS', w.pins, 'SELECTED', w.selected_cell)",
+            "w.pins = []\nw.title = 'set from Python'",
+        ],
+    )
     open_and_run(page, jupyter_server, "jupyterlab", name)
     cell = last_prediction(page)
     expect(cell).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)

@@ -1,12 +1,21 @@
 """End to end, the live loop in a real JupyterLab with a real kernel and the real model:
-clicks and pins go to Python and come back; Python's assignments reach the widget."""
+clicks and pins go to Python and come back; Python's assignments reach the widget.
+"""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from lab import OUTPUT, RUN_TIMEOUT_MS, cell_output, data_rows, last_prediction, open_and_run, run_cell
+from lab import (
+    OUTPUT,
+    RUN_TIMEOUT_MS,
+    cell_output,
+    data_rows,
+    last_prediction,
+    open_and_run,
+    run_cell,
+)
 from playwright.sync_api import Page, expect
 
 pytestmark = [pytest.mark.jupyter, pytest.mark.browser, pytest.mark.slow]
@@ -31,21 +40,25 @@ def _printed(page: Page, index: int, label: str) -> str:
 
 
 def test_a_click_grows_the_popup_with_pythons_numbers_and_a_pin_is_tracked(
-        jupyter_server, page: Page):
-    name = jupyter_server.write_notebook("loop-click.ipynb", [
-        SETUP,
-        # Python's own answer for the cell the test clicks, and a token of its top 20 that is
-        # in no position's top-k (so nothing had been collected for it).
-        'answer, _ = w.detail({"run": w.data["run"], "layer": 29, "position": 4, "k": 20}, [])\n'
-        "seen = set().union(*(set(t.tolist()) for t in w.result['tracked']))\n"
-        "fresh = next(i for i in answer['ids'] if i not in seen)\n"
-        "print('IDS', ' '.join(map(str, answer['ids'])))\n"
-        "print('FRESH', fresh)",
-        "print('SELECTED', selections[-1])",
-        "print('TRACKED', all(fresh in t.tolist() for t in w.result['tracked']), "
-        "[p['ids'] for p in w.pins])",
-        "w.pinned_rows = [1, 3]",
-    ])
+    jupyter_server, page: Page
+):
+    name = jupyter_server.write_notebook(
+        "loop-click.ipynb",
+        [
+            SETUP,
+            # Python's own answer for the cell the test clicks, and a token of its top 20 that is
+            # in no position's top-k (so nothing had been collected for it).
+            'answer, _ = w.detail({"run": w.data["run"], "layer": 29, "position": 4, "k": 20}, [])\n'
+            "seen = set().union(*(set(t.tolist()) for t in w.result['tracked']))\n"
+            "fresh = next(i for i in answer['ids'] if i not in seen)\n"
+            "print('IDS', ' '.join(map(str, answer['ids'])))\n"
+            "print('FRESH', fresh)",
+            "print('SELECTED', selections[-1])",
+            "print('TRACKED', all(fresh in t.tolist() for t in w.result['tracked']), "
+            "[p['ids'] for p in w.pins])",
+            "w.pinned_rows = [1, 3]",
+        ],
+    )
     open_and_run(page, jupyter_server, "jupyterlab", name)
     cell = last_prediction(page)
     expect(cell).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
@@ -74,12 +87,15 @@ def test_a_click_grows_the_popup_with_pythons_numbers_and_a_pin_is_tracked(
 
 
 def test_python_assignments_and_a_multi_line_prompt(jupyter_server, page: Page):
-    name = jupyter_server.write_notebook("loop-traits.ipynb", [
-        SETUP,
-        "w.k = 8\nw.layers = [0, 10, 29]",
-        'w.prompt = "Bonjour"',
-        "print('PROMPT', repr(w.prompt), len(w.result['input']))",
-    ])
+    name = jupyter_server.write_notebook(
+        "loop-traits.ipynb",
+        [
+            SETUP,
+            "w.k = 8\nw.layers = [0, 10, 29]",
+            'w.prompt = "Bonjour"',
+            "print('PROMPT', repr(w.prompt), len(w.result['input']))",
+        ],
+    )
     open_and_run(page, jupyter_server, "jupyterlab", name)  # runs every cell in turn
     # The widget shows the state of the last assignments: 3 layers, k = 8, "Bonjour".
     expect(data_rows(page)).to_have_count(2, timeout=RUN_TIMEOUT_MS)
@@ -99,10 +115,13 @@ def test_python_assignments_and_a_multi_line_prompt(jupyter_server, page: Page):
 
 
 def test_stop_abandons_a_long_run_and_keeps_the_view(jupyter_server, page: Page):
-    name = jupyter_server.write_notebook("loop-stop.ipynb", [
-        SETUP,
-        "print('STATE', w.busy, w.error.split(':')[0], len(w.result['input']))",
-    ])
+    name = jupyter_server.write_notebook(
+        "loop-stop.ipynb",
+        [
+            SETUP,
+            "print('STATE', w.busy, w.error.split(':')[0], len(w.result['input']))",
+        ],
+    )
     open_and_run(page, jupyter_server, "jupyterlab", name)
     expect(last_prediction(page)).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
     box = page.locator(f"{OUTPUT} [aria-label=prompt]")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -28,7 +29,10 @@ def strict_ndif(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     from nnsight.intervention.backends.local_simulation import LocalSimulationBackend
 
-    block, restore = LocalSimulationBackend._block_user_modules, LocalSimulationBackend._restore_modules
+    block, restore = (
+        LocalSimulationBackend._block_user_modules,
+        LocalSimulationBackend._restore_modules,
+    )
 
     def strict_block(self: Any) -> Any:
         sys.meta_path.insert(0, _BlockPackage())
@@ -48,7 +52,9 @@ def smol_tokenizer(smollm2: Any) -> Any:
     return smollm2.tokenizer
 
 
-def layer_outputs(hf_model: torch.nn.Module, layers: Any, ids: list[int]) -> tuple[list, torch.Tensor]:
+def layer_outputs(
+    hf_model: torch.nn.Module, layers: Any, ids: list[int]
+) -> tuple[list, torch.Tensor]:
     """Each decoder layer's output [P, d] and the model's own logits [P, V], via hooks."""
     captured: list[torch.Tensor] = []
 
@@ -106,7 +112,7 @@ def check_against_reference(data: dict, ref_lp: torch.Tensor, atol: float = 5e-5
     """
     ref_p = ref_lp.exp()
     topk = data["topk"].long()
-    L, P, k = topk.shape
+    _, P, k = topk.shape
     got = data["topk_probs"].double()
     want = ref_p.gather(-1, topk)
     assert (got - want).abs().max().item() <= atol

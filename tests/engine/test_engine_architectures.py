@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -20,8 +21,14 @@ from logitlenskit.architectures import (
 from logitlenskit.collect import collect_logit_lens, collect_logit_lens_topk_efficient
 
 VOCAB = 49152  # the SmolLM2 tokenizer's, reused by every tiny model
-SMALL = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=3,
-             num_attention_heads=4, max_position_embeddings=256)
+SMALL = dict(
+    vocab_size=VOCAB,
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    max_position_embeddings=256,
+)
 GQA = dict(SMALL, num_key_value_heads=2)
 
 BUILDERS: dict[str, Callable[[], Any]] = {
@@ -37,10 +44,12 @@ BUILDERS: dict[str, Callable[[], Any]] = {
     "gemma": lambda: tf.GemmaConfig(**GQA, head_dim=16),
     "gemma2": lambda: tf.Gemma2Config(**GQA, head_dim=16),  # final_logit_softcapping=30
     "gemma3_text": lambda: tf.Gemma3TextConfig(**GQA, head_dim=16, sliding_window=8),
-    "gpt2": lambda: tf.GPT2Config(vocab_size=VOCAB, n_embd=64, n_layer=3, n_head=4,
-                                  n_positions=256),
-    "gptj": lambda: tf.GPTJConfig(vocab_size=VOCAB, n_embd=64, n_layer=3, n_head=4,
-                                  rotary_dim=8, n_positions=256),
+    "gpt2": lambda: tf.GPT2Config(
+        vocab_size=VOCAB, n_embd=64, n_layer=3, n_head=4, n_positions=256
+    ),
+    "gptj": lambda: tf.GPTJConfig(
+        vocab_size=VOCAB, n_embd=64, n_layer=3, n_head=4, rotary_dim=8, n_positions=256
+    ),
     "gpt_neox": lambda: tf.GPTNeoXConfig(**SMALL),
 }
 
@@ -73,10 +82,15 @@ def test_family_matches_reference(model_type, tiny_models, reference, check_refe
     layers = resolve_accessor(hf, cfg["layers"])
     norm = resolve_accessor(hf, cfg["norm"])
     head = resolve_accessor(hf, cfg["lm_head"])
-    data = collect_logit_lens_topk_efficient(PROMPT, model, top_k=4, track_across_layers=True,
-                                             remote=False, layers=[0, -1, 1])
-    as_collection = {"topk": data["top_indices"], "topk_probs": data["top_probs"],
-                     "tracked": data["tracked_indices"], "probs": data["tracked_probs"]}
+    data = collect_logit_lens_topk_efficient(
+        PROMPT, model, top_k=4, track_across_layers=True, remote=False, layers=[0, -1, 1]
+    )
+    as_collection = {
+        "topk": data["top_indices"],
+        "topk_probs": data["top_probs"],
+        "tracked": data["tracked_indices"],
+        "probs": data["tracked_probs"],
+    }
     ref_lp, logits = reference(hf, layers, norm, head, data["input_ids"], data["layers"])
     check_reference(as_collection, ref_lp)
     # Last lens row (layer -1) reproduces the model's own output distribution.
@@ -105,8 +119,9 @@ def test_registered_callables_give_same_result(tiny_models):
         "n_layers": "config.num_hidden_layers",
     }
     try:
-        custom = collect_logit_lens_topk_efficient(PROMPT, model, top_k=3, remote=False,
-                                                   model_type="custom_llama")
+        custom = collect_logit_lens_topk_efficient(
+            PROMPT, model, top_k=3, remote=False, model_type="custom_llama"
+        )
     finally:
         del MODEL_CONFIGS["custom_llama"]
     builtin = collect_logit_lens_topk_efficient(PROMPT, model, top_k=3, remote=False)
@@ -118,8 +133,12 @@ def test_apply_module_or_callable_forms(tiny_models):
     hf = tiny_models["llama"]._model
     h = torch.randn(2, 64)
     want = hf.lm_head(h)
-    forms = ["lm_head", lambda m, x: m.lm_head(x), lambda m: m.lm_head,
-             lambda m: m.lm_head.weight.T]
+    forms = [
+        "lm_head",
+        lambda m, x: m.lm_head(x),
+        lambda m: m.lm_head,
+        lambda m: m.lm_head.weight.T,
+    ]
     for form in forms:
         assert torch.allclose(apply_module_or_callable(hf, form, h), want, atol=1e-5)
 
@@ -131,8 +150,9 @@ def test_aliases_point_at_registered_types():
 
 def test_unknown_architecture_message(tiny_models):
     with pytest.raises(ValueError) as err:
-        collect_logit_lens_topk_efficient(PROMPT, tiny_models["llama"], remote=False,
-                                          model_type="mamba")
+        collect_logit_lens_topk_efficient(
+            PROMPT, tiny_models["llama"], remote=False, model_type="mamba"
+        )
     message = str(err.value)
     assert "mamba" in message and "llama" in message and "gpt_neox" in message
     assert "MODEL_CONFIGS['my_type']" in message
@@ -141,7 +161,8 @@ def test_unknown_architecture_message(tiny_models):
 @pytest.mark.parametrize("model_type", ["gpt2", "gemma2", "phi"])
 def test_live_session_on_registry_models(model_type, tiny_models):
     """The widget's session (cache, tracking, deeper top-k) on LanguageModel families,
-    softcapped (gemma2) and with an unembedding bias (phi) included."""
+    softcapped (gemma2) and with an unembedding bias (phi) included.
+    """
     from logitlenskit import session
 
     model = tiny_models[model_type]

@@ -26,20 +26,23 @@ def test_prompt_longer_than_context(smollm2):
 
 @pytest.mark.parametrize("layers", [[30], [-31], [0, 99]])
 def test_layer_out_of_range(smollm2, layers):
-    with pytest.raises(ValueError, match="out of range.*30 layers"):
+    with pytest.raises(ValueError, match=r"out of range.*30 layers"):
         collect_logit_lens("Hi there", smollm2, layers=layers)
 
 
-@pytest.mark.parametrize("layers,error", [([], ValueError), (["3"], TypeError),
-                                          ([1.5], TypeError), ([True], TypeError),
-                                          (5, TypeError)])
+@pytest.mark.parametrize(
+    "layers,error",
+    [([], ValueError), (["3"], TypeError), ([1.5], TypeError), ([True], TypeError), (5, TypeError)],
+)
 def test_layers_malformed(smollm2, layers, error):
     with pytest.raises(error, match="layer"):
         collect_logit_lens("Hi there", smollm2, layers=layers)
 
 
-@pytest.mark.parametrize("k,error", [(0, ValueError), (-3, ValueError), (49153, ValueError),
-                                     (2.0, TypeError), ("5", TypeError)])
+@pytest.mark.parametrize(
+    "k,error",
+    [(0, ValueError), (-3, ValueError), (49153, ValueError), (2.0, TypeError), ("5", TypeError)],
+)
 def test_k_out_of_range(smollm2, k, error):
     with pytest.raises(error, match="k"):
         collect_logit_lens("Hi there", smollm2, k=k)
@@ -72,7 +75,7 @@ def test_unknown_model_type(smollm2):
     from nnsight import LanguageModel
 
     lm = LanguageModel(smollm2._model, tokenizer=smollm2.tokenizer)
-    with pytest.raises(ValueError, match="unknown model type 'rwkv'.*Known types"):
+    with pytest.raises(ValueError, match=r"unknown model type 'rwkv'.*Known types"):
         collect_logit_lens_topk_efficient("Hi there", lm, model_type="rwkv", remote=False)
 
 

@@ -1,5 +1,6 @@
 """Follow-up questions to a run (any token's trajectory, a cell's deeper top-k) and
-non-finite model output, against float64 references on the real models."""
+non-finite model output, against float64 references on the real models.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_tracking_any_token_is_exact_at_every_cell(model_name, request, referenc
     run = session.start_run(model, PROMPT, k=3, layers=[0, 5, -1])
     ids = _untracked(run, 3)
     session.track(run, ids)
-    ref = _reference(model, reference, run.input_ids, run.rows)
+    ref = _reference(model, reference, run.input_ids, run.layers)
     for p in range(len(run.input_ids)):
         tracked = np.asarray(run.result["tracked"][p])
         assert (np.diff(tracked) > 0).all(), "tracked ids stay sorted"
@@ -63,17 +64,21 @@ def test_collect_track_argument_matches_the_follow_up(smollm2):
         col = [data["tracked"][p].tolist().index(i) for i in ids]
         mine = [list(run.result["tracked"][p]).index(i) for i in ids]
         # the codec (≤ 7.9e-6 absolute) against the direct computation
-        assert np.abs(data["probs"][p][:, col].numpy()
-                      - np.asarray(run.result["probs"][p])[:, mine]).max() <= 1e-5
+        assert (
+            np.abs(
+                data["probs"][p][:, col].numpy() - np.asarray(run.result["probs"][p])[:, mine]
+            ).max()
+            <= 1e-5
+        )
 
 
 @pytest.mark.parametrize("k", [20, 100])
 def test_cell_detail_is_the_exact_top_k_with_trajectories(smollm2, reference, k):
     run = session.start_run(smollm2, PROMPT, k=5)
-    ref = _reference(smollm2, reference, run.input_ids, run.rows)
+    ref = _reference(smollm2, reference, run.input_ids, run.layers)
     row, pos = 20, 4
     ids, probs = session.detail(run, row, pos, k)
-    assert len(ids) == k and probs.shape == (k, len(run.rows))
+    assert len(ids) == k and probs.shape == (k, len(run.layers))
     want = ref[:, pos, ids].t().numpy()
     assert np.abs(probs - want).max() <= 5e-5
     kth = ref[row, pos].topk(k).values.numpy()
@@ -98,6 +103,7 @@ def test_detail_without_cache_runs_a_targeted_trace(smollm2, strict_ndif):
 @pytest.fixture
 def nan_at_layer_10(smollm2):
     """Write NaN into one position of layer 10's output, as a broken hook or fp16 would."""
+
     def poison(_module, _inputs, output):
         hidden = output[0] if isinstance(output, tuple) else output
         hidden[0, 2] = float("nan")
@@ -145,8 +151,9 @@ def test_long_prompt_streams_first_screen_first(smollm2, monkeypatch):
     monkeypatch.setattr(session, "FIRST_BLOCK", 16)
     prompt = " ".join(["The quick brown fox jumps over the lazy dog."] * 10)
     partial: list[np.ndarray] = []
-    run = session.start_run(smollm2, prompt, k=2,
-                            on_partial=lambda r: partial.append(r.status.copy()))
+    run = session.start_run(
+        smollm2, prompt, k=2, on_partial=lambda r: partial.append(r.status.copy())
+    )
     n = len(run.input_ids)
     assert n > 80 and len(partial) == len(session._blocks(n)) - 1
     first = partial[0]

@@ -71,8 +71,9 @@ def test_float64_reference_gemma3(gemma3, reference, check_reference):
 
 def test_layers_subset_negative_unsorted_duplicates(smollm2):
     full = collect_logit_lens("Hello there, general Kenobi", smollm2, k=3, remote=False)
-    sub = collect_logit_lens("Hello there, general Kenobi", smollm2, k=3,
-                             layers=[-1, 3, 3, 0], remote=False)
+    sub = collect_logit_lens(
+        "Hello there, general Kenobi", smollm2, k=3, layers=[-1, 3, 3, 0], remote=False
+    )
     assert sub["layers"] == [29, 3, 3, 0]
     assert torch.equal(sub["topk"], full["topk"][[29, 3, 3, 0]])
     assert torch.allclose(sub["topk_probs"], full["topk_probs"][[29, 3, 3, 0]])

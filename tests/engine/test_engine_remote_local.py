@@ -1,5 +1,6 @@
 """Every collection mode through nnsight's NDIF simulation, with logitlenskit unimportable
-on the simulated server (see the ``strict_ndif`` fixture)."""
+on the simulated server (see the ``strict_ndif`` fixture).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def smol_lm(smollm2) -> LanguageModel:
 def _same(a: dict, b: dict, keys: list[str]) -> None:
     for key in keys:
         if isinstance(a[key], list) and isinstance(a[key][0], torch.Tensor):
-            assert all(torch.equal(x, y) for x, y in zip(a[key], b[key]))
+            assert all(torch.equal(x, y) for x, y in zip(a[key], b[key], strict=True))
         elif isinstance(a[key], torch.Tensor):
             assert torch.equal(a[key], b[key]), key
         else:
@@ -37,26 +38,43 @@ def _same(a: dict, b: dict, keys: list[str]) -> None:
 def test_collect_logit_lens_local_simulation(smollm2, strict_ndif):
     here = collect_logit_lens(PROMPT, smollm2, k=4, layers=[2, -1], remote=False)
     sim = collect_logit_lens(PROMPT, smollm2, k=4, layers=[2, -1], remote="local")
-    _same(here, sim, ["input", "input_ids", "layers", "topk", "topk_probs", "tracked",
-                      "probs", "entropy", "vocab"])
+    _same(
+        here,
+        sim,
+        [
+            "input",
+            "input_ids",
+            "layers",
+            "topk",
+            "topk_probs",
+            "tracked",
+            "probs",
+            "entropy",
+            "vocab",
+        ],
+    )
 
 
 @pytest.mark.parametrize("track", [False, True])
 def test_topk_efficient_local_simulation(smol_lm, strict_ndif, track):
-    here = collect_logit_lens_topk_efficient(PROMPT, smol_lm, top_k=3,
-                                             track_across_layers=track, remote=False)
-    sim = collect_logit_lens_topk_efficient(PROMPT, smol_lm, top_k=3,
-                                            track_across_layers=track, remote="local")
+    here = collect_logit_lens_topk_efficient(
+        PROMPT, smol_lm, top_k=3, track_across_layers=track, remote=False
+    )
+    sim = collect_logit_lens_topk_efficient(
+        PROMPT, smol_lm, top_k=3, track_across_layers=track, remote="local"
+    )
     keys = ["tokens", "layers", "top_indices", "top_probs"]
     _same(here, sim, keys + (["tracked_indices", "tracked_probs"] if track else []))
     assert ("tracked_indices" in sim) == track
 
 
 def test_topk_full_logits_local_simulation(smol_lm, strict_ndif):
-    efficient = collect_logit_lens_topk_efficient(PROMPT, smol_lm, top_k=3, remote=False,
-                                                  track_across_layers=True, layers=[0, 29])
-    slow = collect_logit_lens_topk(PROMPT, smol_lm, top_k=3, remote="local",
-                                   track_across_layers=True, layers=[0, 29])
+    efficient = collect_logit_lens_topk_efficient(
+        PROMPT, smol_lm, top_k=3, remote=False, track_across_layers=True, layers=[0, 29]
+    )
+    slow = collect_logit_lens_topk(
+        PROMPT, smol_lm, top_k=3, remote="local", track_across_layers=True, layers=[0, 29]
+    )
     assert torch.equal(slow["top_indices"], efficient["top_indices"])
     assert (slow["top_probs"] - efficient["top_probs"]).abs().max() <= 1e-5
     decoded = decode_tracked_tokens(slow, smol_lm.tokenizer)
@@ -70,9 +88,9 @@ def test_strict_simulation_can_fail(smollm2, strict_ndif, monkeypatch):
 
     import cloudpickle
 
-    import logitlenskit.collect as collect
+    import logitlenskit.request as request
 
-    monkeypatch.setattr(collect, "_ship_engine_by_value", lambda remote: None)
+    monkeypatch.setattr(request, "_ship_engine_by_value", lambda remote: None)
     # nnsight registers packages it finds outside site-packages (e.g. via PYTHONPATH).
     names = ("logitlenskit", "logitlenskit.engine", "logitlenskit.architectures")
     was = [n for n in names if n in cloudpickle.list_registry_pickle_by_value()]
@@ -95,7 +113,8 @@ def test_engine_outside_a_trace_matches_inside(smollm2):
         hf(torch.tensor([data["input_ids"]]))
     handle.remove()
     out = captured[0][0] if isinstance(captured[0], tuple) else captured[0]
-    lens = decode_lens(lens_reduce([out[0]], hf.model.norm, hf.lm_head, 3, 49152),
-                       1, out.shape[1], 3, 49152)
+    lens = decode_lens(
+        lens_reduce([out[0]], hf.model.norm, hf.lm_head, 3, 49152), 1, out.shape[1], 3, 49152
+    )
     assert torch.equal(lens["topk"], data["topk"])
     assert torch.equal(lens["topk_probs"], data["topk_probs"])

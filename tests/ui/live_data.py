@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from fake_lens import collection
 
+from fake_lens import collection
 from logitlenskit.formats import to_widget_payload
 
 
-def full_probs(n_layers: int = 6, n_pos: int = 4, seed: int = 0, vocab_size: int = 30,
-               **_: Any) -> np.ndarray:
+def full_probs(
+    n_layers: int = 6, n_pos: int = 4, seed: int = 0, vocab_size: int = 30, **_: Any
+) -> np.ndarray:
     """The whole lens distribution [L, P, V] behind ``fake_lens.collection`` (same draws)."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(n_layers, n_pos, vocab_size))
@@ -23,10 +24,12 @@ def full_probs(n_layers: int = 6, n_pos: int = 4, seed: int = 0, vocab_size: int
     return probs
 
 
-def live_payload(run: int = 1, cell_status: np.ndarray | None = None, track: tuple[int, ...] = (),
-                 **kw: Any) -> dict[str, Any]:
+def live_payload(
+    run: int = 1, cell_status: np.ndarray | None = None, track: tuple[int, ...] = (), **kw: Any
+) -> dict[str, Any]:
     """The version-3 payload of run ``run``; ``track`` adds exact trajectories of those ids
-    at every position (what Python sends after a pin)."""
+    at every position (what Python sends after a pin).
+    """
     data = collection(**kw)
     if track:
         probs = full_probs(**kw)
@@ -37,15 +40,22 @@ def live_payload(run: int = 1, cell_status: np.ndarray | None = None, track: tup
     return {**to_widget_payload(data), "run": run}
 
 
-def detail_answer(run: int, layer: int, position: int, count: int,
-                  **kw: Any) -> tuple[dict[str, Any], tuple[bytes]]:
+def detail_answer(
+    run: int, layer: int, position: int, count: int, **kw: Any
+) -> tuple[dict[str, Any], tuple[bytes]]:
     """What Python answers to ``detail`` with k=count: the most probable ids at (layer,
     position) and their trajectories at that position, float32 [n, L]. ``kw`` as for
-    ``collection`` (its own ``k`` is ignored)."""
+    ``collection`` (its own ``k`` is ignored).
+    """
     kw.pop("k", None)
     probs = full_probs(**kw)
     order = np.argsort(-probs[layer, position], kind="stable")[:count]
     ids = [int(i) for i in order]
-    answer = {"run": run, "layer": layer, "position": position, "ids": ids,
-              "tokens": [f"tok{i}" for i in ids]}
+    answer = {
+        "run": run,
+        "layer": layer,
+        "position": position,
+        "ids": ids,
+        "tokens": [f"tok{i}" for i in ids],
+    }
     return answer, (np.ascontiguousarray(probs[:, position, order].T, dtype="<f4").tobytes(),)

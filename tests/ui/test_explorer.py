@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
-from fake_lens import collection, payload
 from playwright.sync_api import expect
+
+from fake_lens import collection, payload
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +38,7 @@ def legend_labels(wp, out: str = OUT) -> list[str]:
 
 # 1. Grid ---------------------------------------------------------------------------------
 
+
 def test_grid_top1_tokens_roles_and_final_layer(wp):
     data = collection(n_layers=6, n_pos=4)
     wp.mount(payload(n_layers=6, n_pos=4))
@@ -62,7 +63,9 @@ def test_final_layer_is_marked_only_when_it_was_collected(wp, num_layers, final_
     assert heads.count() == (0 if final_column is None else 1)
     if final_column is not None:
         assert heads.text_content() == final_column
-    assert wp.page.locator(f"{OUT} .llk-cell.llk-final").count() == (0 if final_column is None else 4)
+    assert wp.page.locator(f"{OUT} .llk-cell.llk-final").count() == (
+        0 if final_column is None else 4
+    )
 
 
 def test_cells_colored_by_top1_probability(wp):
@@ -71,7 +74,9 @@ def test_cells_colored_by_top1_probability(wp):
     for ci, p in [(0, 0), (5, 3)]:
         bg = wp.cell(ci, p).evaluate("e => getComputedStyle(e).backgroundColor")
         alpha = float(re.findall(r"[\d.]+", bg)[-1])
-        assert alpha == pytest.approx(round(float(data["topk_probs"][ci, p, 0]) * 90) / 100, abs=0.011)
+        assert alpha == pytest.approx(
+            round(float(data["topk_probs"][ci, p, 0]) * 90) / 100, abs=0.011
+        )
 
 
 def test_whitespace_controls_and_byte_fragments_are_visible(wp):
@@ -94,10 +99,16 @@ def test_whitespace_controls_and_byte_fragments_are_visible(wp):
 
 def test_repeated_input_tokens_stay_separate_rows(wp):
     wp.mount(payload(n_pos=4, input_tokens=["the", "cat", "the", "the"]))
-    assert wp.page.locator(f"{OUT} .llk-input-text").all_text_contents() == ["the", "cat", "the", "the"]
+    assert wp.page.locator(f"{OUT} .llk-input-text").all_text_contents() == [
+        "the",
+        "cat",
+        "the",
+        "the",
+    ]
 
 
 # 2. Stride ---------------------------------------------------------------------------------
+
 
 def headers(wp) -> list[str]:
     return wp.page.locator(f"{OUT} .llk-colhead").all_text_contents()
@@ -127,6 +138,7 @@ def test_stride_keeps_first_and_last_and_follows_width(wp):
 
 # 3. Popup ----------------------------------------------------------------------------------
 
+
 def test_click_cell_opens_popup_with_topk(wp):
     data = collection(k=3)
     wp.mount(payload(k=3))
@@ -136,9 +148,12 @@ def test_click_cell_opens_popup_with_topk(wp):
     rows = popup.locator(".llk-popup-row")
     assert rows.count() == 3
     for j in range(3):
-        assert rows.nth(j).locator(".llk-popup-token").text_content() == f"tok{data['topk'][2, 1, j]}"
+        assert (
+            rows.nth(j).locator(".llk-popup-token").text_content() == f"tok{data['topk'][2, 1, j]}"
+        )
         assert pct(rows.nth(j).locator(".llk-prob").text_content()) == pytest.approx(
-            float(data["topk_probs"][2, 1, j]), rel=0.01, abs=1e-4)
+            float(data["topk_probs"][2, 1, j]), rel=0.01, abs=1e-4
+        )
     assert "llk-selected" in wp.cell(2, 1).get_attribute("class")
 
 
@@ -210,7 +225,9 @@ def test_popup_is_not_clipped_by_a_host_that_hides_overflow(wp):
     cell = wp.cell(5, 1)
     out = wp.page.locator("#out1")
     bottom = cell.bounding_box()["y"] + cell.bounding_box()["height"] - out.bounding_box()["y"]
-    out.evaluate("(o, h) => { o.style.overflow = 'hidden'; o.style.height = h + 'px'; }", bottom + 4)
+    out.evaluate(
+        "(o, h) => { o.style.overflow = 'hidden'; o.style.height = h + 'px'; }", bottom + 4
+    )
     cell.click()
     popup = wp.page.locator(f"{OUT} .llk-popup")
     out = out.bounding_box()
@@ -255,7 +272,9 @@ def test_popup_still_follows_after_pinning_rebuilt_the_rows(wp):
     wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollTop = 20")
     wp.page.wait_for_timeout(50)
     assert popup.is_visible()
-    assert popup.bounding_box()["y"] - wp.cell(2, 3).bounding_box()["y"] == pytest.approx(gap, abs=1)
+    assert popup.bounding_box()["y"] - wp.cell(2, 3).bounding_box()["y"] == pytest.approx(
+        gap, abs=1
+    )
 
 
 def test_popup_stays_on_its_layer_when_the_columns_change(wp):
@@ -271,6 +290,7 @@ def test_popup_stays_on_its_layer_when_the_columns_change(wp):
 
 
 # 4. Hover ----------------------------------------------------------------------------------
+
 
 def test_hover_cell_and_popup_row_show_trajectories(wp):
     wp.mount(payload(k=3))
@@ -289,6 +309,7 @@ def test_hover_cell_and_popup_row_show_trajectories(wp):
 
 
 # 5. Pins and groups -----------------------------------------------------------------------
+
 
 def test_pin_group_and_remove_from_legend(wp):
     data = collection(k=3)
@@ -348,27 +369,36 @@ def test_pin_color_picker_previews_while_open_and_commits_when_closed(wp):
 
 def test_color_by_group_uses_the_sum(wp):
     data = collection(k=3)
-    p, l = 2, 4
-    ids = [int(i) for i in data["topk"][l, p, :2]]
-    wp.mount(payload(k=3), pins=[{"ids": ids, "color": "#e6194b"}], color_mode="group",
-             color_group=ids, heat_color="#ff0000")
-    bg = wp.cell(l, p).evaluate("e => getComputedStyle(e).backgroundColor")
+    p, layer = 2, 4
+    ids = [int(i) for i in data["topk"][layer, p, :2]]
+    wp.mount(
+        payload(k=3),
+        pins=[{"ids": ids, "color": "#e6194b"}],
+        color_mode="group",
+        color_group=ids,
+        heat_color="#ff0000",
+    )
+    bg = wp.cell(layer, p).evaluate("e => getComputedStyle(e).backgroundColor")
     alpha = float(re.findall(r"[\d.]+", bg)[-1])
     pos = list(data["tracked"][p])
-    total = sum(float(data["probs"][p][l, pos.index(i)]) for i in ids)
+    total = sum(float(data["probs"][p][layer, pos.index(i)]) for i in ids)
     assert bg.startswith("rgba(255, 0, 0")
     assert alpha == pytest.approx(round(min(1, total) * 90) / 100, abs=0.011)
 
 
 def test_colored_group_follows_its_members_and_the_menu_shows_the_target(wp):
     data = collection(k=3)
-    p, l = 2, 4
-    a, b, c = (int(i) for i in data["topk"][l, p, :3])
-    wp.mount(payload(k=3), pins=[{"ids": [a, b], "color": "#e6194b"}], color_mode="group",
-             color_group=[a, b])
+    p, layer = 2, 4
+    a, b, c = (int(i) for i in data["topk"][layer, p, :3])
+    wp.mount(
+        payload(k=3),
+        pins=[{"ids": [a, b], "color": "#e6194b"}],
+        color_mode="group",
+        color_group=[a, b],
+    )
     target = wp.page.locator(f"{OUT} .llk-target")
     assert target.input_value() == f"{a},{b}"
-    wp.cell(l, p).click()
+    wp.cell(layer, p).click()
     wp.page.locator(f"{OUT} .llk-popup-row[data-id='{c}']").click(modifiers=["Shift"])
     assert wp.trait("pins")[0]["ids"] == [a, b, c]
     assert wp.trait("color_group") == [a, b, c]
@@ -384,6 +414,7 @@ def test_colored_group_follows_its_members_and_the_menu_shows_the_target(wp):
 
 # 6. Pinned rows ---------------------------------------------------------------------------
 
+
 def test_pin_rows_autopins_and_dashes(wp):
     data = collection()
     wp.mount(payload())
@@ -393,7 +424,9 @@ def test_pin_rows_autopins_and_dashes(wp):
     assert [pin["ids"] for pin in wp.trait("pins")] == [[int(data["topk"][-1, 1, 0])]]
     inputs.nth(2).click()
     assert wp.trait("pinned_rows") == [1, 2]
-    dashes = [p.get_attribute("stroke-dasharray") for p in wp.page.locator(f"{OUT} .llk-lines path").all()]
+    dashes = [
+        p.get_attribute("stroke-dasharray") for p in wp.page.locator(f"{OUT} .llk-lines path").all()
+    ]
     # one line per pin and row; each row has its own line style
     assert len(dashes) == 2 * len(wp.trait("pins"))
     assert len(set(dashes)) == 2
@@ -406,6 +439,7 @@ def test_pin_rows_autopins_and_dashes(wp):
 
 # 7. Chart ----------------------------------------------------------------------------------
 
+
 def y_labels(wp) -> list[str]:
     return wp.page.locator(f"{OUT} .llk-yaxis text").all_text_contents()
 
@@ -417,7 +451,7 @@ def test_chart_axes_scales_metric_tooltip(wp):
     assert labels[0] == "0" and float(labels[-1]) in {0.1, 0.2, 0.25, 0.5, 1}
     wp.page.locator(f"{OUT} .llk-scale").select_option("log")
     assert wp.trait("chart_scale") == "log"
-    assert y_labels(wp)[-1] == "1" and "e-" in y_labels(wp)[0] or float(y_labels(wp)[0]) < 0.1
+    assert (y_labels(wp)[-1] == "1" and "e-" in y_labels(wp)[0]) or float(y_labels(wp)[0]) < 0.1
     wp.page.locator(f"{OUT} .llk-metric").select_option("rank")
     assert wp.trait("trajectory_metric") == "rank"
     assert "rank" in wp.page.locator(f"{OUT} .llk-ytitle").text_content()
@@ -462,6 +496,7 @@ def test_chart_height_drag(wp):
 
 # 8. Color modes -----------------------------------------------------------------------------
 
+
 def cell_bg(wp, ci=0, p=0) -> str:
     return wp.cell(ci, p).evaluate("e => getComputedStyle(e).backgroundColor")
 
@@ -497,6 +532,7 @@ def test_color_by_token_from_popup(wp):
 
 # 9. Resizing and scrolling ------------------------------------------------------------------
 
+
 def test_column_and_input_width_drags(wp):
     wp.mount(payload(n_layers=6), column_width=50, input_column_width=100)
     drag(wp, f"{OUT} .llk-colhead >> nth=0 >> .llk-resize-col", 30, 0)
@@ -528,6 +564,7 @@ def test_long_prompt_scrolls_vertically_and_virtualizes(wp):
 
 # 10. Title, theme, font ---------------------------------------------------------------------
 
+
 def test_title_inline_edit(wp):
     wp.mount(payload(), title="old")
     title = wp.page.locator(f"{OUT} .llk-title")
@@ -541,8 +578,13 @@ def test_title_inline_edit(wp):
 
 @pytest.mark.parametrize(
     ("body", "mode", "dark"),
-    [("", "auto", False), ("jl-dark", "auto", True), ("vscode-dark", "auto", True),
-     ("jl-dark", "light", False), ("", "dark", True)],
+    [
+        ("", "auto", False),
+        ("jl-dark", "auto", True),
+        ("vscode-dark", "auto", True),
+        ("jl-dark", "light", False),
+        ("", "dark", True),
+    ],
 )
 def test_dark_mode(wp, body, mode, dark):
     if body == "jl-dark":
@@ -568,6 +610,7 @@ def test_theme_menu_and_font_size(wp):
 
 # 11. Keyboard -------------------------------------------------------------------------------
 
+
 def test_keyboard_navigation_popup_and_pin(wp):
     data = collection()
     wp.mount(payload())
@@ -575,7 +618,8 @@ def test_keyboard_navigation_popup_and_pin(wp):
     for key in ["ArrowRight", "ArrowRight", "ArrowDown", "ArrowLeft"]:
         wp.page.keyboard.press(key)
     focused = wp.page.evaluate(
-        "() => [document.activeElement.dataset.ci, document.activeElement.parentElement.dataset.p]")
+        "() => [document.activeElement.dataset.ci, document.activeElement.parentElement.dataset.p]"
+    )
     assert focused == ["1", "1"]
     assert wp.cell(1, 1).get_attribute("tabindex") == "0"
     assert wp.cell(0, 0).get_attribute("tabindex") == "-1"
@@ -599,11 +643,13 @@ def test_keyboard_focus_survives_scrolling_the_focused_row_away(wp):
     assert wp.page.evaluate(in_grid)
     wp.page.keyboard.press("ArrowDown")  # scrolls back to the active cell, one row down
     focused = wp.page.evaluate(
-        "() => [document.activeElement.dataset.ci, document.activeElement.parentElement.dataset.p]")
+        "() => [document.activeElement.dataset.ci, document.activeElement.parentElement.dataset.p]"
+    )
     assert focused == ["2", "2"]
 
 
 # 12. State from Python, prompt, busy, error -------------------------------------------------
+
 
 def test_traits_set_from_python_update_the_view(wp):
     wp.mount(payload(n_layers=10))

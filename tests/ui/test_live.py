@@ -1,5 +1,6 @@
 """The live loop's browser half (issue 8, docs/live-loop.md): commands through a fake
-`experimental.invoke`, same-run data, cell status, and the run controls."""
+`experimental.invoke`, same-run data, cell status, and the run controls.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
+
 from fake_lens import collection, payload
 from live_data import detail_answer, full_probs, live_payload
-from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -40,11 +42,13 @@ def legend_labels(wp) -> list[str]:
 
 def expect_calls(wp, name: str, n: int) -> list[dict]:
     wp.page.wait_for_function(
-        "([n, k]) => window.llk.commands.calls.filter(c => c.name === n).length >= k", arg=[name, n])
+        "([n, k]) => window.llk.commands.calls.filter(c => c.name === n).length >= k", arg=[name, n]
+    )
     return wp.calls(name)
 
 
 # Popup grows -----------------------------------------------------------------------------
+
 
 def test_popup_grows_to_20_then_100_with_pythons_numbers(wp):
     wp.mount(live_payload(run=7, **BIG))
@@ -69,7 +73,9 @@ def test_popup_grows_to_20_then_100_with_pythons_numbers(wp):
     assert wp.reply("detail", *detail_answer(7, 2, 1, 100, **BIG))
     expect(popup_rows(wp)).to_have_count(100)
     assert popup_ids(wp) == [int(i) for i in order[:100]]
-    assert popup_probs(wp)[60:70] == pytest.approx([float(probs[2, 1, i]) for i in order[60:70]], rel=0.01, abs=6e-5)
+    assert popup_probs(wp)[60:70] == pytest.approx(
+        [float(probs[2, 1, i]) for i in order[60:70]], rel=0.01, abs=6e-5
+    )
     assert more.is_hidden()
     # A 100-row list scrolls inside the popup, which stays in the viewport.
     box = wp.page.locator(f"{OUT} .llk-popup").bounding_box()
@@ -155,6 +161,7 @@ def test_answered_trajectories_serve_hover_and_pins_at_that_position(wp):
 
 # Pins of untracked tokens and same-run data -------------------------------------------------
 
+
 def test_pin_of_an_untracked_token_shows_its_text_and_line_after_same_run_data(wp):
     data = collection()
     everywhere = set().union(*(set(t.tolist()) for t in data["tracked"]))
@@ -211,6 +218,7 @@ def test_same_run_data_keeps_popup_scroll_selection_and_focus(wp):
 
 # Cell status ---------------------------------------------------------------------------------
 
+
 def status_grid(n_layers=6, n_pos=4) -> np.ndarray:
     status = np.zeros((n_layers, n_pos), np.uint8)
     status[2, 1] = 1
@@ -266,18 +274,21 @@ def test_color_scales_and_lines_ignore_cells_without_numbers(wp):
     wp.mount(data, color_mode="entropy", pins=[{"ids": [0], "color": "#e6194b"}], pinned_rows=[3])
     ok = entropy.copy()
     ok[status != 0] = 0
-    l, p = np.unravel_index(np.argmax(ok), ok.shape)
-    bg = wp.cell(int(l), int(p)).evaluate("e => getComputedStyle(e).backgroundColor")
+    layer, p = np.unravel_index(np.argmax(ok), ok.shape)
+    bg = wp.cell(int(layer), int(p)).evaluate("e => getComputedStyle(e).backgroundColor")
     assert float(re.findall(r"[\d.]+", bg)[-1]) == pytest.approx(0.9, abs=0.011)
     # Row 3's line stops where its cells are pending: three points, two segments.
     d = wp.page.locator(f"{OUT} .llk-lines path").first.get_attribute("d") or ""
     assert d.count("M") <= 1 and d.count("L") <= 2
 
 
-@pytest.mark.parametrize(("status", "message"), [
-    (np.zeros(23, np.uint8), '"cell_status" has 23 bytes, expected 24'),
-    (np.full(24, 7, np.uint8), '"cell_status" has the unknown value 7'),
-])
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (np.zeros(23, np.uint8), '"cell_status" has 23 bytes, expected 24'),
+        (np.full(24, 7, np.uint8), '"cell_status" has the unknown value 7'),
+    ],
+)
 def test_cell_status_is_validated(wp, status, message):
     data = {**payload(), "cell_status": status.tobytes()}
     wp.mount(data)
@@ -286,6 +297,7 @@ def test_cell_status_is_validated(wp, status, message):
 
 
 # Run controls ------------------------------------------------------------------------------
+
 
 def prompt_box(wp):
     return wp.page.locator(f"{OUT} .llk-prompt")
@@ -351,7 +363,9 @@ def test_busy_shows_elapsed_progress_status_and_stop(wp):
     expect(row).to_be_visible(timeout=2500)
     assert re.fullmatch(r"\d+ s", wp.page.locator(f"{OUT} .llk-elapsed").text_content())
     assert wp.page.locator(f"{OUT} .llk-progress-text").text_content() == "40%"
-    assert wp.page.locator(f"{OUT} .llk-progress-bar").evaluate("e => e.value") == pytest.approx(0.4)
+    assert wp.page.locator(f"{OUT} .llk-progress-bar").evaluate("e => e.value") == pytest.approx(
+        0.4
+    )
     assert wp.page.locator(f"{OUT} .llk-status").text_content() == "lens 40%"
     wp.page.locator(f"{OUT} .llk-stop").click()
     assert len(expect_calls(wp, "halt", 1)) == 1
@@ -408,8 +422,14 @@ def test_a_host_without_commands_says_so(wp):
 
 
 def test_k_layers_and_remote_controls_write_traits(wp):
-    wp.mount({**payload(), "num_layers": 6}, editable_prompt=True, prompt="x", k=3, layers=None,
-             remote=None)
+    wp.mount(
+        {**payload(), "num_layers": 6},
+        editable_prompt=True,
+        prompt="x",
+        k=3,
+        layers=None,
+        remote=None,
+    )
     k, layers = wp.page.locator(f"{OUT} .llk-k"), wp.page.locator(f"{OUT} .llk-layers")
     msg = wp.page.locator(f"{OUT} .llk-options-msg")
     assert k.input_value() == "3" and layers.input_value() == "all"
@@ -437,7 +457,12 @@ def test_k_layers_and_remote_controls_write_traits(wp):
     layers.press("Enter")
     assert wp.trait("layers") is None
     remote = wp.page.locator(f"{OUT} .llk-remote")
-    for label, value in [("NDIF", True), ("NDIF simulation", "local"), ("local", False), ("auto", None)]:
+    for label, value in [
+        ("NDIF", True),
+        ("NDIF simulation", "local"),
+        ("local", False),
+        ("auto", None),
+    ]:
         remote.select_option(label=label)
         assert wp.trait("remote") == value
     assert len(wp.calls("ping")) >= 6  # every change checks that a kernel hears it
@@ -465,7 +490,12 @@ def test_cleanup_with_a_request_in_flight_and_a_run_busy(wp):
     assert wp.page.evaluate("window.llk.counts().timers") == 1
     wp.page.evaluate("window.llk.cleanup()")
     assert wp.page.evaluate("window.llk.counts()") == {
-        "dom": 0, "model": 0, "observers": 0, "timers": 0, "frames": 0}
+        "dom": 0,
+        "model": 0,
+        "observers": 0,
+        "timers": 0,
+        "frames": 0,
+    }
     assert wp.calls("detail")[0]["state"] == "aborted"
     assert wp.reply("detail", *detail_answer(1, 2, 1, 20)) is False  # nothing left to answer
 
@@ -476,57 +506,66 @@ PARSE = """async ([text, n]) => (await import('/frontend/layerspec.js')).parseLa
 FORMAT = """async (layers) => (await import('/frontend/layerspec.js')).formatLayers(layers)"""
 
 
-@pytest.mark.parametrize(("text", "n", "layers"), [
-    ("all", 30, None),
-    ("  ", 30, None),
-    ("ALL", None, None),
-    ("0:30:3,-1", 30, [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 29]),
-    ("0:30:3,-1", None, [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, -1]),
-    ("5", 30, [5]),
-    ("-1", 30, [29]),
-    ("-30", 30, [0]),
-    ("::10", 30, [0, 10, 20]),
-    ("25:", 30, [25, 26, 27, 28, 29]),
-    ("-3:", 30, [27, 28, 29]),
-    ("10:0:-4", 30, [10, 6, 2]),
-    ("::-1", 4, [3, 2, 1, 0]),
-    ("3, 1, 3, 2", 30, [3, 1, 2]),
-    ("0:100", 30, list(range(30))),
-    (" 0 : 4 ", 30, [0, 1, 2, 3]),
-    ("2:4,+7", 30, [2, 3, 7]),
-])
+@pytest.mark.parametrize(
+    ("text", "n", "layers"),
+    [
+        ("all", 30, None),
+        ("  ", 30, None),
+        ("ALL", None, None),
+        ("0:30:3,-1", 30, [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 29]),
+        ("0:30:3,-1", None, [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, -1]),
+        ("5", 30, [5]),
+        ("-1", 30, [29]),
+        ("-30", 30, [0]),
+        ("::10", 30, [0, 10, 20]),
+        ("25:", 30, [25, 26, 27, 28, 29]),
+        ("-3:", 30, [27, 28, 29]),
+        ("10:0:-4", 30, [10, 6, 2]),
+        ("::-1", 4, [3, 2, 1, 0]),
+        ("3, 1, 3, 2", 30, [3, 1, 2]),
+        ("0:100", 30, list(range(30))),
+        (" 0 : 4 ", 30, [0, 1, 2, 3]),
+        ("2:4,+7", 30, [2, 3, 7]),
+    ],
+)
 def test_layers_text_parses(wp, text, n, layers):
     assert wp.page.evaluate(PARSE, [text, n]) == {"ok": True, "layers": layers}
 
 
-@pytest.mark.parametrize(("text", "n", "why"), [
-    ("abc", 30, "neither a layer number nor a slice"),
-    ("1.5", 30, "neither a layer number nor a slice"),
-    ("1,,2", 30, "empty item"),
-    ("1:2:3:4", 30, "neither"),
-    ("0:10:0", 30, "step cannot be 0"),
-    ("30", 30, "layer 30 does not exist"),
-    ("-31", 30, "layer -31 does not exist"),
-    ("5:2", 30, "selects no layer"),
-    ("::2", None, "need the model's layer count"),
-    ("-3:", None, "need the model's layer count"),
-    ("0:100000000", None, "more than 4096"),
-])
+@pytest.mark.parametrize(
+    ("text", "n", "why"),
+    [
+        ("abc", 30, "neither a layer number nor a slice"),
+        ("1.5", 30, "neither a layer number nor a slice"),
+        ("1,,2", 30, "empty item"),
+        ("1:2:3:4", 30, "neither"),
+        ("0:10:0", 30, "step cannot be 0"),
+        ("30", 30, "layer 30 does not exist"),
+        ("-31", 30, "layer -31 does not exist"),
+        ("5:2", 30, "selects no layer"),
+        ("::2", None, "need the model's layer count"),
+        ("-3:", None, "need the model's layer count"),
+        ("0:100000000", None, "more than 4096"),
+    ],
+)
 def test_layers_text_rejects(wp, text, n, why):
     result = wp.page.evaluate(PARSE, [text, n])
     assert result["ok"] is False and why in result["error"]
 
 
-@pytest.mark.parametrize(("layers", "text"), [
-    (None, "all"),
-    ([5], "5"),
-    ([0, 1], "0,1"),
-    ([0, 1, 2], "0:3"),
-    ([0, 3, 6, 9, 29], "0:10:3,29"),
-    ([1, 2, 3, 5], "1:4,5"),
-    ([-3, -2, -1], "-3,-2,-1"),
-    ([9, 6, 3], "9,6,3"),
-])
+@pytest.mark.parametrize(
+    ("layers", "text"),
+    [
+        (None, "all"),
+        ([5], "5"),
+        ([0, 1], "0,1"),
+        ([0, 1, 2], "0:3"),
+        ([0, 3, 6, 9, 29], "0:10:3,29"),
+        ([1, 2, 3, 5], "1:4,5"),
+        ([-3, -2, -1], "-3,-2,-1"),
+        ([9, 6, 3], "9,6,3"),
+    ],
+)
 def test_layers_text_formats_and_round_trips(wp, layers, text):
     assert wp.page.evaluate(FORMAT, layers) == text
     if layers is not None and min(layers) >= 0:

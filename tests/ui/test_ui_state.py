@@ -14,10 +14,27 @@ class Holder(UIStateTraits):
 
 def test_every_ui_trait_is_synced():
     names = Holder().trait_names(sync=True)
-    for name in ["title", "pins", "pinned_rows", "color_mode", "color_token", "color_group",
-                 "heat_color", "entropy_color", "trajectory_metric", "chart_scale",
-                 "column_width", "input_column_width", "table_width", "chart_height",
-                 "grid_height", "x_zoom", "dark_mode", "font_size", "selected_cell"]:
+    for name in [
+        "title",
+        "pins",
+        "pinned_rows",
+        "color_mode",
+        "color_token",
+        "color_group",
+        "heat_color",
+        "entropy_color",
+        "trajectory_metric",
+        "chart_scale",
+        "column_width",
+        "input_column_width",
+        "table_width",
+        "chart_height",
+        "grid_height",
+        "x_zoom",
+        "dark_mode",
+        "font_size",
+        "selected_cell",
+    ]:
         assert name in names
 
 
@@ -32,9 +49,19 @@ def test_pins_are_normalized_and_validated():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("font_size", 100), ("column_width", 2), ("chart_height", 10_000), ("x_zoom", [5, 2]),
-     ("x_zoom", [1]), ("color_mode", "rainbow"), ("dark_mode", "dim"), ("heat_color", "blue"),
-     ("pinned_rows", [-1]), ("color_token", -3), ("table_width", 50)],
+    [
+        ("font_size", 100),
+        ("column_width", 2),
+        ("chart_height", 10_000),
+        ("x_zoom", [5, 2]),
+        ("x_zoom", [1]),
+        ("color_mode", "rainbow"),
+        ("dark_mode", "dim"),
+        ("heat_color", "blue"),
+        ("pinned_rows", [-1]),
+        ("color_token", -3),
+        ("table_width", 50),
+    ],
 )
 def test_bad_values_are_rejected(name, value):
     with pytest.raises(traitlets.TraitError):
@@ -49,7 +76,9 @@ def test_ids_from_numpy_and_torch_are_accepted_and_messages_name_the_trait():
     h.pins = [{"ids": [np.int64(5), torch.tensor(7)]}]
     h.pinned_rows = [np.int32(2)]
     assert h.pins[0]["ids"] == [5, 7] and h.pinned_rows == [2]
-    with pytest.raises(traitlets.TraitError, match="pinned_rows must hold non-negative input positions"):
+    with pytest.raises(
+        traitlets.TraitError, match="pinned_rows must hold non-negative input positions"
+    ):
         h.pinned_rows = [-1]
 
 

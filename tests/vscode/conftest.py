@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from local_jupyter import JupyterServer, running_jupyter
 
 HERE = Path(__file__).parent
@@ -44,12 +45,15 @@ def vscode_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def vscode_server(tmp_path_factory: pytest.TempPathFactory, vscode_static: Path
-                  ) -> Iterator[JupyterServer]:
+def vscode_server(
+    tmp_path_factory: pytest.TempPathFactory, vscode_static: Path
+) -> Iterator[JupyterServer]:
     """A plain Jupyter server that also serves the host page; stopped after the run."""
     root = tmp_path_factory.mktemp("vscode-root")
     with running_jupyter(
-        root, root.parent / "vscode-server.log", app="jupyter_server",
+        root,
+        root.parent / "vscode-server.log",
+        app="jupyter_server",
         args=[f"--ServerApp.extra_static_paths={[str(vscode_static)]}"],
     ) as server:
         yield server
@@ -78,8 +82,10 @@ class VSCodeHost:
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}\n{exc.stack}"))
         page.on("console", self._on_console)
         page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
-        page.goto(f"{server.url}/static/{HOST_DIR}/index.html?token={server.token}"
-                  f"&kernel={kernel_id}&theme={theme}")
+        page.goto(
+            f"{server.url}/static/{HOST_DIR}/index.html?token={server.token}"
+            f"&kernel={kernel_id}&theme={theme}"
+        )
         page.wait_for_function("window.vscReady === true", timeout=60_000)
 
     def _on_console(self, msg: Any) -> None:
@@ -159,8 +165,9 @@ def vscode_theme() -> str:
 
 
 @pytest.fixture
-def vscode(page: Any, vscode_server: JupyterServer, vscode_kernel: str, vscode_theme: str
-           ) -> Iterator[VSCodeHost]:
+def vscode(
+    page: Any, vscode_server: JupyterServer, vscode_kernel: str, vscode_theme: str
+) -> Iterator[VSCodeHost]:
     """A fresh VS Code host page on the module's kernel; fails the test on any page error."""
     page.set_viewport_size({"width": 1100, "height": 900})
     host = VSCodeHost(page, vscode_server, vscode_kernel, vscode_theme)

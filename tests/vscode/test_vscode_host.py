@@ -42,7 +42,8 @@ def _wait_for_input_tokens(output: Locator, text: str) -> None:
     output.page.wait_for_function(
         """([out, text]) => [...out.querySelectorAll('.llk-input-text')]
              .map((e) => e.textContent).join('').replaceAll('\u2423', ' ') === text""",
-        arg=[output.element_handle(), text], timeout=RENDER_TIMEOUT_MS,
+        arg=[output.element_handle(), text],
+        timeout=RENDER_TIMEOUT_MS,
     )
 
 
@@ -54,6 +55,7 @@ def show_france(vscode) -> Locator:
 
 
 # --- 1. AMD define on the page; the real model renders ------------------------------------
+
 
 def test_renders_the_real_model_with_amd_define_on_the_page(vscode):
     assert vscode.page.evaluate("typeof define === 'function' && !!define.amd")
@@ -117,8 +119,15 @@ CONTRAST = """(root, selectors) => {
 }"""
 
 TEXT_PROBES = [
-    ":root", ".llk-title", ".llk-prompt", ".llk-select", ".llk-btn", ".llk-hint",
-    ".llk-corner", ".llk-colhead", ".llk-input-text",
+    ":root",
+    ".llk-title",
+    ".llk-prompt",
+    ".llk-select",
+    ".llk-btn",
+    ".llk-hint",
+    ".llk-corner",
+    ".llk-colhead",
+    ".llk-input-text",
 ]
 THEMES = {  # theme kind -> whether VS Code's UI is dark in it
     "vscode-light": False,
@@ -147,18 +156,10 @@ def test_theme_paints_an_opaque_background_with_readable_text(vscode, vscode_the
     assert not unreadable, json.dumps(unreadable, indent=1)
 
 
-# White text on strong cells (intensity > STRONG) over the light theme's white: the default
-# heat color at 0.77 composites to rgb(106, 152, 225), 2.9:1 with #fff (and never reaches
-# 4.5:1 even at full intensity, 4.4:1). Remove the marks when the widget picks the text color
-# from the cell's composited background.
-LIGHT_STRONG_CELL_DEFECT = pytest.mark.xfail(
-    strict=True, reason="widget defect: white text on strong heat cells in light themes")
-
-
-@pytest.mark.parametrize("vscode_theme", [
-    pytest.param(kind, marks=[] if dark else [LIGHT_STRONG_CELL_DEFECT])
-    for kind, dark in THEMES.items()
-])
+# Strong cells (intensity > STRONG) once always had white text: over the light theme's white
+# the default heat color at 0.77 composites to rgb(106, 152, 225), 2.9:1 with #fff. The text
+# color now follows the cell's composited background (grid.js, inkOn).
+@pytest.mark.parametrize("vscode_theme", THEMES)
 def test_strong_heat_cells_have_readable_text(vscode, vscode_theme):
     output = show_france(vscode)
     cell = ".llk-row:last-child .llk-cell.llk-final"  # " Paris" at 0.77: a strong cell
@@ -178,6 +179,7 @@ def test_theme_change_at_run_time_is_followed(vscode):
 
 
 # --- 3. Sizing ---------------------------------------------------------------------------
+
 
 def _settled_height(vscode, output: Locator) -> int:
     """Wait until the host's ResizeObserver has reported the output's current height."""
@@ -208,11 +210,13 @@ def test_reported_height_is_nonzero_and_follows_the_widget(vscode):
         grid_before = grid.evaluate("e => e.offsetHeight")
         vscode.run(f"w.grid_height = {grid_height}")
         vscode.page.wait_for_function(  # the update reaches the view after the cell ends
-            "([grid, h]) => grid.offsetHeight !== h", arg=[grid.element_handle(), grid_before])
+            "([grid, h]) => grid.offsetHeight !== h", arg=[grid.element_handle(), grid_before]
+        )
         height = _settled_height(vscode, output)
         grid_now = grid.evaluate("e => e.offsetHeight")
         assert height - start == pytest.approx(grid_now - grid_start, abs=2), (
-            f"grid {grid_start}->{grid_now} px but reported output {start}->{height} px")
+            f"grid {grid_start}->{grid_now} px but reported output {start}->{height} px"
+        )
 
     # The editor sizes the output container from the report: nothing of the widget is cut.
     widget_bottom = output.locator(".llk").evaluate("e => e.getBoundingClientRect().bottom")
@@ -227,6 +231,7 @@ def test_reported_height_is_nonzero_and_follows_the_widget(vscode):
 
 
 # --- 4. Trait sync both ways -------------------------------------------------------------
+
 
 def test_prompt_syncs_both_ways(vscode):
     output = show_france(vscode)
@@ -291,8 +296,11 @@ def test_custom_messages_with_buffers_both_ways(vscode):
     expect(el).to_have_count(1, timeout=RENDER_TIMEOUT_MS)
     # JS -> Python -> JS: anywidget's experimental.invoke with a buffer each way.
     invoked = json.loads(el.get_attribute("data-invoke"))
-    assert invoked == {"reply": {"got": {"note": "hi"}, "sizes": [4]}, "kinds": ["DataView"],
-                       "bytes": [[250, 3, 2, 1]]}
+    assert invoked == {
+        "reply": {"got": {"note": "hi"}, "sizes": [4]},
+        "kinds": ["DataView"],
+        "bytes": [[250, 3, 2, 1]],
+    }
     # Python -> JS: a custom message with a buffer; JS answers with one.
     vscode.run('e.send({"kind": "ping"}, [b"\\x00\\x01\\xff"])')
     expect(output.locator("[data-ping]")).to_have_count(1)
@@ -306,6 +314,7 @@ def test_custom_messages_with_buffers_both_ways(vscode):
 
 
 # --- 6. Views created late, and created again --------------------------------------------
+
 
 def test_view_created_late_and_view_recreated_render(vscode):
     vscode.run(FRANCE)

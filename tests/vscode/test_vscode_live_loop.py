@@ -34,6 +34,7 @@ MARKS = {"\u2423": " ", "\u21b5": "\n"}
 
 # --- helpers ------------------------------------------------------------------------------
 
+
 def py(vscode, expr: str, setup: str = "") -> Any:
     """The JSON value of a Python expression evaluated in the kernel."""
     out = vscode.run(f"{setup}\nprint(json.dumps({expr}))")
@@ -102,17 +103,22 @@ def show_france(vscode) -> Locator:
 
 def python_detail(vscode, layer: int, position: int, k: int) -> dict:
     """The widget's own `detail` command answered in the kernel: ids and probs at ``layer``."""
-    return py(vscode, "_d", setup=(
-        f"_a, _b = w.detail({{'run': w._run.run_id, 'layer': {layer}, 'position': {position},"
-        f" 'k': {k}}}, [])\n"
-        "assert 'error' not in _a, _a\n"
-        "_p = np.frombuffer(_b[0], '<f4').reshape(len(_a['ids']), -1)\n"
-        f"_d = {{'ids': _a['ids'], 'tokens': _a['tokens'],"
-        f" 'probs': _p[:, w._run.rows.index({layer})].tolist()}}"
-    ))
+    return py(
+        vscode,
+        "_d",
+        setup=(
+            f"_a, _b = w.detail({{'run': w._run.run_id, 'layer': {layer}, 'position': {position},"
+            f" 'k': {k}}}, [])\n"
+            "assert 'error' not in _a, _a\n"
+            "_p = np.frombuffer(_b[0], '<f4').reshape(len(_a['ids']), -1)\n"
+            f"_d = {{'ids': _a['ids'], 'tokens': _a['tokens'],"
+            f" 'probs': _p[:, w._run.layers.index({layer})].tolist()}}"
+        ),
+    )
 
 
 # --- 1. The popup grows with Python's numbers ---------------------------------------------
+
 
 def test_click_grows_the_popup_to_20_then_100_with_pythons_numbers(vscode):
     output = show_france(vscode)
@@ -150,6 +156,7 @@ def test_click_grows_the_popup_to_20_then_100_with_pythons_numbers(vscode):
 
 # --- 2. Pin a token outside every top-k ---------------------------------------------------
 
+
 def test_pin_of_an_untracked_token_from_the_grown_popup(vscode):
     output = show_france(vscode)
     cell(output, LAST_POS).click()
@@ -160,16 +167,20 @@ def test_pin_of_an_untracked_token_from_the_grown_popup(vscode):
 
     # A token of the grown list that no position tracks yet (in no cell's top-k), with a
     # plain decoded text (so the legend's label is predictable).
-    pick = py(vscode, "_pick", setup=(
-        "_r = w.result\n"
-        "_seen = set(_r['topk'].flatten().tolist())\n"
-        "_seen |= {int(i) for t in _r['tracked'] for i in t.tolist()}\n"
-        f"_cands = [i for i in {ids!r} if i not in _seen]\n"
-        "_text = {i: w._token_text(i) for i in _cands}\n"
-        "_plain = [i for i in _cands if _text[i].strip() and _text[i].isprintable()"
-        " and '\\ufffd' not in _text[i]]\n"
-        "_pick = {'id': _plain[0], 'text': _text[_plain[0]]} if _plain else None"
-    ))
+    pick = py(
+        vscode,
+        "_pick",
+        setup=(
+            "_r = w.result\n"
+            "_seen = set(_r['topk'].flatten().tolist())\n"
+            "_seen |= {int(i) for t in _r['tracked'] for i in t.tolist()}\n"
+            f"_cands = [i for i in {ids!r} if i not in _seen]\n"
+            "_text = {i: w._token_text(i) for i in _cands}\n"
+            "_plain = [i for i in _cands if _text[i].strip() and _text[i].isprintable()"
+            " and '\\ufffd' not in _text[i]]\n"
+            "_pick = {'id': _plain[0], 'text': _text[_plain[0]]} if _plain else None"
+        ),
+    )
     assert pick is not None, "every token of the grown list is already tracked somewhere"
     token, text = pick["id"], pick["text"]
 
@@ -181,8 +192,7 @@ def test_pin_of_an_untracked_token_from_the_grown_popup(vscode):
 
     # Python pinned it and tracks it exactly at every position.
     assert wait_py(vscode, "w.pins", lambda pins: len(pins) == 1)[0]["ids"] == [token]
-    tracked = wait_py(
-        vscode, f"[{token} in t.tolist() for t in w.result['tracked']]", all)
+    tracked = wait_py(vscode, f"[{token} in t.tolist() for t in w.result['tracked']]", all)
     assert tracked == [True] * 5
 
     # Its line at every position: compare all five rows (positions 0-3 had no popup answer,
@@ -208,6 +218,7 @@ def test_pin_of_an_untracked_token_from_the_grown_popup(vscode):
 
 
 # --- 3. k, layers and prompt set from Python ----------------------------------------------
+
 
 def test_k_layers_and_prompt_set_from_python_are_followed(vscode):
     output = show_france(vscode)
@@ -248,6 +259,7 @@ def test_k_layers_and_prompt_set_from_python_are_followed(vscode):
 
 # --- 4. A multi-line prompt typed in the box ----------------------------------------------
 
+
 def test_multi_line_prompt_typed_in_the_box(vscode):
     output = show_france(vscode)
     box = output.locator("[aria-label=prompt]")
@@ -269,6 +281,7 @@ def test_multi_line_prompt_typed_in_the_box(vscode):
 
 
 # --- 5. Stop a long run -------------------------------------------------------------------
+
 
 def test_stop_abandons_a_long_run_and_keeps_the_view(vscode):
     output = show_france(vscode)
@@ -300,13 +313,18 @@ def test_stop_abandons_a_long_run_and_keeps_the_view(vscode):
 
 # --- 6. on_select callbacks ---------------------------------------------------------------
 
+
 def test_on_select_callback_fires_with_the_clicked_cell(vscode):
     output = show_france(vscode)
-    paris = py(vscode, "_ids", setup=(
-        "selected = []\n"
-        "w.on_select(lambda *args: selected.append(list(args)))\n"
-        "_ids = model.tokenizer.encode(' Paris', add_special_tokens=False)"
-    ))
+    paris = py(
+        vscode,
+        "_ids",
+        setup=(
+            "selected = []\n"
+            "w.on_select(lambda *args: selected.append(list(args)))\n"
+            "_ids = model.tokenizer.encode(' Paris', add_special_tokens=False)"
+        ),
+    )
     assert len(paris) == 1
     cell(output, LAST_POS).click()
     calls = wait_py(vscode, "selected", lambda s: len(s) >= 1)

@@ -1,0 +1,145 @@
+"""Writing files so that a failure never costs the user a file.
+
+The content is encoded first, then written to a temporary file next to the target and
+renamed over it (:func:`write_text_atomic`); :func:`check_output_path` says what is wrong
+with a target before anything slow (a model load, a page render) happens. ``save_html``,
+``LogitLensWidget.save_html`` and the ``logitlens`` command all write through here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+__all__ = ["check_output_path", "write_text_atomic"]
+
+
+def check_output_path(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    name: str = "path",
+    overwrite_hint: str = "pass overwrite=True to replace it",
+) -> Path:
+    """Check that a file can be written at ``path`` without losing anything by surprise.
+
+    Args:
+        path: where the file will go.
+        overwrite: whether an existing regular file may be replaced.
+        name: how messages name the path (the CLI passes ``"--html"``).
+        overwrite_hint: the fix a message gives for an existing file.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        TypeError: ``path`` is not a path.
+        ValueError: ``path`` is a symbolic link (never written through, even with
+            ``overwrite``: the link's target is often not where the user thinks).
+        FileExistsError: the file exists and ``overwrite`` is false.
+        IsADirectoryError, FileNotFoundError, NotADirectoryError, PermissionError: the
+            path names a folder, or its folder is missing or not writable.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_symlink():
+        raise ValueError(
+            f"{name}: {path} is a symbolic link (to {os.readlink(path)}); files are not "
+            "written through links: give the real path, or remove the link"
+        )
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{name}: {path} is a folder: give a file name inside it, e.g. {path / 'lens.html'}"
+        )
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{name}: {path} already exists; {overwrite_hint}, or choose another name"
+        )
+    folder = path.parent
+    if not folder.exists():
+        raise FileNotFoundError(f"{name}: the folder {folder} does not exist: create it first")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{name}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"{name}: cannot write in the folder {folder}: choose a folder you can write to"
+        )
+    return path
+
+
+def _encode(text: str, name: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name}: the content cannot be saved as UTF-8 (character {exc.start} is a lone "
+            f"surrogate {text[exc.start]!r}); nothing was written"
+        ) from None
+
+
+def write_text_atomic(
+    path: str | os.PathLike[str],
+    text: str,
+    *,
+    overwrite: bool = False,
+    name: str = "path",
+    overwrite_hint: str = "pass overwrite=True to replace it",
+) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` so that a failure leaves the old file as it was.
+
+    The text is encoded first, then written to a temporary file in the same folder, flushed
+    to disk and renamed over ``path`` in one step: readers see the old file or the new one,
+    never a truncated mix. An existing file's permissions are kept.
+
+    Args:
+        path: the target file.
+        text: its new content.
+        overwrite: replace an existing file (default: refuse, see :func:`check_output_path`).
+        name: how messages name the path (the CLI passes ``"argument --html"``).
+        overwrite_hint: the fix a message gives for an existing file.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        ValueError: the text cannot be encoded, or ``path`` is a symbolic link.
+        OSError: see :func:`check_output_path`; or the disk is full (the target is intact).
+    """
+    path = check_output_path(path, overwrite=overwrite, name=name, overwrite_hint=overwrite_hint)
+    data = _encode(text, name)
+    old_mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # O_EXCL: never reuse or follow something already there; 0o666 lets the umask decide.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        if old_mode is not None:
+            os.chmod(temp, old_mode)
+        if overwrite:
+            os.replace(temp, path)
+        else:
+            _place_new(temp, path, name, overwrite_hint)
+    finally:
+        if os.path.lexists(temp):
+            os.unlink(temp)
+    return path
+
+
+def _place_new(temp: Path, path: Path, name: str, overwrite_hint: str) -> None:
+    """Move ``temp`` to ``path`` unless a file appeared there meanwhile (no silent clobber)."""
+    try:
+        os.link(temp, path)  # fails if path exists, atomically
+    except FileExistsError:
+        raise FileExistsError(
+            f"{name}: {path} already exists; {overwrite_hint}, or choose another name"
+        ) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(f"{name}: {path} already exists; {overwrite_hint}") from None
+        os.replace(temp, path)

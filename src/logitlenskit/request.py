@@ -1,0 +1,341 @@
+"""A checked lens request, and the facts about a model that every collection needs.
+
+The public collection functions (:mod:`.collect`), the live widget's runs (:mod:`.session`)
+and the widget itself (:mod:`.widget`) all start here: :func:`prepare_request` checks a
+prompt, ``k``, ``layers`` and ``remote`` against a model once and returns a
+:class:`LensRequest`, which is what the engine runs (``collect.run_lens``) and what a run
+keeps for its follow-ups.
+
+Words: a *lens row* is one requested layer (``LensRequest.layers[row]`` is its model layer
+number); a *position* is one input token. The widget's grid draws lens rows as columns and
+positions as rows, which is why the UI traits ``x_zoom`` (lens rows) and ``pinned_rows``
+(positions) say what they index in their help text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import architectures, engine
+from .architectures import Accessor, get_model_config, hf_config, resolve_accessor
+from .validate import as_int, check_text
+
+__all__ = [
+    "LensRequest",
+    "NonFiniteWarning",
+    "Remote",
+    "check_track_ids",
+    "is_nnterp",
+    "layer_count",
+    "logit_softcap",
+    "model_name",
+    "model_tokenizer",
+    "prepare_request",
+    "token_strings",
+    "vocab_size",
+    "warn_non_finite",
+]
+
+#: Where a run goes: True (NDIF), "local" (nnsight's NDIF simulation), False (here) or None
+#: (here, unless the model was made for NDIF).
+Remote = bool | str | None
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """Some cells' model output was NaN or Inf; the result flags them instead of guessing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LensRequest:
+    """A lens request whose every argument has been checked against its model.
+
+    Attributes:
+        model: the nnsight model (nnterp ``StandardizedTransformer`` or ``LanguageModel``).
+        tokenizer: its tokenizer.
+        architecture: the ``MODEL_CONFIGS`` accessors (layers, norm, lm_head, n_layers), or
+            ``None`` for an nnterp model, which has standard names of its own.
+        prompt: the text.
+        input_ids: its token ids, one per position.
+        layers: the model layer number of each lens row (non-negative, in the order asked).
+        k: top-k width, ``1 <= k <= vocab_size``.
+        vocab_size: width of the unembedding's output.
+        remote: where it runs: ``False`` (here), ``True`` (NDIF) or ``"local"`` (nnsight's
+            NDIF simulation).
+    """
+
+    model: Any
+    tokenizer: Any
+    architecture: dict[str, Accessor] | None
+    prompt: str
+    input_ids: list[int]
+    layers: list[int]
+    k: int
+    vocab_size: int
+    remote: bool | str
+
+    @property
+    def n_rows(self) -> int:
+        """How many lens rows (requested layers)."""
+        return len(self.layers)
+
+    @property
+    def n_positions(self) -> int:
+        """How many input positions."""
+        return len(self.input_ids)
+
+
+def prepare_request(
+    prompt: Any,
+    model: Any,
+    k: Any,
+    layers: Sequence[int] | None,
+    remote: Remote,
+    model_type: str | None = None,
+    nnterp_ok: bool = True,
+) -> LensRequest:
+    """Check a lens request against ``model`` (see ``collect_logit_lens`` for the rules).
+
+    Args:
+        prompt: the text.
+        model: the nnsight model, with a tokenizer.
+        k: top-k width.
+        layers: layer numbers (negative from the end), or ``None`` for all.
+        remote: see :data:`Remote`.
+        model_type: a ``MODEL_CONFIGS`` key or alias; ``None`` detects it.
+        nnterp_ok: use nnterp's standard names when the model has them (the seed
+            ``LanguageModel`` API passes False and always uses the registry).
+
+    Returns:
+        The checked request. With ``remote`` set, the engine's modules are also registered
+        to travel with the request by value (NDIF servers cannot import logitlenskit).
+
+    Raises:
+        TypeError: not an nnsight model, no tokenizer, or an argument of the wrong type.
+        ValueError: empty or too long prompt, layer or k out of range, unknown architecture.
+    """
+    tokenizer = model_tokenizer(model)
+    use_registry = not (nnterp_ok and model_type is None and is_nnterp(model))
+    architecture = get_model_config(model, model_type) if use_registry else None
+    size = vocab_size(model)
+    request = LensRequest(
+        model=model,
+        tokenizer=tokenizer,
+        architecture=architecture,
+        prompt=prompt,
+        input_ids=_encode_prompt(prompt, tokenizer, model),
+        layers=_layer_numbers(layers, layer_count(model, architecture)),
+        k=_check_k(k, size),
+        vocab_size=size,
+        remote=_resolve_remote(remote, model),
+    )
+    _ship_engine_by_value(request.remote)
+    return request
+
+
+# ---------------------------------------------------------------- checks
+
+
+def model_tokenizer(model: Any) -> Any:
+    """The tokenizer of an nnsight model; TypeError for anything else or a missing one."""
+    if not hasattr(model, "trace"):
+        raise TypeError(
+            f"expected an nnsight model, got {type(model).__name__}: wrap it with "
+            "nnterp.StandardizedTransformer(hf_model, tokenizer=tok) or "
+            "nnsight.LanguageModel(hf_model, tokenizer=tok)"
+        )
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None:
+        raise TypeError(
+            "the model has no tokenizer: pass one when wrapping it, e.g. "
+            "StandardizedTransformer(hf_model, tokenizer=AutoTokenizer.from_pretrained(...))"
+        )
+    return tokenizer
+
+
+def check_track_ids(track: Any, vocab_size: int) -> list[int]:
+    """Token ids to track at every position: ints in ``[0, vocab_size)``, sorted, distinct.
+
+    Raises:
+        TypeError: ``track`` is not a list of integers.
+        ValueError: an id is outside the vocabulary.
+    """
+    if track is None:
+        return []
+    if isinstance(track, (str, bytes)) or not hasattr(track, "__iter__"):
+        raise TypeError(f"track must be a list of token ids, got {type(track).__name__}")
+    out = []
+    for token_id in track:
+        index = as_int(token_id)
+        if index is None:
+            raise TypeError(
+                f"track holds {token_id!r}: token ids must be ints (e.g. from "
+                "model.tokenizer.encode(' Paris', add_special_tokens=False))"
+            )
+        if not 0 <= index < vocab_size:
+            raise ValueError(
+                f"track holds token id {index}, outside the vocabulary 0..{vocab_size - 1}"
+            )
+        out.append(index)
+    return sorted(set(out))
+
+
+def _encode_prompt(prompt: Any, tokenizer: Any, model: Any) -> list[int]:
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    check_text(prompt, "prompt")  # a lone surrogate would fail deep in the tokenizer
+    if not prompt.strip():
+        raise ValueError("prompt is empty or whitespace only: give some text to analyse")
+    ids = [int(i) for i in tokenizer.encode(prompt)]
+    limit = _context_length(model)
+    if limit is not None and len(ids) > limit:
+        raise ValueError(
+            f"prompt is {len(ids)} tokens, longer than the model's context of {limit}: shorten it"
+        )
+    return ids
+
+
+def _context_length(model: Any) -> int | None:
+    config = hf_config(model)
+    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _layer_numbers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
+    """The non-negative model layer number of each requested lens row."""
+    if layers is None:
+        return list(range(n_layers))
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers must be a list of ints, got {type(layers).__name__}")
+    asked = list(layers)
+    if not asked:
+        raise ValueError("layers is empty: pass None for all layers or some layer indices")
+    out = []
+    for layer in asked:
+        index = as_int(layer)
+        if index is None:
+            raise TypeError(f"layer indices must be ints, got {layer!r}")
+        if not -n_layers <= index < n_layers:
+            raise ValueError(
+                f"layer {index} is out of range: the model has {n_layers} layers, so "
+                f"valid indices are 0..{n_layers - 1} (or -{n_layers}..-1 from the end)"
+            )
+        out.append(index % n_layers)
+    return out
+
+
+def _check_k(k: Any, vocab_size: int) -> int:
+    value = as_int(k)
+    if value is None:
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    if not 1 <= value <= vocab_size:
+        raise ValueError(
+            f"k={value} is out of range: it must be between 1 and the vocabulary size {vocab_size}"
+        )
+    return value
+
+
+def _resolve_remote(remote: Remote, model: Any) -> bool | str:
+    if remote is None:
+        # A model whose weights were never loaded here (nnsight's meta model, e.g.
+        # StandardizedTransformer(name, remote=True)) was made for NDIF.
+        return not getattr(model, "dispatched", True)
+    if remote is True or remote is False or remote == "local":
+        return remote
+    raise ValueError(
+        f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, got {remote!r}"
+    )
+
+
+def _ship_engine_by_value(remote: bool | str) -> None:
+    """Make the engine's functions travel with the request.
+
+    NDIF servers cannot import logitlenskit; registered modules are pickled by value
+    (their source), and they import only torch/numpy/stdlib, which servers have.
+    """
+    if remote:
+        from nnsight import ndif
+
+        ndif.register(engine)
+        ndif.register(architectures)
+
+
+# ---------------------------------------------------------------- model facts
+
+
+def is_nnterp(model: Any) -> bool:
+    """Whether ``model`` has nnterp's standard names (``layers_output``, ``ln_final``)."""
+    return hasattr(model, "layers_output") and hasattr(model, "ln_final")
+
+
+def vocab_size(model: Any) -> int:
+    """Width of the model's unembedding output (its weight's rows, else the config's)."""
+    inner = getattr(model, "_model", None)
+    get_out = getattr(inner, "get_output_embeddings", None)
+    head = get_out() if callable(get_out) else None
+    weight = getattr(head, "weight", None)
+    if weight is not None:
+        return int(weight.shape[0])
+    return int(hf_config(model).vocab_size)
+
+
+def logit_softcap(model: Any) -> float | None:
+    """The model's ``final_logit_softcapping`` (Gemma 2), or None."""
+    cap = getattr(hf_config(model), "final_logit_softcapping", None)
+    return float(cap) if cap else None
+
+
+def model_name(model: Any) -> str:
+    """The model's name as data and titles show it (its Hub id where known)."""
+    config = hf_config(model)
+    name = getattr(config, "_name_or_path", None) or getattr(model, "repo_id", None)
+    return str(name or type(getattr(model, "_model", model)).__name__)
+
+
+def layer_count(model: Any, architecture: dict[str, Accessor] | None) -> int:
+    """How many decoder layers the model has (nnterp's count when ``architecture`` is None)."""
+    if architecture is None:
+        return int(model.num_layers)
+    return int(resolve_accessor(model, architecture["n_layers"]))
+
+
+def token_strings(tokenizer: Any, ids: Sequence[int]) -> list[str]:
+    """Decode single ids, all in one batch call."""
+    return list(tokenizer.batch_decode([[int(i)] for i in ids]))
+
+
+def warn_non_finite(invalid: np.ndarray, layers: Sequence[int], stacklevel: int = 3) -> None:
+    """Say which cells had non-finite model output (their values are NaN in the result).
+
+    Args:
+        invalid: ``[L, P]`` bool, True where a cell's model output was not finite.
+        layers: the model layer number of each lens row.
+        stacklevel: as for ``warnings.warn``; the default 3 names the line that called
+            the function that calls this one (the user's line, for a public function).
+    """
+    invalid = np.asarray(invalid)
+    if not invalid.any():
+        return
+    rows, positions = np.nonzero(invalid)
+    bad_layers = sorted({int(layers[r]) for r in rows})
+    bad_positions = sorted({int(p) for p in positions})
+    warnings.warn(
+        f"the model's output is not finite (NaN/Inf) at {int(invalid.sum())} cells (layers "
+        f"{_short(bad_layers)}, positions {_short(bad_positions)}): their probabilities and "
+        "entropy are NaN and result['invalid'] marks them. Common causes: float16 overflow "
+        "(load the model in float32 or bfloat16) or an intervention that wrote NaN.",
+        NonFiniteWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def _short(values: Sequence[int], limit: int = 8) -> str:
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")
