@@ -172,13 +172,14 @@ function checkK(k) {
 
 /**
  * @param {number} bytes what the view would hold
- * @param {string} detail
+ * @param {number[]} shape L, P, k and, when known, the number of trajectories T
  */
-function checkSize(bytes, detail) {
+function checkSize(bytes, [L, P, k, T]) {
   if (bytes > MAX_BYTES) {
-    fail(`the data would take ${Math.round(bytes / 1e6).toLocaleString("en")} MB in the browser ` +
-      `(${detail}), over the ${MAX_BYTES / 2 ** 20} MiB limit: collect fewer layers, a ` +
-      "shorter prompt or a smaller k");
+    const n = (/** @type {number} */ x) => x.toLocaleString("en");
+    fail(`the data would take ${n(Math.round(bytes / 1e6))} MB in the browser ` +
+      `(L=${L} x P=${P} x k=${k}${T === undefined ? "" : ` and ${n(T)} trajectories`}), over ` +
+      `the ${MAX_BYTES / 2 ** 20} MiB limit: collect fewer layers, a shorter prompt or a smaller k`);
   }
 }
 
@@ -293,7 +294,7 @@ function decodeV3(d) {
   if (L === 0 || P === 0) fail(`the data has ${L} layers and ${P} positions; nothing to show`);
   const k = checkK(d.k);
   const grid = L * P;
-  checkSize(grid * (8 * k + 5), `L=${L} x P=${P} x k=${k}`);
+  checkSize(grid * (8 * k + 5), [L, P, k]);
   const inputIds = intList(d, "input_ids", true);
   if (inputIds.length && inputIds.length !== P) {
     fail(`"input_ids" has ${inputIds.length} ids for ${P} input tokens`);
@@ -311,8 +312,7 @@ function decodeV3(d) {
   checkOffsets(trackedOffsets);
   const T = trackedOffsets[P];
   const text = chars + input.reduce((n, s) => n + s.length, 0);
-  checkSize(grid * (8 * k + 5) + T * (4 + 4 * L) + text,
-    `L=${L} x P=${P} x k=${k} and ${T.toLocaleString("en")} trajectories`);
+  checkSize(grid * (8 * k + 5) + T * (4 + 4 * L) + text, [L, P, k, T]);
   const trackedIds = binary(d, "tracked_ids", Int32Array, T);
   checkTrackedIds(trackedIds, trackedOffsets, vocab);
   const cellStatus = d.cell_status == null ? null : binary(d, "cell_status", Uint8Array, grid);
@@ -330,19 +330,16 @@ function decodeV3(d) {
   const topkIds = binary(d, "topk_ids", Int32Array, grid * k);
   checkTopkIds(topkIds, ok, trackedIds, trackedOffsets, [L, P, k]);
   const topkProbs = binary(d, "topk_probs", Float32Array, grid * k);
-  for (let i = 0; i < topkProbs.length; i++) {
-    const bad = badProb(topkProbs[i]);
-    if (bad && ok(Math.floor(i / k))) fail(`${at("topk_probs", i, [L, P, k])} ${bad}`);
+  for (let i = outOfUnit(topkProbs, 0); i >= 0; i = outOfUnit(topkProbs, i + 1)) {
+    if (ok(Math.floor(i / k))) fail(`${at("topk_probs", i, [L, P, k])} ${badProb(topkProbs[i])}`);
   }
   const trackedProbs = binary(d, "tracked_probs", Float32Array, T * L);
-  for (let p = 0; p < P; p++) {
-    for (let t = trackedOffsets[p]; t < trackedOffsets[p + 1]; t++) {
-      for (let l = 0; l < L; l++) {
-        const bad = badProb(trackedProbs[t * L + l]);
-        if (bad && ok(l * P + p)) {
-          fail(`"tracked_probs"[${t}][${l}] (position ${p}, token ${trackedIds[t]}) ${bad}`);
-        }
-      }
+  for (let i = outOfUnit(trackedProbs, 0); i >= 0; i = outOfUnit(trackedProbs, i + 1)) {
+    const t = Math.floor(i / L);
+    const l = i % L;
+    const p = positionOf(trackedOffsets, t);
+    if (ok(l * P + p)) {
+      fail(`"tracked_probs"[${t}][${l}] (position ${p}, token ${trackedIds[t]}) ${badProb(trackedProbs[i])}`);
     }
   }
   return new Lens({
@@ -382,42 +379,96 @@ function checkOffsets(off) {
  * @param {Map<number, string>} vocab
  */
 function checkTrackedIds(ids, off, vocab) {
+  const known = idSet(vocab);
   for (let p = 0; p + 1 < off.length; p++) {
     for (let i = off[p]; i < off[p + 1]; i++) {
       if (ids[i] < 0) fail(`"tracked_ids"[${i}] (position ${p}) is ${ids[i]}; token ids must be >= 0`);
       if (i > off[p] && ids[i] <= ids[i - 1]) {
         fail(`"tracked_ids" of position ${p} must be sorted and distinct (${ids[i - 1]} before ${ids[i]} at "tracked_ids"[${i}])`);
       }
-      if (!vocab.has(ids[i])) fail(`"vocab" has no string for token ${ids[i]} ("tracked_ids"[${i}])`);
+      if (!known(ids[i])) fail(`"vocab" has no string for token ${ids[i]} ("tracked_ids"[${i}])`);
     }
   }
 }
 
 /**
+ * A fast membership test for the vocab's ids (a payload can track hundreds of thousands):
+ * a flag per id up to the largest, when that is a few million at most; else the Map.
+ * @param {Map<number, string>} vocab
+ * @returns {(id: number) => boolean}
+ */
+function idSet(vocab) {
+  let max = -1;
+  for (const id of vocab.keys()) if (id > max) max = id;
+  if (max >= 1 << 22) return (id) => vocab.has(id);
+  const flags = new Uint8Array(max + 1);
+  for (const id of vocab.keys()) flags[id] = 1;
+  return (id) => flags[id] === 1;
+}
+
+/**
  * Every top-k id of a computed cell is among its position's tracked ids (it needs a
- * trajectory for the popup and the chart).
+ * trajectory for the popup and the chart). Position by position, the tracked ids are
+ * stamped in a table indexed by id, so each top-k id costs one lookup.
  * @param {Int32Array} topk
  * @param {(cell: number) => boolean} ok
- * @param {Int32Array} ids
+ * @param {Int32Array} ids tracked ids, each >= 0 with a vocab string (checked before)
  * @param {Int32Array} off
  * @param {number[]} shape [L, P, k]
  */
 function checkTopkIds(topk, ok, ids, off, shape) {
   const [L, P, k] = shape;
-  for (let l = 0; l < L; l++) {
-    for (let p = 0; p < P; p++) {
+  let max = -1;
+  for (let i = 0; i < ids.length; i++) if (ids[i] > max) max = ids[i];
+  const stamp = max < 1 << 22 ? new Int32Array(max + 1) : null;
+  for (let p = 0; p < P; p++) {
+    if (stamp) for (let i = off[p]; i < off[p + 1]; i++) stamp[ids[i]] = p + 1;
+    for (let l = 0; l < L; l++) {
       if (!ok(l * P + p)) continue;
       const base = (l * P + p) * k;
       for (let j = 0; j < k; j++) {
         const id = topk[base + j];
+        if (id >= 0 && (stamp ? id <= max && stamp[id] === p + 1 : sortedHas(ids, off[p], off[p + 1], id))) continue;
         if (id < 0) fail(`${at("topk_ids", base + j, shape)} is ${id}; token ids must be >= 0`);
-        if (!sortedHas(ids, off[p], off[p + 1], id)) {
-          fail(`${at("topk_ids", base + j, shape)} is token ${id}, which is not among position ${p}'s ` +
-            `"tracked_ids": every top-k id needs a trajectory`);
-        }
+        fail(`${at("topk_ids", base + j, shape)} is token ${id}, which is not among position ${p}'s ` +
+          `"tracked_ids": every top-k id needs a trajectory`);
       }
     }
   }
+}
+
+/**
+ * Index of the first value from `from` on that is not a number in [0, 1] (NaN included), or
+ * -1. A small function of its own so the engine optimizes the loop: a 5,000-token payload
+ * holds millions of probabilities.
+ * @param {Float32Array} a
+ * @param {number} from
+ */
+function outOfUnit(a, from) {
+  // On the bits: +0 up to 1.0 are 0x00000000..0x3f800000, and -0 is 0x80000000; NaN, the
+  // infinities and every other value lie outside.
+  const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (let i = from; i < bits.length; i++) {
+    const u = bits[i];
+    if (u > 0x3f800000 && u !== 0x80000000) return i;
+  }
+  return -1;
+}
+
+/**
+ * The position whose tracked rows hold row t: the last p with off[p] <= t < off[p + 1].
+ * @param {Int32Array} off
+ * @param {number} t
+ */
+function positionOf(off, t) {
+  let lo = 0;
+  let hi = off.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (off[mid] <= t) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /**
@@ -485,8 +536,7 @@ function decodeV2(d) {
     }
     const keys = Object.keys(entry);
     T += keys.length;
-    checkSize(L * P * k * 8 + T * (4 + 4 * L),
-      `L=${L} x P=${P} x k=${k} and ${T.toLocaleString("en")} trajectories`);
+    checkSize(L * P * k * 8 + T * (4 + 4 * L), [L, P, k, T]);
     checkTexts(keys, (i) => `"tracked"[${p}] key ${describe(keys[i])}`);
     for (const s of keys) allKeys.add(s);
   });
@@ -547,7 +597,7 @@ function v2Width(topk, L, P) {
           fail(`"topk"[${l}][${p}] lists ${k} tokens: at most ${MAX_K} predictions per cell are ` +
             "supported (the grid shows one per cell and the popup a few); collect with a smaller k");
         }
-        checkSize(L * P * k * 8, `L=${L} x P=${P} x k=${k}`);
+        checkSize(L * P * k * 8, [L, P, k]);
       } else if (cell.length !== k) {
         fail(`"topk"[${l}][${p}] has ${cell.length} tokens but "topk"[0][0] has ${k}: every cell ` +
           "lists the same number (k) of tokens");

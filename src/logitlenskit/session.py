@@ -433,9 +433,15 @@ def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[
     k = min(int(k), run.request.vocab_size)
     softcap = logit_softcap(run.model)
     if run.normed is not None:
-        log_p = cell_log_probs(run.normed[:, position], _head(run.model), softcap)
-        top = log_p[layer_index].topk(k).indices
-        return top.tolist(), log_p[:, top].exp().t().contiguous().numpy()
+        # The full distribution is needed at the clicked cell only (to rank); at the other
+        # lens rows, the k tokens' logits and the kept log-sum-exp give the same numbers.
+        head = _head(run.model)
+        cell = cell_log_probs(run.normed[layer_index, position][None], head, softcap)[0]
+        top = cell.topk(k).indices.tolist()
+        column = slice(position, position + 1)
+        log_p = token_log_probs(run.normed[:, column], head.weight, head.bias, top,
+                                torch.from_numpy(run.lse[:, column]), softcap)
+        return top, log_p[:, 0].exp().t().contiguous().numpy()
     return _trace_cell(run, layer_index, position, k, softcap)
 
 

@@ -153,6 +153,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self._select_callbacks: list[Callable[..., Any]] = []
         self._waiting: Callable[[], None] | None = None
         self._request_lock = threading.Lock()
+        self._own_payload: dict[str, Any] | None = None
         self._runner = None if model is None else Runner(model, self._set_busy, self._set_progress)
         if model is not None:
             model_tokenizer(model)  # TypeError now, not at the first run
@@ -170,6 +171,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     @traitlets.validate("data")
     def _validate_data(self, proposal: dict[str, Any]) -> dict[str, Any]:
         value = proposal["value"]
+        if value is self._own_payload:  # built and checked by to_widget_payload just now
+            return value
         payload = widget_payload(value)
         if payload.get("run") is None:  # data from the user, not from a run of the model
             self._run = None
@@ -259,7 +262,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     def _show(self, run: LensRun, partial: bool = False) -> None:
         with self.hold_sync():
             self._run = run
-            self.data = {**to_widget_payload(run.payload_source()), "run": run.run_id}
+            self._own_payload = {**to_widget_payload(run.payload_source()), "run": run.run_id}
+            self.data = self._own_payload
             if not partial:
                 self.error = ""
         if not partial:
