@@ -124,10 +124,12 @@ export class Selection {
     this.cancelDetail();
     this.deepError = "";
     this.popup.show(lens, l, p, this.content(lens, l, p), cell);
+    // Ask for the deeper list first: messages reach the kernel in order, and selected_cell
+    // and on_select callbacks must not delay the popup's growth.
+    this.maybeLoad(lens, l, p);
     this.cb.onOpen(l, p);
     this.report(lens, l, p, null);
     if (source === "keyboard") /** @type {HTMLElement | null} */ (this.popup.list.firstElementChild)?.focus();
-    this.maybeLoad(lens, l, p);
   }
 
   /**
