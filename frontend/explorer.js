@@ -43,6 +43,8 @@ export class Explorer {
     this.focusPos = 0;
     const s = this.state;
     this.runbar = new RunBar(signal, runActions(model, this.channel, (text) => this.runbar.showNotice(text)));
+    // Saved widget state can bypass Python's checks: say what was ignored, where users look.
+    s.onInvalid = (text) => this.runbar.showNotice(text);
     this.toolbar = new Toolbar(signal, { onChange: (patch) => s.set(patch) }, this.runbar.root);
     this.grid = new Grid(signal);
     this.chart = new Chart(signal, {

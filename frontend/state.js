@@ -1,6 +1,8 @@
 // UI state lives in the model's synced traits (src/logitlenskit/ui_state.py), so it is saved
-// with the notebook and visible from Python. This is the only module that reads or writes
-// them; views get plain values.
+// with the notebook and visible from Python. Views read it through State, which checks what
+// arrives (saved state can bypass Python) and gives them plain values; writes go through
+// State.set, except live size drags (explorer.js, synced once when the drag ends) and the
+// run inputs prompt/k/layers/remote (live.js).
 
 /** @typedef {import("@anywidget/types").AnyModel<any>} Model */
 /** @typedef {import("./color.js").ColorMode} ColorMode */

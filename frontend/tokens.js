@@ -9,7 +9,6 @@ const GLYPHS = new Map([
   ["\t", "\u21e5"], // ⇥
 ]);
 
-// eslint-disable-next-line no-control-regex
 const SPECIAL = /[\s\u0000-\u001f\u007f-\u009f]/g;
 const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
 

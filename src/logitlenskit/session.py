@@ -439,8 +439,14 @@ def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[
         cell = cell_log_probs(run.normed[layer_index, position][None], head, softcap)[0]
         top = cell.topk(k).indices.tolist()
         column = slice(position, position + 1)
-        log_p = token_log_probs(run.normed[:, column], head.weight, head.bias, top,
-                                torch.from_numpy(run.lse[:, column]), softcap)
+        log_p = token_log_probs(
+            run.normed[:, column],
+            head.weight,
+            head.bias,
+            top,
+            torch.from_numpy(run.lse[:, column]),
+            softcap,
+        )
         return top, log_p[:, 0].exp().t().contiguous().numpy()
     return _trace_cell(run, layer_index, position, k, softcap)
 
