@@ -3,6 +3,7 @@
 // path's `d`, not the chart.
 
 import { el, svg } from "./dom.js";
+import { formatProb } from "./format.js";
 
 /**
  * @typedef {object} Line
@@ -376,11 +377,4 @@ export class Chart {
     this.zoomBand.setAttribute("width", "0");
     if (to !== from) this.cb.onZoom(Math.min(from, to), Math.max(from, to));
   }
-}
-
-/** @param {number} p */
-export function formatProb(p) {
-  if (Number.isNaN(p)) return "?";
-  if (p >= 0.001) return `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
-  return `${(p * 100).toExponential(1)}%`;
 }

@@ -2,10 +2,11 @@
 // Rows are virtualized (only those in view exist in the DOM), so 2,000-token prompts scroll
 // smoothly and a re-color touches a few hundred cells, not all of them.
 
-import { el, svg } from "./dom.js";
+import { el } from "./dom.js";
 import { setToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
 import { CELL_OK, CELL_INVALID } from "./lens.js";
+import { dashSample } from "./dashes.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 
@@ -42,9 +43,6 @@ export function inkOn(css, bg) {
   const lum = 0.2126 * linear(mix[0]) + 0.7152 * linear(mix[1]) + 0.0722 * linear(mix[2]);
   return lum < DARK_BELOW ? "#fff" : "#000";
 }
-
-/** SVG dash patterns telling pinned rows apart in the chart (index = pin order). */
-export const ROW_DASHES = ["", "6 3", "2 2", "8 3 2 3", "12 4"];
 
 export class Grid {
   /**
@@ -388,14 +386,4 @@ export class Grid {
     this.selected = sel;
     if (sel) this.cellAt(sel.ci, sel.p)?.classList.add("llk-selected");
   }
-}
-
-/** A short line in the dash style of pinned row number `index`. @param {number} index */
-export function dashSample(index) {
-  const s = svg("svg", { class: "llk-dash", width: 22, height: 6, "aria-hidden": "true" });
-  const line = svg("line", { x1: 1, y1: 3, x2: 21, y2: 3 });
-  const dash = ROW_DASHES[index % ROW_DASHES.length];
-  if (dash) line.setAttribute("stroke-dasharray", dash);
-  s.append(line);
-  return s;
 }

@@ -3,7 +3,7 @@
 
 import { el } from "./dom.js";
 import { showToken } from "./tokens.js";
-import { dashSample } from "./grid.js";
+import { dashSample } from "./dashes.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./state.js").Pin} Pin */

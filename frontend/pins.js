@@ -3,7 +3,7 @@
 // them without a DOM.
 
 import { PIN_PALETTE } from "./color.js";
-import { ROW_DASHES } from "./grid.js";
+import { rowDash } from "./dashes.js";
 import { showToken } from "./tokens.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
@@ -150,7 +150,7 @@ export function pinLines(lens, pins, rows, focusPos, metric) {
     return positions.map((p, j) => ({
       values: lineValues(lens, metric, p, pin.ids),
       color: pin.color,
-      dash: rows.length ? ROW_DASHES[j % ROW_DASHES.length] : "",
+      dash: rows.length ? rowDash(j) : "",
       label: rows.length ? `${label} @${p}` : label,
     }));
   });

@@ -10,7 +10,7 @@
 
 import { el } from "./dom.js";
 import { setToken } from "./tokens.js";
-import { formatProb } from "./chart.js";
+import { formatProb } from "./format.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 

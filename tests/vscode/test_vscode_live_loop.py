@@ -81,7 +81,7 @@ def input_text(output: Locator) -> str:
 
 
 def format_prob(p: float) -> str:
-    """frontend/chart.js formatProb, in Python."""
+    """frontend/format.js formatProb, in Python."""
     if p >= 0.001:
         return f"{p * 100:.{1 if p >= 0.1 else 2}f}%"
     mantissa, exponent = f"{p * 100:.1e}".split("e")
