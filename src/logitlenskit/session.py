@@ -382,23 +382,28 @@ def track(run: LensRun, token_ids: Sequence[int], control: Control | None = None
         warn_non_finite(again.status == INVALID, request.layers, stacklevel=3)
         again.run_id = run.run_id
         return again
-    head = _head(run.model)
     done = np.nonzero((run.status != PENDING).all(axis=0))[0]
-    log_p = token_log_probs(
-        run.normed[:, done],
-        head.weight,
-        head.bias,
-        new,
-        torch.from_numpy(run.lse[:, done]),
-        logit_softcap(run.model),
-    )
-    probs = log_p.exp().numpy()  # [L, len(done), n]
+    probs = _cached_probs(run, done, new)  # [L, len(done), n]
     probs[run.status[:, done] == INVALID] = np.nan
     for j, pos in enumerate(done):
         _merge_tracked(run.result, int(pos), np.asarray(new), probs[:, j, :])
     _add_vocab(run.result, request.tokenizer, new)
     run.extra = sorted({*run.extra, *new})
     return run
+
+
+def _cached_probs(run: LensRun, positions: Any, token_ids: Sequence[int]) -> np.ndarray:
+    """Exact probabilities ``[L, len(positions), n]`` of tokens, from the run's cache."""
+    head = _head(run.model)
+    log_p = token_log_probs(
+        run.normed[:, positions],
+        head.weight,
+        head.bias,
+        token_ids,
+        torch.from_numpy(run.lse[:, positions]),
+        logit_softcap(run.model),
+    )
+    return log_p.exp().numpy()
 
 
 def _merge_tracked(result: dict[str, Any], pos: int, ids: np.ndarray, probs: np.ndarray) -> None:
@@ -435,19 +440,9 @@ def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[
     if run.normed is not None:
         # The full distribution is needed at the clicked cell only (to rank); at the other
         # lens rows, the k tokens' logits and the kept log-sum-exp give the same numbers.
-        head = _head(run.model)
-        cell = cell_log_probs(run.normed[layer_index, position][None], head, softcap)[0]
-        top = cell.topk(k).indices.tolist()
-        column = slice(position, position + 1)
-        log_p = token_log_probs(
-            run.normed[:, column],
-            head.weight,
-            head.bias,
-            top,
-            torch.from_numpy(run.lse[:, column]),
-            softcap,
-        )
-        return top, log_p[:, 0].exp().t().contiguous().numpy()
+        cell = cell_log_probs(run.normed[layer_index, position][None], _head(run.model), softcap)
+        top = cell[0].topk(k).indices.tolist()
+        return top, np.ascontiguousarray(_cached_probs(run, [position], top)[:, 0].T)
     return _trace_cell(run, layer_index, position, k, softcap)
 
 

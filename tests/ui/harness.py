@@ -21,6 +21,21 @@ HERE = Path(__file__).parent
 FRONTEND = HERE.parent.parent / "frontend"
 
 
+# Page script: from now on, window.llkMaxAlloc is the length of the largest typed array the
+# page made, so a test can check that memory follows the data, not a hostile size field.
+COUNT_ALLOCATIONS = """() => {
+  window.llkMaxAlloc = 0;
+  for (const name of ["Int32Array", "Float32Array", "Uint8Array"]) {
+    const Orig = window[name];
+    window[name] = new Proxy(Orig, { construct(target, args, newTarget) {
+      const a = Reflect.construct(target, args, newTarget === window[name] ? target : newTarget);
+      window.llkMaxAlloc = Math.max(window.llkMaxAlloc, a.length);
+      return a;
+    } });
+  }
+}"""
+
+
 def wire(value: Any) -> Any:
     """JSON-safe form of a trait value: bytes become {"$bytes": base64} for the page."""
     if isinstance(value, (bytes, bytearray, memoryview)):

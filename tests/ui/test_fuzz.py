@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from fake_lens import collection
+from harness import COUNT_ALLOCATIONS
 from logitlenskit.formats import to_js_format, to_widget_payload
 from logitlenskit.validate import validate_data
 
@@ -76,18 +77,6 @@ BAD_FLOATS = [math.nan, math.inf, -math.inf, -0.5, 1.5, 7.0, 1e30, -1e-30, 3.4e3
 BAD_INTS = [-1, -(2**31), 2**31 - 1, 10**6, 29, 3]
 WRONG_TYPES: list[Any] = [None, "x", 3, 2.5, True, [], {}, [1, "a"], {"a": 1}, -1]
 
-# Records the largest typed array the page allocates (after the harness is loaded).
-ALLOCATION_GUARD = """() => {
-  window.llkMaxAlloc = 0;
-  for (const name of ["Int32Array", "Float32Array", "Uint8Array"]) {
-    const Orig = window[name];
-    window[name] = new Proxy(Orig, { construct(target, args, newTarget) {
-      const a = Reflect.construct(target, args, newTarget === window[name] ? target : newTarget);
-      window.llkMaxAlloc = Math.max(window.llkMaxAlloc, a.length);
-      return a;
-    } });
-  }
-}"""
 
 # Feeds every case (a JSON text) to the mounted widget, as a data change from the kernel would, and reads
 # what it shows. A throw from the widget is recorded, not raised, so one case names itself.
@@ -415,7 +404,7 @@ def test_the_decoder_refuses_malformed_data_readably_as_python_does(wp):
         pins=[{"ids": [1], "color": "#e6194b"}],
         pinned_rows=[0, 2],
     )
-    wp.page.evaluate(ALLOCATION_GUARD)
+    wp.page.evaluate(COUNT_ALLOCATIONS)
     cases = _cases()
     assert sum(valid for _, _, valid in cases) < len(cases) // 4  # mostly malformed
     # One JSON text: Playwright's own argument encoding takes seconds for this many values.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from fake_lens import collection, payload
+from harness import COUNT_ALLOCATIONS
 
 pytestmark = pytest.mark.browser
 
@@ -336,20 +337,6 @@ def test_flagged_cells_are_exempt_from_the_probability_checks(wp):
     assert '"entropy"[2][1] is NaN' in error
 
 
-# Records the largest typed array the page allocates from now on.
-ALLOCATIONS = """() => {
-  window.llkMaxAlloc = 0;
-  for (const name of ["Int32Array", "Float32Array", "Uint8Array"]) {
-    const Orig = window[name];
-    window[name] = new Proxy(Orig, { construct(target, args, newTarget) {
-      const a = Reflect.construct(target, args, newTarget === window[name] ? target : newTarget);
-      window.llkMaxAlloc = Math.max(window.llkMaxAlloc, a.length);
-      return a;
-    } });
-  }
-}"""
-
-
 def test_one_wide_v2_cell_does_not_size_the_browsers_memory(wp):
     """One 10,000-wide top-k cell once made the browser allocate L·P·10,000 slots (over 1 GB
     at 30 layers and 500 positions); now the data is refused before anything is allocated.
@@ -358,7 +345,7 @@ def test_one_wide_v2_cell_does_not_size_the_browsers_memory(wp):
 
     data = to_js_format(collection(n_layers=30, n_pos=50, k=3))
     data["topk"][7][11] = data["topk"][7][11] + [f"w{i}" for i in range(10_000 - 3)]
-    wp.page.evaluate(ALLOCATIONS)
+    wp.page.evaluate(COUNT_ALLOCATIONS)
     wp.mount(data)
     error = wp.page.locator(f"{OUT} .llk-message.llk-error").text_content()
     assert '"topk"[7][11] has 10000 tokens but "topk"[0][0] has 3' in error
