@@ -87,9 +87,13 @@ export class Channel {
     try {
       result = await invoke(name, msg, { signal: ctl.signal });
     } catch (err) {
-      if (this.signal.aborted || signal?.aborted) throw new ChannelError(`${name} aborted`, "abort");
+      if (this.signal.aborted || signal?.aborted)
+        throw new ChannelError(`${name} aborted`, "abort");
       if (timeout.aborted) {
-        throw new ChannelError(`Python did not answer "${name}" within ${TIMEOUT_MS[name] / 1000} s`, "timeout");
+        throw new ChannelError(
+          `Python did not answer "${name}" within ${TIMEOUT_MS[name] / 1000} s`,
+          "timeout",
+        );
       }
       throw new ChannelError(`"${name}" could not reach Python: ${message(err)}`, "failed");
     } finally {
@@ -100,7 +104,8 @@ export class Channel {
       throw new ChannelError(`Python answered "${name}" with ${JSON.stringify(answer)}`, "answer");
     }
     const a = /** @type {Record<string, any>} */ (answer);
-    if (typeof a.error === "string") throw new ChannelError(a.error, a.stale === true ? "stale" : "answer");
+    if (typeof a.error === "string")
+      throw new ChannelError(a.error, a.stale === true ? "stale" : "answer");
     return { answer: a, buffers: buffers ?? [] };
   }
 
@@ -149,11 +154,16 @@ export class Channel {
     const { answer: a, buffers } = await this.request("detail", msg, signal);
     const ids = a.ids;
     const tokens = a.tokens;
-    const bad = (/** @type {string} */ why) => new ChannelError(`Python's "detail" answer ${why}`, "answer");
+    const bad = (/** @type {string} */ why) =>
+      new ChannelError(`Python's "detail" answer ${why}`, "answer");
     if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
       throw bad("has no list of token ids");
     }
-    if (!Array.isArray(tokens) || tokens.length !== ids.length || !tokens.every((t) => typeof t === "string")) {
+    if (
+      !Array.isArray(tokens) ||
+      tokens.length !== ids.length ||
+      !tokens.every((t) => typeof t === "string")
+    ) {
       throw bad(`does not give one token string per id (${ids.length})`);
     }
     if (!Number.isInteger(a.run) || a.position !== msg.position || a.layer !== msg.layer) {

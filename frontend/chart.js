@@ -56,8 +56,16 @@ export class Chart {
     this.guide = svg("line", { class: "llk-guide" });
     this.dots = svg("g", { class: "llk-dots" });
     this.zoomBand = svg("rect", { class: "llk-zoom-band" });
-    this.svg.append(this.yAxis, this.xAxis, this.yTitle, this.lines, this.hoverPath,
-      this.guide, this.dots, this.zoomBand);
+    this.svg.append(
+      this.yAxis,
+      this.xAxis,
+      this.yTitle,
+      this.lines,
+      this.hoverPath,
+      this.guide,
+      this.dots,
+      this.zoomBand,
+    );
     this.tooltip = el("div", { class: "llk-tooltip", attrs: { role: "tooltip" } });
     this.tooltip.hidden = true;
     this.resetZoom = el("button", { class: "llk-btn llk-reset-zoom", text: "reset zoom" });
@@ -242,7 +250,9 @@ export class Chart {
     const mid = (PAD_TOP + this.geo.height - PAD_BOTTOM) / 2;
     this.yTitle.setAttribute("transform", `translate(10 ${mid}) rotate(-90)`);
     this.yTitle.textContent =
-      this.metric === "rank" ? "rank (top-k only)" : `probability${this.scale === "log" ? " (log)" : ""}`;
+      this.metric === "rank"
+        ? "rank (top-k only)"
+        : `probability${this.scale === "log" ? " (log)" : ""}`;
   }
 
   yTicks() {
@@ -273,7 +283,11 @@ export class Chart {
     g.replaceChildren(
       ...this.geo.cols.map((l) => {
         const t = svg("text", {
-          x: this.x(l), y, "text-anchor": "middle", class: "llk-xtick", "data-l": l,
+          x: this.x(l),
+          y,
+          "text-anchor": "middle",
+          class: "llk-xtick",
+          "data-l": l,
         });
         t.textContent = String(this.geo.layers[l]);
         const title = svg("title");
@@ -343,7 +357,12 @@ export class Chart {
       const value = !known ? unknown : this.metric === "rank" ? `#${v}` : formatProb(v);
       const swatch = el("span", { class: "llk-swatch" });
       swatch.style.background = line.color;
-      rows.push(el("div", { class: "llk-tip-row" }, [swatch, el("span", { text: `${line.label}: ${value}` })]));
+      rows.push(
+        el("div", { class: "llk-tip-row" }, [
+          swatch,
+          el("span", { text: `${line.label}: ${value}` }),
+        ]),
+      );
     }
     this.tooltip.replaceChildren(...rows);
     this.tooltip.hidden = false;

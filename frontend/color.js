@@ -81,6 +81,14 @@ export function cellBackground(hex, a) {
 export const STRONG = 0.55;
 
 export const PIN_PALETTE = [
-  "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
-  "#42d4f4", "#f032e6", "#9a6324", "#808000", "#000075",
+  "#e6194b",
+  "#3cb44b",
+  "#4363d8",
+  "#f58231",
+  "#911eb4",
+  "#42d4f4",
+  "#f032e6",
+  "#9a6324",
+  "#808000",
+  "#000075",
 ];

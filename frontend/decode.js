@@ -61,7 +61,8 @@ function describe(v) {
   if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
   if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}\u2026` : v);
   if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return `binary data of ${v.byteLength} bytes`;
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v))
+    return `binary data of ${v.byteLength} bytes`;
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
@@ -77,7 +78,10 @@ function at(name, flat, shape) {
     idx.push(flat % shape[i]);
     flat = Math.floor(flat / shape[i]);
   }
-  return `"${name}"${idx.reverse().map((i) => `[${i}]`).join("")}`;
+  return `"${name}"${idx
+    .reverse()
+    .map((i) => `[${i}]`)
+    .join("")}`;
 }
 
 /**
@@ -87,8 +91,10 @@ function at(name, flat, shape) {
 function checkText(text, name) {
   const m = LONE_SURROGATE.exec(text);
   if (m) {
-    fail(`${name} holds a lone surrogate (U+${m[0].charCodeAt(0).toString(16).toUpperCase()}) at ` +
-      `character ${m.index}, which is not valid Unicode`);
+    fail(
+      `${name} holds a lone surrogate (U+${m[0].charCodeAt(0).toString(16).toUpperCase()}) at ` +
+        `character ${m.index}, which is not valid Unicode`,
+    );
   }
 }
 
@@ -99,7 +105,7 @@ function checkText(text, name) {
  */
 function checkTexts(texts, name) {
   if (!LONE_SURROGATE.test(texts.join("\u0000"))) return;
-  texts.forEach((t, i) => checkText(t, name(i)));
+  for (const [i, t] of texts.entries()) checkText(t, name(i));
 }
 
 /**
@@ -164,8 +170,10 @@ function checkK(k) {
   }
   const n = /** @type {number} */ (k);
   if (n > MAX_K) {
-    fail(`"k" is ${n}: at most ${MAX_K} predictions per cell are supported (the grid shows ` +
-      "one per cell and the popup a few); collect with a smaller k");
+    fail(
+      `"k" is ${n}: at most ${MAX_K} predictions per cell are supported (the grid shows ` +
+        "one per cell and the popup a few); collect with a smaller k",
+    );
   }
   return n;
 }
@@ -177,9 +185,11 @@ function checkK(k) {
 function checkSize(bytes, [L, P, k, T]) {
   if (bytes > MAX_BYTES) {
     const n = (/** @type {number} */ x) => x.toLocaleString("en");
-    fail(`the data would take ${n(Math.round(bytes / 1e6))} MB in the browser ` +
-      `(L=${L} x P=${P} x k=${k}${T === undefined ? "" : ` and ${n(T)} trajectories`}), over ` +
-      `the ${MAX_BYTES / 2 ** 20} MiB limit: collect fewer layers, a shorter prompt or a smaller k`);
+    fail(
+      `the data would take ${n(Math.round(bytes / 1e6))} MB in the browser ` +
+        `(L=${L} x P=${P} x k=${k}${T === undefined ? "" : ` and ${n(T)} trajectories`}), over ` +
+        `the ${MAX_BYTES / 2 ** 20} MiB limit: collect fewer layers, a shorter prompt or a smaller k`,
+    );
   }
 }
 
@@ -232,10 +242,14 @@ export function typed(v, name, Ctor, expected) {
   } else if (Array.isArray(v)) {
     if (v.length !== expected) fail(`${key} has ${v.length} values, expected ${expected}`);
     const isFloat = /** @type {unknown} */ (Ctor) === Float32Array;
-    const [lo, hi] = /** @type {unknown} */ (Ctor) === Uint8Array ? [0, 255] : [-(2 ** 31), 2 ** 31 - 1];
+    const [lo, hi] =
+      /** @type {unknown} */ (Ctor) === Uint8Array ? [0, 255] : [-(2 ** 31), 2 ** 31 - 1];
     v.forEach((x, i) => {
       const ok = typeof x === "number" && (isFloat || (Number.isInteger(x) && x >= lo && x <= hi));
-      if (!ok) fail(`${key}[${i}] is ${describe(x)}; expected ${isFloat ? "a number" : `an integer in [${lo}, ${hi}]`}`);
+      if (!ok)
+        fail(
+          `${key}[${i}] is ${describe(x)}; expected ${isFloat ? "a number" : `an integer in [${lo}, ${hi}]`}`,
+        );
     });
     return /** @type {InstanceType<C>} */ (Ctor.from(v));
   } else {
@@ -273,7 +287,8 @@ function decodeVocab(raw) {
     if (!ID_KEY.test(key) || !Number.isSafeInteger(Number(key))) {
       fail(`"vocab" key ${describe(key)} is not a token id: keys are ids >= 0 written in decimal`);
     }
-    if (typeof text !== "string") fail(`"vocab"[${describe(key)}] is not a string (got ${describe(text)})`);
+    if (typeof text !== "string")
+      fail(`"vocab"[${describe(key)}] is not a string (got ${describe(text)})`);
     vocab.set(Number(key), text);
     chars += text.length;
   }
@@ -303,7 +318,9 @@ function decodeV3(d) {
   if (numLayers !== null) {
     const deep = layers.find((l) => l >= numLayers);
     if (deep !== undefined) {
-      fail(`"layers" names layer ${deep}, but "num_layers" is ${numLayers} (valid layers: 0..${numLayers - 1})`);
+      fail(
+        `"layers" names layer ${deep}, but "num_layers" is ${numLayers} (valid layers: 0..${numLayers - 1})`,
+      );
     }
   }
   const run = optionalInt(d, "run", 0);
@@ -323,7 +340,9 @@ function decodeV3(d) {
     for (let i = 0; i < grid; i++) {
       const e = entropy[i];
       if (ok(i) && !(e >= -ENTROPY_SLACK && e < Infinity)) {
-        fail(`${at("entropy", i, [L, P])} is ${describe(e)}; entropies must be finite numbers >= 0 (nats)`);
+        fail(
+          `${at("entropy", i, [L, P])} is ${describe(e)}; entropies must be finite numbers >= 0 (nats)`,
+        );
       }
     }
   }
@@ -339,12 +358,28 @@ function decodeV3(d) {
     const l = i % L;
     const p = positionOf(trackedOffsets, t);
     if (ok(l * P + p)) {
-      fail(`"tracked_probs"[${t}][${l}] (position ${p}, token ${trackedIds[t]}) ${badProb(trackedProbs[i])}`);
+      fail(
+        `"tracked_probs"[${t}][${l}] (position ${p}, token ${trackedIds[t]}) ${badProb(trackedProbs[i])}`,
+      );
     }
   }
   return new Lens({
-    model, input, inputIds, layers, k, vocab, topkIds, topkProbs,
-    trackedOffsets, trackedIds, trackedProbs, entropy, fromV2: false, numLayers, run, cellStatus,
+    model,
+    input,
+    inputIds,
+    layers,
+    k,
+    vocab,
+    topkIds,
+    topkProbs,
+    trackedOffsets,
+    trackedIds,
+    trackedProbs,
+    entropy,
+    fromV2: false,
+    numLayers,
+    run,
+    cellStatus,
   });
 }
 
@@ -357,8 +392,10 @@ function decodeV3(d) {
 function checkStatus(status, P) {
   for (let i = 0; i < status.length; i++) {
     if (status[i] > CELL_PENDING) {
-      fail(`"cell_status" has the unknown value ${status[i]} at layer row ${Math.floor(i / P)}, ` +
-        `position ${i % P} (expected 0 computed, 1 invalid or 2 pending)`);
+      fail(
+        `"cell_status" has the unknown value ${status[i]} at layer row ${Math.floor(i / P)}, ` +
+          `position ${i % P} (expected 0 computed, 1 invalid or 2 pending)`,
+      );
     }
   }
 }
@@ -382,9 +419,12 @@ function checkTrackedIds(ids, off, vocab) {
   const known = idSet(vocab);
   for (let p = 0; p + 1 < off.length; p++) {
     for (let i = off[p]; i < off[p + 1]; i++) {
-      if (ids[i] < 0) fail(`"tracked_ids"[${i}] (position ${p}) is ${ids[i]}; token ids must be >= 0`);
+      if (ids[i] < 0)
+        fail(`"tracked_ids"[${i}] (position ${p}) is ${ids[i]}; token ids must be >= 0`);
       if (i > off[p] && ids[i] <= ids[i - 1]) {
-        fail(`"tracked_ids" of position ${p} must be sorted and distinct (${ids[i - 1]} before ${ids[i]} at "tracked_ids"[${i}])`);
+        fail(
+          `"tracked_ids" of position ${p} must be sorted and distinct (${ids[i - 1]} before ${ids[i]} at "tracked_ids"[${i}])`,
+        );
       }
       if (!known(ids[i])) fail(`"vocab" has no string for token ${ids[i]} ("tracked_ids"[${i}])`);
     }
@@ -428,10 +468,16 @@ function checkTopkIds(topk, ok, ids, off, shape) {
       const base = (l * P + p) * k;
       for (let j = 0; j < k; j++) {
         const id = topk[base + j];
-        if (id >= 0 && (stamp ? id <= max && stamp[id] === p + 1 : sortedHas(ids, off[p], off[p + 1], id))) continue;
+        if (
+          id >= 0 &&
+          (stamp ? id <= max && stamp[id] === p + 1 : sortedHas(ids, off[p], off[p + 1], id))
+        )
+          continue;
         if (id < 0) fail(`${at("topk_ids", base + j, shape)} is ${id}; token ids must be >= 0`);
-        fail(`${at("topk_ids", base + j, shape)} is token ${id}, which is not among position ${p}'s ` +
-          `"tracked_ids": every top-k id needs a trajectory`);
+        fail(
+          `${at("topk_ids", base + j, shape)} is token ${id}, which is not among position ${p}'s ` +
+            `"tracked_ids": every top-k id needs a trajectory`,
+        );
       }
     }
   }
@@ -522,7 +568,8 @@ function decodeV2(d) {
   const intern = (/** @type {string} */ s, label = s) => {
     let id = idOf.get(s);
     if (id === undefined) {
-      idOf.set(s, (id = idOf.size));
+      id = idOf.size;
+      idOf.set(s, id);
       vocab.set(id, label);
     }
     return id;
@@ -549,8 +596,10 @@ function decodeV2(d) {
         const id = typeof s === "string" ? idOf.get(s) : undefined;
         const traj = id === undefined ? undefined : perPos[p].get(id);
         if (id === undefined || !traj) {
-          fail(`"topk"[${l}][${p}][${j}] is ${describe(s)}, which has no trajectory in ` +
-            `"tracked"[${p}]: every top-k token needs one`);
+          fail(
+            `"topk"[${l}][${p}][${j}] is ${describe(s)}, which has no trajectory in ` +
+              `"tracked"[${p}]: every top-k token needs one`,
+          );
         }
         topkIds[(l * P + p) * k + j] = id;
         topkProbs[(l * P + p) * k + j] = traj[l];
@@ -558,18 +607,31 @@ function decodeV2(d) {
     }
   }
   const offsets = new Int32Array(P + 1);
-  perPos.forEach((m, p) => (offsets[p + 1] = offsets[p] + m.size));
+  for (const [p, m] of perPos.entries()) offsets[p + 1] = offsets[p] + m.size;
   const trackedIds = new Int32Array(offsets[P]);
   const trackedProbs = new Float32Array(offsets[P] * L);
   perPos.forEach((m, p) => {
-    [...m.keys()].sort((a, b) => a - b).forEach((id, i) => {
-      trackedIds[offsets[p] + i] = id;
-      trackedProbs.set(/** @type {number[]} */ (m.get(id)), (offsets[p] + i) * L);
-    });
+    [...m.keys()]
+      .sort((a, b) => a - b)
+      .forEach((id, i) => {
+        trackedIds[offsets[p] + i] = id;
+        trackedProbs.set(/** @type {number[]} */ (m.get(id)), (offsets[p] + i) * L);
+      });
   });
   return new Lens({
-    model, input, inputIds: [], layers, k, vocab, topkIds, topkProbs,
-    trackedOffsets: offsets, trackedIds, trackedProbs, entropy: null, fromV2: true,
+    model,
+    input,
+    inputIds: [],
+    layers,
+    k,
+    vocab,
+    topkIds,
+    topkProbs,
+    trackedOffsets: offsets,
+    trackedIds,
+    trackedProbs,
+    entropy: null,
+    fromV2: true,
     numLayers: null,
   });
 }
@@ -594,16 +656,21 @@ function v2Width(topk, L, P) {
       if (k === 0) {
         k = cell.length;
         if (k > MAX_K) {
-          fail(`"topk"[${l}][${p}] lists ${k} tokens: at most ${MAX_K} predictions per cell are ` +
-            "supported (the grid shows one per cell and the popup a few); collect with a smaller k");
+          fail(
+            `"topk"[${l}][${p}] lists ${k} tokens: at most ${MAX_K} predictions per cell are ` +
+              "supported (the grid shows one per cell and the popup a few); collect with a smaller k",
+          );
         }
         checkSize(L * P * k * 8, [L, P, k]);
       } else if (cell.length !== k) {
-        fail(`"topk"[${l}][${p}] has ${cell.length} tokens but "topk"[0][0] has ${k}: every cell ` +
-          "lists the same number (k) of tokens");
+        fail(
+          `"topk"[${l}][${p}] has ${cell.length} tokens but "topk"[0][0] has ${k}: every cell ` +
+            "lists the same number (k) of tokens",
+        );
       }
       cell.forEach((s, j) => {
-        if (typeof s !== "string") fail(`"topk"[${l}][${p}][${j}] is not a string (got ${describe(s)})`);
+        if (typeof s !== "string")
+          fail(`"topk"[${l}][${p}][${j}] is not a string (got ${describe(s)})`);
       });
       checkTexts(cell, (j) => `"topk"[${l}][${p}][${j}]`);
     });

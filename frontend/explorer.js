@@ -42,7 +42,10 @@ export class Explorer {
     /** position the chart follows while no row is pinned: the last clicked one */
     this.focusPos = 0;
     const s = this.state;
-    this.runbar = new RunBar(signal, runActions(model, this.channel, (text) => this.runbar.showNotice(text)));
+    this.runbar = new RunBar(
+      signal,
+      runActions(model, this.channel, (text) => this.runbar.showNotice(text)),
+    );
     // Saved widget state can bypass Python's checks: say what was ignored, where users look.
     s.onInvalid = (text) => this.runbar.showNotice(text);
     this.toolbar = new Toolbar(signal, { onChange: (patch) => s.set(patch) }, this.runbar.root);
@@ -62,22 +65,32 @@ export class Explorer {
     this.message = el("div", { class: "llk-message", attrs: { role: "alert" } });
     this.hint = el("div", { class: "llk-hint", attrs: { "aria-live": "polite" } });
     this.root = el("div", { class: "llk" });
-    this.selection = new Selection(signal, { root: this.root, grid: this.grid, channel: this.channel }, {
-      lens: () => this.lens,
-      pinned: () => new Set(s.get("pins").flatMap((p) => p.ids)),
-      onOpen: (l, p) => this.cellOpened(l, p),
-      onPin: (id, group) => s.set(togglePin(s.all(), id, group)),
-      onHover: (p, id) => this.hoverToken(p, id),
-      onColorBy: (id) => s.set({ color_mode: "token", color_token: id }),
-      onToggleRow: (p) => this.lens && s.set(toggleRow(this.lens, s.all(), p)),
-      onTrajectories: () => this.updatePins(),
-    });
-    this.root.append(this.toolbar.root, this.message, this.hint, this.grid.root,
+    this.selection = new Selection(
+      signal,
+      { root: this.root, grid: this.grid, channel: this.channel },
+      {
+        lens: () => this.lens,
+        pinned: () => new Set(s.get("pins").flatMap((p) => p.ids)),
+        onOpen: (l, p) => this.cellOpened(l, p),
+        onPin: (id, group) => s.set(togglePin(s.all(), id, group)),
+        onHover: (p, id) => this.hoverToken(p, id),
+        onColorBy: (id) => s.set({ color_mode: "token", color_token: id }),
+        onToggleRow: (p) => this.lens && s.set(toggleRow(this.lens, s.all(), p)),
+        onTrajectories: () => this.updatePins(),
+      },
+    );
+    this.root.append(
+      this.toolbar.root,
+      this.message,
+      this.hint,
+      this.grid.root,
       el("div", { class: "llk-resize-grid", title: "drag to change the grid's height" }),
       this.chart.root,
       el("div", { class: "llk-resize-chart", title: "drag to change the chart's height" }),
-      this.legend.root, this.selection.popup.root,
-      el("div", { class: "llk-resize-table", title: "drag to change the widget's width" }));
+      this.legend.root,
+      this.selection.popup.root,
+      el("div", { class: "llk-resize-table", title: "drag to change the widget's width" }),
+    );
     this.host.append(this.root);
     this.bindModel();
     resizeHandles(this.root, signal, {
@@ -96,9 +109,12 @@ export class Explorer {
   }
 
   bindModel() {
-    const on = (/** @type {string[]} */ keys, /** @type {() => void} */ fn) => this.state.on(keys, fn);
+    const on = (/** @type {string[]} */ keys, /** @type {() => void} */ fn) =>
+      this.state.on(keys, fn);
     on(["data"], () => this.loadData());
-    on(["column_width", "input_column_width", "table_width", "x_zoom", "chart_height"], () => this.layout());
+    on(["column_width", "input_column_width", "table_width", "x_zoom", "chart_height"], () =>
+      this.layout(),
+    );
     on(["font_size"], () => {
       this.layout();
       this.updateToolbar();
@@ -121,8 +137,23 @@ export class Explorer {
       this.applySizes();
       this.grid.renderRows();
     });
-    on(["dark_mode", "title", "prompt", "editable_prompt", "busy", "error", "k", "layers", "remote",
-      "progress", "status", "confirm"], () => this.updateToolbar());
+    on(
+      [
+        "dark_mode",
+        "title",
+        "prompt",
+        "editable_prompt",
+        "busy",
+        "error",
+        "k",
+        "layers",
+        "remote",
+        "progress",
+        "status",
+        "confirm",
+      ],
+      () => this.updateToolbar(),
+    );
     // Only Python writes these: a kernel is there after all.
     on(["busy", "data"], () => {
       if (this.runbar.notice.textContent === NO_KERNEL) this.runbar.showNotice("");
@@ -183,7 +214,9 @@ export class Explorer {
     this.applySizes();
     const lens = this.lens;
     const s = this.state.all();
-    const fit = lens ? chartColumns(lens, s, s.table_width || this.width || this.host.clientWidth, this.scrollbar) : null;
+    const fit = lens
+      ? chartColumns(lens, s, s.table_width || this.width || this.host.clientWidth, this.scrollbar)
+      : null;
     this.hint.textContent = fit ? `Showing ${fit.hint}. Drag chart layer labels to zoom.` : "";
     this.grid.setColumns(fit ? fit.geometry.cols : []);
     if (!fit) return;
@@ -213,7 +246,11 @@ export class Explorer {
 
   applyMetric() {
     if (!this.lens) return;
-    this.chart.setMetric(this.state.get("trajectory_metric"), this.state.get("chart_scale"), this.lens.k);
+    this.chart.setMetric(
+      this.state.get("trajectory_metric"),
+      this.state.get("chart_scale"),
+      this.lens.k,
+    );
     this.updatePins();
   }
 
@@ -237,7 +274,13 @@ export class Explorer {
   lines(pins) {
     const lens = this.lens;
     if (!lens) return [];
-    return pinLines(lens, pins, this.pinnedRows(lens), this.focusPos, this.state.get("trajectory_metric"));
+    return pinLines(
+      lens,
+      pins,
+      this.pinnedRows(lens),
+      this.focusPos,
+      this.state.get("trajectory_metric"),
+    );
   }
 
   /**
@@ -246,7 +289,9 @@ export class Explorer {
    */
   hoverToken(p, id) {
     const lens = this.lens;
-    this.chart.setHover(lens && id !== null ? hoverLine(lens, this.state.get("trajectory_metric"), p, id) : null);
+    this.chart.setHover(
+      lens && id !== null ? hoverLine(lens, this.state.get("trajectory_metric"), p, id) : null,
+    );
   }
 
   /**

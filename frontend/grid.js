@@ -54,7 +54,9 @@ export class Grid {
       text: "Input",
       attrs: { role: "columnheader" },
     });
-    this.corner.append(el("div", { class: "llk-resize-input", title: "drag to resize the input column" }));
+    this.corner.append(
+      el("div", { class: "llk-resize-input", title: "drag to resize the input column" }),
+    );
     this.head = el("div", { class: "llk-head", attrs: { role: "row", "aria-rowindex": "1" } });
     this.body = el("div", { class: "llk-body", attrs: { role: "rowgroup" } });
     this.root = el("div", { class: "llk-grid", attrs: { role: "grid" } }, [this.head, this.body]);
@@ -179,7 +181,8 @@ export class Grid {
 
   /** @param {number[]} positions */
   setPinnedRows(positions) {
-    const same = positions.length === this.pinnedRows.size &&
+    const same =
+      positions.length === this.pinnedRows.size &&
       positions.every((p, i) => this.pinnedRows.get(p) === i);
     if (same) return;
     this.pinnedRows = new Map(positions.map((p, i) => [p, i]));
@@ -275,7 +278,10 @@ export class Grid {
             // The text color follows the cell's actual background in either theme; the CSS
             // picks the one of the theme shown (so a theme change needs no re-render).
             let ink = this.inks.get(bg);
-            if (!ink) this.inks.set(bg, (ink = [inkOn(bg, THEME_BG.light), inkOn(bg, THEME_BG.dark)]));
+            if (!ink) {
+              ink = [inkOn(bg, THEME_BG.light), inkOn(bg, THEME_BG.dark)];
+              this.inks.set(bg, ink);
+            }
             cell.classList.add("llk-strong");
             cell.style.setProperty("--llk-ink-light", ink[0]);
             cell.style.setProperty("--llk-ink-dark", ink[1]);
@@ -382,7 +388,8 @@ export class Grid {
 
   /** @param {{ ci: number, p: number } | null} sel */
   select(sel) {
-    if (this.selected) this.cellAt(this.selected.ci, this.selected.p)?.classList.remove("llk-selected");
+    if (this.selected)
+      this.cellAt(this.selected.ci, this.selected.p)?.classList.remove("llk-selected");
     this.selected = sel;
     if (sel) this.cellAt(sel.ci, sel.p)?.classList.add("llk-selected");
   }

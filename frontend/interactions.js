@@ -21,29 +21,33 @@ import { clampSize } from "./state.js";
  * @param {(handle: HTMLElement) => DragHandlers} begin called on pointerdown
  */
 export function dragHandles(container, selector, signal, begin) {
-  container.addEventListener("pointerdown", (e) => {
-    const handle = e.target instanceof Element ? e.target.closest(selector) : null;
-    if (!(handle instanceof HTMLElement) || e.button !== 0) return;
-    e.preventDefault();
-    e.stopPropagation();
-    const h = begin(handle);
-    const x0 = e.clientX;
-    const y0 = e.clientY;
-    const moves = new AbortController();
-    const stop = () => {
-      moves.abort();
-      handle.classList.remove("llk-dragging");
-      h.end();
-    };
-    signal.addEventListener("abort", () => moves.abort(), { once: true, signal: moves.signal });
-    const o = { signal: moves.signal };
-    container.setPointerCapture?.(e.pointerId);
-    handle.classList.add("llk-dragging");
-    h.start?.();
-    container.addEventListener("pointermove", (m) => h.move(m.clientX - x0, m.clientY - y0), o);
-    container.addEventListener("pointerup", stop, o);
-    container.addEventListener("pointercancel", stop, o);
-  }, { signal });
+  container.addEventListener(
+    "pointerdown",
+    (e) => {
+      const handle = e.target instanceof Element ? e.target.closest(selector) : null;
+      if (!(handle instanceof HTMLElement) || e.button !== 0) return;
+      e.preventDefault();
+      e.stopPropagation();
+      const h = begin(handle);
+      const x0 = e.clientX;
+      const y0 = e.clientY;
+      const moves = new AbortController();
+      const stop = () => {
+        moves.abort();
+        handle.classList.remove("llk-dragging");
+        h.end();
+      };
+      signal.addEventListener("abort", () => moves.abort(), { once: true, signal: moves.signal });
+      const o = { signal: moves.signal };
+      container.setPointerCapture?.(e.pointerId);
+      handle.classList.add("llk-dragging");
+      h.start?.();
+      container.addEventListener("pointermove", (m) => h.move(m.clientX - x0, m.clientY - y0), o);
+      container.addEventListener("pointerup", stop, o);
+      container.addEventListener("pointercancel", stop, o);
+    },
+    { signal },
+  );
 }
 
 /**
@@ -56,15 +60,24 @@ export function dragHandles(container, selector, signal, begin) {
 export function navigate(key, at, size) {
   const { ci, p } = at;
   switch (key) {
-    case "ArrowLeft": return { ci: ci - 1, p };
-    case "ArrowRight": return { ci: ci + 1, p };
-    case "ArrowUp": return { ci, p: p - 1 };
-    case "ArrowDown": return { ci, p: p + 1 };
-    case "Home": return { ci: 0, p };
-    case "End": return { ci: size.cols - 1, p };
-    case "PageUp": return { ci, p: p - size.page };
-    case "PageDown": return { ci, p: p + size.page };
-    default: return null;
+    case "ArrowLeft":
+      return { ci: ci - 1, p };
+    case "ArrowRight":
+      return { ci: ci + 1, p };
+    case "ArrowUp":
+      return { ci, p: p - 1 };
+    case "ArrowDown":
+      return { ci, p: p + 1 };
+    case "Home":
+      return { ci: 0, p };
+    case "End":
+      return { ci: size.cols - 1, p };
+    case "PageUp":
+      return { ci, p: p - size.page };
+    case "PageDown":
+      return { ci, p: p + size.page };
+    default:
+      return null;
   }
 }
 
@@ -99,13 +112,21 @@ export function resizeHandles(root, signal, io) {
     return sizeDrag("column_width", (dx, _dy, w) => w + dx / n);
   });
   dragHandles(root, ".llk-resize-input", signal, () =>
-    sizeDrag("input_column_width", (dx, _dy, w) => w + dx));
+    sizeDrag("input_column_width", (dx, _dy, w) => w + dx),
+  );
   dragHandles(root, ".llk-resize-table", signal, () =>
-    sizeDrag("table_width", (dx, _dy, w) => w + dx, () => root.offsetWidth));
+    sizeDrag(
+      "table_width",
+      (dx, _dy, w) => w + dx,
+      () => root.offsetWidth,
+    ),
+  );
   dragHandles(root, ".llk-resize-chart", signal, () =>
-    sizeDrag("chart_height", (_dx, dy, h) => h + dy));
+    sizeDrag("chart_height", (_dx, dy, h) => h + dy),
+  );
   dragHandles(root, ".llk-resize-grid", signal, () =>
-    sizeDrag("grid_height", (_dx, dy, h) => h + dy, io.gridHeight));
+    sizeDrag("grid_height", (_dx, dy, h) => h + dy, io.gridHeight),
+  );
 }
 
 /**

@@ -45,24 +45,35 @@ export function parseLayers(text, numLayers) {
       }
       const r = n < 0 ? n + numLayers : n;
       if (r < 0 || r >= numLayers) {
-        return { ok: false, error: `layer ${item} does not exist (the model has ${numLayers}: 0\u2013${numLayers - 1})` };
+        return {
+          ok: false,
+          error: `layer ${item} does not exist (the model has ${numLayers}: 0\u2013${numLayers - 1})`,
+        };
       }
       add(r);
       continue;
     }
     const parts = item.split(":");
-    if (parts.length < 2 || parts.length > 3 || parts.some((s) => s.trim() !== "" && !INT.test(s.trim()))) {
+    if (
+      parts.length < 2 ||
+      parts.length > 3 ||
+      parts.some((s) => s.trim() !== "" && !INT.test(s.trim()))
+    ) {
       return { ok: false, error: `"${item}" is neither a layer number nor a slice like 0:30:3` };
     }
     const [a, b, c] = parts.map((s) => (s.trim() === "" ? null : Number(s.trim())));
     const step = c ?? 1;
     if (step === 0) return { ok: false, error: `"${item}": a slice step cannot be 0` };
     if (numLayers === null && (a === null || b === null || a < 0 || b < 0)) {
-      return { ok: false, error: `"${item}": open or negative slice ends need the model's layer count; write both ends` };
+      return {
+        ok: false,
+        error: `"${item}": open or negative slice ends need the model's layer count; write both ends`,
+      };
     }
     const n = numLayers ?? Infinity;
     const span = sliceIndices(a, b, step, n, MAX_LAYERS);
-    if (span === null) return { ok: false, error: `"${item}" selects more than ${MAX_LAYERS} layers` };
+    if (span === null)
+      return { ok: false, error: `"${item}" selects more than ${MAX_LAYERS} layers` };
     for (const l of span) add(l);
   }
   if (!out.length) return { ok: false, error: "this selects no layer" };

@@ -20,9 +20,7 @@ export function fitColumns({ layers, zoom, available, columnWidth }) {
   const [first, last] = zoomRange(zoom, layers.length);
   const n = last - first + 1;
   const fit = Math.max(2, Math.floor(available / Math.max(1, columnWidth)));
-  const range = zoomed(zoom, layers.length)
-    ? `layers ${layers[first]}\u2013${layers[last]}: `
-    : "";
+  const range = zoomed(zoom, layers.length) ? `layers ${layers[first]}\u2013${layers[last]}: ` : "";
   if (n <= fit) {
     const rows = Array.from({ length: n }, (_, i) => first + i);
     return { rows, stride: 1, hint: `${range}all ${n} layer${n === 1 ? "" : "s"}` };
@@ -73,14 +71,19 @@ export function zoomed(zoom, L) {
 export function chartColumns(lens, s, total, scrollbar) {
   const inputW = s.input_column_width;
   const cols = fitColumns({
-    layers: lens.layers, zoom: s.x_zoom, available: total - inputW - scrollbar - 4,
+    layers: lens.layers,
+    zoom: s.x_zoom,
+    available: total - inputW - scrollbar - 4,
     columnWidth: s.column_width,
   });
   return {
     hint: cols.hint,
     zoomed: zoomed(s.x_zoom, lens.L),
     geometry: {
-      inputWidth: inputW + 1, columnWidth: s.column_width, cols: cols.rows, layers: lens.layers,
+      inputWidth: inputW + 1,
+      columnWidth: s.column_width,
+      cols: cols.rows,
+      layers: lens.layers,
       height: s.chart_height,
     },
   };

@@ -24,21 +24,29 @@ export class Legend {
   constructor(signal, cb) {
     this.root = el("div", { class: "llk-legend", attrs: { "aria-label": "legend" } });
     const o = { signal };
-    this.root.addEventListener("click", (e) => {
-      const t = /** @type {Element} */ (e.target);
-      const pin = t.closest(".llk-remove-pin");
-      if (pin) cb.onRemovePin(Number(/** @type {HTMLElement} */ (pin).dataset.index));
-      const row = t.closest(".llk-remove-row");
-      if (row) cb.onRemoveRow(Number(/** @type {HTMLElement} */ (row).dataset.p));
-    }, o);
+    this.root.addEventListener(
+      "click",
+      (e) => {
+        const t = /** @type {Element} */ (e.target);
+        const pin = t.closest(".llk-remove-pin");
+        if (pin) cb.onRemovePin(Number(/** @type {HTMLElement} */ (pin).dataset.index));
+        const row = t.closest(".llk-remove-row");
+        if (row) cb.onRemoveRow(Number(/** @type {HTMLElement} */ (row).dataset.p));
+      },
+      o,
+    );
     // A picker sends `input` while the user drags and `change` when it closes: committing on
     // every `input` would rebuild the legend, and the picker with it, after the first one.
     for (const type of ["input", "change"]) {
-      this.root.addEventListener(type, (e) => {
-        const t = /** @type {HTMLInputElement} */ (e.target);
-        if (!t.classList.contains("llk-pin-color")) return;
-        cb.onPinColor(Number(t.dataset.index), t.value, type === "change");
-      }, o);
+      this.root.addEventListener(
+        type,
+        (e) => {
+          const t = /** @type {HTMLInputElement} */ (e.target);
+          if (!t.classList.contains("llk-pin-color")) return;
+          cb.onPinColor(Number(t.dataset.index), t.value, type === "change");
+        },
+        o,
+      );
     }
   }
 
@@ -50,23 +58,32 @@ export class Legend {
    */
   render(lens, pins, rows, focusPos) {
     const items = pins.map((pin, i) => {
-      const color = /** @type {HTMLInputElement} */ (el("input", {
-        class: "llk-pin-color",
-        title: "line color",
-        attrs: { type: "color", "data-index": String(i), "aria-label": "pin color" },
-      }));
+      const color = /** @type {HTMLInputElement} */ (
+        el("input", {
+          class: "llk-pin-color",
+          title: "line color",
+          attrs: { type: "color", "data-index": String(i), "aria-label": "pin color" },
+        })
+      );
       color.value = pin.color;
       const label = pin.ids.map((id) => showToken(lens.token(id)).text).join(" + ");
       return el("span", { class: "llk-legend-item llk-legend-pin" }, [
         color,
-        el("span", { class: "llk-legend-label", text: label, title: pin.ids.length > 1 ? "group: sum of its tokens" : `id ${pin.ids[0]}` }),
+        el("span", {
+          class: "llk-legend-label",
+          text: label,
+          title: pin.ids.length > 1 ? "group: sum of its tokens" : `id ${pin.ids[0]}`,
+        }),
         removeButton("llk-remove-pin", { "data-index": String(i) }),
       ]);
     });
     const rowItems = rows.map((p, i) =>
       el("span", { class: "llk-legend-item llk-legend-row" }, [
         dashSample(i),
-        el("span", { class: "llk-legend-label", text: `pos ${p} ${showToken(lens.input[p]).text}` }),
+        el("span", {
+          class: "llk-legend-label",
+          text: `pos ${p} ${showToken(lens.input[p]).text}`,
+        }),
         removeButton("llk-remove-row", { "data-p": String(p) }),
       ]),
     );
@@ -88,6 +105,9 @@ export class Legend {
  */
 function removeButton(cls, attrs) {
   return el("button", {
-    class: `llk-x ${cls}`, text: "\u00d7", title: "remove", attrs: { ...attrs, "aria-label": "remove" },
+    class: `llk-x ${cls}`,
+    text: "\u00d7",
+    title: "remove",
+    attrs: { ...attrs, "aria-label": "remove" },
   });
 }

@@ -67,7 +67,8 @@ export class Lens {
     /** positions with at least one cell that is not computed (their lines get gaps) */
     this.incomplete = new Set();
     const st = this.cellStatus;
-    if (st) for (let i = 0; i < st.length; i++) if (st[i] !== CELL_OK) this.incomplete.add(i % this.P);
+    if (st)
+      for (let i = 0; i < st.length; i++) if (st[i] !== CELL_OK) this.incomplete.add(i % this.P);
     this.maxEntropy = maxOk(f.entropy, st);
     /** @type {Map<number, Map<number, Float32Array>>} position → id → [L] probabilities */
     this.extra = new Map();
@@ -112,8 +113,8 @@ export class Lens {
    * @param {string[]} strings decoded text of each id
    */
   addTrajectories(p, ids, probs, strings) {
-    let map = this.extra.get(p);
-    if (!map) this.extra.set(p, (map = new Map()));
+    const map = this.extra.get(p) ?? new Map();
+    this.extra.set(p, map);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (!this.vocab.has(id) && strings[i] !== undefined) this.vocab.set(id, strings[i]);
@@ -127,8 +128,13 @@ export class Lens {
    * @param {Lens} old
    */
   continues(old) {
-    return this.run !== null && this.run === old.run && this.P === old.P
-      && this.layers.length === old.layers.length && this.layers.every((l, i) => l === old.layers[i]);
+    return (
+      this.run !== null &&
+      this.run === old.run &&
+      this.P === old.P &&
+      this.layers.length === old.layers.length &&
+      this.layers.every((l, i) => l === old.layers[i])
+    );
   }
 
   /**
@@ -145,8 +151,8 @@ export class Lens {
     for (const [p, map] of old.extra) {
       for (const [id, t] of map) {
         if (this.trackedRow(p, id) >= 0) continue;
-        let mine = this.extra.get(p);
-        if (!mine) this.extra.set(p, (mine = new Map()));
+        const mine = this.extra.get(p) ?? new Map();
+        this.extra.set(p, mine);
         mine.set(id, t);
       }
     }
@@ -255,6 +261,7 @@ export class Lens {
  */
 function maxOk(a, status) {
   let m = 0;
-  if (a) for (let i = 0; i < a.length; i++) if (a[i] > m && (!status || status[i] === CELL_OK)) m = a[i];
+  if (a)
+    for (let i = 0; i < a.length; i++) if (a[i] > m && (!status || status[i] === CELL_OK)) m = a[i];
   return m;
 }

@@ -72,7 +72,7 @@ export function runState(model, lens) {
     editable: Boolean(model.get("editable_prompt")),
     busy: Boolean(model.get("busy")),
     error: model.get("error") ?? "",
-    k: Number.isInteger(k) ? k : lens?.k ?? null,
+    k: Number.isInteger(k) ? k : (lens?.k ?? null),
     layers: model.get("layers") ?? null,
     remote: model.get("remote") ?? null,
     progress: typeof progress === "number" ? progress : -1,

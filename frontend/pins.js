@@ -46,7 +46,7 @@ export function togglePin(s, id, group) {
   const pins = s.pins.map((p) => ({ ids: [...p.ids], color: p.color }));
   const holder = group ? pins[pins.length - 1] : pins.find((p) => p.ids.includes(id));
   const before = holder ? [...holder.ids] : [];
-  if (holder && holder.ids.includes(id)) holder.ids = holder.ids.filter((x) => x !== id);
+  if (holder?.ids.includes(id)) holder.ids = holder.ids.filter((x) => x !== id);
   else if (holder && group) holder.ids.push(id);
   else pins.push({ ids: [id], color: nextColor(pins) });
   /** @type {Partial<UIState>} */
@@ -92,7 +92,7 @@ export function toggleRow(lens, s, p) {
   if (rows.includes(p)) return { pinned_rows: rows.filter((q) => q !== p) };
   const matters = s.pins.some((pin) => {
     const t = lens.groupTrajectory(p, pin.ids);
-    return t !== null && t.some((v) => v >= MATTERS);
+    return t?.some((v) => v >= MATTERS) ?? false;
   });
   /** @type {Partial<UIState>} */
   const patch = { pinned_rows: [...rows, p] };
@@ -126,7 +126,8 @@ export function lineValues(lens, metric, p, ids) {
     const out = new Float32Array(lens.L).fill(NaN);
     for (const id of ids) {
       const r = lens.rankTrajectory(p, id);
-      for (let l = 0; l < lens.L; l++) if (!(out[l] <= r[l])) out[l] = Number.isNaN(r[l]) ? out[l] : r[l];
+      for (let l = 0; l < lens.L; l++)
+        if (!(out[l] <= r[l])) out[l] = Number.isNaN(r[l]) ? out[l] : r[l];
     }
     return out;
   }
@@ -165,5 +166,9 @@ export function pinLines(lens, pins, rows, focusPos, metric) {
  * @returns {Line}
  */
 export function hoverLine(lens, metric, p, id) {
-  return { values: lineValues(lens, metric, p, [id]), color: HOVER_COLOR, label: `${pinLabel(lens, [id])} @${p}` };
+  return {
+    values: lineValues(lens, metric, p, [id]),
+    color: HOVER_COLOR,
+    label: `${pinLabel(lens, [id])} @${p}`,
+  };
 }

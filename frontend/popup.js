@@ -42,20 +42,31 @@ export class Popup {
     this.cb = cb;
     this.title = el("div", { class: "llk-popup-title" });
     this.close = el("button", {
-      class: "llk-popup-close", text: "\u00d7", title: "close (Escape)",
+      class: "llk-popup-close",
+      text: "\u00d7",
+      title: "close (Escape)",
       attrs: { "aria-label": "close" },
     });
     this.list = el("div", { class: "llk-popup-list", attrs: { role: "list" } });
     this.note = el("div", { class: "llk-popup-note" });
     this.status = el("span", { class: "llk-popup-status", attrs: { "aria-live": "polite" } });
     this.more = el("button", { class: "llk-btn llk-popup-more", text: "more" });
-    this.root = el("div", {
-      class: "llk-popup", attrs: { role: "dialog", "aria-label": "top predictions" },
-    }, [el("div", { class: "llk-popup-head" }, [this.title, this.close]), this.note, this.list,
-      el("div", { class: "llk-popup-foot" }, [
-        el("span", { text: "click: pin \u00b7 shift/ctrl/\u2318-click: group" }),
-        el("span", { class: "llk-popup-deeper" }, [this.status, this.more]),
-      ])]);
+    this.root = el(
+      "div",
+      {
+        class: "llk-popup",
+        attrs: { role: "dialog", "aria-label": "top predictions" },
+      },
+      [
+        el("div", { class: "llk-popup-head" }, [this.title, this.close]),
+        this.note,
+        this.list,
+        el("div", { class: "llk-popup-foot" }, [
+          el("span", { text: "click: pin \u00b7 shift/ctrl/\u2318-click: group" }),
+          el("span", { class: "llk-popup-deeper" }, [this.status, this.more]),
+        ]),
+      ],
+    );
     this.root.hidden = true;
     this.topLayer = "showPopover" in this.root;
     if (this.topLayer) this.root.popover = "manual";
@@ -122,20 +133,26 @@ export class Popup {
     const rows = c.entries.map(({ id, prob }, j) => {
       const bar = el("span", { class: "llk-bar" });
       bar.style.width = `${Math.max(0, Math.min(1, prob || 0)) * 100}%`;
-      return el("div", {
-        class: `llk-popup-row${c.pinned.has(id) ? " llk-pinned" : ""}`,
-        attrs: { role: "listitem", tabindex: "0", "data-id": String(id) },
-        title: `id ${id}`,
-      }, [
-        el("span", { class: "llk-rank", text: String(j + 1) }),
-        tokenSpan(lens.token(id), "llk-popup-token"),
-        el("span", { class: "llk-prob", text: formatProb(prob) }),
-        el("span", { class: "llk-bar-track" }, [bar]),
-        el("button", {
-          class: "llk-color-by", text: "\u25d0", title: "color the cells by this token",
-          attrs: { "aria-label": "color by this token", tabindex: "-1" },
-        }),
-      ]);
+      return el(
+        "div",
+        {
+          class: `llk-popup-row${c.pinned.has(id) ? " llk-pinned" : ""}`,
+          attrs: { role: "listitem", tabindex: "0", "data-id": String(id) },
+          title: `id ${id}`,
+        },
+        [
+          el("span", { class: "llk-rank", text: String(j + 1) }),
+          tokenSpan(lens.token(id), "llk-popup-token"),
+          el("span", { class: "llk-prob", text: formatProb(prob) }),
+          el("span", { class: "llk-bar-track" }, [bar]),
+          el("button", {
+            class: "llk-color-by",
+            text: "\u25d0",
+            title: "color the cells by this token",
+            attrs: { "aria-label": "color by this token", tabindex: "-1" },
+          }),
+        ],
+      );
     });
     const scroll = this.list.scrollTop;
     this.list.replaceChildren(...rows);
@@ -168,7 +185,8 @@ export class Popup {
     // In the top layer coordinates are the viewport's; otherwise (no Popover API, or not yet
     // in a document when shown) the popup is absolutely positioned in the widget's root.
     const inTopLayer = this.topLayer && this.root.matches(":popover-open");
-    const origin = inTopLayer ? { left: 0, top: 0 }
+    const origin = inTopLayer
+      ? { left: 0, top: 0 }
       : (this.root.offsetParent ?? doc).getBoundingClientRect();
     this.root.style.left = `${left - origin.left}px`;
     this.root.style.top = `${top - origin.top}px`;

@@ -51,26 +51,42 @@ export class RunBar {
    */
   constructor(signal, cb) {
     this.cb = cb;
-    this.prompt = /** @type {HTMLTextAreaElement} */ (el("textarea", {
-      class: "llk-prompt",
-      title: "Enter runs the model; Shift+Enter adds a new line",
-      attrs: { "aria-label": "prompt", spellcheck: "false", rows: "1" },
-    }));
-    this.runButton = el("button", { class: "llk-btn llk-run-btn", text: "Run", title: "run the model on this prompt" });
-    this.k = /** @type {HTMLInputElement} */ (el("input", {
-      class: "llk-k", title: "how many top predictions each cell keeps (Enter applies)",
-      attrs: { type: "number", min: "1", max: String(MAX_K), step: "1", "aria-label": "k" },
-    }));
-    this.layers = /** @type {HTMLInputElement} */ (el("input", {
-      class: "llk-layers",
-      title: "layers to show: all, numbers and slices like 0:30:3,-1 (Enter applies)",
-      attrs: { type: "text", "aria-label": "layers", spellcheck: "false", placeholder: "all" },
-    }));
-    this.remote = /** @type {HTMLSelectElement} */ (el("select", {
-      class: "llk-select llk-remote", title: "where runs go",
-      attrs: { "aria-label": "where runs go" },
-    }));
-    this.remote.append(...REMOTES.map(([value, , text]) => el("option", { text, attrs: { value } })));
+    this.prompt = /** @type {HTMLTextAreaElement} */ (
+      el("textarea", {
+        class: "llk-prompt",
+        title: "Enter runs the model; Shift+Enter adds a new line",
+        attrs: { "aria-label": "prompt", spellcheck: "false", rows: "1" },
+      })
+    );
+    this.runButton = el("button", {
+      class: "llk-btn llk-run-btn",
+      text: "Run",
+      title: "run the model on this prompt",
+    });
+    this.k = /** @type {HTMLInputElement} */ (
+      el("input", {
+        class: "llk-k",
+        title: "how many top predictions each cell keeps (Enter applies)",
+        attrs: { type: "number", min: "1", max: String(MAX_K), step: "1", "aria-label": "k" },
+      })
+    );
+    this.layers = /** @type {HTMLInputElement} */ (
+      el("input", {
+        class: "llk-layers",
+        title: "layers to show: all, numbers and slices like 0:30:3,-1 (Enter applies)",
+        attrs: { type: "text", "aria-label": "layers", spellcheck: "false", placeholder: "all" },
+      })
+    );
+    this.remote = /** @type {HTMLSelectElement} */ (
+      el("select", {
+        class: "llk-select llk-remote",
+        title: "where runs go",
+        attrs: { "aria-label": "where runs go" },
+      })
+    );
+    this.remote.append(
+      ...REMOTES.map(([value, , text]) => el("option", { text, attrs: { value } })),
+    );
     this.optionsMsg = el("span", { class: "llk-options-msg", attrs: { role: "alert" } });
     this.controls = el("div", { class: "llk-run" }, [
       this.prompt,
@@ -83,21 +99,40 @@ export class RunBar {
       ]),
     ]);
     this.elapsed = el("span", { class: "llk-elapsed" });
-    this.bar = /** @type {HTMLProgressElement} */ (el("progress", { class: "llk-progress-bar", attrs: { max: "1" } }));
+    this.bar = /** @type {HTMLProgressElement} */ (
+      el("progress", { class: "llk-progress-bar", attrs: { max: "1" } })
+    );
     this.fraction = el("span", { class: "llk-progress-text" });
     this.status = el("span", { class: "llk-status" });
-    this.stop = el("button", { class: "llk-btn llk-stop", text: "Stop", title: "abandon this run; the shown data stays" });
-    this.progress = el("div", { class: "llk-progress", attrs: { role: "status" } },
-      [this.elapsed, this.bar, this.fraction, this.status, this.stop]);
+    this.stop = el("button", {
+      class: "llk-btn llk-stop",
+      text: "Stop",
+      title: "abandon this run; the shown data stays",
+    });
+    this.progress = el("div", { class: "llk-progress", attrs: { role: "status" } }, [
+      this.elapsed,
+      this.bar,
+      this.fraction,
+      this.status,
+      this.stop,
+    ]);
     this.confirmText = el("span", { class: "llk-confirm-text" });
     this.yes = el("button", { class: "llk-btn llk-confirm-yes", text: "Run anyway" });
     this.no = el("button", { class: "llk-btn llk-confirm-no", text: "Cancel" });
-    this.confirm = el("div", { class: "llk-confirm", attrs: { role: "alertdialog" } },
-      [this.confirmText, this.yes, this.no]);
+    this.confirm = el("div", { class: "llk-confirm", attrs: { role: "alertdialog" } }, [
+      this.confirmText,
+      this.yes,
+      this.no,
+    ]);
     this.error = el("div", { class: "llk-error llk-py-error", attrs: { role: "alert" } });
     this.notice = el("div", { class: "llk-notice", attrs: { role: "alert" } });
-    this.root = el("div", { class: "llk-runbar" },
-      [this.controls, this.progress, this.confirm, this.error, this.notice]);
+    this.root = el("div", { class: "llk-runbar" }, [
+      this.controls,
+      this.progress,
+      this.confirm,
+      this.error,
+      this.notice,
+    ]);
     this.progress.hidden = true;
     this.confirm.hidden = true;
     this.notice.hidden = true;
@@ -115,31 +150,44 @@ export class RunBar {
   bind(signal) {
     const o = { signal };
     const cb = this.cb;
-    this.prompt.addEventListener("keydown", (e) => {
-      e.stopPropagation(); // notebook shortcuts must not act on typing
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-        e.preventDefault();
-        cb.onRun(this.prompt.value);
-      }
-    }, o);
+    this.prompt.addEventListener(
+      "keydown",
+      (e) => {
+        e.stopPropagation(); // notebook shortcuts must not act on typing
+        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+          e.preventDefault();
+          cb.onRun(this.prompt.value);
+        }
+      },
+      o,
+    );
     this.prompt.addEventListener("input", () => this.fitPrompt(), o);
     this.runButton.addEventListener("click", () => cb.onRun(this.prompt.value), o);
     // JupyterLab swallows Enter's `change` on inputs: commit on keydown too (a repeat with an
     // unchanged value sends nothing).
     for (const [input, commit] of /** @type {[HTMLInputElement, () => void][]} */ ([
-      [this.k, () => this.commitK()], [this.layers, () => this.commitLayers()],
+      [this.k, () => this.commitK()],
+      [this.layers, () => this.commitLayers()],
     ])) {
-      input.addEventListener("keydown", (e) => {
-        e.stopPropagation();
-        if (e.key === "Enter") commit();
-      }, o);
+      input.addEventListener(
+        "keydown",
+        (e) => {
+          e.stopPropagation();
+          if (e.key === "Enter") commit();
+        },
+        o,
+      );
       input.addEventListener("change", commit, o);
       input.addEventListener("input", () => this.showOptionsError(""), o);
     }
-    this.remote.addEventListener("change", () => {
-      const found = REMOTES.find(([value]) => value === this.remote.value);
-      if (found) cb.onOptions({ remote: found[1] });
-    }, o);
+    this.remote.addEventListener(
+      "change",
+      () => {
+        const found = REMOTES.find(([value]) => value === this.remote.value);
+        if (found) cb.onOptions({ remote: found[1] });
+      },
+      o,
+    );
     this.stop.addEventListener("click", () => cb.onStop(), o);
     this.yes.addEventListener("click", () => cb.onConfirm(true), o);
     this.no.addEventListener("click", () => cb.onConfirm(false), o);
@@ -164,7 +212,8 @@ export class RunBar {
     }
     this.showOptionsError("");
     const now = this.synced?.layers ?? null;
-    if (JSON.stringify(parsed.layers) !== JSON.stringify(now)) this.cb.onOptions({ layers: parsed.layers });
+    if (JSON.stringify(parsed.layers) !== JSON.stringify(now))
+      this.cb.onOptions({ layers: parsed.layers });
     else this.layers.value = formatLayers(now);
   }
 
@@ -204,7 +253,8 @@ export class RunBar {
       this.fitPrompt();
     }
     if (!old || old.k !== s.k) this.k.value = s.k === null ? "" : String(s.k);
-    if (!old || JSON.stringify(old.layers) !== JSON.stringify(s.layers)) this.layers.value = formatLayers(s.layers);
+    if (!old || JSON.stringify(old.layers) !== JSON.stringify(s.layers))
+      this.layers.value = formatLayers(s.layers);
     this.remote.value = (REMOTES.find(([, v]) => v === s.remote) ?? REMOTES[0])[0];
     this.error.textContent = s.error;
     this.error.hidden = !s.error;

@@ -66,36 +66,55 @@ export class Selection {
   bind(signal) {
     const o = { signal };
     const g = this.grid;
-    g.body.addEventListener("click", (e) => {
-      const p = g.locateInput(e.target);
-      if (p !== null) {
-        this.cb.onToggleRow(p);
-        return;
-      }
-      const hit = g.locate(e.target);
-      if (hit) this.openCell(hit.ci, hit.p, "pointer");
-    }, o);
-    g.body.addEventListener("pointerover", (e) => {
-      const hit = g.locate(e.target);
-      const lens = this.cb.lens();
-      if (!hit || !lens) return;
-      this.cb.onHover(hit.p, lens.status(hit.l, hit.p) === CELL_OK ? lens.topId(hit.l, hit.p) : null);
-    }, o);
+    g.body.addEventListener(
+      "click",
+      (e) => {
+        const p = g.locateInput(e.target);
+        if (p !== null) {
+          this.cb.onToggleRow(p);
+          return;
+        }
+        const hit = g.locate(e.target);
+        if (hit) this.openCell(hit.ci, hit.p, "pointer");
+      },
+      o,
+    );
+    g.body.addEventListener(
+      "pointerover",
+      (e) => {
+        const hit = g.locate(e.target);
+        const lens = this.cb.lens();
+        if (!hit || !lens) return;
+        this.cb.onHover(
+          hit.p,
+          lens.status(hit.l, hit.p) === CELL_OK ? lens.topId(hit.l, hit.p) : null,
+        );
+      },
+      o,
+    );
     g.body.addEventListener("pointerleave", () => this.cb.onHover(0, null), o);
     g.root.addEventListener("keydown", (e) => this.onGridKey(e), o);
     this.popup.list.addEventListener("keydown", (e) => this.onPopupKey(e), o);
-    this.root.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && this.open) {
-        e.preventDefault();
-        this.close(true);
-      }
-    }, o);
+    this.root.addEventListener(
+      "keydown",
+      (e) => {
+        if (e.key === "Escape" && this.open) {
+          e.preventDefault();
+          this.close(true);
+        }
+      },
+      o,
+    );
     const doc = this.root.ownerDocument;
-    doc.addEventListener("pointerdown", (e) => {
-      if (!this.open) return;
-      const t = /** @type {Node} */ (e.target);
-      if (!this.popup.root.contains(t) && !g.locate(e.target)) this.close(false);
-    }, o);
+    doc.addEventListener(
+      "pointerdown",
+      (e) => {
+        if (!this.open) return;
+        const t = /** @type {Node} */ (e.target);
+        if (!this.popup.root.contains(t) && !g.locate(e.target)) this.close(false);
+      },
+      o,
+    );
     // The popup is placed in viewport coordinates: follow its cell when the grid, the
     // notebook or the page scrolls (scroll does not bubble, so listen in the capture phase).
     const follow = (/** @type {Event} */ e) => {
@@ -129,7 +148,8 @@ export class Selection {
     this.maybeLoad(lens, l, p);
     this.cb.onOpen(l, p);
     this.report(lens, l, p, null);
-    if (source === "keyboard") /** @type {HTMLElement | null} */ (this.popup.list.firstElementChild)?.focus();
+    if (source === "keyboard")
+      /** @type {HTMLElement | null} */ (this.popup.list.firstElementChild)?.focus();
   }
 
   /**
@@ -165,7 +185,8 @@ export class Selection {
   maybeLoad(lens, l, p) {
     const d = this.deep;
     const have = d !== null && d.l === l && d.p === p && d.run === lens.run;
-    if (!have && !this.loading && lens.status(l, p) === CELL_OK) this.loadDetail(Math.max(FIRST_K, lens.k));
+    if (!have && !this.loading && lens.status(l, p) === CELL_OK)
+      this.loadDetail(Math.max(FIRST_K, lens.k));
   }
 
   /** Whether Python can be asked for deeper lists of the shown data. @param {Lens} lens */
@@ -193,25 +214,28 @@ export class Selection {
     const done = () => {
       if (this.loading?.ctl === ctl) this.loading = null;
     };
-    this.channel.detail(msg, lens.L, ctl.signal).then((d) => {
-      done();
-      const now = this.cb.lens();
-      if (!now || now.run !== d.run || now.L !== lens.L) {
-        this.refresh(); // stale: dropped; the popup stops saying "loading"
-        return;
-      }
-      now.addTrajectories(p, d.ids, d.probs, d.tokens);
-      const c = this.popup.cell;
-      if (c && c.l === l && c.p === p) this.deep = { l, p, run: d.run, ids: d.ids, k };
-      this.cb.onTrajectories();
-    }, (/** @type {ChannelError} */ err) => {
-      done();
-      if (err.kind === "abort") return;
-      const c = this.popup.cell;
-      if (!c || c.l !== l || c.p !== p) return;
-      if (err.kind !== "stale") this.deepError = `no longer list: ${err.message}`;
-      this.refresh();
-    });
+    this.channel.detail(msg, lens.L, ctl.signal).then(
+      (d) => {
+        done();
+        const now = this.cb.lens();
+        if (!now || now.run !== d.run || now.L !== lens.L) {
+          this.refresh(); // stale: dropped; the popup stops saying "loading"
+          return;
+        }
+        now.addTrajectories(p, d.ids, d.probs, d.tokens);
+        const c = this.popup.cell;
+        if (c && c.l === l && c.p === p) this.deep = { l, p, run: d.run, ids: d.ids, k };
+        this.cb.onTrajectories();
+      },
+      (/** @type {ChannelError} */ err) => {
+        done();
+        if (err.kind === "abort") return;
+        const c = this.popup.cell;
+        if (!c || c.l !== l || c.p !== p) return;
+        if (err.kind !== "stale") this.deepError = `no longer list: ${err.message}`;
+        this.refresh();
+      },
+    );
   }
 
   cancelDetail() {
@@ -231,7 +255,13 @@ export class Selection {
     const pinned = this.cb.pinned();
     const st = lens.status(l, p);
     if (st !== CELL_OK) {
-      return { entries: [], pinned, note: st === CELL_INVALID ? INVALID_NOTE : PENDING_NOTE, status: "", more: 0 };
+      return {
+        entries: [],
+        pinned,
+        note: st === CELL_INVALID ? INVALID_NOTE : PENDING_NOTE,
+        status: "",
+        more: 0,
+      };
     }
     const d = this.deep;
     const deep = d !== null && d.l === l && d.p === p && d.run === lens.run ? d : null;
@@ -294,9 +324,12 @@ export class Selection {
     const head = g.head.getBoundingClientRect();
     const page = this.root.ownerDocument.documentElement;
     const a = anchor?.getBoundingClientRect();
-    const inView = a !== undefined && a.bottom > Math.max(head.bottom, 0)
-      && a.top < Math.min(view.bottom, page.clientHeight)
-      && a.right > Math.max(view.left, 0) && a.left < Math.min(view.right, page.clientWidth);
+    const inView =
+      a !== undefined &&
+      a.bottom > Math.max(head.bottom, 0) &&
+      a.top < Math.min(view.bottom, page.clientHeight) &&
+      a.right > Math.max(view.left, 0) &&
+      a.left < Math.min(view.right, page.clientWidth);
     if (anchor && inView) this.popup.place(anchor);
     else this.close(false);
   }

@@ -85,11 +85,29 @@ const HEX = /^#[0-9a-fA-F]{6}$/;
 /** @param {unknown} v */
 const isIndex = (v) => Number.isSafeInteger(v) && /** @type {number} */ (v) >= 0;
 
-/** @param {unknown} v */
-const isIndexList = (v) => Array.isArray(v) && v.every(isIndex);
+/**
+ * @param {unknown} v
+ * @returns {v is number}
+ */
+function isInteger(v) {
+  return Number.isSafeInteger(v);
+}
 
-/** @param {unknown} v */
-const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+/**
+ * @param {unknown} v
+ * @returns {v is number[]}
+ */
+function isIndexList(v) {
+  return Array.isArray(v) && v.every(isIndex);
+}
+
+/**
+ * @param {unknown} v
+ * @returns {v is Record<string, unknown>}
+ */
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
 
 /**
  * Why `value` is not a valid `key` (the rule, as ui_state.py states it), or "" when it is.
@@ -104,7 +122,7 @@ function problem(key, v) {
     case "title":
       return typeof v === "string" ? "" : "a title is a string";
     case "pins": {
-      if (!Array.isArray(v)) return "pins are a list of {ids: [token ids], color: \"#rrggbb\"}";
+      if (!Array.isArray(v)) return 'pins are a list of {ids: [token ids], color: "#rrggbb"}';
       for (let i = 0; i < v.length; i++) {
         const pin = v[i];
         if (!isObject(pin)) return `pins[${i}] is not an object {ids, color}`;
@@ -122,16 +140,22 @@ function problem(key, v) {
     case "color_group":
       return isIndexList(v) ? "" : "a color group is a list of token ids (integers >= 0)";
     case "color_token":
-      return v === null || isIndex(v) ? "" : "the colored token is a token id (an integer >= 0) or null";
+      return v === null || isIndex(v)
+        ? ""
+        : "the colored token is a token id (an integer >= 0) or null";
     case "heat_color":
     case "entropy_color":
-      return typeof v === "string" && HEX.test(v) ? "" : 'a color is like "#1f77b4" ("#" and six hex digits)';
+      return typeof v === "string" && HEX.test(v)
+        ? ""
+        : 'a color is like "#1f77b4" ("#" and six hex digits)';
     case "color_mode":
     case "trajectory_metric":
     case "chart_scale":
     case "dark_mode": {
       const values = ENUMS[key];
-      return values.includes(/** @type {string} */ (v)) ? "" : `it must be one of ${values.map((x) => `"${x}"`).join(", ")}`;
+      return values.includes(/** @type {string} */ (v))
+        ? ""
+        : `it must be one of ${values.map((x) => `"${x}"`).join(", ")}`;
     }
     case "column_width":
     case "input_column_width":
@@ -142,16 +166,19 @@ function problem(key, v) {
       const [lo, hi] = LIMITS[key];
       if (key === "table_width" && v === 0) return "";
       return typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi
-        ? "" : `it must be a whole number of CSS pixels from ${lo} to ${hi}${key === "table_width" ? " (or 0)" : ""}`;
+        ? ""
+        : `it must be a whole number of CSS pixels from ${lo} to ${hi}${key === "table_width" ? " (or 0)" : ""}`;
     }
-    case "x_zoom":
-      return isIndexList(v) && (/** @type {number[]} */ (v).length === 0 ||
-        (/** @type {number[]} */ (v).length === 2 && /** @type {number[]} */ (v)[0] <= /** @type {number[]} */ (v)[1]))
-        ? "" : "it must be [] (all rows) or [first, last] lens rows, 0 <= first <= last";
-    case "selected_cell":
-      return v === null || (isObject(v) && Number.isSafeInteger(/** @type {any} */ (v).layer) &&
-        Number.isSafeInteger(/** @type {any} */ (v).position))
-        ? "" : "it must be null or {layer, position} (integers)";
+    case "x_zoom": {
+      const ordered = isIndexList(v) && (v.length === 0 || (v.length === 2 && v[0] <= v[1]));
+      return ordered
+        ? ""
+        : "it must be [] (all rows) or [first, last] lens rows, 0 <= first <= last";
+    }
+    case "selected_cell": {
+      const cell = v === null || (isObject(v) && isInteger(v.layer) && isInteger(v.position));
+      return cell ? "" : "it must be null or {layer, position} (integers)";
+    }
     default:
       return "";
   }
@@ -205,7 +232,9 @@ export class State {
       const why = problem(key, raw);
       if (why) {
         value = DEFAULTS[key];
-        this.warn(`Ignored the widget's ${key} ${show(raw)}: ${why}. Using ${show(value)} instead.`);
+        this.warn(
+          `Ignored the widget's ${key} ${show(raw)}: ${why}. Using ${show(value)} instead.`,
+        );
       }
     }
     this.checked.set(key, { raw, value });
@@ -228,8 +257,11 @@ export class State {
    */
   all() {
     // Object.fromEntries types its result by string keys only.
-    return /** @type {UIState} */ (Object.fromEntries(
-      /** @type {UIKey[]} */ (Object.keys(DEFAULTS)).map((k) => [k, this.get(k)])));
+    return /** @type {UIState} */ (
+      Object.fromEntries(
+        /** @type {UIKey[]} */ (Object.keys(DEFAULTS)).map((k) => [k, this.get(k)]),
+      )
+    );
   }
 
   /**

@@ -9,7 +9,7 @@ const GLYPHS = new Map([
   ["\t", "\u21e5"], // ⇥
 ]);
 
-const SPECIAL = /[\s\u0000-\u001f\u007f-\u009f]/g;
+const SPECIAL = /[\s\p{Cc}]/gu;
 const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
 
 /**

@@ -27,7 +27,9 @@ import { colorTarget } from "./color.js";
  * @param {[string, string][]} options value, text
  */
 function select(cls, label, options) {
-  const s = /** @type {HTMLSelectElement} */ (el("select", { class: `llk-select ${cls}`, attrs: { "aria-label": label } }));
+  const s = /** @type {HTMLSelectElement} */ (
+    el("select", { class: `llk-select ${cls}`, attrs: { "aria-label": label } })
+  );
   s.append(...options.map(([value, text]) => el("option", { text, attrs: { value } })));
   return s;
 }
@@ -37,9 +39,13 @@ function select(cls, label, options) {
  * @param {string} label
  */
 function colorInput(cls, label) {
-  return /** @type {HTMLInputElement} */ (el("input", {
-    class: `llk-color ${cls}`, title: label, attrs: { type: "color", "aria-label": label },
-  }));
+  return /** @type {HTMLInputElement} */ (
+    el("input", {
+      class: `llk-color ${cls}`,
+      title: label,
+      attrs: { type: "color", "aria-label": label },
+    })
+  );
 }
 
 export class Toolbar {
@@ -50,22 +56,42 @@ export class Toolbar {
    */
   constructor(signal, cb, runbar) {
     this.cb = cb;
-    this.title = /** @type {HTMLInputElement} */ (el("input", {
-      class: "llk-title", title: "click to edit the title",
-      attrs: { type: "text", "aria-label": "title", spellcheck: "false" },
-    }));
+    this.title = /** @type {HTMLInputElement} */ (
+      el("input", {
+        class: "llk-title",
+        title: "click to edit the title",
+        attrs: { type: "text", "aria-label": "title", spellcheck: "false" },
+      })
+    );
     this.busy = el("span", { class: "llk-busy", text: "running\u2026", attrs: { role: "status" } });
     this.mode = select("llk-mode", "color mode", [
-      ["top1", "top-1 probability"], ["token", "a token"], ["group", "a pinned group"],
-      ["entropy", "entropy"], ["none", "none"],
+      ["top1", "top-1 probability"],
+      ["token", "a token"],
+      ["group", "a pinned group"],
+      ["entropy", "entropy"],
+      ["none", "none"],
     ]);
     this.target = select("llk-target", "token or group to color by", []);
     this.heat = colorInput("llk-heat-color", "cell color");
     this.entropyColor = colorInput("llk-entropy-color", "entropy color");
-    this.metric = select("llk-metric", "trajectory metric", [["probability", "probability"], ["rank", "rank"]]);
-    this.scale = select("llk-scale", "chart scale", [["linear", "linear"], ["log", "log"]]);
-    this.theme = select("llk-theme", "theme", [["auto", "theme: auto"], ["light", "light"], ["dark", "dark"]]);
-    this.smaller = el("button", { class: "llk-btn llk-font-down", text: "A\u2212", title: "smaller text" });
+    this.metric = select("llk-metric", "trajectory metric", [
+      ["probability", "probability"],
+      ["rank", "rank"],
+    ]);
+    this.scale = select("llk-scale", "chart scale", [
+      ["linear", "linear"],
+      ["log", "log"],
+    ]);
+    this.theme = select("llk-theme", "theme", [
+      ["auto", "theme: auto"],
+      ["light", "light"],
+      ["dark", "dark"],
+    ]);
+    this.smaller = el("button", {
+      class: "llk-btn llk-font-down",
+      text: "A\u2212",
+      title: "smaller text",
+    });
     this.larger = el("button", { class: "llk-btn llk-font-up", text: "A+", title: "larger text" });
     /** @type {Lens | null} */
     this.lastLens = null;
@@ -78,9 +104,15 @@ export class Toolbar {
       el("div", { class: "llk-titlebar" }, [this.title, this.busy]),
       runbar,
       el("div", { class: "llk-controls" }, [
-        el("label", { text: "color " }, [this.mode]), this.target, this.heat, this.entropyColor,
-        el("label", { text: "chart " }, [this.metric]), this.scale, this.theme,
-        this.smaller, this.larger,
+        el("label", { text: "color " }, [this.mode]),
+        this.target,
+        this.heat,
+        this.entropyColor,
+        el("label", { text: "chart " }, [this.metric]),
+        this.scale,
+        this.theme,
+        this.smaller,
+        this.larger,
       ]),
     ]);
     this.bind(signal);
@@ -91,33 +123,68 @@ export class Toolbar {
     const o = { signal };
     const cb = this.cb;
     // JupyterLab swallows Enter's `change` on inputs: commit on keydown.
-    this.title.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") this.title.blur();
-      else if (e.key === "Escape") {
-        this.title.value = this.titleValue;
-        this.title.blur();
-      }
-      e.stopPropagation();
-    }, o);
-    this.title.addEventListener("blur", () => {
-      if (this.title.value !== this.titleValue) cb.onChange({ title: this.title.value });
-    }, o);
+    this.title.addEventListener(
+      "keydown",
+      (e) => {
+        if (e.key === "Enter") this.title.blur();
+        else if (e.key === "Escape") {
+          this.title.value = this.titleValue;
+          this.title.blur();
+        }
+        e.stopPropagation();
+      },
+      o,
+    );
+    this.title.addEventListener(
+      "blur",
+      () => {
+        if (this.title.value !== this.titleValue) cb.onChange({ title: this.title.value });
+      },
+      o,
+    );
     this.mode.addEventListener("change", () => this.onMode(), o);
     this.target.addEventListener("change", () => this.onMode(), o);
     this.heat.addEventListener("input", () => cb.onChange({ heat_color: this.heat.value }), o);
-    this.entropyColor.addEventListener("input", () => cb.onChange({ entropy_color: this.entropyColor.value }), o);
+    this.entropyColor.addEventListener(
+      "input",
+      () => cb.onChange({ entropy_color: this.entropyColor.value }),
+      o,
+    );
     // A select's value is one of its options' values, which are exactly the trait's enum.
-    this.metric.addEventListener("change", () => cb.onChange({
-      trajectory_metric: /** @type {UIState["trajectory_metric"]} */ (this.metric.value),
-    }), o);
-    this.scale.addEventListener("change", () => cb.onChange({
-      chart_scale: /** @type {UIState["chart_scale"]} */ (this.scale.value),
-    }), o);
-    this.theme.addEventListener("change", () => cb.onChange({
-      dark_mode: /** @type {UIState["dark_mode"]} */ (this.theme.value),
-    }), o);
-    this.smaller.addEventListener("click", () => cb.onChange({ font_size: Math.max(6, this.fontSize - 1) }), o);
-    this.larger.addEventListener("click", () => cb.onChange({ font_size: Math.min(32, this.fontSize + 1) }), o);
+    this.metric.addEventListener(
+      "change",
+      () =>
+        cb.onChange({
+          trajectory_metric: /** @type {UIState["trajectory_metric"]} */ (this.metric.value),
+        }),
+      o,
+    );
+    this.scale.addEventListener(
+      "change",
+      () =>
+        cb.onChange({
+          chart_scale: /** @type {UIState["chart_scale"]} */ (this.scale.value),
+        }),
+      o,
+    );
+    this.theme.addEventListener(
+      "change",
+      () =>
+        cb.onChange({
+          dark_mode: /** @type {UIState["dark_mode"]} */ (this.theme.value),
+        }),
+      o,
+    );
+    this.smaller.addEventListener(
+      "click",
+      () => cb.onChange({ font_size: Math.max(6, this.fontSize - 1) }),
+      o,
+    );
+    this.larger.addEventListener(
+      "click",
+      () => cb.onChange({ font_size: Math.min(32, this.fontSize + 1) }),
+      o,
+    );
   }
 
   onMode() {
@@ -125,7 +192,9 @@ export class Toolbar {
     /** @type {Partial<UIState>} */
     const patch = { color_mode: mode };
     // On a switch of mode the target list is still the old mode's: take the new one's first.
-    const targets = this.lastState ? this.candidates(this.lastLens, { ...this.lastState, color_mode: mode }) : [];
+    const targets = this.lastState
+      ? this.candidates(this.lastLens, { ...this.lastState, color_mode: mode })
+      : [];
     const target = targets.find((t) => t.value === this.target.value) ?? targets[0];
     if (mode === "token" && target) patch.color_token = target.ids[0];
     if (mode === "group" && target) patch.color_group = target.ids;
@@ -166,14 +235,19 @@ export class Toolbar {
     if (lens && s.color_mode === "token") {
       const ids = new Set(s.pins.flatMap((p) => p.ids));
       if (s.color_token !== null) ids.add(s.color_token);
-      return [...ids].map((id) => ({ value: String(id), ids: [id], text: showToken(lens.token(id)).text }));
+      return [...ids].map((id) => ({
+        value: String(id),
+        ids: [id],
+        text: showToken(lens.token(id)).text,
+      }));
     }
     if (lens && s.color_mode === "group") {
       const groups = s.pins.map((p) => p.ids);
       const chosen = s.color_group.join(",");
       if (chosen && !groups.some((ids) => ids.join(",") === chosen)) groups.push(s.color_group);
       return groups.map((ids) => ({
-        value: ids.join(","), ids,
+        value: ids.join(","),
+        ids,
         text: ids.map((id) => showToken(lens.token(id)).text).join(" + "),
       }));
     }
@@ -190,7 +264,8 @@ export class Toolbar {
     const targets = this.candidates(lens, s);
     this.target.hidden = !(mode === "token" || mode === "group");
     const options = targets.map((t) => el("option", { text: t.text, attrs: { value: t.value } }));
-    if (!options.length) options.push(el("option", { text: "pin a token first", attrs: { value: "", disabled: "" } }));
+    if (!options.length)
+      options.push(el("option", { text: "pin a token first", attrs: { value: "", disabled: "" } }));
     this.target.replaceChildren(...options);
     this.target.value = colorTarget(s).join(",");
   }

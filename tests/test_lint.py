@@ -1,6 +1,7 @@
-"""Lint and format: ruff over every Python file of the repository, as configured in
-pyproject.toml. A finding fails the suite with ruff's own report; most are fixed by
-``.venv/bin/ruff check --fix . && .venv/bin/ruff format .``.
+"""Lint and format: ruff over every Python file of the repository (pyproject.toml) and biome
+over the frontend, the JS unit tier and the VS Code host (biome.json). A finding fails the
+suite with the tool's own report; most are fixed by
+``.venv/bin/ruff check --fix . && .venv/bin/ruff format .`` and ``npx biome check --write``.
 """
 
 from __future__ import annotations
@@ -33,3 +34,18 @@ def test_ruff_check_finds_nothing():
 def test_ruff_format_changes_nothing():
     result = _ruff("format", "--no-cache", "--check", "--diff")
     assert result.returncode == 0, f"ruff format --check:\n{result.stdout}{result.stderr}"
+
+
+def test_biome_check_finds_nothing():
+    # biome's own binary from node_modules (pinned in package.json), not a global one.
+    biome = ROOT / "node_modules" / ".bin" / "biome"
+    if not biome.exists():
+        pytest.fail(f"{biome} is missing: install the frontend packages (./dev.sh setup)")
+    result = subprocess.run(
+        [str(biome), "check", "--colors=off", "--max-diagnostics=50"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"biome check:\n{result.stdout}{result.stderr}"

@@ -33,9 +33,14 @@ test("rankTrajectory: 1-based, NaN outside the top-k or where not computed", () 
   const r = lens.rankTrajectory(0, 1);
   assert.equal(r[0], 1);
   assert.ok(Number.isNaN(r[1]), "outside the top-k is unknown, not k + 1");
-  const bad = decode(payload({ status: new Uint8Array([CELL_OK, CELL_OK, CELL_INVALID, CELL_OK]) }));
+  const bad = decode(
+    payload({ status: new Uint8Array([CELL_OK, CELL_OK, CELL_INVALID, CELL_OK]) }),
+  );
   assert.ok(Number.isNaN(bad.rankTrajectory(0, 2)[1]));
-  assert.deepEqual(Array.from(bad.masked(0, Float32Array.of(1, 2))).map(Number.isNaN), [false, true]);
+  assert.deepEqual(Array.from(bad.masked(0, Float32Array.of(1, 2))).map(Number.isNaN), [
+    false,
+    true,
+  ]);
   assert.equal(bad.incomplete.has(1), false);
 });
 

@@ -5,7 +5,14 @@ import { ROW_DASHES } from "../../frontend/dashes.js";
 import { decode } from "../../frontend/decode.js";
 import { CELL_PENDING } from "../../frontend/lens.js";
 import {
-  nextColor, pinLabel, pinLines, recolor, removePin, sameIds, toggleRow, togglePin,
+  nextColor,
+  pinLabel,
+  pinLines,
+  recolor,
+  removePin,
+  sameIds,
+  toggleRow,
+  togglePin,
 } from "../../frontend/pins.js";
 import { payload } from "./payload.mjs";
 
@@ -13,7 +20,13 @@ const [C0, C1, C2] = PIN_PALETTE;
 
 test("nextColor: the first unused palette color, cycling when all are used", () => {
   assert.equal(nextColor([]), C0);
-  assert.equal(nextColor([{ ids: [1], color: C0 }, { ids: [2], color: C2 }]), C1);
+  assert.equal(
+    nextColor([
+      { ids: [1], color: C0 },
+      { ids: [2], color: C2 },
+    ]),
+    C1,
+  );
   const all = PIN_PALETTE.map((color, i) => ({ ids: [i], color }));
   assert.equal(nextColor(all), PIN_PALETTE[0]);
   assert.equal(nextColor([...all, { ids: [99], color: C0 }]), PIN_PALETTE[1]);
@@ -25,15 +38,24 @@ test("togglePin: click pins, clicks again unpins", () => {
   assert.deepEqual(s1.pins, [{ ids: [7], color: C0 }]);
   assert.deepEqual(s0.pins, [], "the old state is not changed");
   const s2 = togglePin({ pins: s1.pins, color_group: [] }, 8, false);
-  assert.deepEqual(s2.pins.map((p) => p.color), [C0, C1]);
+  assert.deepEqual(
+    s2.pins.map((p) => p.color),
+    [C0, C1],
+  );
   const s3 = togglePin({ pins: s2.pins, color_group: [] }, 7, false);
   assert.deepEqual(s3.pins, [{ ids: [8], color: C1 }]);
 });
 
 test("togglePin with group: joins and leaves the newest pin; a coloring group follows", () => {
-  const pins = [{ ids: [1], color: C0 }, { ids: [2], color: C1 }];
+  const pins = [
+    { ids: [1], color: C0 },
+    { ids: [2], color: C1 },
+  ];
   const joined = togglePin({ pins, color_group: [] }, 3, true);
-  assert.deepEqual(joined.pins, [{ ids: [1], color: C0 }, { ids: [2, 3], color: C1 }]);
+  assert.deepEqual(joined.pins, [
+    { ids: [1], color: C0 },
+    { ids: [2, 3], color: C1 },
+  ]);
   assert.equal(joined.color_group, undefined);
   const left = togglePin({ pins: joined.pins, color_group: [2, 3] }, 2, true);
   assert.deepEqual(left.pins[1].ids, [3]);
@@ -43,8 +65,14 @@ test("togglePin with group: joins and leaves the newest pin; a coloring group fo
 });
 
 test("removePin, recolor, sameIds", () => {
-  const pins = [{ ids: [1], color: C0 }, { ids: [2, 3], color: C1 }];
-  assert.deepEqual(removePin({ pins, color_group: [2, 3] }, 1), { pins: [pins[0]], color_group: [] });
+  const pins = [
+    { ids: [1], color: C0 },
+    { ids: [2, 3], color: C1 },
+  ];
+  assert.deepEqual(removePin({ pins, color_group: [2, 3] }, 1), {
+    pins: [pins[0]],
+    color_group: [],
+  });
   assert.deepEqual(removePin({ pins, color_group: [2, 3] }, 0), { pins: [pins[1]] });
   assert.deepEqual(recolor(pins, 1, "#123456")[1], { ids: [2, 3], color: "#123456" });
   assert.equal(pins[1].color, C1);
@@ -68,7 +96,13 @@ test("pinLines: one line per pin and pinned row, dashed by row", () => {
   const lens = decode(payload());
   const pins = [{ ids: [2, 3], color: C0 }];
   const lines = pinLines(lens, pins, [0, 1], 0, "probability");
-  assert.deepEqual(lines.map((l) => [l.label, l.dash]), [[`\u2423b + \u21b5 @0`, ROW_DASHES[0]], [`\u2423b + \u21b5 @1`, ROW_DASHES[1]]]);
+  assert.deepEqual(
+    lines.map((l) => [l.label, l.dash]),
+    [
+      [`\u2423b + \u21b5 @0`, ROW_DASHES[0]],
+      [`\u2423b + \u21b5 @1`, ROW_DASHES[1]],
+    ],
+  );
   assert.ok(Math.abs(lines[1].values[0] - 0.6) < 1e-6);
   const followed = pinLines(lens, pins, [], 1, "rank");
   assert.equal(followed.length, 1);

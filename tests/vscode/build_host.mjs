@@ -25,8 +25,14 @@ const INVOCATION = "}(this, (typeof setTimeout === 'undefined' ? undefined : set
 const UNDEF_START = "localRequire.undef = function (id) {";
 const UNDEF_END = "cleanRegistry(id);\n                        }\n                    };";
 let requirejs = read("requirejs/require.js");
-if (!requirejs.includes(INVOCATION) || !requirejs.includes(UNDEF_START) || !requirejs.includes(UNDEF_END)) {
-  throw new Error("require.js changed: the preload edits of vscode-notebook-renderers no longer apply");
+if (
+  !requirejs.includes(INVOCATION) ||
+  !requirejs.includes(UNDEF_START) ||
+  !requirejs.includes(UNDEF_END)
+) {
+  throw new Error(
+    "require.js changed: the preload edits of vscode-notebook-renderers no longer apply",
+  );
 }
 requirejs = requirejs
   .replace(INVOCATION, INVOCATION.replace("}(this,", "}(globalThis,"))
@@ -54,7 +60,8 @@ fs.copyFileSync(
 
 await build({
   stdin: {
-    contents: "export { KernelConnection, KernelMessage, ServerConnection } from '@jupyterlab/services';",
+    contents:
+      "export { KernelConnection, KernelMessage, ServerConnection } from '@jupyterlab/services';",
     resolveDir: here,
   },
   bundle: true,

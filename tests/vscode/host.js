@@ -68,7 +68,9 @@ const COMMON_VARS = {
 
 const errors = [];
 const log = [];
-window.addEventListener("error", (e) => errors.push(`error: ${e.message}\n${e.error?.stack ?? ""}`));
+window.addEventListener("error", (e) =>
+  errors.push(`error: ${e.message}\n${e.error?.stack ?? ""}`),
+);
 window.addEventListener("unhandledrejection", (e) =>
   errors.push(`unhandledrejection: ${e.reason?.stack ?? e.reason}`),
 );
@@ -160,7 +162,7 @@ const resizeObserver = new ResizeObserver((entries) => {
     const entry = outputs.get(target.id);
     if (!entry || !document.body.contains(target)) continue;
     const height = target.offsetHeight;
-    (heights[target.id] ??= []).push(height);
+    heights[target.id] = [...(heights[target.id] ?? []), height];
     entry.height = height;
     // The editor answers a dimension message by sizing the output container.
     entry.outputContainer.style.height = `${height}px`;
