@@ -1,7 +1,7 @@
 // Cell coloring: what value drives a cell's color in each mode, and the color itself.
 
 /** @typedef {import("./lens.js").Lens} Lens */
-/** @typedef {"top1" | "token" | "group" | "entropy" | "none"} ColorMode */
+/** @typedef {import("./schema.js").ColorMode} ColorMode */
 
 /**
  * The token ids a "token" or "group" coloring actually uses: the chosen target, else the
@@ -79,16 +79,3 @@ export function cellBackground(hex, a) {
 
 /** Above this opacity the cell text switches to white to stay readable. */
 export const STRONG = 0.55;
-
-export const PIN_PALETTE = [
-  "#e6194b",
-  "#3cb44b",
-  "#4363d8",
-  "#f58231",
-  "#911eb4",
-  "#42d4f4",
-  "#f032e6",
-  "#9a6324",
-  "#808000",
-  "#000075",
-];

@@ -8,13 +8,10 @@
 // validated"). Sizes are checked before anything is allocated.
 
 import { Lens, CELL_OK, CELL_PENDING } from "./lens.js";
+import { MAX_DATA_BYTES, MAX_DATA_K } from "./schema.js";
 
 export class DecodeError extends Error {}
 
-/** Most predictions per cell (validate.py's MAX_K): the grid shows one, the popup a few. */
-export const MAX_K = 1024;
-/** Most bytes the browser may hold for one view (validate.py's MAX_PAYLOAD_BYTES). */
-export const MAX_BYTES = 512 * 2 ** 20;
 const PROBS = "probabilities must be finite numbers in [0, 1]";
 /** Entropies are stored as float16 by the engine: a one-hot row can round to a tiny negative. */
 const ENTROPY_SLACK = 1e-3;
@@ -169,9 +166,9 @@ function checkK(k) {
     fail(`"k" must be a positive integer (got ${describe(k)})`);
   }
   const n = /** @type {number} */ (k);
-  if (n > MAX_K) {
+  if (n > MAX_DATA_K) {
     fail(
-      `"k" is ${n}: at most ${MAX_K} predictions per cell are supported (the grid shows ` +
+      `"k" is ${n}: at most ${MAX_DATA_K} predictions per cell are supported (the grid shows ` +
         "one per cell and the popup a few); collect with a smaller k",
     );
   }
@@ -183,12 +180,12 @@ function checkK(k) {
  * @param {number[]} shape L, P, k and, when known, the number of trajectories T
  */
 function checkSize(bytes, [L, P, k, T]) {
-  if (bytes > MAX_BYTES) {
+  if (bytes > MAX_DATA_BYTES) {
     const n = (/** @type {number} */ x) => x.toLocaleString("en");
     fail(
       `the data would take ${n(Math.round(bytes / 1e6))} MB in the browser ` +
         `(L=${L} x P=${P} x k=${k}${T === undefined ? "" : ` and ${n(T)} trajectories`}), over ` +
-        `the ${MAX_BYTES / 2 ** 20} MiB limit: collect fewer layers, a shorter prompt or a smaller k`,
+        `the ${MAX_DATA_BYTES / 2 ** 20} MiB limit: collect fewer layers, a shorter prompt or a smaller k`,
     );
   }
 }
@@ -540,7 +537,7 @@ function sortedHas(a, lo, hi, x) {
  * the widget works on ids only. A key `"<string>#<id>"` where the plain `"<string>"` is also a
  * key is how to_js_format keeps two ids with one string apart: it stays its own token but is
  * labelled with the plain string. Memory is sized by the data: every cell lists the same
- * number (k <= MAX_K) of tokens, and the total is checked before anything is allocated.
+ * number (k <= MAX_DATA_K) of tokens, and the total is checked before anything is allocated.
  * @param {Record<string, any>} d
  */
 function decodeV2(d) {
@@ -638,7 +635,7 @@ function decodeV2(d) {
 
 /**
  * Checks the V2 top-k grid's shape and strings and returns its width k: every cell lists
- * the same number of tokens, at most MAX_K, so memory follows the data.
+ * the same number of tokens, at most MAX_DATA_K, so memory follows the data.
  * @param {any[]} topk
  * @param {number} L
  * @param {number} P
@@ -655,9 +652,9 @@ function v2Width(topk, L, P) {
       }
       if (k === 0) {
         k = cell.length;
-        if (k > MAX_K) {
+        if (k > MAX_DATA_K) {
           fail(
-            `"topk"[${l}][${p}] lists ${k} tokens: at most ${MAX_K} predictions per cell are ` +
+            `"topk"[${l}][${p}] lists ${k} tokens: at most ${MAX_DATA_K} predictions per cell are ` +
               "supported (the grid shows one per cell and the popup a few); collect with a smaller k",
           );
         }

@@ -24,7 +24,7 @@ import { NO_KERNEL, runActions, runState } from "./live.js";
 
 export class Explorer {
   /**
-   * @param {import("@anywidget/types").AnyModel<any>} model
+   * @param {import("./state.js").Model} model
    * @param {HTMLElement} host
    * @param {import("@anywidget/types").Experimental} [experimental] the command channel
    */

@@ -2,7 +2,7 @@
 
 import { clampSize } from "./state.js";
 
-/** @typedef {keyof typeof import("./state.js").LIMITS} SizeKey */
+/** @typedef {keyof typeof import("./schema.js").LIMITS} SizeKey */
 
 /**
  * @typedef {object} DragHandlers

@@ -2,7 +2,10 @@
 // controls, Stop and the confirmation buttons do — trait changes and commands — and the
 // no-kernel check, so that input to a widget nobody listens to is never silently lost.
 
-/** @typedef {import("@anywidget/types").AnyModel<any>} Model */
+import { sendTraits } from "./state.js";
+
+/** @typedef {import("./state.js").Model} Model */
+/** @typedef {import("./state.js").WidgetState} WidgetState */
 /** @typedef {import("./channel.js").Channel} Channel */
 /** @typedef {import("./channel.js").ChannelError} ChannelError */
 /** @typedef {import("./runbar.js").RunCallbacks} RunCallbacks */
@@ -30,10 +33,9 @@ export function runActions(model, channel, notify) {
   };
   // A trait change sent to no kernel would be lost without a word: ping to find out.
   const checkKernel = () => channel.ping().catch(failed);
-  /** @param {Record<string, unknown>} patch prompt, k, layers, remote: each change reruns */
+  /** @param {Partial<WidgetState>} patch prompt, k, layers, remote: each change reruns */
   const setTraits = (patch) => {
-    for (const [key, value] of Object.entries(patch)) model.set(key, value);
-    model.save_changes();
+    sendTraits(model, patch);
     notify("");
     checkKernel();
   };

@@ -2,7 +2,7 @@
 // trait patch or the chart lines, so the Explorer only wires them and tests can reason about
 // them without a DOM.
 
-import { PIN_PALETTE } from "./color.js";
+import { PIN_PALETTE } from "./schema.js";
 import { rowDash } from "./dashes.js";
 import { showToken } from "./tokens.js";
 

@@ -3,6 +3,7 @@
 // confirmation; Python's error line and the widget's own notices (e.g. no kernel).
 
 import { el } from "./dom.js";
+import { MAX_RUN_K } from "./schema.js";
 import { formatLayers, parseLayers } from "./layerspec.js";
 
 /** @typedef {null | boolean | "local"} Remote the `remote` trait: auto, here/NDIF, simulation */
@@ -38,8 +39,7 @@ const REMOTES = /** @type {[string, Remote, string][]} */ ([
   ["ndif", true, "NDIF"],
   ["sim", "local", "NDIF simulation"],
 ]);
-/** Largest k the control accepts: widget.py's MAX_K, so the control never sends what Python rejects. */
-export const MAX_K = 200;
+
 /** A run shows its elapsed time, progress and Stop only once it has taken this long. */
 export const SHOW_AFTER_MS = 1000;
 const MAX_ROWS = 8;
@@ -67,7 +67,7 @@ export class RunBar {
       el("input", {
         class: "llk-k",
         title: "how many top predictions each cell keeps (Enter applies)",
-        attrs: { type: "number", min: "1", max: String(MAX_K), step: "1", "aria-label": "k" },
+        attrs: { type: "number", min: "1", max: String(MAX_RUN_K), step: "1", "aria-label": "k" },
       })
     );
     this.layers = /** @type {HTMLInputElement} */ (
@@ -196,8 +196,8 @@ export class RunBar {
   commitK() {
     const text = this.k.value.trim();
     const k = Number(text);
-    if (!/^\d+$/.test(text) || k < 1 || k > MAX_K) {
-      this.showOptionsError(`k must be a whole number from 1 to ${MAX_K}`);
+    if (!/^\d+$/.test(text) || k < 1 || k > MAX_RUN_K) {
+      this.showOptionsError(`k must be a whole number from 1 to ${MAX_RUN_K}`);
       return;
     }
     this.showOptionsError("");

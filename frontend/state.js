@@ -4,80 +4,14 @@
 // State.set, except live size drags (explorer.js, synced once when the drag ends) and the
 // run inputs prompt/k/layers/remote (live.js).
 
-/** @typedef {import("@anywidget/types").AnyModel<any>} Model */
-/** @typedef {import("./color.js").ColorMode} ColorMode */
-/** @typedef {{ ids: number[], color: string }} Pin */
+import { DEFAULTS, ENUMS, LIMITS } from "./schema.js";
 
-/**
- * The traits' types, spelled out: inferred from DEFAULTS they would be the default literals
- * ("top1", 12), and read-only because DEFAULTS is frozen. The enums match ui_state.py's.
- * @typedef {object} UIState
- * @property {string} title
- * @property {Pin[]} pins
- * @property {number[]} pinned_rows
- * @property {ColorMode} color_mode
- * @property {number | null} color_token
- * @property {number[]} color_group
- * @property {string} heat_color
- * @property {string} entropy_color
- * @property {"probability" | "rank"} trajectory_metric
- * @property {"linear" | "log"} chart_scale
- * @property {number} column_width
- * @property {number} input_column_width
- * @property {number} table_width
- * @property {number} chart_height
- * @property {number} grid_height
- * @property {number[]} x_zoom
- * @property {"auto" | "light" | "dark"} dark_mode
- * @property {number} font_size
- * @property {Selection | null} selected_cell
- */
-/** @typedef {{ layer: number, position: number }} Selection a cell by layer number */
+/** @typedef {import("@anywidget/types").AnyModel<WidgetState>} Model */
+/** @typedef {import("./schema.js").WidgetState} WidgetState */
+/** @typedef {import("./schema.js").UIState} UIState */
+/** @typedef {import("./schema.js").Pin} Pin */
+/** @typedef {import("./schema.js").Selection} Selection */
 /** @typedef {keyof UIState} UIKey */
-
-/**
- * Defaults used when the host model lacks a trait (kept equal to ui_state.py's).
- * @type {Readonly<UIState>}
- */
-export const DEFAULTS = Object.freeze({
-  title: "",
-  pins: [],
-  pinned_rows: [],
-  color_mode: "top1",
-  color_token: null,
-  color_group: [],
-  heat_color: "#2b6cd4",
-  entropy_color: "#d9822b",
-  trajectory_metric: "probability",
-  chart_scale: "linear",
-  column_width: 56,
-  input_column_width: 110,
-  table_width: 0,
-  chart_height: 160,
-  grid_height: 420,
-  x_zoom: [],
-  dark_mode: "auto",
-  font_size: 12,
-  selected_cell: null,
-});
-
-/** Size limits, as ui_state.py validates them (a drag never sends a value Python rejects). */
-export const LIMITS = Object.freeze({
-  column_width: [16, 400],
-  input_column_width: [30, 800],
-  table_width: [200, 10000],
-  chart_height: [40, 1200],
-  grid_height: [80, 4000],
-  font_size: [6, 32],
-});
-
-/** The enums' values, as ui_state.py's. */
-const ENUMS = Object.freeze({
-  color_mode: ["top1", "token", "group", "entropy", "none"],
-  trajectory_metric: ["probability", "rank"],
-  chart_scale: ["linear", "log"],
-  dark_mode: ["auto", "light", "dark"],
-});
 
 /** "#" and six hex digits, nothing else: a color reaches CSS and SVG, where `url(...)` loads. */
 const HEX = /^#[0-9a-fA-F]{6}$/;
@@ -220,10 +154,13 @@ export class State {
    * @returns {UIState[K]}
    */
   get(key) {
+    // Typed, but saved notebook state reaches the model without passing Python's checks.
+    /** @type {unknown} */
     const raw = this.model.get(key);
     // Views read traits many times per render: check each new value once.
     const seen = this.checked.get(key);
     if (seen && Object.is(seen.raw, raw)) return /** @type {UIState[K]} */ (seen.value);
+    /** @type {unknown} */
     let value = raw;
     const nullable = key === "color_token" || key === "selected_cell";
     if (raw === undefined || (raw === null && !nullable)) {
@@ -269,8 +206,7 @@ export class State {
    * @param {Partial<UIState>} patch
    */
   set(patch) {
-    for (const [key, value] of Object.entries(patch)) this.model.set(key, value);
-    this.model.save_changes();
+    sendTraits(this.model, patch);
   }
 
   /**
@@ -294,4 +230,17 @@ export class State {
 export function clampSize(value, key) {
   const [lo, hi] = LIMITS[key];
   return Math.round(Math.max(lo, Math.min(hi, value)));
+}
+
+/**
+ * Set several traits and sync them to Python in one message.
+ * @param {Model} model
+ * @param {Partial<WidgetState>} patch
+ */
+export function sendTraits(model, patch) {
+  for (const [key, value] of Object.entries(patch)) {
+    // Object.entries forgets which value goes with which key; `patch`'s type checked both.
+    model.set(/** @type {keyof WidgetState} */ (key), /** @type {never} */ (value));
+  }
+  model.save_changes();
 }

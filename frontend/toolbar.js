@@ -5,6 +5,7 @@
 import { el } from "./dom.js";
 import { showToken } from "./tokens.js";
 import { colorTarget } from "./color.js";
+import { COLOR_MODE_LABELS, LIMITS } from "./schema.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./state.js").UIState} UIState */
@@ -64,13 +65,7 @@ export class Toolbar {
       })
     );
     this.busy = el("span", { class: "llk-busy", text: "running\u2026", attrs: { role: "status" } });
-    this.mode = select("llk-mode", "color mode", [
-      ["top1", "top-1 probability"],
-      ["token", "a token"],
-      ["group", "a pinned group"],
-      ["entropy", "entropy"],
-      ["none", "none"],
-    ]);
+    this.mode = select("llk-mode", "color mode", Object.entries(COLOR_MODE_LABELS));
     this.target = select("llk-target", "token or group to color by", []);
     this.heat = colorInput("llk-heat-color", "cell color");
     this.entropyColor = colorInput("llk-entropy-color", "entropy color");
@@ -177,12 +172,12 @@ export class Toolbar {
     );
     this.smaller.addEventListener(
       "click",
-      () => cb.onChange({ font_size: Math.max(6, this.fontSize - 1) }),
+      () => cb.onChange({ font_size: Math.max(LIMITS.font_size[0], this.fontSize - 1) }),
       o,
     );
     this.larger.addEventListener(
       "click",
-      () => cb.onChange({ font_size: Math.min(32, this.fontSize + 1) }),
+      () => cb.onChange({ font_size: Math.min(LIMITS.font_size[1], this.fontSize + 1) }),
       o,
     );
   }

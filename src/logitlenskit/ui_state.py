@@ -15,9 +15,25 @@ import traitlets
 
 from .validate import as_int, check_text
 
-__all__ = ["COLOR_MODES", "PIN_PALETTE", "ColumnLink", "IndexInt", "UIStateTraits"]
+__all__ = [
+    "COLOR_MODES",
+    "PIN_PALETTE",
+    "SIZE_LIMITS",
+    "ColumnLink",
+    "IndexInt",
+    "UIStateTraits",
+]
 
-COLOR_MODES = ("top1", "token", "group", "entropy", "none")
+# What colors the cells, with the label the widget's menu shows for each. These facts, the
+# palette, the size limits and every trait's default reach the frontend as one generated
+# module (frontend/schema.js, written by scripts/gen_schema.py), so they are stated once.
+COLOR_MODES = {
+    "top1": "top-1 probability",
+    "token": "a token",
+    "group": "a pinned group",
+    "entropy": "entropy",
+    "none": "none",
+}
 # Distinct in both light and dark themes; the frontend cycles through the same list.
 PIN_PALETTE = (
     "#e6194b",
@@ -31,6 +47,15 @@ PIN_PALETTE = (
     "#808000",
     "#000075",
 )
+# Inclusive, in CSS pixels (font_size in px too); the browser's drags and A+/A- stay inside.
+SIZE_LIMITS = {
+    "column_width": (16, 400),
+    "input_column_width": (30, 800),
+    "table_width": (200, 10000),
+    "chart_height": (40, 1200),
+    "grid_height": (80, 4000),
+    "font_size": (6, 32),
+}
 # Used with fullmatch: "$" alone would accept a trailing newline, which reaches CSS.
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 # The traits that make two widgets' columns line up.
@@ -119,7 +144,7 @@ class UIStateTraits(traitlets.HasTraits):
         help="Input positions whose trajectories are compared (line style each)"
     ).tag(sync=True)
     color_mode = traitlets.Enum(
-        COLOR_MODES, default_value="top1", help="What colors the cells"
+        tuple(COLOR_MODES), default_value="top1", help="What colors the cells"
     ).tag(sync=True)
     color_token = IndexInt(None, allow_none=True, help="Token id colored in 'token' mode").tag(
         sync=True
@@ -247,7 +272,7 @@ class UIStateTraits(traitlets.HasTraits):
     )
     def _validate_size(self, proposal: dict[str, Any]) -> int:
         name = proposal["trait"].name
-        low, high = _SIZE_LIMITS[name]
+        low, high = SIZE_LIMITS[name]
         value = proposal["value"]
         if name == "table_width" and value == 0:
             return 0
@@ -266,12 +291,3 @@ class UIStateTraits(traitlets.HasTraits):
         """
         return ColumnLink([traitlets.link((self, name), (other, name)) for name in _COLUMN_TRAITS])
 
-
-_SIZE_LIMITS = {
-    "column_width": (16, 400),
-    "input_column_width": (30, 800),
-    "table_width": (200, 10000),
-    "chart_height": (40, 1200),
-    "grid_height": (80, 4000),
-    "font_size": (6, 32),
-}

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cellBackground, colorTarget, intensityFn, PIN_PALETTE } from "../../frontend/color.js";
+import { cellBackground, colorTarget, intensityFn } from "../../frontend/color.js";
+import { PIN_PALETTE } from "../../frontend/schema.js";
 import { decode } from "../../frontend/decode.js";
 import { CELL_PENDING } from "../../frontend/lens.js";
 import { payload } from "./payload.mjs";
