@@ -145,6 +145,8 @@ export class State {
     this.onInvalid = null;
     /** @type {Map<UIKey, { raw: unknown, value: unknown }>} last value checked, per trait */
     this.checked = new Map();
+    /** @type {Set<() => void> | null} handlers waiting for `set` to send its message */
+    this.held = null;
   }
 
   /**
@@ -202,11 +204,27 @@ export class State {
   }
 
   /**
-   * Set several traits and sync them to Python in one message.
+   * Set several traits and sync them to Python in one message, then re-render.
+   *
+   * The model calls change handlers inside `model.set`, before `save_changes` sends
+   * anything, so a pin would wait for the browser's own re-render (tens of ms) before
+   * Python could start tracking it. Handlers are held until the message has left, and each
+   * runs once however many of its traits the patch changed. It all stays synchronous:
+   * when `set` returns the view shows the new state.
    * @param {Partial<UIState>} patch
    */
   set(patch) {
-    sendTraits(this.model, patch);
+    const outer = this.held === null;
+    if (outer) this.held = new Set();
+    try {
+      sendTraits(this.model, patch);
+    } finally {
+      if (outer) {
+        const fns = /** @type {Set<() => void>} */ (this.held);
+        this.held = null;
+        for (const fn of fns) fn();
+      }
+    }
   }
 
   /**
@@ -215,10 +233,11 @@ export class State {
    * @param {() => void} fn
    */
   on(keys, fn) {
+    const handler = () => (this.held ? this.held.add(fn) : fn());
     for (const key of keys) {
       const event = `change:${key}`;
-      this.model.on(event, fn);
-      this.signal.addEventListener("abort", () => this.model.off(event, fn), { once: true });
+      this.model.on(event, handler);
+      this.signal.addEventListener("abort", () => this.model.off(event, handler), { once: true });
     }
   }
 }
