@@ -61,3 +61,22 @@ test("formatLayers writes the shortest text that parses back", () => {
     assert.deepEqual(parseLayers(formatLayers(layers), 32), { ok: true, layers });
   }
 });
+
+test("edge cases: clamped stops, a leading plus, reversed whole range, one layer", () => {
+  assert.deepEqual(ok("0:100", 30), Array.from({ length: 30 }, (_, i) => i));
+  assert.deepEqual(ok("::10", 30), [0, 10, 20]);
+  assert.deepEqual(ok("::-1", 4), [3, 2, 1, 0]);
+  assert.deepEqual(ok("2:4,+7", 30), [2, 3, 7]);
+  assert.deepEqual(ok("-30", 30), [0]);
+  assert.deepEqual(ok("-1", 30), [29]);
+  assert.deepEqual(ok("ALL", null), null);
+  assert.match(err("::2", null), /need the model's layer count/);
+});
+
+test("formatLayers: runs become slices only when shorter", () => {
+  assert.equal(formatLayers([5]), "5");
+  assert.equal(formatLayers([0, 1]), "0,1");
+  assert.equal(formatLayers([0, 1, 2]), "0:3");
+  assert.equal(formatLayers([1, 2, 3, 5]), "1:4,5");
+  assert.equal(formatLayers([9, 6, 3]), "9,6,3");
+});
