@@ -63,7 +63,10 @@ test("formatLayers writes the shortest text that parses back", () => {
 });
 
 test("edge cases: clamped stops, a leading plus, reversed whole range, one layer", () => {
-  assert.deepEqual(ok("0:100", 30), Array.from({ length: 30 }, (_, i) => i));
+  assert.deepEqual(
+    ok("0:100", 30),
+    Array.from({ length: 30 }, (_, i) => i),
+  );
   assert.deepEqual(ok("::10", 30), [0, 10, 20]);
   assert.deepEqual(ok("::-1", 4), [3, 2, 1, 0]);
   assert.deepEqual(ok("2:4,+7", 30), [2, 3, 7]);
