@@ -39,6 +39,7 @@ export const TIMEOUT_MS = Object.freeze({
   halt: 10000,
   answer: 10000,
   detail: 120000,
+  figure: 60000,
 });
 
 /**
@@ -141,6 +142,21 @@ export class Channel {
    */
   async confirm(accept) {
     await this.request("answer", { accept });
+  }
+
+  /**
+   * The grid and chart drawn by Python (figure.py) as an SVG or PNG file.
+   * @param {"svg" | "png"} format
+   * @param {"light" | "dark"} theme the theme the view shows ("auto" resolved here)
+   * @returns {Promise<Uint8Array<ArrayBuffer>>} the file's bytes (a copy: the message buffer is not kept)
+   */
+  async figure(format, theme) {
+    const { answer, buffers } = await this.request("figure", { format, theme });
+    const data = buffers[0];
+    if (answer.format !== format || !data || data.byteLength !== answer.size || !data.byteLength) {
+      throw new ChannelError(`Python's "figure" answer is not a ${format} file`, "answer");
+    }
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   }
 
   /**

@@ -5,6 +5,7 @@ Examples::
     logitlens "The capital of France is"
     logitlens "The capital of France is" --model gemma3-270m --layers 0:18:3,-1
     logitlens "Bonjour" --html lens.html --json lens.json --overwrite
+    logitlens "The capital of France is" --figure lens.svg --figure lens.png --dpi 600
 
 Every argument and output path is checked before the model loads. Files are written
 atomically (see ``export.write_text_atomic``) and existing ones are replaced only with
@@ -103,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logitlens",
         description="Run the logit lens on a prompt.",
-        epilog="Without --html/--json the lens is printed as a table of top-1 tokens.",
+        epilog="Without --html/--json/--figure the lens is printed as a table of top-1 tokens.",
     )
     parser.add_argument("prompt", help="the text to analyse")
     parser.add_argument(
@@ -127,11 +128,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--html", type=Path, help="save a standalone page here")
     parser.add_argument("--json", type=Path, help="save the seed V2 JSON here")
-    parser.add_argument("--title", help="title of the saved page")
+    parser.add_argument(
+        "--figure",
+        type=Path,
+        action="append",
+        default=[],
+        help="save the grid and chart as a figure here, .svg or .png (repeatable)",
+    )
+    parser.add_argument("--dpi", type=int, default=300, help="PNG resolution (default 300)")
+    parser.add_argument(
+        "--theme", choices=["light", "dark"], default="light", help="figure theme (default light)"
+    )
+    parser.add_argument("--title", help="title of the saved page and figures")
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace existing --html/--json files (default: refuse)",
+        help="replace existing --html/--json/--figure files (default: refuse)",
     )
     return parser
 
@@ -160,7 +172,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         (name, path)
         for name, path in (("--html", args.html), ("--json", args.json))
         if path is not None
-    ]
+    ] + [("--figure", path) for path in args.figure]
+    _check_figures(parser, args)
     for name, path in outputs:
         try:
             check_output_path(
@@ -171,15 +184,33 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
             )
         except (OSError, ValueError) as exc:
             parser.error(str(exc))
-    if len(outputs) == 2 and args.html.resolve() == args.json.resolve():
-        parser.error(
-            f"arguments --html and --json name the same file ({args.html}): give each its own name"
-        )
+    seen: dict[Path, str] = {}
+    for name, path in outputs:
+        if path.resolve() in seen:
+            parser.error(
+                f"arguments {seen[path.resolve()]} and {name} name the same file ({path}): "
+                "give each its own name"
+            )
+        seen[path.resolve()] = name
 
 
-def _outputs(args: argparse.Namespace, data: dict) -> list[tuple[str, Path, str]]:
+def _check_figures(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if not args.figure:
+        return  # matplotlib is imported only for figures
+    from .figure import figure_format
+
+    for path in args.figure:
+        try:
+            figure_format(path)
+        except ValueError as exc:
+            parser.error(f"argument --figure: {exc}")
+    if not 10 <= args.dpi <= 2400:
+        parser.error(f"argument --dpi: got {args.dpi}; use 10 to 2400 (300 is print)")
+
+
+def _outputs(args: argparse.Namespace, data: dict) -> list[tuple[str, Path, str | bytes]]:
     """The files to write, rendered (and so checked) before any is written."""
-    files = []
+    files: list[tuple[str, Path, str | bytes]] = []
     if args.json:
         from .formats import to_js_format
 
@@ -189,6 +220,14 @@ def _outputs(args: argparse.Namespace, data: dict) -> list[tuple[str, Path, str]
         from .export import to_html
 
         files.append(("--html", args.html, to_html(data, title=args.title or args.prompt)))
+    if args.figure:
+        from .figure import figure_bytes, figure_format
+        from .widget import LogitLensWidget
+
+        widget = LogitLensWidget(data, title=args.title or args.prompt)
+        for path in args.figure:
+            image = figure_bytes(widget, figure_format(path), dpi=args.dpi, theme=args.theme)
+            files.append(("--figure", path, image))
     return files
 
 
@@ -198,17 +237,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_args(parser, args)
     from .collect import collect_logit_lens
-    from .files import write_text_atomic
+    from .files import write_bytes_atomic, write_text_atomic
     from .models import ModelLoadError, load_model
 
     remote = {"ndif": True, "local": "local", None: None}[args.remote]
     try:
         model = load_model(args.model, **({"remote": True} if remote is True else {}))
         data = collect_logit_lens(args.prompt, model, k=args.k, layers=args.layers, remote=remote)
-        for name, path, text in _outputs(args, data):
-            write_text_atomic(
+        for name, path, content in _outputs(args, data):
+            write = write_bytes_atomic if isinstance(content, bytes) else write_text_atomic
+            write(
                 path,
-                text,
+                content,
                 overwrite=args.overwrite,
                 name=f"argument {name}",
                 overwrite_hint="add --overwrite to replace it",
@@ -217,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelLoadError, ValueError, TypeError, OSError) as exc:
         print(f"logitlens: error: {exc}", file=sys.stderr)
         return 2
-    if not (args.json or args.html):
+    if not (args.json or args.html or args.figure):
         print(render_table(data, shutil.get_terminal_size().columns))
     return 0
 

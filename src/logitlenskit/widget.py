@@ -472,6 +472,93 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         check_output_path(path, overwrite=overwrite)  # fail before the (slower) rendering
         return write_text_atomic(path, page_html(self.get_state(), title), overwrite=overwrite)
 
+    # -------------------------------------------------------------- figures (figure.py)
+
+    def save_svg(
+        self, path: str | Path, *, theme: str | None = None, overwrite: bool = False
+    ) -> Path:
+        """Save the grid, color bar and chart as an SVG figure, as the widget shows them.
+
+        Pins, pinned rows, colors and the layer zoom (``x_zoom``) are drawn; glyphs are
+        outlines, so the file looks the same without the fonts.
+
+        Args:
+            path: the ``.svg`` file to create.
+            theme: ``"light"`` or ``"dark"`` (default: ``dark_mode``; ``"auto"`` is light).
+            overwrite: replace an existing file at ``path``.
+
+        Returns:
+            ``path`` as a ``Path``.
+        """
+        from .figure import figure_format, save_figure
+
+        figure_format(path, (".svg",))
+        return save_figure(self, path, theme=theme, overwrite=overwrite)
+
+    def save_png(
+        self,
+        path: str | Path,
+        *,
+        dpi: int = 300,
+        theme: str | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Save the grid, color bar and chart as a PNG figure at ``dpi`` (300: print).
+
+        Args:
+            path: the ``.png`` file to create.
+            dpi: pixels per inch.
+            theme: ``"light"`` or ``"dark"`` (default: ``dark_mode``; ``"auto"`` is light).
+            overwrite: replace an existing file at ``path``.
+
+        Returns:
+            ``path`` as a ``Path``.
+        """
+        from .figure import figure_format, save_figure
+
+        figure_format(path, (".png",))
+        return save_figure(self, path, dpi=dpi, theme=theme, overwrite=overwrite)
+
+    def export(
+        self,
+        path: str | Path,
+        *,
+        dpi: int = 300,
+        theme: str | None = None,
+        title: str | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Save as ``.svg``, ``.png`` (figures) or ``.html`` (a standalone page), by extension.
+
+        Args:
+            path: the file to create; its extension picks the format.
+            dpi: PNG resolution.
+            theme: figure theme (see ``save_svg``).
+            title: the HTML page's title (see ``save_html``).
+            overwrite: replace an existing file at ``path``.
+
+        Raises:
+            ValueError: another extension (the message names the allowed ones).
+        """
+        from .figure import figure_format, save_figure
+
+        if figure_format(path, (".svg", ".png", ".html")) == "html":
+            return self.save_html(path, title, overwrite=overwrite)
+        return save_figure(self, path, dpi=dpi, theme=theme, overwrite=overwrite)
+
+    @experimental.command
+    def figure(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: the export button; answers ``{format}`` and the file's bytes."""
+        from .figure import figure_bytes
+
+        fmt, theme = msg.get("format"), msg.get("theme")
+        try:
+            data = figure_bytes(self, fmt, dpi=300, theme=theme)
+        except Exception as exc:
+            log.error("figure export failed", exc_info=exc)
+            return {"error": _one_line(exc)}, []
+        return {"format": fmt, "size": len(data)}, [data]
+
 
 #: Above these, a run started from the browser asks first (and one from Python warns).
 LARGE_PROMPT_TOKENS = 2000

@@ -1,0 +1,728 @@
+"""Figures for papers: the widget's grid, color bar and trajectory chart as SVG or PNG.
+
+One drawing, made with matplotlib's object API (``Figure``, never pyplot's global state), so
+it works headless and from the kernel thread that answers the browser's ``figure`` command.
+The figure follows the widget's state: color mode and its target, pins and pinned rows,
+``x_zoom`` (the layer range), chart metric and scale, and theme.
+
+SVG text is drawn as outlines (``svg.fonttype = "path"``), so it looks the same without the
+fonts; each cell's token is also written, escaped, as a ``<title>`` of its group, where
+screen readers, tooltips and tests find it. PNG defaults to 300 dpi.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .files import check_output_path, write_bytes_atomic
+from .ui_state import PIN_PALETTE, UIStateTraits
+
+__all__ = ["FIGURE_FORMATS", "figure_bytes", "figure_format", "lens_figure", "save_figure"]
+
+#: File extensions a figure can be saved as, with their format names.
+FIGURE_FORMATS = {".svg": "svg", ".png": "png"}
+
+#: Above this many grid cells a figure is refused: unreadable in print and slow to draw.
+MAX_CELLS = 6000
+#: PNG pixel budget (width × height); about 400 MB of RGBA while drawing.
+MAX_PIXELS = 100_000_000
+
+# The widget's theme colors (widget.css): background, text, muted text, borders, headers.
+THEMES = {
+    "light": {
+        "bg": "#ffffff",
+        "fg": "#1f2328",
+        "muted": "#656d76",
+        "border": "#d0d7de",
+        "head": "#f6f8fa",
+    },
+    "dark": {
+        "bg": "#1e1e1e",
+        "fg": "#e6edf3",
+        "muted": "#9198a1",
+        "border": "#3d444d",
+        "head": "#262a30",
+    },
+}
+
+# Same glyphs as frontend/tokens.js, so a figure reads like the widget.
+_GLYPHS = {" ": "\u2423", "\u00a0": "\u2423", "\n": "\u21b5", "\r": "\u240d", "\t": "\u21e5"}
+_BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
+# Chart dash patterns of pinned rows (frontend/dashes.js), in points.
+_ROW_DASHES = ((), (6, 3), (2, 2), (8, 3, 2, 3), (12, 4))
+_LOG_FLOOR = 1e-6
+_CELL_ID = "llk-cell"
+
+# Sizes in inches and points.
+_COL_W, _ROW_H, _MIN_GRID_W = 0.5, 0.22, 3.2
+_CELL_PT, _LABEL_PT, _TITLE_PT = 6.5, 7.0, 10.0
+_RIGHT_W, _BOTTOM_H, _GAP_H = 2.4, 0.45, 0.45
+
+
+# ------------------------------------------------------------------ public API
+
+
+def lens_figure(source: Any, *, theme: str | None = None) -> Figure:
+    """Draw the grid, its color bar and the trajectory chart as a matplotlib ``Figure``.
+
+    Args:
+        source: a ``LogitLensWidget`` (its data and UI state: pins, zoom, colors, theme), or
+            data it accepts (collection dict or version-3 payload; default UI state).
+        theme: ``"light"`` or ``"dark"``; default the widget's ``dark_mode``, where
+            ``"auto"`` means light (Python cannot see the notebook's theme).
+
+    Returns:
+        A ``Figure`` with no pyplot manager; its size is set in inches.
+
+    Raises:
+        ValueError: the data is seed V2 JSON or empty, the theme is unknown, or the grid has
+            more than ``MAX_CELLS`` cells (zoom to fewer layers: ``w.x_zoom``).
+    """
+    lens, state = _lens_and_state(source)
+    colors = THEMES[_theme(state, theme)]
+    columns = _zoom_columns(state.x_zoom, lens.n_rows)
+    if len(columns) * lens.n_pos > MAX_CELLS:
+        raise ValueError(
+            f"the figure would have {len(columns) * lens.n_pos:,} cells (over {MAX_CELLS:,}): "
+            "zoom to fewer layers (w.x_zoom = [first, last]) or use a shorter prompt"
+        )
+    with matplotlib.rc_context(_rc()):
+        fig = Figure(facecolor=colors["bg"])
+        FigureCanvasAgg(fig)
+        box = _layout(fig, lens, state, len(columns))
+        _draw_title(fig, box, _title(state, lens), colors)
+        mappable = _draw_grid(fig, box, lens, state, columns, colors)
+        _draw_colorbar(fig, box, mappable, _color_label(lens, state), colors)
+        _draw_chart(fig, box, lens, state, columns, colors)
+    return fig
+
+
+def figure_bytes(source: Any, fmt: str, *, dpi: int = 300, theme: str | None = None) -> bytes:
+    """The figure of ``source`` (see :func:`lens_figure`) as SVG or PNG bytes.
+
+    Args:
+        source: a ``LogitLensWidget`` or data it accepts.
+        fmt: ``"svg"`` or ``"png"``.
+        dpi: PNG resolution (SVG is resolution-free; its size is in points).
+        theme: ``"light"`` or ``"dark"``; default the widget's theme.
+
+    Raises:
+        ValueError: an unknown format, a bad dpi, or see :func:`lens_figure`.
+    """
+    if fmt not in FIGURE_FORMATS.values():
+        raise ValueError(f"figure format must be 'svg' or 'png', got {fmt!r}")
+    dpi = _check_dpi(dpi)
+    fig = lens_figure(source, theme=theme)
+    width, height = fig.get_size_inches() * dpi
+    if fmt == "png" and width * height > MAX_PIXELS:
+        raise ValueError(
+            f"a {width:,.0f} × {height:,.0f} px PNG is too large: lower dpi (now {dpi}), "
+            "zoom to fewer layers, or save an SVG"
+        )
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(_rc()):
+        # No date: the same state gives the same bytes (diffs, caches, reproducible papers).
+        metadata = {"Date": None} if fmt == "svg" else {}
+        fig.savefig(buffer, format=fmt, dpi=dpi, facecolor=fig.get_facecolor(), metadata=metadata)
+    data = buffer.getvalue()
+    return _with_titles(data, fig) if fmt == "svg" else data
+
+
+def save_figure(
+    source: Any,
+    path: str | os.PathLike[str],
+    *,
+    dpi: int = 300,
+    theme: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the figure of ``source`` to ``path``, SVG or PNG by its extension.
+
+    Same rules as ``save_html``: an existing file is replaced only with ``overwrite=True``
+    and a failure leaves any previous file intact.
+
+    Args:
+        source: a ``LogitLensWidget`` or data it accepts.
+        path: a ``.svg`` or ``.png`` file.
+        dpi: PNG resolution.
+        theme: ``"light"`` or ``"dark"``; default the widget's theme.
+        overwrite: replace an existing file.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        ValueError: the extension is neither ``.svg`` nor ``.png``, or see
+            :func:`figure_bytes`.
+        FileExistsError, OSError: see ``files.check_output_path``.
+    """
+    fmt = figure_format(path)
+    check_output_path(path, overwrite=overwrite)  # before the (slower) drawing
+    return write_bytes_atomic(
+        path, figure_bytes(source, fmt, dpi=dpi, theme=theme), overwrite=overwrite
+    )
+
+
+def figure_format(path: str | os.PathLike[str], allowed: Sequence[str] = (".svg", ".png")) -> str:
+    """The format a path's extension names (``".SVG"`` counts); ValueError names the allowed."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in allowed:
+        shown = f"'{suffix}'" if suffix else "no extension"
+        raise ValueError(f"{path}: {shown} is not a figure format: use one of {', '.join(allowed)}")
+    return FIGURE_FORMATS.get(suffix, suffix.lstrip("."))
+
+
+# ------------------------------------------------------------------ data
+
+
+@dataclass
+class _Lens:
+    """The payload's arrays, decoded: what the grid and the chart read."""
+
+    model: str
+    input: list[str]
+    layers: list[int]
+    k: int
+    vocab: dict[int, str]
+    topk_ids: np.ndarray  # [L, P, k]
+    topk_probs: np.ndarray  # [L, P, k]
+    offsets: np.ndarray  # [P + 1]
+    tracked_ids: np.ndarray  # [T]
+    tracked_probs: np.ndarray  # [T, L]
+    entropy: np.ndarray | None  # [L, P]
+    status: np.ndarray  # [L, P], 0 = computed
+    final_row: int
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.layers)
+
+    @property
+    def n_pos(self) -> int:
+        return len(self.input)
+
+    def token(self, token_id: int) -> str:
+        return self.vocab.get(token_id, "\u2026")
+
+    def trajectory(self, position: int, ids: Sequence[int]) -> np.ndarray | None:
+        """Summed probability of ``ids`` at every lens row; None when none is tracked."""
+        lo, hi = int(self.offsets[position]), int(self.offsets[position + 1])
+        here = self.tracked_ids[lo:hi]
+        rows = [lo + int(i) for i in np.flatnonzero(np.isin(here, list(ids)))]
+        if not rows:
+            return None
+        return self.tracked_probs[rows].sum(axis=0)
+
+
+def _decode(payload: Mapping[str, Any]) -> _Lens:
+    layers = [int(x) for x in payload["layers"]]
+    n_rows, n_pos, k = len(layers), len(payload["input"]), int(payload["k"])
+
+    def array(key: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+        return np.frombuffer(bytes(payload[key]), dtype=dtype).reshape(shape)
+
+    offsets = array("tracked_offsets", "<i4", (n_pos + 1,))
+    n_tracked = int(offsets[-1])
+    status = (
+        array("cell_status", "u1", (n_rows, n_pos))
+        if payload.get("cell_status") is not None
+        else np.zeros((n_rows, n_pos), np.uint8)
+    )
+    num_layers = payload.get("num_layers")
+    final_row = n_rows - 1
+    if num_layers is not None and int(num_layers) - 1 in layers:
+        final_row = layers.index(int(num_layers) - 1)
+    return _Lens(
+        model=str(payload.get("model", "")),
+        input=[str(t) for t in payload["input"]],
+        layers=layers,
+        k=k,
+        vocab={int(key): str(text) for key, text in payload["vocab"].items()},
+        topk_ids=array("topk_ids", "<i4", (n_rows, n_pos, k)),
+        topk_probs=array("topk_probs", "<f4", (n_rows, n_pos, k)),
+        offsets=offsets,
+        tracked_ids=array("tracked_ids", "<i4", (n_tracked,)),
+        tracked_probs=array("tracked_probs", "<f4", (n_tracked, n_rows)),
+        entropy=None
+        if payload.get("entropy") is None
+        else array("entropy", "<f4", (n_rows, n_pos)),
+        status=status,
+        final_row=final_row,
+    )
+
+
+def _lens_and_state(source: Any) -> tuple[_Lens, Any]:
+    """The decoded data and the UI state (a widget's, or the defaults for bare data)."""
+    from .widget import widget_payload  # widget.py imports this module lazily
+
+    if isinstance(source, UIStateTraits):
+        payload, state = getattr(source, "data", {}), source
+    elif isinstance(source, Mapping):
+        payload, state = widget_payload(source), UIStateTraits()
+    else:
+        raise TypeError(
+            f"a figure needs a LogitLensWidget or collected data, got {type(source).__name__}"
+        )
+    if not payload:
+        raise ValueError("no data to draw yet: run a prompt or give the widget data first")
+    if "topk_ids" not in payload:
+        raise ValueError(
+            "figures need a collection or a version-3 payload, not seed V2 JSON: pass "
+            "the dict from collect_logit_lens() to the widget"
+        )
+    return _decode(payload), state
+
+
+# ------------------------------------------------------------------ text
+
+
+@lru_cache(maxsize=1)
+def _has_return_glyph() -> bool:
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(font_manager.findfont("DejaVu Sans"))
+    return ord("\u240d") in font.get_charmap()
+
+
+def _glyph(ch: str) -> str:
+    if ch == "\r" and not _has_return_glyph():
+        return "\\r"  # ␍ is missing from DejaVu Sans: a box would say nothing
+    if ch in _GLYPHS:
+        return _GLYPHS[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:x}"
+
+
+def _special(ch: str) -> bool:
+    # Whitespace and controls (as tokens.js), plus what XML cannot carry at all (surrogates,
+    # U+FFFE/U+FFFF) and format characters that would reorder or hide the text around them.
+    category = unicodedata.category(ch)
+    return ch.isspace() or category in ("Cc", "Cs", "Cf") or ch in "\ufffe\uffff"
+
+
+def visible(raw: str) -> str:
+    """A token string with whitespace and control characters shown as glyphs (as the widget)."""
+    text = "".join(_glyph(ch) if _special(ch) else ch for ch in raw)
+    return text or "\u2205"
+
+
+def _fit(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: max(1, chars - 1)] + "\u2026"
+
+
+def _is_fragment(raw: str) -> bool:
+    return "\ufffd" in raw or bool(_BYTE_TOKEN.fullmatch(raw))
+
+
+def _title(state: Any, lens: _Lens) -> str:
+    """The widget's title (or the model's name) as one line of plain text."""
+    text = state.title or lens.model
+    # Spaces stay spaces here (it is prose, not a token); other specials become glyphs.
+    return " ".join(visible(word) for word in text.split())
+
+
+# ------------------------------------------------------------------ state
+
+
+def _theme(state: Any, theme: str | None) -> str:
+    chosen = theme if theme is not None else state.dark_mode
+    if chosen == "auto":
+        return "light"
+    if chosen not in THEMES:
+        raise ValueError(f"theme must be 'light' or 'dark', got {chosen!r}")
+    return chosen
+
+
+def _check_dpi(dpi: Any) -> int:
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, np.integer)) or not 10 <= dpi <= 2400:
+        raise ValueError(f"dpi must be an integer from 10 to 2400 (300 is print), got {dpi!r}")
+    return int(dpi)
+
+
+def _zoom_columns(zoom: Sequence[int], n_rows: int) -> list[int]:
+    """Lens rows shown, clamped as the widget clamps ``x_zoom`` (frontend/layout.js)."""
+    if len(zoom) != 2:
+        return list(range(n_rows))
+    first = min(max(0, int(zoom[0])), n_rows - 1)
+    last = min(max(first, int(zoom[1])), n_rows - 1)
+    return list(range(first, last + 1))
+
+
+def _color_target(state: Any) -> list[int]:
+    """Token ids the token / group coloring uses, as frontend/color.js chooses them."""
+    pins = state.pins
+    if state.color_mode == "token":
+        if state.color_token is not None:
+            return [state.color_token]
+        return [pins[0]["ids"][0]] if pins else []
+    if state.color_mode == "group":
+        if state.color_group:
+            return list(state.color_group)
+        group = next((p for p in pins if len(p["ids"]) > 1), pins[0] if pins else None)
+        return list(group["ids"]) if group else []
+    return []
+
+
+def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
+    """[L, P] values the cells are colored by (NaN: no number), or None for no coloring."""
+    mode = state.color_mode
+    if mode == "top1":
+        values = lens.topk_probs[:, :, 0].astype(float)
+    elif mode in ("token", "group"):
+        ids = _color_target(state)
+        if not ids:
+            return None
+        values = np.zeros((lens.n_rows, lens.n_pos))
+        for p in range(lens.n_pos):
+            t = lens.trajectory(p, ids)
+            if t is not None:
+                values[:, p] = np.minimum(1.0, t)
+    elif mode == "entropy" and lens.entropy is not None:
+        values = lens.entropy.astype(float)
+    else:
+        return None
+    return np.where(lens.status == 0, values, np.nan)
+
+
+def _color_label(lens: _Lens, state: Any) -> str:
+    mode = state.color_mode
+    if mode == "entropy":
+        return "entropy (nats)"
+    if mode in ("token", "group"):
+        names = " + ".join(visible(lens.token(i)) for i in _color_target(state))
+        return f"P({_fit(names, 24)})"
+    return "top-1 probability"
+
+
+# ------------------------------------------------------------------ layout
+
+
+@dataclass
+class _Box:
+    """Where the parts go, in figure fractions, and the sizes they are drawn at."""
+
+    grid: tuple[float, float, float, float]
+    colorbar: tuple[float, float, float, float]
+    chart: tuple[float, float, float, float]
+    title_y: float
+    cell_chars: int
+
+
+def _rc() -> dict[str, Any]:
+    return {
+        "svg.fonttype": "path",
+        "svg.hashsalt": "logitlenskit",  # stable glyph ids: identical states, identical files
+        "font.family": _font_families(),
+        "axes.unicode_minus": True,
+    }
+
+
+@lru_cache(maxsize=1)
+def _font_families() -> list[str]:
+    """DejaVu Sans (matplotlib's own), then installed fonts for scripts it lacks."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    fallbacks = ["Noto Sans", "Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans Symbols2"]
+    return ["DejaVu Sans", *(name for name in fallbacks if name in installed)]
+
+
+def _quarters(inches: float) -> float:
+    return math.ceil(inches * 4 - 1e-9) / 4
+
+
+def _layout(fig: Figure, lens: _Lens, state: Any, n_cols: int) -> _Box:
+    col_w = max(_COL_W, _MIN_GRID_W / n_cols)
+    labels = [len(_fit(visible(t), 18)) for t in lens.input]
+    left = min(1.8, max(0.7, 0.2 + 0.06 * max(labels, default=4)))
+    title_h, head_h = 0.4, 0.3
+    grid_w, grid_h = n_cols * col_w, lens.n_pos * _ROW_H
+    chart_h = max(1.2, state.chart_height / 96)  # the widget's CSS px at 96 per inch
+    # Whole quarter inches (the slack goes right and below): exact in binary floating point,
+    # so a PNG is exactly size × dpi pixels for any dpi divisible by 4 (72, 300, 600...).
+    width = _quarters(left + grid_w + _RIGHT_W)
+    height = _quarters(title_h + head_h + grid_h + _GAP_H + chart_h + _BOTTOM_H)
+    fig.set_size_inches(width, height)
+
+    def box(x: float, y_top: float, w: float, h: float) -> tuple[float, float, float, float]:
+        return (x / width, 1 - (y_top + h) / height, w / width, h / height)
+
+    grid_top = title_h + head_h
+    return _Box(
+        grid=box(left, grid_top, grid_w, grid_h),
+        colorbar=box(left + grid_w + 0.15, grid_top, 0.12, min(grid_h, 2.0)),
+        chart=box(left, grid_top + grid_h + _GAP_H, grid_w, chart_h),
+        title_y=1 - 0.22 / height,
+        cell_chars=max(3, int(col_w * 72 / (_CELL_PT * 0.62))),
+    )
+
+
+# ------------------------------------------------------------------ drawing
+
+
+def _draw_title(fig: Figure, box: _Box, title: str, colors: dict[str, str]) -> None:
+    if title:
+        fig.text(
+            box.grid[0],
+            box.title_y,
+            _fit(title, 120),
+            color=colors["fg"],
+            fontsize=_TITLE_PT,
+            fontweight="bold",
+            ha="left",
+            va="center",
+        )
+
+
+def _heat_map(color: str, colors: dict[str, str]) -> LinearSegmentedColormap:
+    # The widget paints the mode color at opacity 0.9 × value over the background, which is
+    # this linear blend; the color bar then shows exactly the cells' colors.
+    bg, ink = np.array(to_rgb(colors["bg"])), np.array(to_rgb(color))
+    cmap = LinearSegmentedColormap.from_list("llk", [bg, bg * 0.1 + ink * 0.9])
+    return cmap.with_extremes(bad=colors["head"])
+
+
+def _text_color(rgb: Sequence[float]) -> str:
+    """Black or white, whichever reads better on ``rgb`` (the WCAG crossover, as grid.js)."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+    return "#ffffff" if 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] < 0.18 else "#000000"
+
+
+def _draw_grid(fig, box, lens, state, columns, colors):
+    """The cells, their top-1 tokens, row and column labels; returns the color mapping."""
+    ax = fig.add_axes(box.grid, facecolor=colors["bg"])
+    values = _intensity(lens, state)
+    color = state.entropy_color if state.color_mode == "entropy" else state.heat_color
+    vmax = 1.0
+    if values is not None and state.color_mode == "entropy":
+        vmax = float(np.nanmax(values[columns], initial=0.0)) or 1.0
+    shown = np.zeros((len(columns), lens.n_pos)) if values is None else values[columns]
+    cmap = _heat_map(color, colors)
+    mesh = ax.pcolormesh(
+        np.ma.masked_invalid(shown.T),
+        cmap=cmap,
+        norm=Normalize(0.0, vmax),
+        edgecolors=colors["border"],
+        linewidth=0.3,
+    )
+    rgba = mesh.to_rgba(np.ma.masked_invalid(shown.T))
+    for ci, row in enumerate(columns):
+        for p in range(lens.n_pos):
+            _cell_text(ax, lens, row, p, ci, rgba[p, ci], box.cell_chars, colors)
+    _grid_axes(ax, lens, state, columns, colors)
+    return None if values is None else mesh
+
+
+def _cell_text(ax, lens, row, p, ci, rgba, chars, colors) -> None:
+    status = int(lens.status[row, p])
+    if status == 0:
+        raw = lens.token(int(lens.topk_ids[row, p, 0]))
+        text, ink = visible(raw), _text_color(rgba)
+        style = "italic" if _is_fragment(raw) else "normal"
+    else:
+        raw, text, ink, style = "", "NaN" if status == 1 else "\u2026", colors["muted"], "normal"
+    label = ax.text(
+        ci + 0.5,
+        p + 0.5,
+        _fit(text, chars),
+        ha="center",
+        va="center",
+        fontsize=_CELL_PT,
+        color=ink,
+        fontstyle=style,
+    )
+    label.set_gid(f"{_CELL_ID}-{lens.layers[row]}-{p}")
+    _titles(ax.figure)[label.get_gid()] = text if status == 0 else "no value"
+
+
+def _grid_axes(ax, lens, state, columns, colors) -> None:
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(lens.n_pos, 0)
+    ax.xaxis.tick_top()
+    ax.set_xticks([i + 0.5 for i in range(len(columns))], [str(lens.layers[r]) for r in columns])
+    ax.set_yticks([p + 0.5 for p in range(lens.n_pos)], [_fit(visible(t), 18) for t in lens.input])
+    for p, tick in enumerate(ax.get_yticklabels()):
+        tick.set_gid(f"llk-input-{p}")
+        _titles(ax.figure)[tick.get_gid()] = visible(lens.input[p])
+    ax.tick_params(length=0, labelsize=_LABEL_PT, colors=colors["fg"], pad=3)
+    ax.set_xlabel("layer", color=colors["muted"], fontsize=_LABEL_PT)
+    ax.xaxis.set_label_position("top")
+    for spine in ax.spines.values():
+        spine.set_color(colors["border"])
+    rows = _pinned_rows(lens, state)
+    for j, p in enumerate(rows):
+        ax.add_patch(
+            Rectangle(
+                (0, p),
+                len(columns),
+                1,
+                fill=False,
+                edgecolor=colors["fg"],
+                linewidth=1.0,
+                linestyle=_dash(j),
+                clip_on=False,
+            )
+        )
+
+
+def _draw_colorbar(fig, box, mappable, label, colors) -> None:
+    if mappable is None:
+        return
+    cax = fig.add_axes(box.colorbar)
+    bar = fig.colorbar(mappable, cax=cax)
+    bar.set_label(label, color=colors["fg"], fontsize=_LABEL_PT)
+    bar.outline.set_edgecolor(colors["border"])
+    cax.tick_params(labelsize=_LABEL_PT - 0.5, colors=colors["fg"])
+
+
+def _pinned_rows(lens: _Lens, state: Any) -> list[int]:
+    return [p for p in state.pinned_rows if p < lens.n_pos]
+
+
+def _dash(index: int) -> Any:
+    dash = _ROW_DASHES[index % len(_ROW_DASHES)]
+    return (0, dash) if dash else "solid"
+
+
+@dataclass
+class _Line:
+    values: np.ndarray
+    color: str
+    dash: Any
+    label: str
+
+
+def _chart_lines(lens: _Lens, state: Any) -> list[_Line]:
+    """Pins at the pinned rows (or the last position); with no pins, the final predictions."""
+    rows = _pinned_rows(lens, state)
+    positions = rows or [lens.n_pos - 1]
+    if state.pins:
+        series = [(pin, p, j, "") for pin in state.pins for j, p in enumerate(positions)]
+    else:  # an empty chart says nothing: show what the model predicts at those positions
+        top = [int(lens.topk_ids[lens.final_row, p, 0]) for p in positions]
+        series = [
+            ({"ids": [t], "color": PIN_PALETTE[j % len(PIN_PALETTE)]}, p, j, " (prediction)")
+            for j, (p, t) in enumerate(zip(positions, top, strict=True))
+        ]
+    return [
+        _Line(
+            _values(lens, state, p, pin["ids"]),
+            pin["color"],
+            _dash(j) if rows else "solid",
+            f"{_pin_label(lens, pin['ids'])} @{p}{note}",
+        )
+        for pin, p, j, note in series
+    ]
+
+
+def _pin_label(lens: _Lens, ids: Sequence[int]) -> str:
+    return _fit(" + ".join(visible(lens.token(int(i))) for i in ids), 22)
+
+
+def _values(lens: _Lens, state: Any, p: int, ids: Sequence[int]) -> np.ndarray:
+    """The plotted metric at every lens row; NaN where unknown (as frontend/pins.js)."""
+    if state.trajectory_metric == "rank":
+        top = lens.topk_ids[:, p, :]
+        ranks = np.where(np.isin(top, list(ids)), np.arange(1, lens.k + 1), np.inf).min(axis=1)
+        values = np.where(np.isfinite(ranks), ranks, np.nan)
+    else:
+        t = lens.trajectory(p, ids)
+        values = np.full(lens.n_rows, np.nan) if t is None else t.astype(float)
+    return np.where(lens.status[:, p] == 0, values, np.nan)
+
+
+def _draw_chart(fig, box, lens, state, columns, colors) -> None:
+    ax = fig.add_axes(box.chart, facecolor=colors["bg"])
+    x = np.arange(len(columns)) + 0.5
+    lines = _chart_lines(lens, state)
+    for line in lines:
+        values = line.values[columns]
+        if state.chart_scale == "log" and state.trajectory_metric != "rank":
+            values = np.where(values > 0, values, np.nan)
+        ax.plot(x, values, color=line.color, linestyle=line.dash, linewidth=1.4, label=line.label)
+        alone = _isolated(values)
+        ax.plot(x[alone], values[alone], "o", color=line.color, markersize=2.5)
+    _chart_axes(ax, lens, state, columns, lines, colors)
+
+
+def _isolated(values: np.ndarray) -> np.ndarray:
+    """Known values with no known neighbour: no segment reaches them, so they get a dot."""
+    known = np.isfinite(values)
+    padded = np.pad(known, 1)
+    return known & ~padded[:-2] & ~padded[2:]
+
+
+def _chart_axes(ax, lens, state, columns, lines, colors) -> None:
+    ax.set_xlim(0, len(columns))
+    step = max(1, -(-len(columns) // 16))
+    ticks = list(range(0, len(columns), step))
+    ax.set_xticks([i + 0.5 for i in ticks], [str(lens.layers[columns[i]]) for i in ticks])
+    ax.set_xlabel("layer", color=colors["muted"], fontsize=_LABEL_PT)
+    if state.trajectory_metric == "rank":
+        ax.set_ylim(max(2, lens.k), 1)
+        ax.set_ylabel("rank (top-k only)", color=colors["muted"], fontsize=_LABEL_PT)
+    elif state.chart_scale == "log":
+        low = min([np.nanmin(line.values[columns], initial=1.0) for line in lines] + [0.1])
+        ax.set_yscale("log")
+        ax.set_ylim(10 ** np.floor(np.log10(max(_LOG_FLOOR, low))), 1)
+        ax.set_ylabel("probability (log)", color=colors["muted"], fontsize=_LABEL_PT)
+    else:
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("probability", color=colors["muted"], fontsize=_LABEL_PT)
+    ax.tick_params(labelsize=_LABEL_PT, colors=colors["fg"])
+    ax.grid(True, color=colors["border"], linewidth=0.4)
+    for spine in ax.spines.values():
+        spine.set_color(colors["border"])
+    if lines:
+        legend = ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            fontsize=_LABEL_PT - 0.5,
+            frameon=False,
+            labelcolor=colors["fg"],
+            handlelength=2.6,
+        )
+        legend.set_in_layout(False)
+
+
+# ------------------------------------------------------------------ SVG titles
+
+# matplotlib writes an artist's gid as the id of the <g> around it; only our own ids, made
+# of these characters, are looked for, so token text never reaches the pattern.
+_GROUP = re.compile(rb'<g id=(["\'])(llk-[a-z]+-[0-9-]+)\1>')
+
+
+def _titles(fig: Figure) -> dict[str, str]:
+    """Full visible text of each labelled group of ``fig``, by gid (cells are truncated)."""
+    return fig.__dict__.setdefault("_llk_titles", {})
+
+
+def _with_titles(svg: bytes, fig: Figure) -> bytes:
+    """Put each group's text in a ``<title>``: findable, read aloud, shown on hover."""
+    titles = _titles(fig)
+
+    def add(match: re.Match[bytes]) -> bytes:
+        text = titles.get(match.group(2).decode("ascii"))
+        if text is None:
+            return match.group(0)
+        return match.group(0) + b"<title>" + escape(text).encode("utf-8") + b"</title>"
+
+    return _GROUP.sub(add, svg)

@@ -1,0 +1,217 @@
+"""Figures for papers (figure.py): SVG and PNG of the grid, color bar and chart.
+
+On a real SmolLM2 collection: the files parse, carry the grid's top-1 tokens, follow the
+widget's theme, zoom and pins, and hostile token text stays text.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from logitlenskit.figure import figure_bytes, lens_figure, visible
+from logitlenskit.widget import LogitLensWidget
+
+pytestmark = pytest.mark.slow
+
+PROMPT = "The capital of France is"
+EVIL = "--><script>alert(1)</script><!--"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def lens(smollm2):
+    from logitlenskit.collect import collect_logit_lens
+
+    return collect_logit_lens(PROMPT, smollm2, k=3)
+
+
+@pytest.fixture
+def widget(lens):
+    return LogitLensWidget(lens)
+
+
+def cell_titles(svg: bytes) -> dict[tuple[int, int], str]:
+    """(layer, position) → the <title> text of that cell's group."""
+    out = {}
+    for group in ET.fromstring(svg).iter(f"{SVG}g"):
+        gid = group.get("id", "")
+        if gid.startswith("llk-cell-"):
+            layer, position = gid.removeprefix("llk-cell-").split("-")
+            out[int(layer), int(position)] = group.find(f"{SVG}title").text
+    return out
+
+
+def top1(lens, row: int, position: int) -> str:
+    return visible(lens["vocab"][int(lens["topk"][row, position, 0])])
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    return struct.unpack(">II", png[16:24])
+
+
+def test_svg_parses_and_names_every_top1_token(widget, lens):
+    svg = figure_bytes(widget, "svg")
+    titles = cell_titles(svg)
+    layers, n_pos = lens["layers"], len(lens["input"])
+    assert set(titles) == {(layer, p) for layer in layers for p in range(n_pos)}
+    for row, layer in enumerate(layers):
+        for p in range(n_pos):
+            assert titles[layer, p] == top1(lens, row, p)
+    assert titles[layers[-1], n_pos - 1] == "\u2423Paris"  # whitespace made visible
+
+
+def test_svg_glyphs_are_outlines_not_fonts(widget):
+    root = ET.fromstring(figure_bytes(widget, "svg"))
+    assert not list(root.iter(f"{SVG}text")) and not list(root.iter(f"{SVG}font"))
+    assert len(list(root.iter(f"{SVG}use"))) > 100  # glyph outlines, placed once per letter
+
+
+def test_hostile_tokens_cannot_inject_markup(lens):
+    data = dict(lens)
+    data["vocab"] = {i: EVIL + str(i) for i in lens["vocab"]}
+    data["input"] = [EVIL] * len(lens["input"])
+    svg = figure_bytes(LogitLensWidget(data, title=EVIL), "svg")
+    assert b"<script" not in svg and b"<!--><" not in svg
+    root = ET.fromstring(svg)  # still well-formed XML
+    for element in root.iter():
+        assert not element.tag.lower().endswith(("script", "foreignobject"))
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), name
+            assert "javascript:" not in value.lower()
+    assert all(t.startswith(EVIL) for t in cell_titles(svg).values())  # text, kept exact
+
+
+@pytest.mark.parametrize("dpi", [300, 72])
+def test_png_pixels_are_size_times_dpi(widget, tmp_path, dpi):
+    path = widget.save_png(tmp_path / "lens.png", dpi=dpi)
+    inches = lens_figure(widget).get_size_inches()
+    assert png_size(path.read_bytes()) == tuple(round(x * dpi) for x in inches)
+
+
+def test_theme_sets_the_background(widget):
+    corner = {}
+    for theme in ("light", "dark"):
+        widget.dark_mode = theme
+        corner[theme] = imread(io.BytesIO(figure_bytes(widget, "png", dpi=30)))[1, 1, :3]
+    assert corner["light"] == pytest.approx([1, 1, 1], abs=0.01)
+    assert corner["dark"] == pytest.approx([30 / 255] * 3, abs=0.01)  # widget.css #1e1e1e
+    # The browser resolves "auto" and says which theme it shows.
+    dark = imread(io.BytesIO(figure_bytes(widget, "png", dpi=30, theme="light")))[1, 1, :3]
+    assert dark == pytest.approx([1, 1, 1], abs=0.01)
+
+
+def test_zoom_limits_the_layers_drawn(widget, lens):
+    full = lens_figure(widget).get_size_inches()[0]
+    widget.x_zoom = [3, 7]
+    titles = cell_titles(figure_bytes(widget, "svg"))
+    assert {layer for layer, _ in titles} == set(lens["layers"][3:8])
+    assert lens_figure(widget).get_size_inches()[0] < full
+
+
+def chart_of(widget):
+    fig = lens_figure(widget)
+    chart = fig.axes[-1]
+    return chart, [t.get_text() for t in chart.get_legend().get_texts()]
+
+
+def test_chart_shows_pins_at_the_pinned_rows(widget, lens):
+    paris = int(lens["topk"][-1, -1, 0])
+    n_pos = len(lens["input"])
+    widget.pins = [{"ids": [paris]}]
+    widget.pinned_rows = [n_pos - 1, 2]
+    chart, labels = chart_of(widget)
+    assert labels == [f"\u2423Paris @{n_pos - 1}", "\u2423Paris @2"]
+    column = list(lens["tracked"][-1]).index(paris)
+    expected = np.asarray(lens["probs"][-1])[:, column]
+    assert chart.get_lines()[0].get_ydata() == pytest.approx(expected, abs=1e-6)
+    assert chart.get_lines()[0].get_linestyle() == "-"  # the first row solid, then dashed
+    assert [line.get_linestyle() for line in chart.get_lines()].count("--") == 1
+
+
+def test_chart_without_pins_shows_the_final_prediction(widget):
+    _, labels = chart_of(widget)
+    assert labels == [f"\u2423Paris @{len(widget.result['input']) - 1} (prediction)"]
+
+
+@pytest.mark.parametrize(
+    "mode, label", [("top1", "top-1 probability"), ("entropy", "entropy (nats)"), ("none", None)]
+)
+def test_color_bar_names_its_units(widget, mode, label):
+    widget.color_mode = mode
+    fig = lens_figure(widget)
+    labels = [ax.get_ylabel() for ax in fig.axes[1:-1]]  # between the grid and the chart
+    assert labels == ([label] if label else [])
+
+
+def test_save_and_export_choose_by_extension(widget, tmp_path):
+    assert widget.export(tmp_path / "a.svg").read_bytes().startswith(b"<?xml")
+    assert png_size(widget.export(tmp_path / "a.PNG", dpi=20).read_bytes())
+    assert b"logitlens-state" in widget.export(tmp_path / "a.html").read_bytes()
+    with pytest.raises(ValueError, match=r"\.svg, \.png, \.html"):
+        widget.export(tmp_path / "a.pdf")
+    with pytest.raises(ValueError, match=r"use one of \.svg$"):
+        widget.save_svg(tmp_path / "b.png")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        widget.save_svg(tmp_path / "a.svg")
+    before = (tmp_path / "a.svg").read_bytes()
+    widget.dark_mode = "dark"
+    assert widget.save_svg(tmp_path / "a.svg", overwrite=True).read_bytes() != before
+
+
+def test_figure_command_answers_the_file(widget):
+    answer, (data,) = widget.figure({"format": "png", "theme": "dark"}, [])
+    assert answer == {"format": "png", "size": len(data)} and data[:4] == b"\x89PNG"
+    answer, buffers = widget.figure({"format": "svg"}, [])
+    assert buffers[0].startswith(b"<?xml") and b"<svg" in buffers[0]
+    answer, buffers = widget.figure({"format": "pdf"}, [])
+    assert "svg" in answer["error"] and buffers == []
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "logitlenskit.cli", PROMPT, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_writes_svg_and_png(tmp_path):
+    svg, png = tmp_path / "lens.svg", tmp_path / "lens.png"
+    result = run_cli(
+        "--layers",
+        "0:30:10,-1",
+        "--figure",
+        str(svg),
+        "--figure",
+        str(png),
+        "--dpi",
+        "50",
+        "--theme",
+        "dark",
+    )
+    assert result.returncode == 0, result.stderr
+    titles = cell_titles(svg.read_bytes())
+    assert {layer for layer, _ in titles} == {0, 10, 20, 29}
+    assert titles[29, max(p for _, p in titles)] == "\u2423Paris"
+    assert png_size(png.read_bytes())[0] > 100
+
+
+def test_cli_refuses_before_loading_the_model(tmp_path):
+    (tmp_path / "old.svg").write_text("keep me")
+    result = run_cli("--figure", str(tmp_path / "old.svg"))
+    assert result.returncode == 2 and "add --overwrite" in result.stderr
+    assert (tmp_path / "old.svg").read_text() == "keep me"
+    result = run_cli("--figure", str(tmp_path / "lens.pdf"))
+    assert result.returncode == 2 and "use one of .svg, .png" in result.stderr
+    for bad in (result,):
+        assert "Traceback" not in bad.stderr and "Loading weights" not in bad.stderr
