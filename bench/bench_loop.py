@@ -186,7 +186,7 @@ PAGE_JS = r"""() => {
       const p = r.querySelector('.llk-popup');
       return p !== null && !p.hidden && fresh(p.querySelectorAll('.llk-popup-row')).length >= n;
     },
-    lines: (r, n) => () => fresh(r.querySelectorAll('.llk-lines path'))
+    lines: (r, n) => () => fresh(r.querySelectorAll('.llk-lines path:not(.llk-default-line)'))
       .filter((p) => (p.getAttribute('d') ?? '') !== '').length >= n,
     rows: (r, n) => () =>
       r.querySelector('.llk-grid')?.getAttribute('aria-rowcount') === String(n + 1) &&
@@ -437,7 +437,7 @@ def popup_and_pin(bench: Bench, runs: int) -> dict[str, list]:
         bench.kernel("w.pins = []")
         bench.close_popup()
         bench.page.wait_for_function(
-            "() => !window.__bench.widget().querySelector('.llk-lines path')"
+            "() => !window.__bench.widget().querySelector('.llk-lines path:not(.llk-default-line)')"
         )
         tracked = set(bench.kernel("_out(ids=_tracked())")["ids"])
         try:

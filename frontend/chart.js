@@ -3,7 +3,7 @@
 // path's `d`, not the chart.
 
 import { el, svg } from "./dom.js";
-import { formatProb } from "./format.js";
+import { formatDecimal, formatProb } from "./format.js";
 
 /**
  * @typedef {object} Line
@@ -11,20 +11,22 @@ import { formatProb } from "./format.js";
  * @property {string} color
  * @property {string} [dash] SVG dash pattern
  * @property {string} label shown in the point tooltip
+ * @property {string} [cls] class of its path (the default line is marked so)
  */
 
 /**
  * @typedef {object} Geometry
  * @property {number} inputWidth px left of the first column (the y axis lives there)
- * @property {number} columnWidth
+ * @property {number[]} widths px of each shown column, as the grid has them
  * @property {number[]} cols lens rows shown as grid columns
  * @property {number[]} layers model layer index of each lens row
  * @property {number} height
+ * @property {number} fontSize px of the widget's text: the axes' margins follow it
  */
 
-const PAD_TOP = 10;
-const PAD_BOTTOM = 22;
 const LOG_FLOOR = 1e-6;
+/** Where the point tooltip goes: right of the guide left of this fraction of the plot. */
+const TIP_FLIP = 0.5;
 
 /**
  * The smallest "nice" number (1, 2, 2.5 or 5 × 10^n) that is ≥ v.
@@ -72,7 +74,9 @@ export class Chart {
     this.resetZoom.hidden = true;
     this.root = el("div", { class: "llk-chart" }, [this.svg, this.tooltip, this.resetZoom]);
     /** @type {Geometry} */
-    this.geo = { inputWidth: 100, columnWidth: 50, cols: [], layers: [], height: 160 };
+    this.geo = { inputWidth: 100, widths: [], cols: [], layers: [], height: 160, fontSize: 12 };
+    /** @type {number[]} px x of each column's left edge, then the right edge of the last */
+    this.edges = [100];
     /** @type {Line[]} */
     this.pinned = [];
     /** @type {Line | null} */
@@ -104,6 +108,8 @@ export class Chart {
    */
   setGeometry(geo, zoomed) {
     this.geo = geo;
+    this.edges = [geo.inputWidth];
+    for (const w of geo.widths) this.edges.push(this.edges[this.edges.length - 1] + w);
     this.resetZoom.hidden = !zoomed;
     this.redraw();
   }
@@ -165,24 +171,32 @@ export class Chart {
     return [0, Math.min(1, niceCeil(max || 1))];
   }
 
+  /** Top and bottom margins of the plot: they hold text, so they grow with the font. */
+  pads() {
+    const f = this.geo.fontSize;
+    return { top: Math.round(f * 0.9), bottom: Math.round(f * 1.9) };
+  }
+
   /**
    * Pixel x of a (possibly fractional) lens row: piecewise linear between column centers.
    * @param {number} l
    */
   x(l) {
-    const { cols, inputWidth, columnWidth } = this.geo;
-    const center = (/** @type {number} */ ci) => inputWidth + (ci + 0.5) * columnWidth;
+    const { cols } = this.geo;
+    const e = this.edges;
+    const center = (/** @type {number} */ ci) =>
+      ci + 1 < e.length ? (e[ci] + e[ci + 1]) / 2 : e[0];
     if (cols.length < 2) return center(0);
     let ci = 0;
     while (ci < cols.length - 2 && cols[ci + 1] < l) ci++;
     const t = (l - cols[ci]) / (cols[ci + 1] - cols[ci]);
-    return center(ci) + t * columnWidth;
+    return center(ci) + t * (center(ci + 1) - center(ci));
   }
 
   /** @param {number} v */
   y(v) {
-    const top = PAD_TOP;
-    const bottom = this.geo.height - PAD_BOTTOM;
+    const { top, bottom: pad } = this.pads();
+    const bottom = this.geo.height - pad;
     let t;
     if (this.metric === "rank") t = (v - this.yMin) / (this.yMax - this.yMin);
     else if (this.scale === "log") {
@@ -210,8 +224,8 @@ export class Chart {
   }
 
   redraw() {
-    const { height, inputWidth, columnWidth, cols } = this.geo;
-    const width = inputWidth + cols.length * columnWidth;
+    const { height, inputWidth } = this.geo;
+    const width = this.edges[this.edges.length - 1];
     this.svg.setAttribute("width", String(width));
     this.svg.setAttribute("height", String(height));
     this.svg.setAttribute("aria-label", `${this.metric} of the pinned tokens across layers`);
@@ -221,6 +235,7 @@ export class Chart {
     this.lines.replaceChildren(
       ...this.pinned.map((line) => {
         const p = svg("path", { d: this.pathOf(line.values), stroke: line.color });
+        if (line.cls) p.setAttribute("class", line.cls);
         if (line.dash) p.setAttribute("stroke-dasharray", line.dash);
         return p;
       }),
@@ -243,16 +258,43 @@ export class Chart {
     for (const v of ticks) {
       const y = this.y(v);
       g.append(svg("line", { x1: left, x2: right, y1: y, y2: y, class: "llk-gridline" }));
-      const label = svg("text", { x: left - 4, y: y + 3, "text-anchor": "end" });
+      const label = svg("text", {
+        x: left - 4,
+        y,
+        "text-anchor": "end",
+        "dominant-baseline": "middle",
+      });
       label.textContent = this.formatTick(v);
       g.append(label);
     }
-    const mid = (PAD_TOP + this.geo.height - PAD_BOTTOM) / 2;
-    this.yTitle.setAttribute("transform", `translate(10 ${mid}) rotate(-90)`);
-    this.yTitle.textContent =
+    const { top, bottom } = this.pads();
+    const mid = (top + this.geo.height - bottom) / 2;
+    // Rotated, its baseline sits one line height in from the left edge, whatever the font.
+    this.yTitle.setAttribute("transform", `translate(${this.geo.fontSize} ${mid}) rotate(-90)`);
+    this.yTitle.setAttribute("text-anchor", "middle");
+    const log = this.scale === "log" ? " (log)" : "";
+    const titles =
       this.metric === "rank"
-        ? "rank (top-k only)"
-        : `probability${this.scale === "log" ? " (log)" : ""}`;
+        ? ["rank (top-k only)", "rank"]
+        : [`probability${log}`, `prob.${log}`, `p${log}`];
+    // Rotated, the title runs along the plot's height: a longer one would reach up into the
+    // grid (large text, short chart), so the longest that fits is shown.
+    const room = this.geo.height - top - bottom + Math.min(top, bottom);
+    this.yTitle.textContent = titles[titles.length - 1];
+    for (const t of titles) {
+      this.yTitle.textContent = t;
+      if (this.textLength(this.yTitle) <= room) break;
+    }
+  }
+
+  /**
+   * px length of an SVG text: measured once the chart is shown, else estimated.
+   * @param {SVGElement} t
+   */
+  textLength(t) {
+    const measured =
+      t instanceof SVGTextContentElement && t.isConnected ? t.getComputedTextLength() : 0;
+    return measured || (t.textContent ?? "").length * this.geo.fontSize * 0.55;
   }
 
   yTicks() {
@@ -270,15 +312,17 @@ export class Chart {
     return [0, 0.25, 0.5, 0.75, 1].map((f) => Number((f * this.yMax).toPrecision(6)));
   }
 
-  /** @param {number} v */
+  /**
+   * Plain decimals on every scale ("0.001", "0.01", "0.1", "1"; "0", "0.25"): one notation.
+   * @param {number} v
+   */
   formatTick(v) {
     if (this.metric === "rank") return String(v);
-    if (this.scale === "log") return v >= 0.01 ? String(v) : v.toExponential(0);
-    return this.yMax <= 0.1 ? v.toPrecision(2) : String(Math.round(v * 1000) / 1000);
+    return formatDecimal(v, this.scale === "log" ? 1 : 3);
   }
 
   drawXAxis() {
-    const y = this.geo.height - 6;
+    const y = this.geo.height - Math.round(this.geo.fontSize * 0.5);
     const g = this.xAxis;
     g.replaceChildren(
       ...this.geo.cols.map((l) => {
@@ -341,8 +385,9 @@ export class Chart {
     const x = this.x(l);
     this.guide.setAttribute("x1", String(x));
     this.guide.setAttribute("x2", String(x));
-    this.guide.setAttribute("y1", String(PAD_TOP));
-    this.guide.setAttribute("y2", String(this.geo.height - PAD_BOTTOM));
+    const { top, bottom } = this.pads();
+    this.guide.setAttribute("y1", String(top));
+    this.guide.setAttribute("y2", String(this.geo.height - bottom));
     this.dots.replaceChildren();
     const rows = [el("div", { class: "llk-tip-head", text: `layer ${this.geo.layers[l]}` })];
     for (const line of lines) {
@@ -366,16 +411,22 @@ export class Chart {
     }
     this.tooltip.replaceChildren(...rows);
     this.tooltip.hidden = false;
-    const w = Number(this.svg.getAttribute("width"));
-    this.tooltip.style.left = `${Math.min(x + 12, Math.max(0, w - 200))}px`;
-    this.tooltip.style.top = `${PAD_TOP}px`;
+    // Beside the guide, on the side away from the last layers when near them: that is where
+    // the lines change, and a tooltip over them would hide what it describes.
+    const left0 = this.geo.inputWidth;
+    const w = this.edges[this.edges.length - 1];
+    const tipW = this.tooltip.offsetWidth;
+    const right = x < left0 + (w - left0) * TIP_FLIP;
+    const left = right ? Math.min(x + 12, w - tipW) : Math.max(0, x - 12 - tipW);
+    this.tooltip.style.left = `${left}px`;
+    this.tooltip.style.top = `${top}px`;
   }
 
   hideTooltip() {
     this.tooltip.hidden = true;
     this.dots.replaceChildren();
-    this.guide.setAttribute("y2", String(PAD_TOP));
-    this.guide.setAttribute("y1", String(PAD_TOP));
+    this.guide.setAttribute("y2", "0");
+    this.guide.setAttribute("y1", "0");
   }
 
   /** @param {PointerEvent} e */

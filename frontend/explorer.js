@@ -14,10 +14,15 @@ import { Toolbar } from "./toolbar.js";
 import { RunBar } from "./runbar.js";
 import { Selection } from "./selection.js";
 import { Channel } from "./channel.js";
+import { FigureExport, fileName, shownTheme } from "./figure.js";
 import { colorTarget, intensityFn } from "./color.js";
 import { State } from "./state.js";
 import { observeWidth, resizeHandles } from "./interactions.js";
-import { hoverLine, pinLines, recolor, removePin, togglePin, toggleRow } from "./pins.js";
+import { hoverLine, pinLabel, pinLines, recolor, removePin, togglePin, toggleRow } from "./pins.js";
+import { ColorBar, colorScale } from "./colorbar.js";
+import { CellTip, cellFacts } from "./celltip.js";
+import { defaultLine } from "./defaultline.js";
+import { ColumnText } from "./measure.js";
 import { NO_KERNEL, runActions, runState } from "./live.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
@@ -49,7 +54,22 @@ export class Explorer {
     // Saved widget state can bypass Python's checks: say what was ignored, where users look.
     s.onInvalid = (text) => this.runbar.showNotice(text);
     this.toolbar = new Toolbar(signal, { onChange: (patch) => s.set(patch) }, this.runbar.root);
+    this.figure = new FigureExport(signal, this.channel, {
+      theme: () => shownTheme(this.root),
+      name: () => fileName(s.get("title") || this.lens?.model || ""),
+      notice: (text) => this.runbar.showNotice(text),
+    });
+    this.toolbar.exportSlot.append(this.figure.root);
     this.grid = new Grid(signal);
+    this.columnText = new ColumnText(this.grid.root);
+    /** @type {import("./format.js").EntropyUnit} the color bar's and cell tooltip's unit */
+    this.entropyUnit = "nats";
+    this.colorbar = new ColorBar(signal, {
+      onUnit: (unit) => {
+        this.entropyUnit = unit;
+        this.applyColoring();
+      },
+    });
     this.chart = new Chart(signal, {
       onZoom: (a, b) => s.set({ x_zoom: [a, b] }),
       onResetZoom: () => s.set({ x_zoom: [] }),
@@ -79,16 +99,20 @@ export class Explorer {
         onTrajectories: () => this.updatePins(),
       },
     );
+    this.celltip = new CellTip(signal, this.grid.root, this.root, (cell) => this.cellTip(cell));
+    this.selection.popup.avoid = this.chart.svg;
     this.root.append(
       this.toolbar.root,
       this.message,
       this.hint,
+      this.colorbar.root,
       this.grid.root,
       el("div", { class: "llk-resize-grid", title: "drag to change the grid's height" }),
       this.chart.root,
       el("div", { class: "llk-resize-chart", title: "drag to change the chart's height" }),
       this.legend.root,
       this.selection.popup.root,
+      this.celltip.root,
       el("div", { class: "llk-resize-table", title: "drag to change the widget's width" }),
     );
     this.host.append(this.root);
@@ -215,10 +239,20 @@ export class Explorer {
     const lens = this.lens;
     const s = this.state.all();
     const fit = lens
-      ? chartColumns(lens, s, s.table_width || this.width || this.host.clientWidth, this.scrollbar)
+      ? chartColumns(
+          lens,
+          s,
+          s.table_width || this.width || this.host.clientWidth,
+          this.scrollbar,
+          (l) => this.columnText.widest(lens, l, s.font_size),
+        )
       : null;
     this.hint.textContent = fit ? `Showing ${fit.hint}. Drag chart layer labels to zoom.` : "";
-    this.grid.setColumns(fit ? fit.geometry.cols : []);
+    this.grid.setColumns(
+      fit ? fit.geometry.cols : [],
+      fit ? fit.geometry.inputWidth - 1 : s.input_column_width,
+      fit ? fit.geometry.widths : [],
+    );
     if (!fit) return;
     this.chart.setGeometry(fit.geometry, fit.zoomed);
     this.selection.reanchor();
@@ -232,7 +266,7 @@ export class Explorer {
     style.fontSize = `${s.font_size}px`;
     style.setProperty("--llk-row-h", `${rowH}px`);
     style.width = s.table_width ? `${s.table_width}px` : "";
-    this.grid.setSizes(rowH, s.grid_height, s.input_column_width, s.column_width);
+    this.grid.setSizes(rowH, s.grid_height);
   }
 
   applyColoring() {
@@ -241,7 +275,25 @@ export class Explorer {
     const s = this.state.all();
     const mode = s.color_mode;
     const color = mode === "entropy" ? s.entropy_color : s.heat_color;
-    this.grid.setColoring(intensityFn(lens, { mode, ids: colorTarget(s) }), color);
+    const ids = colorTarget(s);
+    this.grid.setColoring(intensityFn(lens, { mode, ids }), color);
+    const target = ids.length ? pinLabel(lens, ids) : "";
+    this.colorbar.render(colorScale(lens, mode, target, this.entropyUnit), color, this.entropyUnit);
+    this.celltip.hide();
+  }
+
+  /**
+   * The hovered cell's tooltip lines, null for none.
+   * @param {HTMLElement} cell
+   */
+  cellTip(cell) {
+    const lens = this.lens;
+    const at = this.grid.locate(cell);
+    if (!lens || !at || at.l === undefined) return null;
+    const s = this.state.all();
+    const ids = colorTarget(s);
+    const target = ids.length ? pinLabel(lens, ids) : "";
+    return cellFacts(lens, at.l, at.p, { mode: s.color_mode, ids, target, unit: this.entropyUnit });
   }
 
   applyMetric() {
@@ -259,9 +311,13 @@ export class Explorer {
     const lens = this.lens;
     if (!lens) return;
     const pins = this.state.get("pins");
-    this.chart.setPinned(this.lines(pins));
+    // Nothing pinned: a dashed default line shows what the chart is for (never a pin).
+    const fallback = pins.length
+      ? null
+      : defaultLine(lens, this.state.get("trajectory_metric"), this.focusPos);
+    this.chart.setPinned(fallback ? [fallback.line] : this.lines(pins));
     this.grid.setPinnedRows(this.pinnedRows(lens));
-    this.legend.render(lens, pins, this.pinnedRows(lens), this.focusPos);
+    this.legend.render(lens, pins, this.pinnedRows(lens), this.focusPos, fallback);
     this.selection.refresh();
   }
 
@@ -303,7 +359,8 @@ export class Explorer {
     const lens = /** @type {Lens} */ (this.lens);
     if (this.focusPos !== p) {
       this.focusPos = p;
-      if (!this.state.get("pinned_rows").length) this.updatePins();
+      const s = this.state.all();
+      if (!s.pinned_rows.length || !s.pins.length) this.updatePins();
     }
     this.state.set({ selected_cell: { layer: lens.layers[l], position: p } });
   }

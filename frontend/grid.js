@@ -3,7 +3,7 @@
 // smoothly and a re-color touches a few hundred cells, not all of them.
 
 import { el } from "./dom.js";
-import { setToken } from "./tokens.js";
+import { setToken, showToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
 import { CELL_OK, CELL_INVALID } from "./lens.js";
 import { dashSample } from "./dashes.js";
@@ -71,7 +71,8 @@ export class Grid {
     this.inks = new Map();
     this.rowHeight = 20;
     this.inputWidth = 110;
-    this.columnWidth = 56;
+    /** @type {number[]} px of each shown column (layout.js fits them to the width and text) */
+    this.widths = [];
     /** grid-template-columns of the header and of every row */
     this.template = "";
     /** @type {Map<number, HTMLElement>} rendered rows by position */
@@ -104,26 +105,22 @@ export class Grid {
     this.invalidate();
   }
 
-  /** @param {number[]} cols */
-  setColumns(cols) {
+  /**
+   * @param {number[]} cols lens rows shown
+   * @param {number} input width of the input column, px
+   * @param {number[]} widths width of each shown column, px
+   */
+  setColumns(cols, input, widths) {
+    this.inputWidth = input;
+    this.widths = widths;
+    this.applyTemplate();
     const same = cols.length === this.cols.length && cols.every((l, i) => l === this.cols[i]);
     if (same && this.head.childElementCount === cols.length + 1) return;
     this.cols = cols;
     this.active.ci = Math.min(this.active.ci, Math.max(0, cols.length - 1));
     this.root.setAttribute("aria-colcount", String(cols.length + 1));
-    this.applyTemplate();
     this.renderHead();
     this.invalidate();
-  }
-
-  /**
-   * @param {number} input width of the input column, px
-   * @param {number} column width of every layer column, px
-   */
-  setColumnWidths(input, column) {
-    this.inputWidth = input;
-    this.columnWidth = column;
-    this.applyTemplate();
   }
 
   /**
@@ -132,8 +129,7 @@ export class Grid {
    * about twice as much; a non-inherited property on ~30 rows only re-lays them out.
    */
   applyTemplate() {
-    const n = Math.max(1, this.cols.length);
-    const template = `${this.inputWidth}px repeat(${n}, ${this.columnWidth}px)`;
+    const template = [this.inputWidth, ...this.widths].map((w) => `${w}px`).join(" ");
     if (template === this.template) return;
     this.template = template;
     this.head.style.gridTemplateColumns = template;
@@ -153,13 +149,10 @@ export class Grid {
   /**
    * @param {number} rowHeight px
    * @param {number} maxHeight px of the grid's scrolling box
-   * @param {number} input width of the input column, px
-   * @param {number} column width of every layer column, px
    */
-  setSizes(rowHeight, maxHeight, input, column) {
+  setSizes(rowHeight, maxHeight) {
     this.root.style.maxHeight = `${maxHeight}px`;
     this.setRowHeight(rowHeight);
-    this.setColumnWidths(input, column);
   }
 
   /** Width the vertical scrollbar takes from the columns (forces a layout). */
@@ -310,9 +303,11 @@ export class Grid {
    */
   buildInputCell(lens, p) {
     const pinned = this.pinnedRows.get(p);
+    const shown = showToken(lens.input[p]).text;
+    // The full token first: the column may cut it.
     const input = el("div", {
       class: pinned === undefined ? "llk-input" : "llk-input llk-pinned",
-      title: `position ${p}: click to ${pinned === undefined ? "pin" : "unpin"} this row`,
+      title: `${shown} (position ${p}): click to ${pinned === undefined ? "pin" : "unpin"} this row`,
       attrs: { role: "rowheader" },
     });
     const text = el("span", { class: "llk-input-text" });

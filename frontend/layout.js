@@ -1,41 +1,78 @@
-// Which lens rows become grid columns: fit the available width with a stride, always keeping
-// the first and the last layer, and say truthfully what is shown.
+// Which lens rows become grid columns and how wide each is: as many layers as fit the width
+// (evenly spaced, the first and the last always shown), each column as wide as its widest
+// token needs, the final layer's never cut, and the space left over shared out so a zoom to
+// a few layers fills the output instead of leaving it half empty.
 
 /**
  * @typedef {object} Columns
  * @property {number[]} rows lens-row indices shown, ascending
- * @property {number} stride 1 when every row of the range is shown
+ * @property {number} stride 1 when every row of the range is shown, else the widest gap
  * @property {string} hint what is shown, in words
  */
 
 /**
+ * The lens rows to show: every row of the zoom range when they fit, else `fit` rows spread
+ * as evenly as whole rows allow (gaps differ by at most one), first and last included.
  * @param {object} o
  * @param {number[]} o.layers model layer index of each lens row
  * @param {number[]} o.zoom [] or [first, last] lens rows (clamped here)
  * @param {number} o.available px for layer columns
- * @param {number} o.columnWidth px per column
+ * @param {number} o.columnWidth px per column (the narrowest a column gets)
+ * @param {number} [o.count] at most this many columns (fewer than the width allows)
  * @returns {Columns}
  */
-export function fitColumns({ layers, zoom, available, columnWidth }) {
+export function fitColumns({ layers, zoom, available, columnWidth, count }) {
   const [first, last] = zoomRange(zoom, layers.length);
   const n = last - first + 1;
-  const fit = Math.max(2, Math.floor(available / Math.max(1, columnWidth)));
+  let fit = Math.max(2, Math.floor(available / Math.max(1, columnWidth)));
+  if (count !== undefined) fit = Math.max(2, Math.min(fit, count));
   const range = zoomed(zoom, layers.length) ? `layers ${layers[first]}\u2013${layers[last]}: ` : "";
   if (n <= fit) {
     const rows = Array.from({ length: n }, (_, i) => first + i);
     return { rows, stride: 1, hint: `${range}all ${n} layer${n === 1 ? "" : "s"}` };
   }
-  const stride = Math.ceil((n - 1) / (fit - 1));
   const rows = [];
-  for (let r = first; r < last; r += stride) rows.push(r);
-  // The final layer is the model's own prediction: it must always be a column.
-  if (rows.length >= fit) rows.pop();
-  rows.push(last);
+  for (let i = 0; i < fit; i++) rows.push(first + Math.round((i * (n - 1)) / (fit - 1)));
+  let lo = Infinity;
+  let hi = 0;
+  for (let i = 1; i < rows.length; i++) {
+    const gap = layers[rows[i]] - layers[rows[i - 1]];
+    lo = Math.min(lo, gap);
+    hi = Math.max(hi, gap);
+  }
+  const every = lo === hi ? `every ${hi} layers` : `every ${lo}\u2013${hi} layers`;
   return {
     rows,
-    stride,
-    hint: `${range}every ${stride} layers (${rows.length} of ${n}; first and last always shown)`,
+    stride: hi,
+    hint: `${range}${every} (${rows.length} of ${n}; first and last always shown)`,
   };
+}
+
+/**
+ * Column widths for the shown columns: each at least `min` and, room allowing, what its
+ * text needs; the final layer's need is met first (it is the model's answer), the others
+ * shrink in proportion to what they ask beyond `min`; the space left over is shared evenly.
+ * Null when even `min` for every column and the final column's need do not fit.
+ * @param {object} o
+ * @param {number[]} o.needs px each column's text needs (padding included)
+ * @param {number} o.min px
+ * @param {number} o.available px
+ * @param {number} o.final index of the final layer's column, or -1
+ * @returns {number[] | null} whole px
+ */
+export function columnWidths({ needs, min, available, final }) {
+  const want = needs.map((w) => Math.max(min, Math.ceil(w)));
+  const total = want.reduce((a, b) => a + b, 0);
+  if (total <= available) {
+    const extra = (available - total) / Math.max(1, want.length);
+    return want.map((w) => Math.floor(w + extra));
+  }
+  const finalExtra = final >= 0 ? want[final] - min : 0;
+  const room = available - min * want.length - finalExtra;
+  if (room < 0) return null;
+  const asked = total - min * want.length - finalExtra;
+  const f = asked > 0 ? room / asked : 0;
+  return want.map((w, i) => (i === final ? w : Math.floor(min + (w - min) * f)));
 }
 
 /**
@@ -59,32 +96,64 @@ export function zoomed(zoom, L) {
   return a > 0 || b < L - 1;
 }
 
+/** The traits' sizes are for a 12 px font; A+ / A− scale them with the text. */
+export const BASE_FONT = 12;
+/** A column's padding and borders beyond its text, in em (widget.css .llk-cell). */
+const CELL_PAD_EM = 0.6;
+const CELL_BORDERS = 4;
+/** Widest a column grows for its text, in em: tokens beyond it are cut (full text on hover). */
+const MAX_TEXT_EM = 9;
+/** The final layer is the answer: it may grow further before it is cut. */
+const MAX_FINAL_EM = 18;
+
 /**
- * The shown columns for a total width, and the chart geometry that aligns with them.
+ * The shown columns and their widths for a total width, and the chart geometry that aligns
+ * with them.
  * @param {import("./lens.js").Lens} lens
  * @param {Pick<import("./state.js").UIState, "x_zoom" | "input_column_width" | "column_width"
- *   | "chart_height">} s
+ *   | "chart_height" | "font_size">} s
  * @param {number} total px the widget may use
  * @param {number} scrollbar px the grid's scrollbar takes
+ * @param {(l: number) => number} [textWidth] px the widest text of lens row l's cells takes
+ *   (0 when not measured: columns are then `column_width` wide, shared space aside)
  * @returns {{ hint: string, zoomed: boolean, geometry: import("./chart.js").Geometry }}
  */
-export function chartColumns(lens, s, total, scrollbar) {
-  const inputW = s.input_column_width;
-  const cols = fitColumns({
-    layers: lens.layers,
-    zoom: s.x_zoom,
-    available: total - inputW - scrollbar - 4,
-    columnWidth: s.column_width,
-  });
+export function chartColumns(lens, s, total, scrollbar, textWidth = () => 0) {
+  const scale = s.font_size / BASE_FONT;
+  const inputW = Math.round(s.input_column_width * scale);
+  const min = Math.round(s.column_width * scale);
+  // The root's right padding (6) and the grid's borders (2): columns fill exactly the rest.
+  const available = Math.max(0, total - inputW - scrollbar - 8);
+  const pad = CELL_PAD_EM * s.font_size + CELL_BORDERS;
+  const need = (/** @type {number} */ l) => {
+    const cap = (l === lens.finalRow ? MAX_FINAL_EM : MAX_TEXT_EM) * s.font_size;
+    return Math.min(cap, textWidth(l)) + pad;
+  };
+  let count;
+  let cols;
+  let widths;
+  // Fewer columns only when the final layer's answer would otherwise be cut.
+  for (;;) {
+    cols = fitColumns({ layers: lens.layers, zoom: s.x_zoom, available, columnWidth: min, count });
+    widths = columnWidths({
+      needs: cols.rows.map(need),
+      min,
+      available,
+      final: cols.rows.indexOf(lens.finalRow),
+    });
+    if (widths || cols.rows.length <= 2) break;
+    count = cols.rows.length - 1;
+  }
   return {
     hint: cols.hint,
     zoomed: zoomed(s.x_zoom, lens.L),
     geometry: {
       inputWidth: inputW + 1,
-      columnWidth: s.column_width,
+      widths: widths ?? cols.rows.map((l) => Math.max(min, Math.ceil(need(l)))),
       cols: cols.rows,
       layers: lens.layers,
       height: s.chart_height,
+      fontSize: s.font_size,
     },
   };
 }

@@ -1,7 +1,7 @@
 // Legend under the chart: pinned tokens/groups (color picker, remove) and pinned rows (line
 // style, remove).
 
-import { el } from "./dom.js";
+import { el, svg } from "./dom.js";
 import { showToken } from "./tokens.js";
 import { dashSample } from "./dashes.js";
 
@@ -55,8 +55,10 @@ export class Legend {
    * @param {Pin[]} pins
    * @param {number[]} rows pinned positions
    * @param {number} focusPos the position the chart shows when no row is pinned
+   * @param {import("./defaultline.js").DefaultLine | null} [fallback] the chart's default
+   *   line, drawn while nothing is pinned
    */
-  render(lens, pins, rows, focusPos) {
+  render(lens, pins, rows, focusPos, fallback = null) {
     const items = pins.map((pin, i) => {
       const color = /** @type {HTMLInputElement} */ (
         el("input", {
@@ -72,7 +74,11 @@ export class Legend {
         el("span", {
           class: "llk-legend-label",
           text: label,
-          title: pin.ids.length > 1 ? "group: sum of its tokens" : `id ${pin.ids[0]}`,
+          // The label may be cut: the title has it in full.
+          title:
+            pin.ids.length > 1
+              ? `${label}: group, the sum of its tokens`
+              : `${label} (id ${pin.ids[0]})`,
         }),
         removeButton("llk-remove-pin", { "data-index": String(i) }),
       ]);
@@ -83,6 +89,7 @@ export class Legend {
         el("span", {
           class: "llk-legend-label",
           text: `pos ${p} ${showToken(lens.input[p]).text}`,
+          title: `position ${p}: ${showToken(lens.input[p]).text}`,
         }),
         removeButton("llk-remove-row", { "data-p": String(p) }),
       ]),
@@ -93,10 +100,40 @@ export class Legend {
           class: "llk-legend-note",
           text: pins.length
             ? `at position ${focusPos} (${showToken(lens.input[focusPos]).text}); click an input token to compare rows`
-            : "click a cell, then a token in its popup, to pin its trajectory",
+            : fallback
+              ? "the final prediction's trajectory; click a cell, then a token in its popup, to pin your own"
+              : "click a cell, then a token in its popup, to pin its trajectory",
         });
-    this.root.replaceChildren(...items, ...rowItems, ...(where ? [where] : []));
+    const shown = !pins.length && fallback ? [defaultItem(fallback)] : [];
+    this.root.replaceChildren(...shown, ...items, ...rowItems, ...(where ? [where] : []));
   }
+}
+
+/**
+ * The default line's entry: its dash and color, and that it is only a default.
+ * @param {import("./defaultline.js").DefaultLine} d
+ */
+function defaultItem(d) {
+  const sample = svg("svg", { class: "llk-dash", width: 26, height: 6, "aria-hidden": "true" });
+  sample.append(
+    svg("line", {
+      x1: 1,
+      y1: 3,
+      x2: 25,
+      y2: 3,
+      stroke: d.line.color,
+      "stroke-dasharray": d.line.dash ?? "",
+    }),
+  );
+  return el("span", { class: "llk-legend-item llk-legend-default" }, [
+    sample,
+    el("span", { class: "llk-legend-default-tag", text: "default" }),
+    el("span", {
+      class: "llk-legend-label",
+      text: `${d.token} @${d.p}`,
+      title: `the final prediction ${d.token} at position ${d.p}, shown until you pin a token`,
+    }),
+  ]);
 }
 
 /**

@@ -9,7 +9,7 @@
 // widget's scoped CSS and theme variables still apply.
 
 import { el } from "./dom.js";
-import { setToken } from "./tokens.js";
+import { setToken, showToken } from "./tokens.js";
 import { formatProb } from "./format.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
@@ -72,6 +72,12 @@ export class Popup {
     if (this.topLayer) this.root.popover = "manual";
     /** @type {{ l: number, p: number } | null} */
     this.cell = null;
+    /**
+     * The chart: hovering the popup's rows draws lines there, so the popup should not cover
+     * its last layers, where the lines change most (set by the explorer).
+     * @type {Element | null}
+     */
+    this.avoid = null;
     const o = { signal };
     this.close.addEventListener("click", () => cb.onClose(), o);
     this.more.addEventListener("click", () => cb.onMore(), o);
@@ -138,7 +144,8 @@ export class Popup {
         {
           class: `llk-popup-row${c.pinned.has(id) ? " llk-pinned" : ""}`,
           attrs: { role: "listitem", tabindex: "0", "data-id": String(id) },
-          title: `id ${id}`,
+          // The token column may cut a long token: the title has it in full.
+          title: `${showToken(lens.token(id)).text} (id ${id})`,
         },
         [
           el("span", { class: "llk-rank", text: String(j + 1) }),
@@ -168,7 +175,9 @@ export class Popup {
 
   /**
    * Below the anchor cell if it fits, else above; clamped so the whole popup is in the
-   * viewport. Call again when anything scrolls: the popup follows its cell.
+   * viewport. Where that would cover the chart's last layers, above, left or right of the
+   * cell instead, whichever covers least of them without covering the cell. Call again
+   * when anything scrolls: the popup follows its cell.
    * @param {HTMLElement} anchor
    */
   place(anchor) {
@@ -177,11 +186,29 @@ export class Popup {
     const vh = doc.clientHeight;
     const a = anchor.getBoundingClientRect();
     const box = this.root.getBoundingClientRect();
-    let left = a.left;
-    let top = a.bottom + 2;
-    if (top + box.height > vh) top = a.top - box.height - 2;
-    left = Math.max(0, Math.min(left, vw - box.width));
-    top = Math.max(0, Math.min(top, vh - box.height));
+    const below = a.bottom + 2 + box.height > vh ? a.top - box.height - 2 : a.bottom + 2;
+    const clamp = (/** @type {number} */ left, /** @type {number} */ top) => ({
+      left: Math.max(0, Math.min(left, vw - box.width)),
+      top: Math.max(0, Math.min(top, vh - box.height)),
+    });
+    let { left, top } = clamp(a.left, below);
+    const chart = this.avoid?.getBoundingClientRect();
+    if (chart && chart.width > 0) {
+      const lastLayers = { ...rectOf(chart), left: chart.left + chart.width / 2 };
+      const spots = [
+        { left, top },
+        clamp(a.left, a.top - box.height - 2),
+        clamp(a.left - box.width - 2, a.top),
+        clamp(a.right + 2, a.top),
+      ];
+      let best = Infinity;
+      for (const spot of spots) {
+        const r = { ...spot, right: spot.left + box.width, bottom: spot.top + box.height };
+        if (overlap(r, rectOf(a)) > 0) continue;
+        const cost = overlap(r, lastLayers);
+        if (cost < best - 0.5) [best, left, top] = [cost, spot.left, spot.top];
+      }
+    }
     // In the top layer coordinates are the viewport's; otherwise (no Popover API, or not yet
     // in a document when shown) the popup is absolutely positioned in the widget's root.
     const inTopLayer = this.topLayer && this.root.matches(":popover-open");
@@ -197,6 +224,24 @@ export class Popup {
     this.root.hidden = true;
     this.cell = null;
   }
+}
+
+/** @typedef {{ left: number, top: number, right: number, bottom: number }} Box */
+
+/** @param {DOMRect} r @returns {Box} */
+function rectOf(r) {
+  return { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+}
+
+/**
+ * Area two boxes share.
+ * @param {Box} a
+ * @param {Box} b
+ */
+function overlap(a, b) {
+  const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+  const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+  return w > 0 && h > 0 ? w * h : 0;
 }
 
 /**

@@ -95,6 +95,8 @@ export class Toolbar {
     this.fontSize = 12;
     /** the title as last synced, restored by Escape */
     this.titleValue = "";
+    /** where the explorer puts the figure export control (figure.js) */
+    this.exportSlot = el("span", { class: "llk-export-slot" });
     this.root = el("div", { class: "llk-toolbar" }, [
       el("div", { class: "llk-titlebar" }, [this.title, this.busy]),
       runbar,
@@ -108,6 +110,7 @@ export class Toolbar {
         this.theme,
         this.smaller,
         this.larger,
+        this.exportSlot,
       ]),
     ]);
     this.bind(signal);

@@ -11,11 +11,15 @@ test("every layer when they fit", () => {
   assert.equal(c.hint, "all 8 layers");
 });
 
-test("a stride that fits, keeping the first and the final layer", () => {
+test("as many layers as fit, evenly spread, keeping the first and the final layer", () => {
   const c = fitColumns({ layers: range(33), zoom: [], available: 100, columnWidth: 10 });
+  assert.equal(c.rows.length, 10, "10 columns fit: all 10 are used");
+  assert.deepEqual(c.rows, [0, 4, 7, 11, 14, 18, 21, 25, 28, 32]);
   assert.equal(c.stride, 4);
-  assert.deepEqual(c.rows, [0, 4, 8, 12, 16, 20, 24, 28, 32]);
-  assert.match(c.hint, /every 4 layers \(9 of 33; first and last always shown\)/);
+  assert.match(c.hint, /every 3\u20134 layers \(10 of 33; first and last always shown\)/);
+  const even = fitColumns({ layers: range(31), zoom: [], available: 70, columnWidth: 10 });
+  assert.deepEqual(even.rows, [0, 5, 10, 15, 20, 25, 30]);
+  assert.match(even.hint, /every 5 layers \(7 of 31/);
 });
 
 test("for any width: ascending, within the fit, first and last always shown", () => {
@@ -26,7 +30,7 @@ test("for any width: ascending, within the fit, first and last always shown", ()
       const at = `L=${L} available=${available}`;
       assert.equal(c.rows[0], 0, at);
       assert.equal(c.rows.at(-1), L - 1, at);
-      assert.ok(c.rows.length <= Math.max(fit, 2), `${at}: ${c.rows.length} > ${fit}`);
+      assert.equal(c.rows.length, Math.min(L, fit), `${at}: as many as fit`);
       for (let i = 1; i < c.rows.length; i++) assert.ok(c.rows[i] > c.rows[i - 1], at);
     }
   }

@@ -18,12 +18,15 @@ test("navigate: arrow keys, Home/End, paging; other keys are not navigation", ()
   assert.equal(navigate("a", at, size), null);
 });
 
-test("formatProb: percent with 1 or 2 decimals, exponential below 0.1%", () => {
+test("formatProb: percent with 1 or 2 decimals, two significant digits below 0.1%", () => {
   assert.equal(formatProb(0.773), "77.3%");
   assert.equal(formatProb(1), "100.0%");
   assert.equal(formatProb(0.0831), "8.31%");
   assert.equal(formatProb(0.001), "0.10%");
-  assert.equal(formatProb(0.000123), "1.2e-2%");
-  assert.equal(formatProb(0), "0.0e+0%");
+  assert.equal(formatProb(0.0008), "0.08%");
+  assert.equal(formatProb(0.000123), "0.012%");
+  assert.equal(formatProb(0.0000123), "0.0012%");
+  assert.equal(formatProb(1e-9), "<0.0001%");
+  assert.equal(formatProb(0), "0%");
   assert.equal(formatProb(NaN), "?");
 });

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -124,8 +125,11 @@ def test_stride_keeps_first_and_last_and_follows_width(wp):
     hint = wp.page.locator(f"{OUT} .llk-hint")
     cols = headers(wp)
     assert cols[0] == "0" and cols[-1] == "79"
-    stride = int(re.search(r"every (\d+) layers", hint.text_content()).group(1))
-    assert [int(c) for c in cols[:-1]] == list(range(0, 79, stride))[: len(cols) - 1]
+    # As many layers as fit, spread evenly: gaps differ by at most one, as the hint says.
+    m = re.search(r"every (\d+)(?:\u2013(\d+))? layers", hint.text_content())
+    lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+    gaps = {int(b) - int(a) for a, b in itertools.pairwise(cols)}
+    assert gaps == {lo, hi} and hi - lo <= 1
     assert f"({len(cols)} of 80" in hint.text_content()
     set_host_width(wp, 420)
     narrow = headers(wp)
@@ -238,7 +242,8 @@ def test_popup_is_not_clipped_by_a_host_that_hides_overflow(wp):
 def test_popup_without_the_popover_api_is_placed_at_its_cell(wp):
     """Older browsers: the popup falls back to absolute placement inside the widget."""
     wp.page.evaluate("delete HTMLElement.prototype.showPopover")
-    wp.mount(payload(n_layers=6, n_pos=4))
+    # A tall grid: below the cell the popup covers no part of the chart, so it goes there.
+    wp.mount(payload(n_layers=6, n_pos=40))
     cell = wp.cell(3, 1)
     cell.click()
     popup = wp.page.locator(f"{OUT} .llk-popup")
@@ -339,7 +344,9 @@ def test_pin_group_and_remove_from_legend(wp):
     assert wp.saves() >= 3
     wp.page.locator(f"{OUT} .llk-remove-pin").click()
     assert wp.trait("pins") == []
-    assert wp.page.locator(f"{OUT} .llk-lines path").count() == 0
+    # Only the default line (the final prediction, never a pin) is left.
+    assert wp.page.locator(f"{OUT} .llk-lines path:not(.llk-default-line)").count() == 0
+    assert wp.page.locator(f"{OUT} .llk-lines path.llk-default-line").count() == 1
 
 
 def test_pin_color_picker_changes_line(wp):
@@ -537,7 +544,8 @@ def test_column_and_input_width_drags(wp):
     wp.mount(payload(n_layers=6), column_width=50, input_column_width=100)
     drag(wp, f"{OUT} .llk-colhead >> nth=0 >> .llk-resize-col", 30, 0)
     assert wp.trait("column_width") == 80
-    assert wp.cell(0, 0).bounding_box()["width"] == pytest.approx(80, abs=1)
+    # column_width is the narrowest a column gets: space left over widens the columns.
+    assert wp.cell(0, 0).bounding_box()["width"] >= 80 - 1
     drag(wp, f"{OUT} .llk-resize-input", -40, 0)
     assert wp.trait("input_column_width") == 60
 
@@ -658,7 +666,7 @@ def test_traits_set_from_python_update_the_view(wp):
     wp.set_trait("x_zoom", [1, 3])
     assert headers(wp) == ["1", "2", "3"]
     wp.set_trait("column_width", 90)
-    assert wp.cell(0, 0).bounding_box()["width"] == pytest.approx(90, abs=1)
+    assert wp.cell(0, 0).bounding_box()["width"] >= 90 - 1
     wp.set_trait("title", "from python")
     assert wp.page.locator(f"{OUT} .llk-title").input_value() == "from python"
 

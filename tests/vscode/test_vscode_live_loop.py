@@ -7,6 +7,7 @@ the widget shows in the reproduced webview (conftest.py, host.js) and what Pytho
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
@@ -82,14 +83,19 @@ def input_text(output: Locator) -> str:
 
 def format_prob(p: float) -> str:
     """frontend/format.js formatProb, in Python."""
+    if p <= 0:
+        return "0%"
     if p >= 0.001:
         return f"{p * 100:.{1 if p >= 0.1 else 2}f}%"
-    mantissa, exponent = f"{p * 100:.1e}".split("e")
-    return f"{mantissa}e{int(exponent):+d}%"  # JS toExponential: 1.2e-3, not 1.2e-03
+    percent = p * 100
+    if percent < 1e-4:
+        return "<0.0001%"
+    decimals = 1 - math.floor(math.log10(percent))  # two significant digits, no exponent
+    return f"{percent:.{decimals}f}".rstrip("0").rstrip(".") + "%"
 
 
 def pct(text: str) -> float:
-    """A shown probability ("77.3%", "8.3e-2%") as a fraction."""
+    """A shown probability ("77.3%", "0.083%") as a fraction."""
     return float(text.strip().rstrip("%")) / 100
 
 

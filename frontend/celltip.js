@@ -1,0 +1,146 @@
+// The grid cell tooltip: a cell's numbers without a click (top token in full, its
+// probability and rank, the colored token's or group's value, the cell's entropy). Built when
+// the pointer enters a cell, so rendering rows costs nothing extra.
+
+import { el } from "./dom.js";
+import { showToken } from "./tokens.js";
+import { formatEntropy, formatProb } from "./format.js";
+import { CELL_OK } from "./lens.js";
+
+/** @typedef {import("./lens.js").Lens} Lens */
+/** @typedef {import("./format.js").EntropyUnit} EntropyUnit */
+
+/**
+ * What colors the cells, as the tooltip reports it.
+ * @typedef {object} TipContext
+ * @property {import("./color.js").ColorMode} mode
+ * @property {number[]} ids the colored token (token mode) or group members (group mode)
+ * @property {string} target their shown text ("" if none)
+ * @property {EntropyUnit} unit
+ */
+
+/**
+ * 1-based rank of `id` among cell (l, p)'s top-k, or 0 when it is not among them.
+ * @param {Lens} lens
+ * @param {number} l
+ * @param {number} p
+ * @param {number} id
+ */
+export function rankOf(lens, l, p, id) {
+  const base = lens.cellBase(l, p);
+  for (let j = 0; j < lens.k; j++) if (lens.topkIds[base + j] === id) return j + 1;
+  return 0;
+}
+
+/**
+ * The tooltip's lines for cell (l, p): [label, value] pairs, the first naming the cell.
+ * Null for a cell without numbers (its title says why).
+ * @param {Lens} lens
+ * @param {number} l
+ * @param {number} p
+ * @param {TipContext} ctx
+ * @returns {[string, string][] | null}
+ */
+export function cellFacts(lens, l, p, ctx) {
+  if (lens.status(l, p) !== CELL_OK) return null;
+  const id = lens.topId(l, p);
+  const final = l === lens.finalRow ? " (final)" : "";
+  /** @type {[string, string][]} */
+  const out = [
+    [`layer ${lens.layers[l]}${final} \u00b7 position ${p}`, showToken(lens.input[p]).text],
+    ["top token", showToken(lens.token(id)).text],
+    ["probability", `${formatProb(lens.topProb(l, p))} \u00b7 rank 1 of ${lens.k}`],
+  ];
+  if ((ctx.mode === "token" || ctx.mode === "group") && ctx.ids.length) {
+    const t = lens.groupTrajectory(p, ctx.ids);
+    const value = t ? formatProb(t[l]) : "not known here";
+    if (ctx.ids.length === 1) {
+      const r = rankOf(lens, l, p, ctx.ids[0]);
+      const rank = r ? `rank ${r}` : `rank > ${lens.k}`;
+      out.push([ctx.target, `${value} \u00b7 ${rank}`]);
+    } else out.push([`${ctx.target} (sum)`, value]);
+  }
+  if (lens.entropy) {
+    out.push(["entropy", formatEntropy(lens.entropy[l * lens.P + p], ctx.unit)]);
+  }
+  return out;
+}
+
+export class CellTip {
+  /**
+   * @param {AbortSignal} signal
+   * @param {HTMLElement} grid the grid's scrolling box (cells are inside it)
+   * @param {HTMLElement} host the widget root the tooltip is placed in
+   * @param {(cell: HTMLElement) => [string, string][] | null} facts
+   */
+  constructor(signal, grid, host, facts) {
+    this.host = host;
+    this.facts = facts;
+    this.root = el("div", { class: "llk-celltip", attrs: { role: "tooltip" } });
+    this.root.hidden = true;
+    /** @type {HTMLElement | null} */
+    this.cell = null;
+    const o = { signal, passive: true };
+    grid.addEventListener(
+      "pointerover",
+      (e) => {
+        const cell = e.target instanceof Element ? e.target.closest(".llk-cell") : null;
+        if (cell instanceof HTMLElement) this.show(cell);
+        else this.hide();
+      },
+      o,
+    );
+    grid.addEventListener("pointerleave", () => this.hide(), o);
+    // A click opens the popup, a scroll moves the cell: either way the tooltip is stale.
+    grid.addEventListener("pointerdown", () => this.hide(), o);
+    grid.addEventListener("scroll", () => this.hide(), o);
+  }
+
+  /** @param {HTMLElement} cell */
+  show(cell) {
+    if (cell === this.cell && !this.root.hidden) return;
+    const facts = this.facts(cell);
+    if (!facts) {
+      this.hide();
+      return;
+    }
+    this.cell = cell;
+    const [head, ...rows] = facts;
+    this.root.replaceChildren(
+      el("div", { class: "llk-celltip-head" }, [
+        el("span", { text: `${head[0]} ` }),
+        el("span", { class: "llk-celltip-token", text: head[1] }),
+      ]),
+      ...rows.map(([label, value]) =>
+        el("div", { class: "llk-celltip-row" }, [
+          el("span", { class: "llk-celltip-label", text: label }),
+          el("span", { class: "llk-celltip-value", text: value }),
+        ]),
+      ),
+    );
+    this.root.hidden = false;
+    this.place(cell);
+  }
+
+  /**
+   * Below the cell, or above it when the widget ends first; never past the widget's sides.
+   * @param {HTMLElement} cell
+   */
+  place(cell) {
+    const c = cell.getBoundingClientRect();
+    const h = this.host.getBoundingClientRect();
+    const tip = this.root.getBoundingClientRect();
+    let top = c.bottom - h.top + 4;
+    if (top + tip.height > h.height && c.top - h.top - tip.height - 4 >= 0) {
+      top = c.top - h.top - tip.height - 4;
+    }
+    const left = Math.max(0, Math.min(c.left - h.left, h.width - tip.width));
+    this.root.style.left = `${left}px`;
+    this.root.style.top = `${top}px`;
+  }
+
+  hide() {
+    this.cell = null;
+    this.root.hidden = true;
+  }
+}
