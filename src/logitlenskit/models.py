@@ -4,17 +4,27 @@ No model hub is needed for the two embedded models: their weights ship inside Py
 as GGUF files, which transformers dequantizes to float32. The conversion takes seconds, so
 the converted model is saved once under the user's cache directory and loaded from there
 afterwards.
+
+Progress lines ("loaded ... in 2.5 s", the one-time conversion's steps) go to the logger
+``logitlenskit`` at INFO, whose own handler prints them to stdout inside IPython and
+Jupyter (which paints stderr red, as if something failed) and to stderr elsewhere (a
+script's or the CLI's stdout stays clean for its data).
+``logging.getLogger("logitlenskit").setLevel(logging.WARNING)`` silences them; to route
+them through your own logging set-up instead, clear that logger's handlers and set its
+``propagate`` to true.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,8 +98,59 @@ def cache_dir() -> Path:
     return Path(base) / "logitlenskit"
 
 
+logger = logging.getLogger("logitlenskit")
+
+
+def _in_ipython() -> bool:
+    shell = sys.modules.get("IPython")
+    return shell is not None and shell.get_ipython() is not None
+
+
+class _ProgressHandler(logging.Handler):
+    """Print the package's INFO lines where people look for them.
+
+    The stream is looked up at each record because ipykernel swaps ``sys.stdout`` per cell.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stdout if _in_ipython() else sys.stderr
+        try:
+            print(f"[logitlenskit] {self.format(record)}", file=stream, flush=True)
+        except Exception:  # a closed or broken stream must never break a model load
+            self.handleError(record)
+
+
+if not any(isinstance(h, _ProgressHandler) for h in logger.handlers):
+    logger.addHandler(_ProgressHandler())
+    # Our handler already shows each line: propagating too would print it twice for an
+    # application that set up logging (logging.basicConfig() prints INFO records that
+    # reach the root logger, whatever the root's level).
+    logger.propagate = False
+if logger.level == logging.NOTSET:
+    # Without a level, INFO records would inherit the root's WARNING and never be made.
+    logger.setLevel(logging.INFO)
+
+
 def _say(message: str) -> None:
-    print(f"[logitlenskit] {message}", file=sys.stderr, flush=True)
+    logger.info(message)
+
+
+@contextlib.contextmanager
+def _quiet_progress_bars() -> Iterator[None]:
+    """Hide transformers' "Loading weights" bar (stderr) for a load from our own cache.
+
+    Loading a cached embedded model takes a second or two; the bar adds nothing but a red
+    block in Jupyter. The setting is global to transformers, so it is restored afterwards.
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def load_model(
@@ -185,8 +246,9 @@ def _load_embedded(entry: EmbeddedModel, **kwargs: Any) -> StandardizedTransform
     if not (folder / "config.json").exists():
         _convert_to_cache(entry, folder)
     started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    hf_model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
+    with _quiet_progress_bars():
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        hf_model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
     hf_model.eval()
     # Name the model by what it is, not by the cache folder it happens to load from: the
     # name is shown as the widget's default title and stored in collected data.
