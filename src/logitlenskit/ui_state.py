@@ -290,4 +290,3 @@ class UIStateTraits(traitlets.HasTraits):
         ``unlink()`` to let them move independently again.
         """
         return ColumnLink([traitlets.link((self, name), (other, name)) for name in _COLUMN_TRAITS])
-
