@@ -2,9 +2,7 @@
 // the legend's samples all use them, so they live below the views.
 
 import { svg } from "./dom.js";
-
-/** SVG dash patterns telling pinned rows apart in the chart (index = pin order). */
-export const ROW_DASHES = ["", "6 3", "2 2", "8 3 2 3", "12 4"];
+import { ROW_DASHES } from "./schema.js";
 
 /**
  * The dash pattern of pinned row number `index` ("" = solid).

@@ -112,6 +112,18 @@ export const PIN_PALETTE = Object.freeze([
   "#000075",
 ]);
 
+/** SVG dash arrays of pinned rows, in pin order ("" = solid). */
+export const ROW_DASHES = Object.freeze(["", "6 3", "2 2", "8 3 2 3", "12 4"]);
+
+/** How whitespace in a token is drawn. */
+export const TOKEN_GLYPHS = Object.freeze({
+  " ": "\u2423",
+  "\u00a0": "\u2423",
+  "\n": "\u21b5",
+  "\r": "\u240d",
+  "\t": "\u21e5",
+});
+
 /** The largest k a run takes (widget.py); the popup's 'more' asks for up to 100. */
 export const MAX_RUN_K = 200;
 /** The most predictions per cell data may hold (validate.py). */

@@ -1,13 +1,9 @@
 // Token strings made visible: whitespace and control characters get glyphs, and tokens that
 // are only part of a UTF-8 character (they decode to U+FFFD or to <0xNN>) are flagged.
 
-const GLYPHS = new Map([
-  [" ", "\u2423"], // ␣
-  ["\u00a0", "\u2423"],
-  ["\n", "\u21b5"], // ↵
-  ["\r", "\u240d"], // ␍
-  ["\t", "\u21e5"], // ⇥
-]);
+import { TOKEN_GLYPHS } from "./schema.js";
+
+const GLYPHS = new Map(Object.entries(TOKEN_GLYPHS));
 
 const SPECIAL = /[\s\p{Cc}]/gu;
 const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;

@@ -60,6 +60,11 @@ def _typedef(name: str, doc: str, traits: dict[str, traitlets.TraitType]) -> lis
     return [*lines, " */"]
 
 
+def _key(key: str) -> str:
+    """An object key, quoted only where JS needs it (biome's style)."""
+    return key if key.isidentifier() and key.isascii() else json.dumps(key)
+
+
 def _literal(value: Any) -> str:
     """JSON laid out as biome formats it: one entry per line unless it fits on one."""
     inline = json.dumps(value, separators=(", ", ": "))
@@ -68,7 +73,9 @@ def _literal(value: Any) -> str:
     if isinstance(value, list):
         entries = [f"  {json.dumps(v)}," for v in value]
         return "[\n" + "\n".join(entries) + "\n]"
-    entries = [f"  {key}: {json.dumps(v, separators=(', ', ': '))}," for key, v in value.items()]
+    entries = [
+        f"  {_key(key)}: {json.dumps(v, separators=(', ', ': '))}," for key, v in value.items()
+    ]
     return "{\n" + "\n".join(entries) + "\n}"
 
 
@@ -114,6 +121,14 @@ def render() -> str:
         *_const(
             "PIN_PALETTE", "Pin colors, distinct in light and dark.", list(ui_state.PIN_PALETTE)
         ),
+        "",
+        *_const(
+            "ROW_DASHES",
+            'SVG dash arrays of pinned rows, in pin order ("" = solid).',
+            [" ".join(map(str, dash)) for dash in ui_state.ROW_DASHES],
+        ),
+        "",
+        *_const("TOKEN_GLYPHS", "How whitespace in a token is drawn.", ui_state.TOKEN_GLYPHS),
         "",
         "/** The largest k a run takes (widget.py); the popup's 'more' asks for up to 100. */",
         f"export const MAX_RUN_K = {widget.MAX_K};",

@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .files import check_output_path, write_bytes_atomic
-from .ui_state import PIN_PALETTE, UIStateTraits
+from .ui_state import PIN_PALETTE, ROW_DASHES, TOKEN_GLYPHS, UIStateTraits
 
 __all__ = ["FIGURE_FORMATS", "figure_bytes", "figure_format", "lens_figure", "save_figure"]
 
@@ -63,10 +63,7 @@ THEMES = {
 }
 
 # Same glyphs as frontend/tokens.js, so a figure reads like the widget.
-_GLYPHS = {" ": "\u2423", "\u00a0": "\u2423", "\n": "\u21b5", "\r": "\u240d", "\t": "\u21e5"}
 _BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
-# Chart dash patterns of pinned rows (frontend/dashes.js), in points.
-_ROW_DASHES = ((), (6, 3), (2, 2), (8, 3, 2, 3), (12, 4))
 _LOG_FLOOR = 1e-6
 _CELL_ID = "llk-cell"
 
@@ -305,8 +302,8 @@ def _has_return_glyph() -> bool:
 def _glyph(ch: str) -> str:
     if ch == "\r" and not _has_return_glyph():
         return "\\r"  # ␍ is missing from DejaVu Sans: a box would say nothing
-    if ch in _GLYPHS:
-        return _GLYPHS[ch]
+    if ch in TOKEN_GLYPHS:
+        return TOKEN_GLYPHS[ch]
     code = ord(ch)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:x}"
 
@@ -598,7 +595,7 @@ def _pinned_rows(lens: _Lens, state: Any) -> list[int]:
 
 
 def _dash(index: int) -> Any:
-    dash = _ROW_DASHES[index % len(_ROW_DASHES)]
+    dash = ROW_DASHES[index % len(ROW_DASHES)]
     return (0, dash) if dash else "solid"
 
 

@@ -18,7 +18,9 @@ from .validate import as_int, check_text
 __all__ = [
     "COLOR_MODES",
     "PIN_PALETTE",
+    "ROW_DASHES",
     "SIZE_LIMITS",
+    "TOKEN_GLYPHS",
     "ColumnLink",
     "IndexInt",
     "UIStateTraits",
@@ -47,6 +49,11 @@ PIN_PALETTE = (
     "#808000",
     "#000075",
 )
+# Dash patterns (dash, gap, ... in px or pt) telling pinned input rows apart, in pin order;
+# () is solid. The widget's chart, grid marks and legend and the figures use the same ones.
+ROW_DASHES = ((), (6, 3), (2, 2), (8, 3, 2, 3), (12, 4))
+# How whitespace in a token is drawn, so " Paris" and "Paris" never look alike.
+TOKEN_GLYPHS = {" ": "\u2423", "\u00a0": "\u2423", "\n": "\u21b5", "\r": "\u240d", "\t": "\u21e5"}
 # Inclusive, in CSS pixels (font_size in px too); the browser's drags and A+/A- stay inside.
 SIZE_LIMITS = {
     "column_width": (16, 400),

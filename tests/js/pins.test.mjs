@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PIN_PALETTE } from "../../frontend/schema.js";
-import { ROW_DASHES } from "../../frontend/dashes.js";
+import { ROW_DASHES } from "../../frontend/schema.js";
 import { decode } from "../../frontend/decode.js";
 import { CELL_PENDING } from "../../frontend/lens.js";
 import {
