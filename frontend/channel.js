@@ -172,16 +172,8 @@ export class Channel {
     const tokens = a.tokens;
     const bad = (/** @type {string} */ why) =>
       new ChannelError(`Python's "detail" answer ${why}`, "answer");
-    if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
-      throw bad("has no list of token ids");
-    }
-    if (
-      !Array.isArray(tokens) ||
-      tokens.length !== ids.length ||
-      !tokens.every((t) => typeof t === "string")
-    ) {
-      throw bad(`does not give one token string per id (${ids.length})`);
-    }
+    const wrong = tokenListProblem(ids, tokens);
+    if (wrong) throw bad(wrong);
     if (!Number.isInteger(a.run) || a.position !== msg.position || a.layer !== msg.layer) {
       throw bad(`is for another cell (run ${a.run}, layer ${a.layer}, position ${a.position})`);
     }
@@ -194,6 +186,54 @@ export class Channel {
     }
     return { run: a.run, layer: a.layer, position: a.position, ids, tokens, probs };
   }
+}
+
+/**
+ * Trajectories Python sends ahead of the data that will hold them (a new pin's, see
+ * docs/live-loop.md): the probability of each id at every lens row of every position.
+ * @typedef {object} Pushed
+ * @property {number} run the run they belong to
+ * @property {number[]} ids
+ * @property {string[]} tokens decoded text of each id
+ * @property {DataView | undefined} buffer float32 [P, n, L], checked by the receiver (it
+ *   knows P and L)
+ */
+
+/**
+ * Call `fn` with each trajectories message Python sends, until `signal` aborts. Malformed
+ * ones are dropped: the data trait that follows carries the same trajectories.
+ * @param {import("./state.js").Model} model
+ * @param {AbortSignal} signal
+ * @param {(pushed: Pushed) => void} fn
+ */
+export function onPushedTrajectories(model, signal, fn) {
+  /** @type {(msg: any, buffers: DataView[]) => void} */
+  const handler = (msg, buffers) => {
+    if (msg?.kind !== "llk-trajectories" || !Number.isInteger(msg.run)) return;
+    if (tokenListProblem(msg.ids, msg.tokens)) return;
+    fn({ run: msg.run, ids: msg.ids, tokens: msg.tokens, buffer: buffers?.[0] });
+  };
+  model.on("msg:custom", handler);
+  signal.addEventListener("abort", () => model.off("msg:custom", handler), { once: true });
+}
+
+/**
+ * What is wrong with a list of token ids and their strings from Python, or "".
+ * @param {unknown} ids
+ * @param {unknown} tokens
+ */
+function tokenListProblem(ids, tokens) {
+  if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) {
+    return "has no list of token ids";
+  }
+  if (
+    !Array.isArray(tokens) ||
+    tokens.length !== ids.length ||
+    !tokens.every((t) => typeof t === "string")
+  ) {
+    return `does not give one token string per id (${ids.length})`;
+  }
+  return "";
 }
 
 /**

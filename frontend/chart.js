@@ -53,6 +53,8 @@ export class Chart {
     this.yAxis = svg("g", { class: "llk-yaxis" });
     this.xAxis = svg("g", { class: "llk-xaxis" });
     this.yTitle = svg("text", { class: "llk-ytitle" });
+    /** @type {{ ctx: CanvasRenderingContext2D, size: number, font: string } | null} */
+    this.measure = null;
     this.lines = svg("g", { class: "llk-lines" });
     this.hoverPath = svg("path", { class: "llk-hover-line" });
     this.guide = svg("line", { class: "llk-guide" });
@@ -288,13 +290,31 @@ export class Chart {
   }
 
   /**
-   * px length of an SVG text: measured once the chart is shown, else estimated.
+   * px length of an SVG text, measured on a canvas: `getComputedTextLength` would force a
+   * synchronous layout on every render (it cost ~18 ms of each same-run data update).
+   * Estimated until the chart is in a document.
    * @param {SVGElement} t
    */
   textLength(t) {
-    const measured =
-      t instanceof SVGTextContentElement && t.isConnected ? t.getComputedTextLength() : 0;
-    return measured || (t.textContent ?? "").length * this.geo.fontSize * 0.55;
+    const text = t.textContent ?? "";
+    const ctx = this.textContext(t);
+    return ctx ? ctx.measureText(text).width : text.length * this.geo.fontSize * 0.55;
+  }
+
+  /**
+   * A canvas set to `t`'s font; the font is read again only when the widget's size changes.
+   * @param {SVGElement} t
+   */
+  textContext(t) {
+    if (this.measure?.size !== this.geo.fontSize) {
+      const font = t.isConnected ? getComputedStyle(t).font : "";
+      if (!font) return null;
+      const ctx = this.measure?.ctx ?? document.createElement("canvas").getContext("2d");
+      if (!ctx) return null;
+      this.measure = { ctx, size: this.geo.fontSize, font };
+    }
+    this.measure.ctx.font = this.measure.font;
+    return this.measure.ctx;
   }
 
   yTicks() {

@@ -5,7 +5,7 @@
 // worth saving is a trait.
 
 import { el } from "./dom.js";
-import { decode } from "./decode.js";
+import { decode, typed } from "./decode.js";
 import { chartColumns } from "./layout.js";
 import { Grid } from "./grid.js";
 import { Chart } from "./chart.js";
@@ -13,7 +13,7 @@ import { Legend } from "./legend.js";
 import { Toolbar } from "./toolbar.js";
 import { RunBar } from "./runbar.js";
 import { Selection } from "./selection.js";
-import { Channel } from "./channel.js";
+import { Channel, onPushedTrajectories } from "./channel.js";
 import { FigureExport, fileName, shownTheme } from "./figure.js";
 import { colorTarget, intensityFn } from "./color.js";
 import { State } from "./state.js";
@@ -136,6 +136,7 @@ export class Explorer {
     const on = (/** @type {string[]} */ keys, /** @type {() => void} */ fn) =>
       this.state.on(keys, fn);
     on(["data"], () => this.loadData());
+    onPushedTrajectories(this.model, this.abort.signal, (pushed) => this.addPushed(pushed));
     on(["column_width", "input_column_width", "table_width", "x_zoom", "chart_height"], () =>
       this.layout(),
     );
@@ -307,6 +308,29 @@ export class Explorer {
   }
 
   /** Chart lines, legend, grid row marks and popup marks after pins, rows or data changed. */
+  /**
+   * A new pin's trajectories, sent ahead of the payload: its lines show without waiting for
+   * the whole data to be re-sent and decoded. Another run's are dropped.
+   * @param {import("./channel.js").Pushed} pushed
+   */
+  addPushed(pushed) {
+    const lens = this.lens;
+    if (!lens || lens.run !== pushed.run) return;
+    const n = pushed.ids.length * lens.L;
+    let probs;
+    try {
+      probs = typed(pushed.buffer, "pushed trajectories", Float32Array, lens.P * n);
+    } catch {
+      return; // the data trait that follows carries them too
+    }
+    for (let p = 0; p < lens.P; p++) {
+      lens.addTrajectories(p, pushed.ids, probs.subarray(p * n, (p + 1) * n), pushed.tokens);
+    }
+    // Recoloring the grid is the costly part: only when the cells are colored by these ids.
+    if (colorTarget(this.state.all()).some((id) => pushed.ids.includes(id))) this.applyColoring();
+    this.updatePins();
+  }
+
   updatePins() {
     const lens = this.lens;
     if (!lens) return;

@@ -69,6 +69,33 @@ def test_a_pin_from_python_is_tracked_everywhere_and_survives_a_new_prompt(live)
     assert "12092" in live.data["vocab"], "the pin has its text, not a bare id"
 
 
+def test_a_pin_pushes_its_trajectories_ahead_of_the_payload(live, monkeypatch):
+    sent, data_at_send = [], []
+
+    def send(content, buffers=None):
+        sent.append((content, buffers))
+        data_at_send.append(live.data)
+
+    monkeypatch.setattr(live, "send", send)
+    before = live.data
+    _from_browser(live, pins=[{"ids": [12092, PARIS], "color": "#e6194b"}])
+    live.wait(30)
+    pushes = [(c, b) for c, b in sent if c.get("kind") == "llk-trajectories"]
+    assert len(pushes) == 1
+    content, buffers = pushes[0]
+    assert content["run"] == live.data["run"] and content["ids"] == sorted({12092, PARIS})
+    assert content["tokens"] == [live.result["vocab"][i] for i in content["ids"]]
+    assert data_at_send[0] is before, "sent before the payload that also holds them"
+    n_pos, n_rows = len(live.data["input"]), len(live.data["layers"])
+    block = np.frombuffer(buffers[0], "<f4").reshape(n_pos, len(content["ids"]), n_rows)
+    for pos in range(n_pos):  # exactly what the payload then carries
+        tracked = live.result["tracked"][pos].numpy()
+        for j, token in enumerate(content["ids"]):
+            column = int(np.searchsorted(tracked, token))
+            want = live.result["probs"][pos][:, column].numpy()
+            np.testing.assert_array_equal(block[pos, j], want)
+
+
 def test_detail_answers_deeper_top_k_and_refuses_stale_runs(live):
     answer, buffers = live.detail(
         {"run": live.data["run"], "layer": 29, "position": 4, "k": 20}, []

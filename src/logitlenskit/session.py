@@ -39,7 +39,16 @@ from .request import (
     warn_non_finite,
 )
 
-__all__ = ["CACHE_BYTES", "Cancelled", "Control", "LensRun", "detail", "start_run", "track"]
+__all__ = [
+    "CACHE_BYTES",
+    "Cancelled",
+    "Control",
+    "LensRun",
+    "detail",
+    "start_run",
+    "track",
+    "trajectories",
+]
 
 #: Largest hidden-state cache a local run keeps for instant follow-ups (float32 bytes).
 CACHE_BYTES = 1 << 30
@@ -390,6 +399,27 @@ def track(run: LensRun, token_ids: Sequence[int], control: Control | None = None
     _add_vocab(run.result, request.tokenizer, new)
     run.extra = sorted({*run.extra, *new})
     return run
+
+
+def trajectories(run: LensRun, token_ids: Sequence[int]) -> np.ndarray:
+    """``[P, n, L]`` probabilities of ``token_ids`` at every position, as the run tracks them.
+
+    NaN where a position does not track an id (yet: a pending position, an id never
+    tracked). This is what a pin pushes to the browser ahead of the whole payload.
+    """
+    ids = np.asarray(token_ids, dtype=np.int64)
+    n_rows, n_pos = run.status.shape
+    out = np.full((n_pos, len(ids), n_rows), np.nan, dtype=np.float32)
+    for pos, (tracked, probs) in enumerate(
+        zip(run.result["tracked"], run.result["probs"], strict=True)
+    ):
+        tracked = np.asarray(tracked)
+        if not len(tracked):
+            continue
+        at = np.minimum(np.searchsorted(tracked, ids), len(tracked) - 1)
+        found = tracked[at] == ids
+        out[pos, found] = np.asarray(probs)[:, at[found]].T
+    return out
 
 
 def _cached_probs(run: LensRun, positions: Any, token_ids: Sequence[int]) -> np.ndarray:

@@ -259,7 +259,9 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
         self._runner.submit(job, self._show, self._fail, background, ticket)
 
-    def _show(self, run: LensRun, partial: bool = False) -> None:
+    def _show(self, run: LensRun, partial: bool = False, ahead: Sequence[int] = ()) -> None:
+        if ahead:
+            self._push_trajectories(run, ahead)
         with self.hold_sync():
             self._run = run
             self._own_payload = {**to_widget_payload(run.payload_source()), "run": run.run_id}
@@ -270,6 +272,22 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             missing = set(_pinned_ids(self.pins)) - set(run.extra)
             if missing:
                 self.track(sorted(missing))
+
+    def _push_trajectories(self, run: LensRun, ids: Sequence[int]) -> None:
+        """Send newly tracked trajectories before the payload that also holds them.
+
+        A pin's line then needs a few kilobytes to reach the browser, not the whole payload
+        re-sent, decoded and re-laid out (docs/live-loop.md, "Pushed trajectories").
+        """
+        probs = session.trajectories(run, ids)
+        vocab = run.result["vocab"]
+        content = {
+            "kind": "llk-trajectories",
+            "run": run.run_id,
+            "ids": [int(i) for i in ids],
+            "tokens": [vocab.get(int(i), "") for i in ids],
+        }
+        self.send(content, [probs.astype("<f4").tobytes()])
 
     def _fail(self, exc: BaseException) -> None:
         log.error("logit-lens run failed", exc_info=exc)
@@ -333,7 +351,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if not set(ids) - set(run.extra) or (self.busy and not run.complete):
             return  # a run still streaming tracks the pins when it ends
         if run.normed is not None:  # milliseconds: no need for a thread
-            self._show(session.track(run, ids))
+            new = sorted(set(ids) - set(run.extra))
+            self._show(session.track(run, ids), ahead=new)
             return
         self._runner.submit(
             lambda control: session.track(run, ids, control), self._show, self._fail, _background

@@ -156,6 +156,10 @@ class WidgetPage:
             "([n, a, b]) => window.llk.reply(n, a, b)", [name, answer, [wire(b) for b in buffers]]
         )
 
+    def custom(self, msg: dict, buffers: tuple[bytes, ...] = ()) -> None:
+        """Send the widget a custom message from the fake kernel (buffers as DataViews)."""
+        self.page.evaluate("([m, b]) => window.llk.custom(m, b)", [msg, [wire(b) for b in buffers]])
+
     def saves(self) -> int:
         return self.page.evaluate("window.llk.model.saves.length")
 

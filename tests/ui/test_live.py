@@ -179,6 +179,52 @@ def test_pin_of_an_untracked_token_shows_its_text_and_line_after_same_run_data(w
     assert wp.page.locator(f"{OUT} .llk-popup").is_visible()
 
 
+def _pushed(run: int, ids: list[int], **kw) -> tuple[dict, tuple[bytes]]:
+    """What Python sends ahead of the payload after a pin: [P, n, L] exact probabilities."""
+    probs = full_probs(**kw)  # [L, P, V]
+    block = np.ascontiguousarray(probs[:, :, ids].transpose(1, 2, 0), dtype="<f4")
+    msg = {"kind": "llk-trajectories", "run": run, "ids": ids, "tokens": [f"tok{i}" for i in ids]}
+    return msg, (block.tobytes(),)
+
+
+def test_pushed_trajectories_draw_a_pins_lines_before_the_data_arrives(wp):
+    data = collection()
+    everywhere = set().union(*(set(t.tolist()) for t in data["tracked"]))
+    probs = full_probs()
+    # The untracked token most probable in the last layer at position 3: a readable value.
+    token = max((i for i in range(30) if i not in everywhere), key=lambda i: probs[5, 3, i])
+    wp.mount(live_payload(run=3), pinned_rows=[0, 3])
+    wp.set_trait("pins", [{"ids": [token], "color": "#e6194b"}])
+    lines = wp.page.locator(f"{OUT} .llk-lines path:not(.llk-default-line)")
+    assert [lines.nth(i).get_attribute("d") for i in range(2)] == ["", ""]
+    wp.custom(*_pushed(3, [token]))
+    assert legend_labels(wp) == [f"tok{token}"]
+    ds = [lines.nth(i).get_attribute("d") or "" for i in range(2)]
+    assert all(d.count("L") == 5 for d in ds), ds  # a whole line at each pinned row
+    # The cells colored by the pin show the pushed probabilities (no data update happened).
+    wp.set_trait("color_mode", "token")
+    wp.set_trait("color_token", token)
+    wp.cell(5, 3).hover()
+    tip = wp.page.locator(f"{OUT} .llk-celltip .llk-celltip-value").all_text_contents()
+    assert any(t.startswith(f"{probs[5, 3, token] * 100:.2f}%") for t in tip), tip
+
+
+def test_pushed_trajectories_of_another_run_or_malformed_are_dropped(wp):
+    everywhere = set().union(*(set(t.tolist()) for t in collection()["tracked"]))
+    token = next(i for i in range(30) if i not in everywhere)
+    wp.mount(live_payload(run=3))
+    wp.set_trait("pins", [{"ids": [token], "color": "#e6194b"}])
+    lines = wp.page.locator(f"{OUT} .llk-lines path:not(.llk-default-line)")
+    assert lines.first.get_attribute("d") == ""
+    wp.custom(*_pushed(2, [token]))  # an older run's
+    msg, (block,) = _pushed(3, [token])
+    wp.custom(msg, (block[:-4],))  # one float short
+    wp.custom({**msg, "tokens": []}, (block,))  # no string per id
+    wp.custom({"kind": "something else"})
+    assert lines.first.get_attribute("d") == ""
+    assert wp.errors == []
+
+
 def test_a_pin_keeps_its_text_after_the_prompt_changes(wp):
     wp.mount(live_payload(run=1, **BIG))
     wp.cell(5, 3).click()
