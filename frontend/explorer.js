@@ -64,6 +64,8 @@ export class Explorer {
     this.columnText = new ColumnText(this.grid.root);
     /** @type {import("./format.js").EntropyUnit} the color bar's and cell tooltip's unit */
     this.entropyUnit = "nats";
+    /** @type {number[]} the token ids the cells are colored by, as last applied */
+    this.coloredIds = [];
     this.colorbar = new ColorBar(signal, {
       onUnit: (unit) => {
         this.entropyUnit = unit;
@@ -149,7 +151,10 @@ export class Explorer {
       this.updateToolbar();
     });
     on(["pins"], () => {
-      this.applyColoring();
+      // Pins color the cells only through the color target (token/group mode without a
+      // chosen one): recoloring rebuilds every shown row, so only when the target changed.
+      const ids = colorTarget(this.state.all());
+      if (ids.join() !== this.coloredIds.join()) this.applyColoring();
       this.updatePins();
       this.updateToolbar();
     });
@@ -277,6 +282,7 @@ export class Explorer {
     const mode = s.color_mode;
     const color = mode === "entropy" ? s.entropy_color : s.heat_color;
     const ids = colorTarget(s);
+    this.coloredIds = ids;
     this.grid.setColoring(intensityFn(lens, { mode, ids }), color);
     const target = ids.length ? pinLabel(lens, ids) : "";
     this.colorbar.render(colorScale(lens, mode, target, this.entropyUnit), color, this.entropyUnit);

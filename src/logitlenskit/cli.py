@@ -21,9 +21,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .ui_state import TOKEN_GLYPHS
+
 __all__ = ["main", "parse_layers", "render_table"]
 
-_VISIBLE = str.maketrans({" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"})
+# Whitespace as the widget shows it, so a table and the grid read alike.
+_VISIBLE = str.maketrans(TOKEN_GLYPHS)
 _CELL = 9
 # A sanity bound for --layers: the deepest public models have about a hundred layers, and a
 # typo like '0:1000000000' must not build a billion-element list.
@@ -216,15 +219,19 @@ def _outputs(args: argparse.Namespace, data: dict) -> list[tuple[str, Path, str 
 
         text = json.dumps(to_js_format(data), ensure_ascii=False, allow_nan=False)
         files.append(("--json", args.json, text))
+    if not (args.html or args.figure):
+        return files
+    from .widget import LogitLensWidget
+
+    # One widget checks the data once for the page and every figure.
+    widget = LogitLensWidget(data, title=args.title or args.prompt)
     if args.html:
         from .export import to_html
 
-        files.append(("--html", args.html, to_html(data, title=args.title or args.prompt)))
+        files.append(("--html", args.html, to_html(widget, title=args.title or args.prompt)))
     if args.figure:
         from .figure import figure_bytes, figure_format
-        from .widget import LogitLensWidget
 
-        widget = LogitLensWidget(data, title=args.title or args.prompt)
         for path in args.figure:
             image = figure_bytes(widget, figure_format(path), dpi=args.dpi, theme=args.theme)
             files.append(("--figure", path, image))

@@ -13,6 +13,7 @@ from typing import Any
 
 from IPython.display import HTML
 
+from .export import synced_state
 from .formats import from_topk_efficient
 from .page import fragment_html
 from .widget import LogitLensWidget
@@ -58,13 +59,7 @@ def show_logit_lens(
     """
     if isinstance(data, LogitLensWidget):
         return HTML(fragment_html(data.get_state(), title, container_id, STATIC_COPY_NOTE))
-    widget = LogitLensWidget(_collection(data, tokenizer))
-    try:
-        return HTML(fragment_html(widget.get_state(), title, container_id))
-    finally:
-        # The widget was only a way to validate and lay out the state: close its comm so
-        # the notebook's widget manager does not keep a model no output shows.
-        widget.close()
+    return HTML(fragment_html(synced_state(_collection(data, tokenizer)), title, container_id))
 
 
 def display_logit_lens(

@@ -18,7 +18,22 @@ from .page import page_html
 from .validate import check_text
 from .widget import LogitLensWidget
 
-__all__ = ["check_output_path", "save_html", "to_html", "write_text_atomic"]
+__all__ = ["check_output_path", "save_html", "synced_state", "to_html", "write_text_atomic"]
+
+
+def synced_state(source: LogitLensWidget | Mapping[str, Any]) -> dict[str, Any]:
+    """A widget's synced state, or that of a widget made for ``source`` data and closed.
+
+    The temporary widget checks the data and lays out the state; closing it keeps the
+    notebook's widget manager from holding a model that no output shows.
+    """
+    if isinstance(source, LogitLensWidget):
+        return source.get_state()
+    widget = LogitLensWidget(source)
+    try:
+        return widget.get_state()
+    finally:
+        widget.close()
 
 
 def to_html(source: LogitLensWidget | Mapping[str, Any], title: str | None = None) -> str:
@@ -38,8 +53,7 @@ def to_html(source: LogitLensWidget | Mapping[str, Any], title: str | None = Non
     """
     if title is not None:
         check_text(title, "title")  # reported before anything about the data
-    widget = source if isinstance(source, LogitLensWidget) else LogitLensWidget(source)
-    return page_html(widget.get_state(), title)
+    return page_html(synced_state(source), title)
 
 
 def save_html(

@@ -33,6 +33,7 @@ from matplotlib.patches import Rectangle
 
 from .files import check_output_path, write_bytes_atomic
 from .ui_state import PIN_PALETTE, ROW_DASHES, TOKEN_GLYPHS, UIStateTraits
+from .validate import binary_field, cell_status_field
 
 __all__ = ["FIGURE_FORMATS", "figure_bytes", "figure_format", "lens_figure", "save_figure"]
 
@@ -233,15 +234,11 @@ def _decode(payload: Mapping[str, Any]) -> _Lens:
     n_rows, n_pos, k = len(layers), len(payload["input"]), int(payload["k"])
 
     def array(key: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-        return np.frombuffer(bytes(payload[key]), dtype=dtype).reshape(shape)
+        return binary_field(payload, key, dtype, math.prod(shape), key).reshape(shape)
 
     offsets = array("tracked_offsets", "<i4", (n_pos + 1,))
     n_tracked = int(offsets[-1])
-    status = (
-        array("cell_status", "u1", (n_rows, n_pos))
-        if payload.get("cell_status") is not None
-        else np.zeros((n_rows, n_pos), np.uint8)
-    )
+    status = cell_status_field(payload, n_rows, n_pos)
     num_layers = payload.get("num_layers")
     final_row = n_rows - 1
     if num_layers is not None and int(num_layers) - 1 in layers:
@@ -513,14 +510,15 @@ def _draw_grid(fig, box, lens, state, columns, colors):
         vmax = float(np.nanmax(values[columns], initial=0.0)) or 1.0
     shown = np.zeros((len(columns), lens.n_pos)) if values is None else values[columns]
     cmap = _heat_map(color, colors)
+    masked = np.ma.masked_invalid(shown.T)
     mesh = ax.pcolormesh(
-        np.ma.masked_invalid(shown.T),
+        masked,
         cmap=cmap,
         norm=Normalize(0.0, vmax),
         edgecolors=colors["border"],
         linewidth=0.3,
     )
-    rgba = mesh.to_rgba(np.ma.masked_invalid(shown.T))
+    rgba = mesh.to_rgba(masked)
     for ci, row in enumerate(columns):
         for p in range(lens.n_pos):
             _cell_text(ax, lens, row, p, ci, rgba[p, ci], box.cell_chars, colors)

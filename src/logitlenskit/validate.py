@@ -27,6 +27,8 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "InvalidDataError",
     "as_int",
+    "binary_field",
+    "cell_status_field",
     "check_text",
     "validate_data",
     "validate_payload",
@@ -168,10 +170,14 @@ def _index(flat: int, shape: tuple[int, ...]) -> str:
 # ---------------------------------------------------------------- version-3 payload
 
 
-def _binary(
+def binary_field(
     payload: Mapping[str, Any], key: str, dtype: str, count: int, layout: str
 ) -> np.ndarray:
-    """A little-endian bytes field as a flat array, after checking its byte length."""
+    """A payload's little-endian bytes field as a flat array (no copy), its length checked.
+
+    Raises:
+        InvalidDataError: not bytes, or not ``count`` values of ``dtype``.
+    """
     value = payload[key]
     if not isinstance(value, (bytes, bytearray, memoryview)):
         _fail(
@@ -274,10 +280,11 @@ def _check_topk_ids(
         )
 
 
-def _cell_status(payload: Mapping[str, Any], n_layers: int, n_pos: int) -> np.ndarray:
+def cell_status_field(payload: Mapping[str, Any], n_layers: int, n_pos: int) -> np.ndarray:
+    """A payload's ``cell_status`` as uint8 ``[L, P]`` (all 0 when absent), values checked."""
     if payload.get("cell_status") is None:
         return np.zeros((n_layers, n_pos), dtype=np.uint8)
-    status = _binary(payload, "cell_status", "u1", n_layers * n_pos, "uint8 [L, P]").reshape(
+    status = binary_field(payload, "cell_status", "u1", n_layers * n_pos, "uint8 [L, P]").reshape(
         n_layers, n_pos
     )
     bad = status > max(_STATUS)
@@ -293,7 +300,7 @@ def _cell_status(payload: Mapping[str, Any], n_layers: int, n_pos: int) -> np.nd
 def _check_entropy(payload: Mapping[str, Any], computed: np.ndarray) -> None:
     if payload.get("entropy") is None:
         return
-    entropy = _binary(payload, "entropy", "<f4", computed.size, "float32 [L, P]").reshape(
+    entropy = binary_field(payload, "entropy", "<f4", computed.size, "float32 [L, P]").reshape(
         computed.shape
     )
     with np.errstate(invalid="ignore"):
@@ -385,7 +392,7 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     grid = n_layers * n_pos
     vocab = _vocab_ids(payload["vocab"])
     text_bytes = sum(map(len, out["input"])) + sum(map(len, payload["vocab"].values()))
-    offsets = _binary(payload, "tracked_offsets", "<i4", n_pos + 1, "int32 [P + 1]")
+    offsets = binary_field(payload, "tracked_offsets", "<i4", n_pos + 1, "int32 [P + 1]")
     if offsets[0] != 0 or np.any(np.diff(offsets) < 0):
         _fail(
             f"tracked_offsets must start at 0 and never decrease, got "
@@ -396,26 +403,28 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
         grid * (8 * k + 5) + n_tracked * (4 + 4 * n_layers) + text_bytes,
         f"L={n_layers} x P={n_pos} x k={k} and {n_tracked:,} trajectories",
     )
-    ids = _binary(payload, "tracked_ids", "<i4", n_tracked, "int32 [T], T = tracked_offsets[P]")
+    ids = binary_field(
+        payload, "tracked_ids", "<i4", n_tracked, "int32 [T], T = tracked_offsets[P]"
+    )
     owner = np.repeat(np.arange(n_pos), np.diff(offsets))
     _check_tracked_ids(ids, vocab, owner)
-    status = _cell_status(payload, n_layers, n_pos)
+    status = cell_status_field(payload, n_layers, n_pos)
     computed = status == 0
     _check_entropy(payload, computed)
-    topk = _binary(payload, "topk_ids", "<i4", grid * k, "int32 [L, P, k]")
+    topk = binary_field(payload, "topk_ids", "<i4", grid * k, "int32 [L, P, k]")
     _check_topk_ids(
         topk.reshape(n_layers, n_pos, k),
         np.repeat(computed, k).reshape(n_layers, n_pos, k),
         ids,
         owner,
     )
-    topk_probs = _binary(payload, "topk_probs", "<f4", grid * k, "float32 [L, P, k]")
+    topk_probs = binary_field(payload, "topk_probs", "<f4", grid * k, "float32 [L, P, k]")
     _check_probs(
         topk_probs.reshape(n_layers, n_pos, k),
         np.repeat(computed, k).reshape(n_layers, n_pos, k),
         "topk_probs",
     )
-    trajectories = _binary(
+    trajectories = binary_field(
         payload,
         "tracked_probs",
         "<f4",
