@@ -1,5 +1,7 @@
 // Cell coloring: what value drives a cell's color in each mode, and the color itself.
 
+import { CELL_OPACITY } from "./schema.js";
+
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./schema.js").ColorMode} ColorMode */
 
@@ -73,7 +75,7 @@ function intensityOf(lens, { mode, ids }) {
  */
 export function cellBackground(hex, a) {
   const n = parseInt(hex.slice(1), 16);
-  const alpha = Math.round(Math.max(0, Math.min(1, a)) * 90) / 100;
+  const alpha = Math.round(Math.max(0, Math.min(1, a)) * CELL_OPACITY * 100) / 100;
   return `rgba(${n >> 16},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
 

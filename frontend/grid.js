@@ -7,6 +7,7 @@ import { setToken, showToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
 import { CELL_OK, CELL_INVALID } from "./lens.js";
 import { dashSample } from "./dashes.js";
+import { DARK_INK_BELOW, THEME_COLORS } from "./schema.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 
@@ -16,13 +17,11 @@ const OVERSCAN = 6;
 const INVALID_TITLE = "the model's output here is not finite (NaN/Inf)";
 const PENDING_TITLE = "still computing";
 
-/**
- * The theme backgrounds a heat cell's translucent color lies over (widget.css, --llk-bg of
- * the light and the dark theme).
- */
-const THEME_BG = { light: [255, 255, 255], dark: [30, 30, 30] };
-/** Relative luminance below which white text reads better than black (WCAG crossover). */
-const DARK_BELOW = 0.18;
+/** @param {string} hex "#rrggbb" */
+const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+
+/** The theme backgrounds a heat cell's translucent color lies over. */
+const THEME_BG = { light: rgb(THEME_COLORS.light.bg), dark: rgb(THEME_COLORS.dark.bg) };
 
 /** @param {number} c an sRGB channel 0..255 */
 function linear(c) {
@@ -41,7 +40,7 @@ export function inkOn(css, bg) {
   const [r, g, b, a = 1] = m ? m[1].split(",").map(Number) : [bg[0], bg[1], bg[2], 1];
   const mix = [r, g, b].map((c, i) => c * a + bg[i] * (1 - a));
   const lum = 0.2126 * linear(mix[0]) + 0.7152 * linear(mix[1]) + 0.0722 * linear(mix[2]);
-  return lum < DARK_BELOW ? "#fff" : "#000";
+  return lum < DARK_INK_BELOW ? "#fff" : "#000";
 }
 
 export class Grid {

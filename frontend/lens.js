@@ -1,7 +1,7 @@
 // The decoded logit-lens data, keyed by token id, with the queries the views need.
 
-/** Shown for an id whose text the data does not carry (yet): never a bare "#id". */
-export const UNKNOWN_TOKEN = "\u2026";
+// An id whose text the data does not carry (yet) shows as UNKNOWN_TOKEN, never a bare "#id".
+import { UNKNOWN_TOKEN } from "./schema.js";
 
 /** Cell status values (docs/live-loop.md, `cell_status`). */
 export const CELL_OK = 0;

@@ -124,6 +124,35 @@ export const TOKEN_GLYPHS = Object.freeze({
   "\t": "\u21e5",
 });
 
+/** Shown for an empty token, and for one whose text has not arrived. */
+export const EMPTY_TOKEN = "\u2205";
+export const UNKNOWN_TOKEN = "\u2026";
+/** A byte-fallback token (one byte of a UTF-8 character), as a regex source. */
+export const BYTE_TOKEN_PATTERN = "<0x[0-9A-Fa-f]{2}>";
+
+/** Each theme's colors, as widget.css's --llk-<name> variables. */
+export const THEME_COLORS = Object.freeze({
+  light: {
+    bg: "#ffffff",
+    fg: "#1f2328",
+    muted: "#656d76",
+    border: "#d0d7de",
+    "head-bg": "#f6f8fa",
+  },
+  dark: {
+    bg: "#1e1e1e",
+    fg: "#e6edf3",
+    muted: "#9198a1",
+    border: "#3d444d",
+    "head-bg": "#262a30",
+  },
+});
+
+/** A cell is its mode's color at this opacity × its value, over the background. */
+export const CELL_OPACITY = 0.9;
+/** Below this relative luminance of a cell, white text reads better than black. */
+export const DARK_INK_BELOW = 0.18;
+
 /** The largest k a run takes (widget.py); the popup's 'more' asks for up to 100. */
 export const MAX_RUN_K = 200;
 /** The most predictions per cell data may hold (validate.py). */

@@ -1,12 +1,12 @@
 // Token strings made visible: whitespace and control characters get glyphs, and tokens that
 // are only part of a UTF-8 character (they decode to U+FFFD or to <0xNN>) are flagged.
 
-import { TOKEN_GLYPHS } from "./schema.js";
+import { BYTE_TOKEN_PATTERN, EMPTY_TOKEN, TOKEN_GLYPHS } from "./schema.js";
 
 const GLYPHS = new Map(Object.entries(TOKEN_GLYPHS));
 
 const SPECIAL = /[\s\p{Cc}]/gu;
-const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
+const BYTE_TOKEN = new RegExp(`^${BYTE_TOKEN_PATTERN}$`);
 
 /**
  * @typedef {object} ShownToken
@@ -26,7 +26,7 @@ export function showToken(raw) {
   if (shown) return shown;
   const fragment = raw.includes("\ufffd") || BYTE_TOKEN.test(raw);
   let text = raw.replace(SPECIAL, glyph);
-  if (text === "") text = "\u2205"; // ∅: an empty token must still be visible
+  if (text === "") text = EMPTY_TOKEN; // an empty token must still be visible
   shown = { text, fragment };
   if (cache.size > 50000) cache.clear();
   cache.set(raw, shown);

@@ -65,18 +65,18 @@ def _key(key: str) -> str:
     return key if key.isidentifier() and key.isascii() else json.dumps(key)
 
 
-def _literal(value: Any) -> str:
+def _literal(value: Any, indent: str = "") -> str:
     """JSON laid out as biome formats it: one entry per line unless it fits on one."""
     inline = json.dumps(value, separators=(", ", ": "))
-    if not isinstance(value, (dict, list)) or (isinstance(value, list) and len(inline) <= 60):
+    inner = indent + "  "
+    if isinstance(value, dict):
+        entries = [f"{inner}{_key(k)}: {_literal(v, inner)}," for k, v in value.items()]
+    elif isinstance(value, list) and len(inline) > 60:
+        entries = [f"{inner}{json.dumps(v)}," for v in value]
+    else:
         return inline
-    if isinstance(value, list):
-        entries = [f"  {json.dumps(v)}," for v in value]
-        return "[\n" + "\n".join(entries) + "\n]"
-    entries = [
-        f"  {_key(key)}: {json.dumps(v, separators=(', ', ': '))}," for key, v in value.items()
-    ]
-    return "{\n" + "\n".join(entries) + "\n}"
+    opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    return opening + "\n" + "\n".join(entries) + "\n" + indent + closing
 
 
 def _const(name: str, doc: str, value: Any, js_type: str | None = None) -> list[str]:
@@ -129,6 +129,23 @@ def render() -> str:
         ),
         "",
         *_const("TOKEN_GLYPHS", "How whitespace in a token is drawn.", ui_state.TOKEN_GLYPHS),
+        "",
+        "/** Shown for an empty token, and for one whose text has not arrived. */",
+        f"export const EMPTY_TOKEN = {json.dumps(ui_state.EMPTY_TOKEN)};",
+        f"export const UNKNOWN_TOKEN = {json.dumps(ui_state.UNKNOWN_TOKEN)};",
+        "/** A byte-fallback token (one byte of a UTF-8 character), as a regex source. */",
+        f"export const BYTE_TOKEN_PATTERN = {json.dumps(ui_state.BYTE_TOKEN_PATTERN)};",
+        "",
+        *_const(
+            "THEME_COLORS",
+            "Each theme's colors, as widget.css's --llk-<name> variables.",
+            ui_state.THEME_COLORS,
+        ),
+        "",
+        "/** A cell is its mode's color at this opacity × its value, over the background. */",
+        f"export const CELL_OPACITY = {ui_state.CELL_OPACITY};",
+        "/** Below this relative luminance of a cell, white text reads better than black. */",
+        f"export const DARK_INK_BELOW = {ui_state.DARK_INK_BELOW};",
         "",
         "/** The largest k a run takes (widget.py); the popup's 'more' asks for up to 100. */",
         f"export const MAX_RUN_K = {widget.MAX_K};",

@@ -51,3 +51,21 @@ def test_a_trait_kind_without_a_js_type_is_refused():
     trait.name = "odd"
     with pytest.raises(TypeError, match="'odd'"):
         _generator()._js_type(trait)
+
+
+def _css_block(css: str, selector_start: str) -> dict[str, str]:
+    """The --llk-* variables of the first rule whose selector list starts with ``selector_start``."""
+    start = css.index(selector_start)
+    body = css[css.index("{", start) + 1 : css.index("}", start)]
+    return dict(re.findall(r"--llk-([\w-]+):\s*([^;]+);", body))
+
+
+def test_widget_css_themes_match_the_python_theme_colors():
+    css = (ROOT / "frontend" / "widget.css").read_text()
+    shown = {"light": _css_block(css, ".llk {"), "dark": _css_block(css, '.llk[data-theme="dark"]')}
+    for theme, colors in ui_state.THEME_COLORS.items():
+        for name, value in colors.items():
+            assert shown[theme].get(name, "").lower() == value, (
+                f"widget.css --llk-{name} ({theme}) is {shown[theme].get(name)!r}, "
+                f"ui_state.THEME_COLORS says {value!r}: change both, then run gen_schema.py"
+            )

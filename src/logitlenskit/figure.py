@@ -32,7 +32,18 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .files import check_output_path, write_bytes_atomic
-from .ui_state import PIN_PALETTE, ROW_DASHES, TOKEN_GLYPHS, UIStateTraits
+from .ui_state import (
+    BYTE_TOKEN_PATTERN,
+    CELL_OPACITY,
+    DARK_INK_BELOW,
+    EMPTY_TOKEN,
+    PIN_PALETTE,
+    ROW_DASHES,
+    THEME_COLORS,
+    TOKEN_GLYPHS,
+    UNKNOWN_TOKEN,
+    UIStateTraits,
+)
 from .validate import binary_field, cell_status_field
 
 __all__ = ["FIGURE_FORMATS", "figure_bytes", "figure_format", "lens_figure", "save_figure"]
@@ -45,26 +56,11 @@ MAX_CELLS = 6000
 #: PNG pixel budget (width × height); about 400 MB of RGBA while drawing.
 MAX_PIXELS = 100_000_000
 
-# The widget's theme colors (widget.css): background, text, muted text, borders, headers.
-THEMES = {
-    "light": {
-        "bg": "#ffffff",
-        "fg": "#1f2328",
-        "muted": "#656d76",
-        "border": "#d0d7de",
-        "head": "#f6f8fa",
-    },
-    "dark": {
-        "bg": "#1e1e1e",
-        "fg": "#e6edf3",
-        "muted": "#9198a1",
-        "border": "#3d444d",
-        "head": "#262a30",
-    },
-}
+# The widget's theme colors (background, text, muted text, borders, headers), as widget.css.
+THEMES = THEME_COLORS
 
 # Same glyphs as frontend/tokens.js, so a figure reads like the widget.
-_BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
+_BYTE_TOKEN = re.compile(BYTE_TOKEN_PATTERN)
 _LOG_FLOOR = 1e-6
 _CELL_ID = "llk-cell"
 
@@ -217,7 +213,7 @@ class _Lens:
         return len(self.input)
 
     def token(self, token_id: int) -> str:
-        return self.vocab.get(token_id, "\u2026")
+        return self.vocab.get(token_id, UNKNOWN_TOKEN)
 
     def trajectory(self, position: int, ids: Sequence[int]) -> np.ndarray | None:
         """Summed probability of ``ids`` at every lens row; None when none is tracked."""
@@ -315,7 +311,7 @@ def _special(ch: str) -> bool:
 def visible(raw: str) -> str:
     """A token string with whitespace and control characters shown as glyphs (as the widget)."""
     text = "".join(_glyph(ch) if _special(ch) else ch for ch in raw)
-    return text or "\u2205"
+    return text or EMPTY_TOKEN
 
 
 def _fit(text: str, chars: int) -> str:
@@ -487,17 +483,19 @@ def _draw_title(fig: Figure, box: _Box, title: str, colors: dict[str, str]) -> N
 
 
 def _heat_map(color: str, colors: dict[str, str]) -> LinearSegmentedColormap:
-    # The widget paints the mode color at opacity 0.9 × value over the background, which is
+    # The widget paints the mode color at CELL_OPACITY × value over the background, which is
     # this linear blend; the color bar then shows exactly the cells' colors.
     bg, ink = np.array(to_rgb(colors["bg"])), np.array(to_rgb(color))
-    cmap = LinearSegmentedColormap.from_list("llk", [bg, bg * 0.1 + ink * 0.9])
-    return cmap.with_extremes(bad=colors["head"])
+    top = bg * (1 - CELL_OPACITY) + ink * CELL_OPACITY
+    cmap = LinearSegmentedColormap.from_list("llk", [bg, top])
+    return cmap.with_extremes(bad=colors["head-bg"])
 
 
 def _text_color(rgb: Sequence[float]) -> str:
     """Black or white, whichever reads better on ``rgb`` (the WCAG crossover, as grid.js)."""
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
-    return "#ffffff" if 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] < 0.18 else "#000000"
+    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return "#ffffff" if luminance < DARK_INK_BELOW else "#000000"
 
 
 def _draw_grid(fig, box, lens, state, columns, colors):

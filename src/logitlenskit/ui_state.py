@@ -20,6 +20,7 @@ __all__ = [
     "PIN_PALETTE",
     "ROW_DASHES",
     "SIZE_LIMITS",
+    "THEME_COLORS",
     "TOKEN_GLYPHS",
     "ColumnLink",
     "IndexInt",
@@ -54,6 +55,33 @@ PIN_PALETTE = (
 ROW_DASHES = ((), (6, 3), (2, 2), (8, 3, 2, 3), (12, 4))
 # How whitespace in a token is drawn, so " Paris" and "Paris" never look alike.
 TOKEN_GLYPHS = {" ": "\u2423", "\u00a0": "\u2423", "\n": "\u21b5", "\r": "\u240d", "\t": "\u21e5"}
+# Shown for an empty token and for a token whose text has not arrived yet; a byte-fallback
+# token (one byte of a UTF-8 character) looks like <0xE2>.
+EMPTY_TOKEN = "\u2205"
+UNKNOWN_TOKEN = "\u2026"
+BYTE_TOKEN_PATTERN = "<0x[0-9A-Fa-f]{2}>"
+# The themes' colors, as widget.css's --llk-<name> variables (tests/test_schema.py checks the
+# CSS against them); figures use them too.
+THEME_COLORS = {
+    "light": {
+        "bg": "#ffffff",
+        "fg": "#1f2328",
+        "muted": "#656d76",
+        "border": "#d0d7de",
+        "head-bg": "#f6f8fa",
+    },
+    "dark": {
+        "bg": "#1e1e1e",
+        "fg": "#e6edf3",
+        "muted": "#9198a1",
+        "border": "#3d444d",
+        "head-bg": "#262a30",
+    },
+}
+# A cell's color is the mode's color at this opacity times its value, over the background.
+CELL_OPACITY = 0.9
+# Below this relative luminance of a cell, white text reads better than black (WCAG).
+DARK_INK_BELOW = 0.18
 # Inclusive, in CSS pixels (font_size in px too); the browser's drags and A+/A- stay inside.
 SIZE_LIMITS = {
     "column_width": (16, 400),

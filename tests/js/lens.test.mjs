@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decode } from "../../frontend/decode.js";
-import { CELL_INVALID, CELL_OK, UNKNOWN_TOKEN } from "../../frontend/lens.js";
+import { CELL_INVALID, CELL_OK } from "../../frontend/lens.js";
+import { UNKNOWN_TOKEN } from "../../frontend/schema.js";
 import { payload } from "./payload.mjs";
 
 const f32 = (xs) => Array.from(Float32Array.from(xs));
