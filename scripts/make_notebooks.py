@@ -236,6 +236,17 @@ TOUR = [
         "print(\"P(' Rome') at the last position, layer by layer:\")\n"
         'print(" ".join(f"{float(p):.2g}" for p in data["probs"][last][:, column]))'
     ),
+    new_markdown_cell(
+        "For a paper: the grid, its color bar and the chart as an SVG (glyphs outlined, so it "
+        "looks the same anywhere) or a PNG at print resolution, in the widget's theme, pins "
+        "and zoom. The toolbar's *SVG* / *PNG* buttons download the same files."
+    ),
+    new_code_cell(
+        'w.x_zoom = [20, 29]  # the layers where " Rome" rises\n'
+        'svg = w.save_svg("colosseum.svg", overwrite=True)\n'
+        'png = w.save_png("colosseum.png", dpi=200, overwrite=True)\n'
+        'print(svg, f"{svg.stat().st_size / 1024:.0f} KiB;", png, f"{png.stat().st_size / 1024:.0f} KiB")'
+    ),
 ]
 
 
