@@ -113,3 +113,14 @@ def test_shipped_bundle_is_one_self_contained_module():
         if line.lstrip().startswith("import ") and " from " in line
     ]
     assert "export" in esm
+
+
+def test_text_repr_says_what_it_shows_and_how_to_keep_it(make_collection):
+    # The output's text/plain: what a reopened notebook without widget state, or a viewer
+    # without widgets, shows instead of the grid.
+    data = make_collection(n_layers=6, n_pos=4)
+    for w in (LogitLensWidget(data), LogitLensWidget(to_js_format(data))):
+        text = w._repr_mimebundle_()[0]["text/plain"]
+        assert text.startswith(f"LogitLensWidget(model={data['model']!r}, 4 positions × 6 layers)")
+        assert "Save Widget State Automatically" in text and "show_logit_lens(w)" in text
+    assert "no data yet" in repr(LogitLensWidget())

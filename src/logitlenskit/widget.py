@@ -471,6 +471,26 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             return token_strings(self._model.tokenizer, [token])[0]
         return str(self.data.get("vocab", {}).get(str(token), f"#{token}"))
 
+    def __repr__(self) -> str:
+        """What the data is, and how to see it where the widget cannot render.
+
+        It is the output's ``text/plain``: what a saved notebook shows where the widget's
+        model is gone (no kernel, no saved widget state) and what non-widget viewers show.
+        """
+        data = self.data or {}
+        shape = (
+            f"{len(data['input'])} positions × {len(data['layers'])} layers"
+            if "input" in data and "layers" in data
+            else "no data yet"
+        )
+        model = data.get("model") or (data.get("meta") or {}).get("model") or "?"
+        return (
+            f"LogitLensWidget(model={model!r}, {shape}): a live widget, shown while its kernel "
+            "runs or from widget state saved in the notebook (JupyterLab: Settings → Save "
+            "Widget State Automatically); show_logit_lens(w) makes a static copy that needs "
+            "neither"
+        )
+
     def save_html(
         self, path: str | Path, title: str | None = None, *, overwrite: bool = False
     ) -> Path:
