@@ -1,11 +1,13 @@
 // The grid cell tooltip: a cell's numbers without a click (top token in full, its
-// probability and rank, the colored token's or group's value, the cell's entropy). Built when
-// the pointer enters a cell, so rendering rows costs nothing extra.
+// probability and rank, the colored token's or group's value, the color mode's value, the
+// cell's entropy and KL to the output). Built when the pointer enters a cell, so rendering
+// rows costs nothing extra.
 
 import { el } from "./dom.js";
 import { showToken } from "./tokens.js";
 import { formatEntropy, formatProb } from "./format.js";
 import { CELL_OK } from "./lens.js";
+import { signed } from "./color.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./format.js").EntropyUnit} EntropyUnit */
@@ -17,6 +19,9 @@ import { CELL_OK } from "./lens.js";
  * @property {number[]} ids the colored token (token mode) or group members (group mode)
  * @property {string} target their shown text ("" if none)
  * @property {EntropyUnit} unit
+ * @property {import("./color.js").CellMetric | null} [metric] the cells' metric (the modes
+ *   rank, logprob_diff and delta report its value)
+ * @property {string} [foil] the foil as shown (logprob_diff)
  */
 
 /**
@@ -60,10 +65,52 @@ export function cellFacts(lens, l, p, ctx) {
       out.push([ctx.target, `${value} \u00b7 ${rank}`]);
     } else out.push([`${ctx.target} (sum)`, value]);
   }
+  const mode = modeFact(lens, l, p, ctx);
+  if (mode) out.push(mode);
   if (lens.entropy) {
     out.push(["entropy", formatEntropy(lens.entropy[l * lens.P + p], ctx.unit)]);
   }
+  if (lens.klValues) out.push(["KL to output", formatEntropy(lens.kl(l, p), ctx.unit)]);
   return out;
+}
+
+/**
+ * The color mode's value at cell (l, p) for the modes whose value the other lines do not
+ * give (rank, logprob_diff, delta); null for the others.
+ * @param {Lens} lens
+ * @param {number} l
+ * @param {number} p
+ * @param {TipContext} ctx
+ * @returns {[string, string] | null}
+ */
+function modeFact(lens, l, p, ctx) {
+  const m = ctx.metric;
+  if (!m || m.mode !== ctx.mode) return null;
+  const v = m.value(l, p);
+  const known = v !== null && !Number.isNaN(v);
+  switch (m.mode) {
+    case "rank": {
+      const label = `rank of ${ctx.target}`;
+      if (m.exact) return [label, known ? `${v.toLocaleString("en")} (exact)` : "not known here"];
+      return [label, known ? `${v} (top-k)` : `> ${lens.k} (not in the top-k)`];
+    }
+    case "logprob_diff": {
+      const label = `log p(${ctx.target}) \u2212 log p(${ctx.foil ?? ""})`;
+      const how = m.exact ? "exact" : "from tracked probabilities";
+      return [label, known ? `${signed(v, (x) => x.toFixed(2))} nats (${how})` : "not known here"];
+    }
+    case "delta": {
+      const label = `change of p(${ctx.target})`;
+      if (known)
+        return [
+          label,
+          `${signed(v * 100, (x) => x.toFixed(1))} pp from layer ${lens.layers[l - 1]}`,
+        ];
+      return [label, l === 0 ? "first layer: no previous one" : "not known here"];
+    }
+    default:
+      return null;
+  }
 }
 
 export class CellTip {

@@ -4,6 +4,9 @@
 
 import { el, svg } from "./dom.js";
 import { formatDecimal, formatProb } from "./format.js";
+import { niceCeil, niceStep, shortRank, signed } from "./color.js";
+
+export { niceCeil };
 
 /**
  * @typedef {object} Line
@@ -12,7 +15,10 @@ import { formatDecimal, formatProb } from "./format.js";
  * @property {string} [dash] SVG dash pattern
  * @property {string} label shown in the point tooltip
  * @property {string} [cls] class of its path (the default line is marked so)
+ * @property {boolean} [exact] its ranks (log-probabilities) are exact, not top-k only
  */
+
+/** @typedef {import("./schema.js").UIState["trajectory_metric"]} Metric */
 
 /**
  * @typedef {object} Geometry
@@ -27,20 +33,6 @@ import { formatDecimal, formatProb } from "./format.js";
 const LOG_FLOOR = 1e-6;
 /** Where the point tooltip goes: right of the guide left of this fraction of the plot. */
 const TIP_FLIP = 0.5;
-
-/**
- * The smallest "nice" number (1, 2, 2.5 or 5 × 10^n) that is ≥ v.
- * @param {number} v
- */
-export function niceCeil(v) {
-  if (!(v > 0)) return 1;
-  const e = Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) {
-    const c = m * 10 ** e;
-    if (c >= v * (1 - 1e-9)) return Number(c.toPrecision(6));
-  }
-  return 10 ** (e + 1);
-}
 
 export class Chart {
   /**
@@ -83,11 +75,16 @@ export class Chart {
     this.pinned = [];
     /** @type {Line | null} */
     this.hover = null;
+    /** @type {Metric} */
     this.metric = "probability";
     this.scale = "linear";
+    /** @type {import("./format.js").EntropyUnit} the KL lines' unit */
+    this.unit = "nats";
     this.k = 1;
     this.yMax = 1;
     this.yMin = 0;
+    /** @type {ReturnType<Chart["axis"]>} the axis kind the lines were last drawn with */
+    this.drawnAxis = "linear";
     /** @type {number | null} lens row where a tick drag started */
     this.dragFrom = null;
     this.bindEvents(signal);
@@ -117,15 +114,52 @@ export class Chart {
   }
 
   /**
-   * @param {string} metric "probability" | "rank"
-   * @param {string} scale "linear" | "log"
+   * @param {Metric} metric
+   * @param {string} scale "linear" | "log" (probability only)
    * @param {number} k
+   * @param {import("./format.js").EntropyUnit} [unit] the KL lines' unit
    */
-  setMetric(metric, scale, k) {
+  setMetric(metric, scale, k, unit = "nats") {
     this.metric = metric;
     this.scale = scale;
     this.k = k;
+    this.unit = unit;
     this.redraw();
+  }
+
+  /**
+   * How values map to heights: "rank" (linear, 1 at the top), "rank-log" (exact ranks, log,
+   * 1 at the top), "log" (log probability scale) or "linear" (everything else).
+   * @returns {"rank" | "rank-log" | "log" | "linear"}
+   */
+  axis() {
+    if (this.metric === "rank") return this.visible().some((l) => l.exact) ? "rank-log" : "rank";
+    if (this.metric === "probability" && this.scale === "log") return "log";
+    return "linear";
+  }
+
+  /** The lines drawn: the pinned ones and the hovered one. */
+  visible() {
+    return this.hover ? [...this.pinned, this.hover] : this.pinned;
+  }
+
+  /**
+   * Smallest and largest finite value of the visible lines over the plotted rows.
+   * @returns {[number, number]} [Infinity, -Infinity] when there is none
+   */
+  extent() {
+    const [a, b] = this.range();
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const line of this.visible()) {
+      for (let l = a; l <= b; l++) {
+        const v = line.values[l];
+        if (!Number.isFinite(v)) continue;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    return [lo, hi];
   }
 
   /** @param {Line[]} lines */
@@ -141,7 +175,7 @@ export class Chart {
   setHover(line) {
     this.hover = line;
     const [lo, hi] = this.domain();
-    if (lo !== this.yMin || hi !== this.yMax) {
+    if (lo !== this.yMin || hi !== this.yMax || this.axis() !== this.drawnAxis) {
       this.redraw();
       return;
     }
@@ -156,7 +190,26 @@ export class Chart {
 
   /** y domain [min, max] fitting every visible line. */
   domain() {
-    if (this.metric === "rank") return [1, Math.max(2, this.k)];
+    const axis = this.axis();
+    if (axis === "rank") return [1, Math.max(2, this.k)];
+    if (axis === "rank-log") {
+      const [, hi] = this.extent();
+      return [1, 10 ** Math.max(1, Math.ceil(Math.log10(Math.max(hi, this.k, 2)) - 1e-9))];
+    }
+    if (this.metric === "logprob") {
+      const [lo] = this.extent();
+      return [-niceCeil(Math.max(1, Number.isFinite(lo) ? -lo : 1)), 0];
+    }
+    if (this.metric === "delta") {
+      const [lo, hi] = this.extent();
+      const m = Math.max(Number.isFinite(lo) ? -lo : 0, Number.isFinite(hi) ? hi : 0);
+      const d = Math.min(1, niceCeil(m || 0.1));
+      return [-d, d];
+    }
+    if (this.metric === "kl") {
+      const [, hi] = this.extent();
+      return [0, niceCeil(Number.isFinite(hi) && hi > 0 ? hi : 1)];
+    }
     const [a, b] = this.range();
     let max = 0;
     let min = 1;
@@ -167,7 +220,7 @@ export class Chart {
         if (v > 0 && v < min) min = v;
       }
     }
-    if (this.scale === "log") {
+    if (this.axis() === "log") {
       return [10 ** Math.floor(Math.log10(Math.max(LOG_FLOOR, Math.min(min, 0.1)))), 1];
     }
     return [0, Math.min(1, niceCeil(max || 1))];
@@ -200,11 +253,13 @@ export class Chart {
     const { top, bottom: pad } = this.pads();
     const bottom = this.geo.height - pad;
     let t;
-    if (this.metric === "rank") t = (v - this.yMin) / (this.yMax - this.yMin);
-    else if (this.scale === "log") {
+    const axis = this.drawnAxis;
+    if (axis === "rank") t = (v - this.yMin) / (this.yMax - this.yMin);
+    else if (axis === "rank-log") t = Math.log(Math.max(1, v)) / Math.log(this.yMax);
+    else if (axis === "log") {
       const lv = Math.log10(Math.max(v, this.yMin));
       t = 1 - (lv - Math.log10(this.yMin)) / (Math.log10(this.yMax) - Math.log10(this.yMin));
-    } else t = 1 - v / this.yMax;
+    } else t = (this.yMax - v) / (this.yMax - this.yMin);
     return top + t * (bottom - top);
   }
 
@@ -215,7 +270,8 @@ export class Chart {
     let pen = false;
     for (let l = a; l <= b; l++) {
       const v = values[l];
-      if (Number.isNaN(v) || (this.scale === "log" && this.metric !== "rank" && !(v > 0))) {
+      // Unknown values and -Infinity (a log-probability of 0) leave a gap.
+      if (!Number.isFinite(v) || (this.drawnAxis === "log" && !(v > 0))) {
         pen = false;
         continue;
       }
@@ -230,8 +286,14 @@ export class Chart {
     const width = this.edges[this.edges.length - 1];
     this.svg.setAttribute("width", String(width));
     this.svg.setAttribute("height", String(height));
-    this.svg.setAttribute("aria-label", `${this.metric} of the pinned tokens across layers`);
+    this.svg.setAttribute(
+      "aria-label",
+      this.metric === "kl"
+        ? "KL to the final output across layers"
+        : `${this.metric} of the pinned tokens across layers`,
+    );
     [this.yMin, this.yMax] = this.domain();
+    this.drawnAxis = this.axis();
     this.drawYAxis(inputWidth, width);
     this.drawXAxis();
     this.lines.replaceChildren(
@@ -274,11 +336,7 @@ export class Chart {
     // Rotated, its baseline sits one line height in from the left edge, whatever the font.
     this.yTitle.setAttribute("transform", `translate(${this.geo.fontSize} ${mid}) rotate(-90)`);
     this.yTitle.setAttribute("text-anchor", "middle");
-    const log = this.scale === "log" ? " (log)" : "";
-    const titles =
-      this.metric === "rank"
-        ? ["rank (top-k only)", "rank"]
-        : [`probability${log}`, `prob.${log}`, `p${log}`];
+    const titles = this.titles();
     // Rotated, the title runs along the plot's height: a longer one would reach up into the
     // grid (large text, short chart), so the longest that fits is shown.
     const room = this.geo.height - top - bottom + Math.min(top, bottom);
@@ -286,6 +344,26 @@ export class Chart {
     for (const t of titles) {
       this.yTitle.textContent = t;
       if (this.textLength(this.yTitle) <= room) break;
+    }
+  }
+
+  /** The y axis title, longest first: the longest that fits is shown. */
+  titles() {
+    const log = this.scale === "log" ? " (log)" : "";
+    switch (this.metric) {
+      case "rank":
+        // Exact ranks (payload targets) need no caveat; top-k ranks stop at k.
+        return this.pinned.length && this.pinned.every((l) => l.exact)
+          ? ["rank"]
+          : ["rank (top-k only)", "rank"];
+      case "logprob":
+        return ["log-probability (nats)", "log p (nats)", "log p"];
+      case "delta":
+        return ["change of probability per layer", "\u0394 probability", "\u0394p"];
+      case "kl":
+        return [`KL to final output (${this.unit})`, `KL (${this.unit})`, "KL"];
+      default:
+        return [`probability${log}`, `prob.${log}`, `p${log}`];
     }
   }
 
@@ -318,13 +396,28 @@ export class Chart {
   }
 
   yTicks() {
-    if (this.metric === "rank") {
+    const axis = this.drawnAxis;
+    if (axis === "rank-log") {
+      const out = [];
+      for (let r = 1; r <= this.yMax; r *= 10) out.push(r);
+      return out;
+    }
+    if (this.metric === "logprob") {
+      const step = niceStep(-this.yMin);
+      const out = [];
+      for (let v = this.yMin; v <= 1e-9; v += step) out.push(Number(v.toPrecision(6)));
+      return out;
+    }
+    if (this.metric === "delta") {
+      return [-1, -0.5, 0, 0.5, 1].map((f) => Number((f * this.yMax).toPrecision(6)));
+    }
+    if (axis === "rank") {
       const step = Math.max(1, Math.ceil((this.yMax - 1) / 4));
       const out = [];
       for (let r = 1; r <= this.yMax; r += step) out.push(r);
       return out;
     }
-    if (this.scale === "log") {
+    if (axis === "log") {
       const out = [];
       for (let v = this.yMin; v <= 1.0000001; v *= 10) out.push(Number(v.toPrecision(3)));
       return out;
@@ -337,8 +430,34 @@ export class Chart {
    * @param {number} v
    */
   formatTick(v) {
-    if (this.metric === "rank") return String(v);
-    return formatDecimal(v, this.scale === "log" ? 1 : 3);
+    if (this.metric === "rank") return shortRank(v);
+    if (this.metric === "delta") return signed(v);
+    if (this.metric === "logprob") return v === 0 ? "0" : signed(v);
+    return formatDecimal(v, this.axis() === "log" ? 1 : 3);
+  }
+
+  /**
+   * A line's value at one row, as the point tooltip says it.
+   * @param {number} v
+   * @param {Line} line
+   */
+  formatValue(v, line) {
+    switch (this.metric) {
+      case "rank":
+        if (Number.isNaN(v)) return line.exact ? "not known" : "not in top-k";
+        return `#${v.toLocaleString("en")}`;
+      case "logprob":
+        if (v === -Infinity) return "\u2212\u221e (probability 0)";
+        return Number.isNaN(v)
+          ? "not known"
+          : `${signed(v, (x) => x.toFixed(2))} nats (${formatProb(Math.exp(v))})`;
+      case "delta":
+        return Number.isNaN(v) ? "not known" : `${signed(v * 100, (x) => x.toFixed(1))} pp`;
+      case "kl":
+        return Number.isNaN(v) ? "not known" : `${v.toFixed(3)} ${this.unit}`;
+      default:
+        return Number.isNaN(v) ? "not known" : formatProb(v);
+    }
   }
 
   drawXAxis() {
@@ -401,7 +520,7 @@ export class Chart {
    * @param {number} l
    */
   showPoint(l) {
-    const lines = this.hover ? [...this.pinned, this.hover] : this.pinned;
+    const lines = this.visible();
     const x = this.x(l);
     this.guide.setAttribute("x1", String(x));
     this.guide.setAttribute("x2", String(x));
@@ -412,14 +531,12 @@ export class Chart {
     const rows = [el("div", { class: "llk-tip-head", text: `layer ${this.geo.layers[l]}` })];
     for (const line of lines) {
       const v = line.values[l];
-      const known = !Number.isNaN(v);
-      if (known) {
+      if (Number.isFinite(v)) {
         this.dots.append(svg("circle", { cx: x, cy: this.y(v), r: 3, fill: line.color }));
       }
       // Unknown: a rank outside the top-k, a token not tracked there, or a cell with no
       // numbers (invalid or pending).
-      const unknown = this.metric === "rank" ? "not in top-k" : "not known";
-      const value = !known ? unknown : this.metric === "rank" ? `#${v}` : formatProb(v);
+      const value = this.formatValue(v, line);
       const swatch = el("span", { class: "llk-swatch" });
       swatch.style.background = line.color;
       rows.push(

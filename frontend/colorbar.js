@@ -2,12 +2,15 @@
 // Without it, entropy coloring read backwards to most users (darker = more uncertain).
 
 import { el } from "./dom.js";
-import { cellBackground } from "./color.js";
+import { cellBackground, MINUS, NEGATIVE, niceStep, shortRank, signed } from "./color.js";
 import { formatDecimal, inUnit } from "./format.js";
+
+export { niceStep };
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./color.js").ColorMode} ColorMode */
 /** @typedef {import("./format.js").EntropyUnit} EntropyUnit */
+/** @typedef {import("./color.js").CellMetric} CellMetric */
 
 /**
  * @typedef {object} Scale
@@ -17,18 +20,16 @@ import { formatDecimal, inUnit } from "./format.js";
  * @property {{ at: number, value: number, text: string }[]} ticks at: 0..1 along the bar
  *   (the cell intensity of that value); value in the shown unit
  * @property {boolean} entropy the unit can switch between nats and bits
+ * @property {boolean} [diverging] the bar runs from the second color (left, below 0)
+ *   through none (0, in the middle) to the mode's color (right)
  */
 
 /**
- * Round tick steps over [0, max]: about four intervals of 1, 2, 2.5 or 5 × 10^n.
- * @param {number} max
+ * What the new modes' bars need besides the mode and the target's text.
+ * @typedef {object} ScaleExtra
+ * @property {CellMetric | null} [metric] the cells' metric (color.js cellMetric)
+ * @property {string} [foil] the foil as shown (logprob_diff)
  */
-export function niceStep(max) {
-  const raw = max / 4;
-  const e = 10 ** Math.floor(Math.log10(raw));
-  for (const m of [1, 2, 2.5, 5]) if (m * e >= raw) return m * e;
-  return 10 * e;
-}
 
 /**
  * The scale of a color mode for this data, or null when no cell is colored (mode "none",
@@ -37,9 +38,10 @@ export function niceStep(max) {
  * @param {ColorMode} mode
  * @param {string} target the colored token or group, as shown ("" if none)
  * @param {EntropyUnit} unit
+ * @param {ScaleExtra} [extra]
  * @returns {Scale | null}
  */
-export function colorScale(lens, mode, target, unit) {
+export function colorScale(lens, mode, target, unit, extra = {}) {
   const percent = [0, 0.25, 0.5, 0.75, 1].map((v) => ({
     at: v,
     value: v * 100,
@@ -67,25 +69,107 @@ export function colorScale(lens, mode, target, unit) {
     case "entropy": {
       // Intensity is entropy / the largest entropy of the data's computed cells.
       if (!lens.entropy || !(lens.maxEntropy > 0)) return null;
-      const max = inUnit(lens.maxEntropy, unit);
-      const step = niceStep(max);
-      const ticks = [];
-      for (let v = 0; v < max - step * 0.35; v += step) {
-        const value = Number(v.toPrecision(6));
-        ticks.push({ at: value / max, value, text: formatDecimal(value) });
-      }
-      ticks.push({ at: 1, value: max, text: max.toFixed(2) });
       return {
         title: `entropy (${unit})`,
         low: "certain",
         high: "uncertain",
-        ticks,
+        ticks: linearTicks(inUnit(lens.maxEntropy, unit)),
         entropy: true,
+      };
+    }
+    case "kl": {
+      // Intensity is KL / the largest KL of the shown lens rows' computed cells.
+      const m = extra.metric;
+      if (m?.mode !== "kl") return null;
+      const max = inUnit(m.max, unit);
+      return {
+        title: `KL to final output (${unit})`,
+        low: "like the output",
+        high: "far from it",
+        ticks: max > 0 ? linearTicks(max) : [{ at: 0, value: 0, text: "0" }],
+        entropy: true,
+      };
+    }
+    case "rank": {
+      const m = extra.metric;
+      if (m?.mode !== "rank" || !target) return null;
+      return {
+        title: `rank of ${target}${m.exact ? "" : " (top-k only)"}`,
+        low: `rank ${shortRank(m.max)}`,
+        high: "top-1",
+        ticks: rankTicks(m.max),
+        entropy: false,
+      };
+    }
+    case "logprob_diff": {
+      const m = extra.metric;
+      if (m?.mode !== "logprob_diff" || !target || !extra.foil) return null;
+      return {
+        title: `log p(${target}) ${MINUS} log p(${extra.foil}) (nats)`,
+        low: `favors ${extra.foil}`,
+        high: `favors ${target}`,
+        ticks: divergingTicks(m.max, (v) => signed(v)),
+        entropy: false,
+        diverging: true,
+      };
+    }
+    case "delta": {
+      const m = extra.metric;
+      if (m?.mode !== "delta" || !target) return null;
+      return {
+        title: `change of p(${target}) from the previous layer (percentage points)`,
+        low: "falling",
+        high: "rising",
+        ticks: divergingTicks(m.max, (v) => signed(v * 100)),
+        entropy: false,
+        diverging: true,
       };
     }
     default:
       return null;
   }
+}
+
+/**
+ * Ticks over [0, max] at round steps, the last at max itself (2 decimals).
+ * @param {number} max
+ */
+function linearTicks(max) {
+  const step = niceStep(max);
+  const ticks = [];
+  for (let v = 0; v < max - step * 0.35; v += step) {
+    const value = Number(v.toPrecision(6));
+    ticks.push({ at: value / max, value, text: formatDecimal(value) });
+  }
+  ticks.push({ at: 1, value: max, text: max.toFixed(2) });
+  return ticks;
+}
+
+/**
+ * -max, -max/2, 0, max/2, max, placed as the diverging bar has them (0 in the middle).
+ * @param {number} max
+ * @param {(v: number) => string} text
+ */
+function divergingTicks(max, text) {
+  return [-1, -0.5, 0, 0.5, 1].map((f) => {
+    const value = Number((f * max).toPrecision(6));
+    return { at: (f + 1) / 2, value, text: text(value) };
+  });
+}
+
+/**
+ * Ranks 1, 10, 100, ... up to `max`, and max itself, where the rank scale colors them
+ * (1 - log(rank) / log(max)); palest (largest rank) first.
+ * @param {number} max
+ */
+function rankTicks(max) {
+  const at = (/** @type {number} */ r) => 1 - Math.log(r) / Math.log(max);
+  const ticks = [];
+  for (let r = 1; r <= max; r *= 10) ticks.push({ at: at(r), value: r, text: shortRank(r) });
+  if (at(ticks[ticks.length - 1].value) > 0.12)
+    ticks.push({ at: 0, value: max, text: shortRank(max) });
+  else ticks[ticks.length - 1] = { at: 0, value: max, text: shortRank(max) };
+  return ticks.reverse();
 }
 
 export class ColorBar {
@@ -101,7 +185,7 @@ export class ColorBar {
     this.ticks = el("div", { class: "llk-cbar-ticks" });
     this.unit = el("button", {
       class: "llk-btn llk-cbar-unit",
-      title: "show entropy in nats (natural log) or bits (log base 2)",
+      title: "show entropy and KL in nats (natural log) or bits (log base 2)",
     });
     /** @type {EntropyUnit} */
     this.unitValue = "nats";
@@ -122,7 +206,7 @@ export class ColorBar {
 
   /**
    * @param {Scale | null} scale
-   * @param {string} color the mode's "#rrggbb"
+   * @param {string} color the mode's "#rrggbb" ("#rrggbb #rrggbb" when diverging: color.js)
    * @param {EntropyUnit} unit
    */
   render(scale, color, unit) {
@@ -134,7 +218,8 @@ export class ColorBar {
     this.low.textContent = scale.low;
     this.high.textContent = scale.high;
     // The ramp runs through the very colors cells get (color.js), so a cell can be matched.
-    this.ramp.style.background = `linear-gradient(to right, ${cellBackground(color, 0)}, ${cellBackground(color, 0.5)}, ${cellBackground(color, 1)})`;
+    const stops = scale.diverging ? [NEGATIVE + 1, NEGATIVE + 0.5, 0, 0.5, 1] : [0, 0.5, 1];
+    this.ramp.style.background = `linear-gradient(to right, ${stops.map((a) => cellBackground(color, a)).join(", ")})`;
     this.ticks.replaceChildren(
       ...scale.ticks.map((t) => {
         const tick = el("span", {

@@ -15,6 +15,9 @@ export class DecodeError extends Error {}
 const PROBS = "probabilities must be finite numbers in [0, 1]";
 /** Entropies are stored as float16 by the engine: a one-hot row can round to a tiny negative. */
 const ENTROPY_SLACK = 1e-3;
+/** KL and log-probabilities are float32: a cell equal to the output may round past 0. */
+const METRIC_SLACK = 1e-6;
+const TARGET = '{"name": string, "ids": [token ids]}';
 /** Vocab keys are token ids written in decimal. */
 const ID_KEY = /^(0|[1-9][0-9]*)$/;
 /** Half of a UTF-16 pair on its own: not valid Unicode, cannot be saved as UTF-8. */
@@ -343,6 +346,18 @@ function decodeV3(d) {
       }
     }
   }
+  const kl = d.kl == null ? null : binary(d, "kl", Float32Array, grid);
+  if (kl) {
+    for (let i = 0; i < grid; i++) {
+      const v = kl[i];
+      if (ok(i) && !(v >= -METRIC_SLACK && v < Infinity)) {
+        fail(
+          `${at("kl", i, [L, P])} is ${describe(v)}; KL divergences must be finite numbers >= 0 (nats)`,
+        );
+      }
+    }
+  }
+  const metrics = decodeTargets(d, [L, P], ok);
   const topkIds = binary(d, "topk_ids", Int32Array, grid * k);
   checkTopkIds(topkIds, ok, trackedIds, trackedOffsets, [L, P, k]);
   const topkProbs = binary(d, "topk_probs", Float32Array, grid * k);
@@ -377,6 +392,101 @@ function decodeV3(d) {
     numLayers,
     run,
     cellStatus,
+    kl,
+    ...metrics,
+  });
+}
+
+/**
+ * The payload's named targets with their exact log-probabilities and ranks [T, L, P]: all
+ * three or none (docs/data-format.md §3).
+ * @param {Record<string, any>} d
+ * @param {number[]} shape [L, P]
+ * @param {(cell: number) => boolean} ok whether a cell is computed (flagged ones are exempt)
+ */
+function decodeTargets(d, [L, P], ok) {
+  const arrays = ["target_logprobs", "target_ranks"];
+  if (d.targets == null) {
+    const given = arrays.find((key) => d[key] != null);
+    if (given) {
+      fail(
+        `"${given}" is given without "targets": it holds one [L, P] block per target, so ` +
+          "the data needs its targets too",
+      );
+    }
+    return { targets: null, targetLogprobs: null, targetRanks: null };
+  }
+  const targets = checkTargets(d.targets);
+  for (const key of arrays) {
+    if (d[key] == null) {
+      fail(
+        `"${key}" is missing: data with "targets" needs "target_logprobs" and ` +
+          '"target_ranks" ([T, L, P] each)',
+      );
+    }
+  }
+  const shape = [targets.length, L, P];
+  const n = targets.length * L * P;
+  const grid = L * P;
+  const targetLogprobs = binary(d, "target_logprobs", Float32Array, n);
+  for (let i = 0; i < n; i++) {
+    const v = targetLogprobs[i];
+    // NaN fails the comparison; -Infinity (a probability of 0) passes.
+    if (!(v <= METRIC_SLACK) && ok(i % grid)) {
+      fail(
+        `${at("target_logprobs", i, shape)} is ${describe(v)}; log-probabilities must be ` +
+          "numbers <= 0 (-Infinity for a probability of 0)",
+      );
+    }
+  }
+  const targetRanks = binary(d, "target_ranks", Int32Array, n);
+  for (let i = 0; i < n; i++) {
+    if (targetRanks[i] < 1 && ok(i % grid)) {
+      fail(
+        `${at("target_ranks", i, shape)} is ${targetRanks[i]}; ranks are integers >= 1 ` +
+          "(1 = the most probable token)",
+      );
+    }
+  }
+  return { targets, targetLogprobs, targetRanks };
+}
+
+/**
+ * @param {unknown} raw
+ * @returns {{ name: string, ids: number[] }[]}
+ */
+function checkTargets(raw) {
+  if (!Array.isArray(raw)) fail(`"targets" must be a list of ${TARGET}, got ${describe(raw)}`);
+  /** @type {Map<string, number>} */
+  const seen = new Map();
+  return raw.map((target, t) => {
+    if (
+      !target ||
+      typeof target !== "object" ||
+      Array.isArray(target) ||
+      ArrayBuffer.isView(target)
+    )
+      fail(`"targets"[${t}] must be ${TARGET}, got ${describe(target)}`);
+    const { name, ids } = /** @type {Record<string, unknown>} */ (target);
+    if (typeof name !== "string")
+      fail(`"targets"[${t}]."name" is not a string (got ${describe(name)})`);
+    checkText(name, `"targets"[${t}]."name"`);
+    if (!name) fail(`"targets"[${t}]."name" is empty; every target needs a name`);
+    const before = seen.get(name);
+    if (before !== undefined) {
+      fail(
+        `"targets"[${t}]."name" ${describe(name)} is also "targets"[${before}]'s: target ` +
+          "names must be unique",
+      );
+    }
+    seen.set(name, t);
+    if (!Array.isArray(ids)) fail(`"targets"[${t}]."ids" is not a list (got ${describe(ids)})`);
+    ids.forEach((x, j) => {
+      if (!isIndex(x))
+        fail(`"targets"[${t}]."ids"[${j}] is not an integer >= 0 (got ${describe(x)})`);
+    });
+    if (!ids.length) fail(`"targets"[${t}]."ids" is empty; a target needs at least one token id`);
+    return { name, ids: /** @type {number[]} */ (ids) };
   });
 }
 

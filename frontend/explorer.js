@@ -15,10 +15,28 @@ import { RunBar } from "./runbar.js";
 import { Selection } from "./selection.js";
 import { Channel, onPushedTrajectories } from "./channel.js";
 import { FigureExport, fileName, shownTheme } from "./figure.js";
-import { colorTarget, intensityFn } from "./color.js";
+import {
+  cellMetric,
+  colorFoil,
+  colorTarget,
+  intensityFn,
+  modeColor,
+  ROW_SCALED_MODES,
+} from "./color.js";
 import { State } from "./state.js";
 import { observeWidth, resizeHandles } from "./interactions.js";
-import { hoverLine, pinLabel, pinLines, recolor, removePin, togglePin, toggleRow } from "./pins.js";
+import {
+  hoverLine,
+  idsLabel,
+  isExact,
+  klLines,
+  lineValues,
+  pinLines,
+  recolor,
+  removePin,
+  togglePin,
+  toggleRow,
+} from "./pins.js";
 import { ColorBar, colorScale } from "./colorbar.js";
 import { CellTip, cellFacts } from "./celltip.js";
 import { defaultLine } from "./defaultline.js";
@@ -64,12 +82,17 @@ export class Explorer {
     this.columnText = new ColumnText(this.grid.root);
     /** @type {import("./format.js").EntropyUnit} the color bar's and cell tooltip's unit */
     this.entropyUnit = "nats";
-    /** @type {number[]} the token ids the cells are colored by, as last applied */
-    this.coloredIds = [];
+    /** what colors the cells (target, foil and their names), as last applied */
+    this.coloredKey = "";
+    /** the lens rows shown when the cells were last colored (some modes scale over them) */
+    this.coloredRows = "";
+    /** @type {import("./celltip.js").TipContext | null} what the cell tooltip reports */
+    this.tip = null;
     this.colorbar = new ColorBar(signal, {
       onUnit: (unit) => {
         this.entropyUnit = unit;
         this.applyColoring();
+        if (this.state.get("trajectory_metric") === "kl") this.applyMetric();
       },
     });
     this.chart = new Chart(signal, {
@@ -146,15 +169,27 @@ export class Explorer {
       this.layout();
       this.updateToolbar();
     });
-    on(["color_mode", "color_token", "color_group", "heat_color", "entropy_color"], () => {
-      this.applyColoring();
-      this.updateToolbar();
-    });
+    on(
+      [
+        "color_mode",
+        "color_token",
+        "color_group",
+        "color_foil",
+        "heat_color",
+        "entropy_color",
+        "metric_color",
+        "negative_color",
+      ],
+      () => {
+        this.applyColoring();
+        this.updateToolbar();
+      },
+    );
     on(["pins"], () => {
-      // Pins color the cells only through the color target (token/group mode without a
-      // chosen one): recoloring rebuilds every shown row, so only when the target changed.
-      const ids = colorTarget(this.state.all());
-      if (ids.join() !== this.coloredIds.join()) this.applyColoring();
+      // Pins color the cells only through the color target and foil (chosen by default from
+      // the pins) and their names: recoloring rebuilds every shown row, so only when those
+      // changed.
+      if (this.lens && this.colorKey(this.lens) !== this.coloredKey) this.applyColoring();
       this.updatePins();
       this.updateToolbar();
     });
@@ -260,6 +295,11 @@ export class Explorer {
       fit ? fit.geometry.widths : [],
     );
     if (!fit) return;
+    // Some modes scale their colors over the shown lens rows: a zoom or stride re-scales.
+    const mode = s.color_mode;
+    if (ROW_SCALED_MODES.includes(mode) && fit.geometry.cols.join() !== this.coloredRows) {
+      this.applyColoring();
+    }
     this.chart.setGeometry(fit.geometry, fit.zoomed);
     this.selection.reanchor();
   }
@@ -275,17 +315,40 @@ export class Explorer {
     this.grid.setSizes(rowH, s.grid_height);
   }
 
+  /**
+   * What colors the cells besides the mode and colors: the target and foil, by ids and name.
+   * @param {Lens} lens
+   */
+  colorKey(lens) {
+    const s = this.state.all();
+    const ids = colorTarget(s, lens.targets);
+    const foil = colorFoil(s, lens.targets);
+    const name = (/** @type {number[]} */ x) => (x.length ? idsLabel(lens, s.pins, x) : "");
+    return JSON.stringify([ids, foil, name(ids), name(foil)]);
+  }
+
   applyColoring() {
     const lens = this.lens;
     if (!lens) return;
     const s = this.state.all();
     const mode = s.color_mode;
-    const color = mode === "entropy" ? s.entropy_color : s.heat_color;
-    const ids = colorTarget(s);
-    this.coloredIds = ids;
-    this.grid.setColoring(intensityFn(lens, { mode, ids }), color);
-    const target = ids.length ? pinLabel(lens, ids) : "";
-    this.colorbar.render(colorScale(lens, mode, target, this.entropyUnit), color, this.entropyUnit);
+    const color = modeColor(mode, s);
+    const ids = colorTarget(s, lens.targets);
+    const foil = colorFoil(s, lens.targets);
+    const rows = this.grid.cols.length ? this.grid.cols : undefined;
+    const metric = cellMetric(lens, { mode, ids, foil, rows });
+    this.coloredKey = this.colorKey(lens);
+    this.coloredRows = this.grid.cols.join();
+    this.grid.setColoring(intensityFn(lens, metric), color);
+    const target = ids.length ? idsLabel(lens, s.pins, ids) : "";
+    const foilText = foil.length ? idsLabel(lens, s.pins, foil) : "";
+    const unit = this.entropyUnit;
+    this.tip = { mode, ids, target, unit, metric, foil: foilText };
+    this.colorbar.render(
+      colorScale(lens, mode, target, unit, { metric, foil: foilText }),
+      color,
+      unit,
+    );
     this.celltip.hide();
   }
 
@@ -296,11 +359,8 @@ export class Explorer {
   cellTip(cell) {
     const lens = this.lens;
     const at = this.grid.locate(cell);
-    if (!lens || !at || at.l === undefined) return null;
-    const s = this.state.all();
-    const ids = colorTarget(s);
-    const target = ids.length ? pinLabel(lens, ids) : "";
-    return cellFacts(lens, at.l, at.p, { mode: s.color_mode, ids, target, unit: this.entropyUnit });
+    if (!lens || !at || at.l === undefined || !this.tip) return null;
+    return cellFacts(lens, at.l, at.p, this.tip);
   }
 
   applyMetric() {
@@ -309,6 +369,7 @@ export class Explorer {
       this.state.get("trajectory_metric"),
       this.state.get("chart_scale"),
       this.lens.k,
+      this.entropyUnit,
     );
     this.updatePins();
   }
@@ -333,7 +394,9 @@ export class Explorer {
       lens.addTrajectories(p, pushed.ids, probs.subarray(p * n, (p + 1) * n), pushed.tokens);
     }
     // Recoloring the grid is the costly part: only when the cells are colored by these ids.
-    if (colorTarget(this.state.all()).some((id) => pushed.ids.includes(id))) this.applyColoring();
+    const s = this.state.all();
+    const used = [...colorTarget(s, lens.targets), ...colorFoil(s, lens.targets)];
+    if (used.some((id) => pushed.ids.includes(id))) this.applyColoring();
     this.updatePins();
   }
 
@@ -341,13 +404,18 @@ export class Explorer {
     const lens = this.lens;
     if (!lens) return;
     const pins = this.state.get("pins");
-    // Nothing pinned: a dashed default line shows what the chart is for (never a pin).
-    const fallback = pins.length
-      ? null
-      : defaultLine(lens, this.state.get("trajectory_metric"), this.focusPos);
+    const metric = this.state.get("trajectory_metric");
+    // Nothing pinned: a dashed default line shows what the chart is for (never a pin). KL
+    // lines do not depend on pins: no default there.
+    const fallback =
+      pins.length || metric === "kl" ? null : defaultLine(lens, "probability", this.focusPos);
+    if (fallback && metric !== "probability") {
+      fallback.line.values = lineValues(lens, metric, this.focusPos, [fallback.id]);
+      fallback.line.exact = isExact(lens, metric, [fallback.id]);
+    }
     this.chart.setPinned(fallback ? [fallback.line] : this.lines(pins));
     this.grid.setPinnedRows(this.pinnedRows(lens));
-    this.legend.render(lens, pins, this.pinnedRows(lens), this.focusPos, fallback);
+    this.legend.render(lens, pins, this.pinnedRows(lens), this.focusPos, fallback, metric);
     this.selection.refresh();
   }
 
@@ -360,13 +428,12 @@ export class Explorer {
   lines(pins) {
     const lens = this.lens;
     if (!lens) return [];
-    return pinLines(
-      lens,
-      pins,
-      this.pinnedRows(lens),
-      this.focusPos,
-      this.state.get("trajectory_metric"),
-    );
+    const metric = this.state.get("trajectory_metric");
+    const rows = this.pinnedRows(lens);
+    if (metric === "kl") {
+      return klLines(lens, rows, this.focusPos, this.state.get("metric_color"), this.entropyUnit);
+    }
+    return pinLines(lens, pins, rows, this.focusPos, metric);
   }
 
   /**
@@ -375,8 +442,9 @@ export class Explorer {
    */
   hoverToken(p, id) {
     const lens = this.lens;
+    const metric = this.state.get("trajectory_metric");
     this.chart.setHover(
-      lens && id !== null ? hoverLine(lens, this.state.get("trajectory_metric"), p, id) : null,
+      lens && id !== null ? hoverLine(lens, metric, p, id, this.entropyUnit) : null,
     );
   }
 

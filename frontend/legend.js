@@ -57,8 +57,9 @@ export class Legend {
    * @param {number} focusPos the position the chart shows when no row is pinned
    * @param {import("./defaultline.js").DefaultLine | null} [fallback] the chart's default
    *   line, drawn while nothing is pinned
+   * @param {import("./schema.js").UIState["trajectory_metric"]} [metric] what the chart plots
    */
-  render(lens, pins, rows, focusPos, fallback = null) {
+  render(lens, pins, rows, focusPos, fallback = null, metric = "probability") {
     const items = pins.map((pin, i) => {
       const color = /** @type {HTMLInputElement} */ (
         el("input", {
@@ -68,17 +69,19 @@ export class Legend {
         })
       );
       color.value = pin.color;
-      const label = pin.ids.map((id) => showToken(lens.token(id)).text).join(" + ");
+      const members = pin.ids.map((id) => showToken(lens.token(id)).text).join(" + ");
+      const label = pin.name || members;
+      const what =
+        pin.ids.length > 1
+          ? `${members}: group, the sum of its tokens`
+          : `${members} (id ${pin.ids[0]})`;
       return el("span", { class: "llk-legend-item llk-legend-pin" }, [
         color,
         el("span", {
           class: "llk-legend-label",
           text: label,
           // The label may be cut: the title has it in full.
-          title:
-            pin.ids.length > 1
-              ? `${label}: group, the sum of its tokens`
-              : `${label} (id ${pin.ids[0]})`,
+          title: pin.name ? `${pin.name}: ${what}` : what,
         }),
         removeButton("llk-remove-pin", { "data-index": String(i) }),
       ]);
@@ -94,19 +97,39 @@ export class Legend {
         removeButton("llk-remove-row", { "data-p": String(p) }),
       ]),
     );
-    const where = rows.length
-      ? null
-      : el("span", {
-          class: "llk-legend-note",
-          text: pins.length
-            ? `at position ${focusPos} (${showToken(lens.input[focusPos]).text}); click an input token to compare rows`
-            : fallback
-              ? "the final prediction's trajectory; click a cell, then a token in its popup, to pin your own"
-              : "click a cell, then a token in its popup, to pin its trajectory",
-        });
+    const input = showToken(lens.input[focusPos]).text;
+    const where =
+      metric === "kl"
+        ? el("span", { class: "llk-legend-note", text: klNote(lens, rows, focusPos, input) })
+        : rows.length
+          ? null
+          : el("span", {
+              class: "llk-legend-note",
+              text: pins.length
+                ? `at position ${focusPos} (${input}); click an input token to compare rows`
+                : fallback
+                  ? "the final prediction's trajectory; click a cell, then a token in its popup, to pin your own"
+                  : "click a cell, then a token in its popup, to pin its trajectory",
+            });
     const shown = !pins.length && fallback ? [defaultItem(fallback)] : [];
     this.root.replaceChildren(...shown, ...items, ...rowItems, ...(where ? [where] : []));
   }
+}
+
+/**
+ * What the "kl" metric's lines are: one per pinned row, else the followed position's; pins
+ * do not apply.
+ * @param {Lens} lens
+ * @param {number[]} rows
+ * @param {number} focusPos
+ * @param {string} input the followed position's token, as shown
+ */
+function klNote(lens, rows, focusPos, input) {
+  if (!lens.klValues) return "this data has no KL divergences: the chart has nothing to show";
+  const where = rows.length
+    ? "at each pinned row (line style)"
+    : `at position ${focusPos} (${input}); click an input token to compare rows`;
+  return `KL to the final output ${where}; pins do not apply to KL`;
 }
 
 /**

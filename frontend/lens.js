@@ -8,9 +8,13 @@ export const CELL_OK = 0;
 export const CELL_INVALID = 1;
 export const CELL_PENDING = 2;
 
+/** A named target of the payload: a token, or tokens whose probabilities are summed. */
+/** @typedef {import("./schema.js").Target} Target */
+
 /**
  * Decoded lens data. Arrays are flat, C order:
- * topkIds/topkProbs [L, P, k], trackedProbs [T, L], entropy [L, P], cellStatus [L, P].
+ * topkIds/topkProbs [L, P, k], trackedProbs [T, L], entropy [L, P], cellStatus [L, P], and
+ * the optional exact metrics klValues [L, P], targetLogprobs and targetRanks [targets, L, P].
  *
  * Trajectories live in two places. The payload's own tracked tokens stay in the sorted,
  * zero-copy arrays (`trackedIds` per position, found by binary search). Trajectories that
@@ -38,6 +42,10 @@ export class Lens {
    * @param {number | null} f.numLayers the model's layer count, when the data says
    * @param {number | null} [f.run] the collection the data came from (null: not live)
    * @param {Uint8Array | null} [f.cellStatus] [L, P] CELL_* per cell; null = all computed
+   * @param {Float32Array | null} [f.kl] [L, P] KL(final output ‖ lens) in nats
+   * @param {Target[] | null} [f.targets] named targets (exact metrics below)
+   * @param {Float32Array | null} [f.targetLogprobs] [targets, L, P] log of the summed probability
+   * @param {Int32Array | null} [f.targetRanks] [targets, L, P] 1-based rank of the best member
    */
   constructor(f) {
     /** @type {string} */ this.model = f.model;
@@ -72,6 +80,96 @@ export class Lens {
     this.maxEntropy = maxOk(f.entropy, st);
     /** @type {Map<number, Map<number, Float32Array>>} position → id → [L] probabilities */
     this.extra = new Map();
+    /** @type {Float32Array | null} */ this.klValues = f.kl ?? null;
+    /** @type {Target[]} */ this.targets = f.targets ?? [];
+    /** @type {Float32Array | null} */ this.targetLogprobs = f.targetLogprobs ?? null;
+    /** @type {Int32Array | null} */ this.targetRanks = f.targetRanks ?? null;
+    /** @type {Map<string, number>} target index by its sorted ids */
+    this.targetKeys = new Map();
+    this.targets.forEach((t, i) => {
+      const key = idKey(t.ids);
+      if (!this.targetKeys.has(key)) this.targetKeys.set(key, i);
+    });
+    /**
+     * The largest rank a cell can have, as far as the data shows the vocabulary: its largest
+     * token id + 1, any exact rank, and k + 1 (the rank color scale ends there).
+     */
+    this.maxRank = Math.max(2, this.k + 1, maxId(f.vocab) + 1, maxOkRank(this));
+  }
+
+  /**
+   * KL divergence (nats) of cell (l, p)'s lens distribution from the model's final output;
+   * NaN when the data has none or the cell is not computed.
+   * @param {number} l
+   * @param {number} p
+   */
+  kl(l, p) {
+    const v = this.klValues;
+    return v && this.status(l, p) === CELL_OK ? Math.max(0, v[l * this.P + p]) : NaN;
+  }
+
+  /**
+   * Largest KL over the computed cells of lens rows `rows` (all rows when omitted); 0 if none.
+   * @param {number[]} [rows]
+   */
+  maxKl(rows) {
+    let m = 0;
+    if (!this.klValues) return m;
+    for (const l of rows ?? this.layers.keys()) {
+      for (let p = 0; p < this.P; p++) {
+        const v = this.kl(l, p);
+        if (v > m) m = v;
+      }
+    }
+    return m;
+  }
+
+  /**
+   * Index of the payload target whose id set is exactly `ids` (order and repeats aside), or
+   * -1: only then are that target's exact log-probabilities and ranks the values of `ids`.
+   * @param {number[]} ids
+   */
+  targetIndex(ids) {
+    if (!ids.length || !this.targetLogprobs) return -1;
+    return this.targetKeys.get(idKey(ids)) ?? -1;
+  }
+
+  /**
+   * Exact log of target t's (summed) probability at cell (l, p), -Infinity for 0; NaN when
+   * the cell is not computed.
+   * @param {number} t
+   * @param {number} l
+   * @param {number} p
+   */
+  targetLogProb(t, l, p) {
+    const a = this.targetLogprobs;
+    if (!a || this.status(l, p) !== CELL_OK) return NaN;
+    return Math.min(0, a[(t * this.L + l) * this.P + p]);
+  }
+
+  /**
+   * Exact 1-based vocabulary rank of target t's best member at cell (l, p); NaN when the
+   * cell is not computed.
+   * @param {number} t
+   * @param {number} l
+   * @param {number} p
+   */
+  targetRank(t, l, p) {
+    const a = this.targetRanks;
+    if (!a || this.status(l, p) !== CELL_OK) return NaN;
+    return a[(t * this.L + l) * this.P + p];
+  }
+
+  /**
+   * Best 1-based rank among `ids` in cell (l, p)'s top-k, or 0 when none of them is there.
+   * @param {number} l
+   * @param {number} p
+   * @param {number[]} ids
+   */
+  topkRank(l, p, ids) {
+    const base = this.cellBase(l, p);
+    for (let j = 0; j < this.k; j++) if (ids.includes(this.topkIds[base + j])) return j + 1;
+    return 0;
   }
 
   /**
@@ -252,6 +350,67 @@ export class Lens {
     }
     return out;
   }
+}
+
+/**
+ * The tracked tokens of position p ranked by their highest probability at any lens row
+ * (computed cells only), most probable first, ties by id: "which tokens matter here at some
+ * depth", with the lens row where each peaks (its first such row).
+ * @param {Lens} lens
+ * @param {number} p
+ * @param {number} [n] how many
+ * @returns {{ id: number, prob: number, row: number }[]}
+ */
+export function bestAtAnyLayer(lens, p, n = 10) {
+  /** @type {{ id: number, prob: number, row: number }[]} */
+  const out = [];
+  /** @param {number} id @param {Float32Array} t */
+  const add = (id, t) => {
+    let prob = -1;
+    let row = -1;
+    for (let l = 0; l < lens.L; l++) {
+      if (lens.status(l, p) === CELL_OK && t[l] > prob) [prob, row] = [t[l], l];
+    }
+    if (row >= 0) out.push({ id, prob, row });
+  };
+  const off = lens.trackedOffsets;
+  for (let i = off[p]; i < off[p + 1]; i++) {
+    add(lens.trackedIds[i], lens.trackedProbs.subarray(i * lens.L, (i + 1) * lens.L));
+  }
+  for (const [id, t] of lens.extra.get(p) ?? []) add(id, t);
+  out.sort((a, b) => b.prob - a.prob || a.id - b.id);
+  return out.slice(0, n);
+}
+
+/**
+ * A key for an id set: sorted, distinct, joined.
+ * @param {number[]} ids
+ */
+export function idKey(ids) {
+  return [...new Set(ids)].sort((a, b) => a - b).join(",");
+}
+
+/** @param {Map<number, string>} vocab */
+function maxId(vocab) {
+  let m = -1;
+  for (const id of vocab.keys()) if (id > m) m = id;
+  return m;
+}
+
+/**
+ * Largest exact rank of any target over computed cells; 0 when the data has none.
+ * @param {Lens} lens
+ */
+function maxOkRank(lens) {
+  const a = lens.targetRanks;
+  let m = 0;
+  if (!a) return m;
+  const grid = lens.L * lens.P;
+  for (let i = 0; i < a.length; i++) {
+    const cell = i % grid;
+    if (a[i] > m && (!lens.cellStatus || lens.cellStatus[cell] === CELL_OK)) m = a[i];
+  }
+  return m;
 }
 
 /**

@@ -5,11 +5,13 @@
 import { PIN_PALETTE } from "./schema.js";
 import { rowDash } from "./dashes.js";
 import { showToken } from "./tokens.js";
+import { idKey } from "./lens.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./chart.js").Line} Line */
 /** @typedef {import("./state.js").Pin} Pin */
 /** @typedef {import("./state.js").UIState} UIState */
+/** @typedef {UIState["trajectory_metric"]} Metric */
 
 const HOVER_COLOR = "#7f7f7f";
 
@@ -43,12 +45,15 @@ export function sameIds(a, b) {
  * @returns {Partial<UIState>}
  */
 export function togglePin(s, id, group) {
-  const pins = s.pins.map((p) => ({ ids: [...p.ids], color: p.color }));
+  /** @type {Pin[]} */
+  const pins = s.pins.map((p) => ({ ...p, ids: [...p.ids] }));
   const holder = group ? pins[pins.length - 1] : pins.find((p) => p.ids.includes(id));
   const before = holder ? [...holder.ids] : [];
   if (holder?.ids.includes(id)) holder.ids = holder.ids.filter((x) => x !== id);
   else if (holder && group) holder.ids.push(id);
   else pins.push({ ids: [id], color: nextColor(pins) });
+  // A name says what the pin's tokens are: other tokens are another pin, unnamed.
+  if (holder && holder.ids.length !== before.length) delete holder.name;
   /** @type {Partial<UIState>} */
   const patch = { pins: pins.filter((p) => p.ids.length) };
   if (holder && sameIds(s.color_group, before)) patch.color_group = holder.ids;
@@ -113,17 +118,48 @@ export function pinLabel(lens, ids) {
 }
 
 /**
+ * What a token or group is called: the name of a pin of exactly these ids, else the data's
+ * target of these ids, else its tokens (pinLabel).
+ * @param {Lens} lens
+ * @param {Pin[]} pins
+ * @param {number[]} ids
+ */
+export function idsLabel(lens, pins, ids) {
+  const key = idKey(ids);
+  const pin = pins.find((p) => p.name && idKey(p.ids) === key);
+  if (pin?.name) return pin.name;
+  const t = lens.targetIndex(ids);
+  return t >= 0 ? lens.targets[t].name : pinLabel(lens, ids);
+}
+
+/**
  * The plotted metric for a token or group at position p, one value per lens row; NaN where
  * it is unknown (not tracked, cell invalid or pending).
+ * - probability: the (summed) probability;
+ * - rank: the best member's rank: exact when `ids` is a payload target, else from the
+ *   top-k (NaN outside it);
+ * - logprob: the natural log of the probability: exact when `ids` is a payload target;
+ *   -Infinity for 0;
+ * - delta: the change of probability from the previous lens row (NaN at the first);
+ * - kl: position p's KL to the final output (the ids do not matter).
  * @param {Lens} lens
- * @param {"probability" | "rank"} metric
+ * @param {Metric} metric
  * @param {number} p
  * @param {number[]} ids
  */
 export function lineValues(lens, metric, p, ids) {
+  const out = new Float32Array(lens.L).fill(NaN);
+  const t = lens.targetIndex(ids);
+  if (metric === "kl") {
+    for (let l = 0; l < lens.L; l++) out[l] = lens.kl(l, p);
+    return out;
+  }
+  if (metric === "rank" && t >= 0) {
+    for (let l = 0; l < lens.L; l++) out[l] = lens.targetRank(t, l, p);
+    return out;
+  }
   if (metric === "rank") {
     // A group's rank is its best member's rank.
-    const out = new Float32Array(lens.L).fill(NaN);
     for (const id of ids) {
       const r = lens.rankTrajectory(p, id);
       for (let l = 0; l < lens.L; l++)
@@ -131,8 +167,30 @@ export function lineValues(lens, metric, p, ids) {
     }
     return out;
   }
-  const t = lens.groupTrajectory(p, ids);
-  return t ? lens.masked(p, t) : new Float32Array(lens.L).fill(NaN);
+  if (metric === "logprob" && t >= 0) {
+    for (let l = 0; l < lens.L; l++) out[l] = lens.targetLogProb(t, l, p);
+    return out;
+  }
+  const g = lens.groupTrajectory(p, ids);
+  if (!g) return out;
+  const prob = lens.masked(p, g);
+  if (metric === "logprob") return prob.map(Math.log);
+  if (metric === "delta") {
+    for (let l = 1; l < lens.L; l++) out[l] = prob[l] - prob[l - 1];
+    return out;
+  }
+  return prob;
+}
+
+/**
+ * Whether `ids`' line of `metric` holds exact values where the top-k alone would not know
+ * them: a rank or log-probability read from a payload target.
+ * @param {Lens} lens
+ * @param {Metric} metric
+ * @param {number[]} ids
+ */
+export function isExact(lens, metric, ids) {
+  return (metric === "rank" || metric === "logprob") && lens.targetIndex(ids) >= 0;
 }
 
 /**
@@ -141,34 +199,61 @@ export function lineValues(lens, metric, p, ids) {
  * @param {Pin[]} pins
  * @param {number[]} rows pinned positions ([] → the followed position)
  * @param {number} focusPos
- * @param {"probability" | "rank"} metric
+ * @param {Metric} metric
  * @returns {Line[]}
  */
 export function pinLines(lens, pins, rows, focusPos, metric) {
   const positions = rows.length ? rows : [focusPos];
   return pins.flatMap((pin) => {
-    const label = pinLabel(lens, pin.ids);
+    const label = pin.name || pinLabel(lens, pin.ids);
     return positions.map((p, j) => ({
       values: lineValues(lens, metric, p, pin.ids),
       color: pin.color,
       dash: rows.length ? rowDash(j) : "",
       label: rows.length ? `${label} @${p}` : label,
+      exact: isExact(lens, metric, pin.ids),
     }));
   });
 }
 
 /**
- * The grey line of a hovered token (a cell's top token, a popup row).
+ * The "kl" metric's lines: KL to the final output at each pinned row, else at the followed
+ * position; pins do not apply. Values in `unit`.
  * @param {Lens} lens
- * @param {"probability" | "rank"} metric
+ * @param {number[]} rows
+ * @param {number} focusPos
+ * @param {string} color
+ * @param {import("./format.js").EntropyUnit} unit
+ * @returns {Line[]}
+ */
+export function klLines(lens, rows, focusPos, color, unit) {
+  const positions = rows.length ? rows : [focusPos];
+  const scale = unit === "bits" ? 1 / Math.LN2 : 1;
+  return positions.map((p, j) => ({
+    values: lineValues(lens, "kl", p, []).map((v) => v * scale),
+    color,
+    dash: rows.length ? rowDash(j) : "",
+    label: `KL to output @${p}`,
+    exact: true,
+  }));
+}
+
+/**
+ * The grey line of a hovered token (a cell's top token, a popup row); with the "kl" metric,
+ * the hovered position's KL.
+ * @param {Lens} lens
+ * @param {Metric} metric
  * @param {number} p
  * @param {number} id
+ * @param {import("./format.js").EntropyUnit} [unit] the KL's
  * @returns {Line}
  */
-export function hoverLine(lens, metric, p, id) {
+export function hoverLine(lens, metric, p, id, unit = "nats") {
+  if (metric === "kl") return { ...klLines(lens, [], p, HOVER_COLOR, unit)[0], exact: false };
   return {
     values: lineValues(lens, metric, p, [id]),
     color: HOVER_COLOR,
     label: `${pinLabel(lens, [id])} @${p}`,
+    exact: isExact(lens, metric, [id]),
   };
 }

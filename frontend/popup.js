@@ -1,5 +1,7 @@
 // The cell popup: a cell's top tokens with probabilities. Clicking a row pins its token,
 // shift/ctrl/cmd-click groups it, hovering shows its trajectory. Kept inside the viewport.
+// Below them, "best at any layer" (folded) suggests the position's tokens by their highest
+// probability at any depth, each with the layer where it peaks; they pin the same way.
 // It only shows what it is given: which rows (the data's top-k, or Python's deeper answer)
 // is the selection controller's decision (selection.js).
 //
@@ -11,6 +13,10 @@
 import { el } from "./dom.js";
 import { setToken, showToken } from "./tokens.js";
 import { formatProb } from "./format.js";
+import { bestAtAnyLayer } from "./lens.js";
+
+/** How many tokens "best at any layer" lists. */
+export const BEST_N = 10;
 
 /** @typedef {import("./lens.js").Lens} Lens */
 
@@ -51,6 +57,24 @@ export class Popup {
     this.note = el("div", { class: "llk-popup-note" });
     this.status = el("span", { class: "llk-popup-status", attrs: { "aria-live": "polite" } });
     this.more = el("button", { class: "llk-btn llk-popup-more", text: "more" });
+    this.bestList = el("div", {
+      class: "llk-popup-best-list",
+      attrs: { role: "list", "aria-label": "best at any layer" },
+    });
+    this.best = /** @type {HTMLDetailsElement} */ (
+      el("details", { class: "llk-popup-best" }, [
+        el("summary", {
+          class: "llk-popup-best-head",
+          text: "best at any layer",
+          title:
+            "this position's tokens by their highest probability at any layer, with the layer " +
+            "where each peaks; click to pin",
+        }),
+        this.bestList,
+      ])
+    );
+    this.best.style.borderTop = "1px solid var(--llk-border)";
+    this.best.style.padding = "0.2em 0";
     this.root = el(
       "div",
       {
@@ -61,6 +85,7 @@ export class Popup {
         el("div", { class: "llk-popup-head" }, [this.title, this.close]),
         this.note,
         this.list,
+        this.best,
         el("div", { class: "llk-popup-foot" }, [
           el("span", { text: "click: pin \u00b7 shift/ctrl/\u2318-click: group" }),
           el("span", { class: "llk-popup-deeper" }, [this.status, this.more]),
@@ -72,6 +97,8 @@ export class Popup {
     if (this.topLayer) this.root.popover = "manual";
     /** @type {{ l: number, p: number } | null} */
     this.cell = null;
+    /** @type {HTMLElement | null} the cell the popup was shown at */
+    this.anchor = null;
     /**
      * The chart: hovering the popup's rows draws lines there, so the popup should not cover
      * its last layers, where the lines change most (set by the explorer).
@@ -84,6 +111,44 @@ export class Popup {
     this.list.addEventListener("click", (e) => this.onClick(e), o);
     this.list.addEventListener("pointerover", (e) => cb.onHoverToken(this.rowId(e.target)), o);
     this.list.addEventListener("pointerleave", () => cb.onHoverToken(null), o);
+    this.bestList.addEventListener("click", (e) => this.onBestClick(e), o);
+    this.bestList.addEventListener("pointerover", (e) => cb.onHoverToken(this.bestId(e.target)), o);
+    this.bestList.addEventListener("pointerleave", () => cb.onHoverToken(null), o);
+    this.bestList.addEventListener("keydown", (e) => this.onBestKey(e), o);
+    // Unfolding makes the popup taller: place it again so it stays in view.
+    this.best.addEventListener(
+      "toggle",
+      () => {
+        if (this.open && this.anchor?.isConnected) this.place(this.anchor);
+      },
+      o,
+    );
+  }
+
+  /** @param {EventTarget | null} target */
+  bestId(target) {
+    const row = target instanceof Element ? target.closest(".llk-best-row") : null;
+    return row ? Number(/** @type {HTMLElement} */ (row).dataset.id) : null;
+  }
+
+  /** @param {MouseEvent} e */
+  onBestClick(e) {
+    const id = this.bestId(e.target);
+    if (id !== null) this.cb.onPin(id, e.shiftKey || e.ctrlKey || e.metaKey);
+  }
+
+  /** @param {KeyboardEvent} e */
+  onBestKey(e) {
+    const row = e.target instanceof Element ? e.target.closest(".llk-best-row") : null;
+    if (!(row instanceof HTMLElement)) return;
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      this.cb.onPin(Number(row.dataset.id), e.shiftKey || e.ctrlKey || e.metaKey);
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      const sib = e.key === "ArrowDown" ? row.nextElementSibling : row.previousElementSibling;
+      if (sib instanceof HTMLElement) sib.focus();
+    }
   }
 
   get open() {
@@ -114,6 +179,7 @@ export class Popup {
    */
   show(lens, l, p, content, anchor) {
     this.cell = { l, p };
+    this.anchor = anchor;
     this.title.replaceChildren(
       el("span", { text: `layer ${lens.layers[l]} · position ${p} ` }),
       tokenSpan(lens.input[p], "llk-popup-input"),
@@ -164,6 +230,7 @@ export class Popup {
     const scroll = this.list.scrollTop;
     this.list.replaceChildren(...rows);
     this.list.scrollTop = scroll;
+    this.fillBest(lens, c);
     this.note.textContent = c.note;
     this.note.hidden = !c.note;
     this.status.textContent = c.status;
@@ -171,6 +238,54 @@ export class Popup {
     this.more.textContent = `show ${c.more}`;
     this.more.title = `ask Python for the ${c.more} most probable tokens here`;
     if (hadFocus) (rows.find((r) => r.dataset.id === String(focused)) ?? rows[0])?.focus();
+  }
+
+  /**
+   * "best at any layer" for the popup's position: hidden for a cell without numbers.
+   * @param {Lens} lens
+   * @param {PopupContent} c
+   */
+  fillBest(lens, c) {
+    const p = this.cell?.p;
+    const best = p === undefined || c.note ? [] : bestAtAnyLayer(lens, p, BEST_N);
+    this.best.hidden = !best.length;
+    const doc = this.root.ownerDocument;
+    const focused = this.bestList.contains(doc.activeElement)
+      ? this.bestId(doc.activeElement)
+      : null;
+    const rows = best.map(({ id, prob, row }) => {
+      const token = tokenSpan(lens.token(id), "llk-popup-token");
+      if (c.pinned.has(id)) token.style.fontWeight = "700";
+      const item = el(
+        "div",
+        {
+          class: `llk-best-row${c.pinned.has(id) ? " llk-pinned" : ""}`,
+          attrs: {
+            role: "listitem",
+            tabindex: "0",
+            "data-id": String(id),
+            "data-row": String(row),
+          },
+          title: `${showToken(lens.token(id)).text} (id ${id}): ${formatProb(prob)} at layer ${lens.layers[row]}, its highest here; click: pin`,
+        },
+        [
+          token,
+          el("span", { class: "llk-prob", text: formatProb(prob) }),
+          el("span", { class: "llk-rank llk-best-layer", text: `@${lens.layers[row]}` }),
+        ],
+      );
+      // widget.css styles the top-k rows; these share their columns' classes and lay out alike.
+      Object.assign(item.style, {
+        display: "grid",
+        gridTemplateColumns: "minmax(4em, 1fr) 4.5em 3em",
+        gap: "0.3em",
+        padding: "0.1em 0.5em",
+        cursor: "pointer",
+      });
+      return item;
+    });
+    this.bestList.replaceChildren(...rows);
+    if (focused !== null) rows.find((r) => r.dataset.id === String(focused))?.focus();
   }
 
   /**
@@ -223,6 +338,7 @@ export class Popup {
     if (this.topLayer && this.root.matches(":popover-open")) this.root.hidePopover();
     this.root.hidden = true;
     this.cell = null;
+    this.anchor = null;
   }
 }
 

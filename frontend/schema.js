@@ -2,8 +2,9 @@
 // Do not edit: change the Python side and run .venv/bin/python scripts/gen_schema.py
 // (tests/test_schema.py fails while this file is stale).
 
-/** @typedef {{ ids: number[], color: string }} Pin a pinned token or group */
+/** @typedef {{ ids: number[], color: string, name?: string }} Pin a pinned token or group */
 /** @typedef {{ layer: number, position: number }} Selection a cell by layer number */
+/** @typedef {{ name: string, ids: number[] }} Target a named target (tokens summed) */
 /** @typedef {UIState["color_mode"]} ColorMode */
 
 /**
@@ -11,8 +12,9 @@
  * @typedef {object} UIState
  * @property {number} chart_height
  * @property {"linear" | "log"} chart_scale
+ * @property {number[]} color_foil
  * @property {number[]} color_group
- * @property {"top1" | "token" | "group" | "entropy" | "none"} color_mode
+ * @property {"top1" | "token" | "group" | "entropy" | "kl" | "rank" | "logprob_diff" | "delta" | "none"} color_mode
  * @property {number | null} color_token
  * @property {number} column_width
  * @property {"auto" | "light" | "dark"} dark_mode
@@ -21,12 +23,14 @@
  * @property {number} grid_height
  * @property {string} heat_color
  * @property {number} input_column_width
+ * @property {string} metric_color
+ * @property {string} negative_color
  * @property {number[]} pinned_rows
  * @property {Pin[]} pins
  * @property {Selection | null} selected_cell
  * @property {number} table_width
  * @property {string} title
- * @property {"probability" | "rank"} trajectory_metric
+ * @property {"probability" | "rank" | "logprob" | "delta" | "kl"} trajectory_metric
  * @property {number[]} x_zoom
  */
 
@@ -40,10 +44,12 @@
  * @property {string} error
  * @property {number} k
  * @property {number[] | null} layers
+ * @property {boolean} metrics
  * @property {number} progress
  * @property {string} prompt
  * @property {boolean | "local" | null} remote
  * @property {string} status
+ * @property {Target[]} targets
  */
 
 /** @typedef {UIState & LiveState} WidgetState every synced trait */
@@ -52,6 +58,7 @@
 export const DEFAULTS = Object.freeze({
   chart_height: 160,
   chart_scale: "linear",
+  color_foil: [],
   color_group: [],
   color_mode: "top1",
   color_token: null,
@@ -62,6 +69,8 @@ export const DEFAULTS = Object.freeze({
   grid_height: 420,
   heat_color: "#2b6cd4",
   input_column_width: 110,
+  metric_color: "#8a4fbf",
+  negative_color: "#c8372d",
   pinned_rows: [],
   pins: [],
   selected_cell: null,
@@ -84,9 +93,9 @@ export const LIMITS = Object.freeze({
 /** The values each enum trait accepts. */
 export const ENUMS = Object.freeze({
   chart_scale: ["linear", "log"],
-  color_mode: ["top1", "token", "group", "entropy", "none"],
+  color_mode: ["top1", "token", "group", "entropy", "kl", "rank", "logprob_diff", "delta", "none"],
   dark_mode: ["auto", "light", "dark"],
-  trajectory_metric: ["probability", "rank"],
+  trajectory_metric: ["probability", "rank", "logprob", "delta", "kl"],
 });
 
 /** Each color mode's menu label. */
@@ -95,8 +104,23 @@ export const COLOR_MODE_LABELS = Object.freeze({
   token: "a token",
   group: "a pinned group",
   entropy: "entropy",
+  kl: "KL to final output",
+  rank: "rank of the target",
+  logprob_diff: "log p(target) \u2212 log p(foil)",
+  delta: "change from the previous layer",
   none: "none",
 });
+
+/** Each chart metric's menu label. */
+export const METRIC_LABELS = Object.freeze({
+  probability: "probability",
+  rank: "rank",
+  logprob: "log-probability",
+  delta: "change per layer",
+  kl: "KL to final output",
+});
+/** The longest pin name, in characters (code points). */
+export const PIN_NAME_MAX = 80;
 
 /** Pin colors, distinct in light and dark. */
 export const PIN_PALETTE = Object.freeze([

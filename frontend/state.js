@@ -4,7 +4,7 @@
 // State.set, except live size drags (explorer.js, synced once when the drag ends) and the
 // run inputs prompt/k/layers/remote (live.js).
 
-import { DEFAULTS, ENUMS, LIMITS } from "./schema.js";
+import { DEFAULTS, ENUMS, LIMITS, PIN_NAME_MAX } from "./schema.js";
 
 /** @typedef {import("@anywidget/types").AnyModel<WidgetState>} Model */
 /** @typedef {import("./schema.js").WidgetState} WidgetState */
@@ -15,6 +15,8 @@ import { DEFAULTS, ENUMS, LIMITS } from "./schema.js";
 
 /** "#" and six hex digits, nothing else: a color reaches CSS and SVG, where `url(...)` loads. */
 const HEX = /^#[0-9a-fA-F]{6}$/;
+/** Half of a UTF-16 pair on its own: not valid Unicode (Python refuses it too). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** @param {unknown} v */
 const isIndex = (v) => Number.isSafeInteger(v) && /** @type {number} */ (v) >= 0;
@@ -56,7 +58,8 @@ function problem(key, v) {
     case "title":
       return typeof v === "string" ? "" : "a title is a string";
     case "pins": {
-      if (!Array.isArray(v)) return 'pins are a list of {ids: [token ids], color: "#rrggbb"}';
+      if (!Array.isArray(v))
+        return 'pins are a list of {ids: [token ids], color: "#rrggbb", name?: string}';
       for (let i = 0; i < v.length; i++) {
         const pin = v[i];
         if (!isObject(pin)) return `pins[${i}] is not an object {ids, color}`;
@@ -66,6 +69,13 @@ function problem(key, v) {
         if (typeof pin.color !== "string" || !HEX.test(pin.color)) {
           return `pins[${i}].color must be a color like "#1f77b4" ("#" and six hex digits)`;
         }
+        const name = pin.name;
+        if (
+          name != null &&
+          (typeof name !== "string" || [...name].length > PIN_NAME_MAX || LONE_SURROGATE.test(name))
+        ) {
+          return `pins[${i}].name must be text of at most ${PIN_NAME_MAX} characters (valid Unicode)`;
+        }
       }
       return "";
     }
@@ -73,12 +83,16 @@ function problem(key, v) {
       return isIndexList(v) ? "" : "pinned rows are a list of input positions (integers >= 0)";
     case "color_group":
       return isIndexList(v) ? "" : "a color group is a list of token ids (integers >= 0)";
+    case "color_foil":
+      return isIndexList(v) ? "" : "a foil is a list of token ids (integers >= 0)";
     case "color_token":
       return v === null || isIndex(v)
         ? ""
         : "the colored token is a token id (an integer >= 0) or null";
     case "heat_color":
     case "entropy_color":
+    case "metric_color":
+    case "negative_color":
       return typeof v === "string" && HEX.test(v)
         ? ""
         : 'a color is like "#1f77b4" ("#" and six hex digits)';

@@ -1,11 +1,12 @@
 // Title (editable inline), busy indicator, the run bar (runbar.js) below it, and the menus:
-// color mode with its target and color pickers, trajectory metric, chart scale, theme and
-// font size.
+// color mode with its target, foil and color pickers, trajectory metric, chart scale, theme
+// and font size.
 
 import { el } from "./dom.js";
 import { showToken } from "./tokens.js";
-import { colorTarget } from "./color.js";
-import { COLOR_MODE_LABELS, LIMITS } from "./schema.js";
+import { colorFoil, colorTarget, DIVERGING_MODES, TARGET_MODES } from "./color.js";
+import { idKey } from "./lens.js";
+import { COLOR_MODE_LABELS, LIMITS, METRIC_LABELS } from "./schema.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./state.js").UIState} UIState */
@@ -13,9 +14,14 @@ import { COLOR_MODE_LABELS, LIMITS } from "./schema.js";
 /**
  * The traits the toolbar shows (the explorer passes no others).
  * @typedef {Pick<UIState, "title" | "pins" | "color_mode" | "color_token" | "color_group"
- *   | "heat_color" | "entropy_color" | "trajectory_metric" | "chart_scale" | "dark_mode"
- *   | "font_size">} ToolbarState
+ *   | "color_foil" | "heat_color" | "entropy_color" | "metric_color" | "negative_color"
+ *   | "trajectory_metric" | "chart_scale" | "dark_mode" | "font_size">} ToolbarState
  */
+
+/** @typedef {{ value: string, ids: number[], text: string }} Choice a target menu entry */
+
+/** Modes whose cells are colored with the heat color (the diverging ones on their + side). */
+const HEAT_MODES = ["top1", "token", "group", ...TARGET_MODES];
 
 /**
  * @typedef {object} ToolbarCallbacks
@@ -67,12 +73,13 @@ export class Toolbar {
     this.busy = el("span", { class: "llk-busy", text: "running\u2026", attrs: { role: "status" } });
     this.mode = select("llk-mode", "color mode", Object.entries(COLOR_MODE_LABELS));
     this.target = select("llk-target", "token or group to color by", []);
+    this.foil = select("llk-foil", "token or group to compare with (the foil)", []);
+    this.foilLabel = el("label", { class: "llk-foil-label", text: "vs " }, [this.foil]);
     this.heat = colorInput("llk-heat-color", "cell color");
     this.entropyColor = colorInput("llk-entropy-color", "entropy color");
-    this.metric = select("llk-metric", "trajectory metric", [
-      ["probability", "probability"],
-      ["rank", "rank"],
-    ]);
+    this.metricColor = colorInput("llk-metric-color", "KL color");
+    this.negativeColor = colorInput("llk-negative-color", "color of the negative side");
+    this.metric = select("llk-metric", "trajectory metric", Object.entries(METRIC_LABELS));
     this.scale = select("llk-scale", "chart scale", [
       ["linear", "linear"],
       ["log", "log"],
@@ -103,8 +110,11 @@ export class Toolbar {
       el("div", { class: "llk-controls" }, [
         el("label", { text: "color " }, [this.mode]),
         this.target,
+        this.foilLabel,
         this.heat,
+        this.negativeColor,
         this.entropyColor,
+        this.metricColor,
         el("label", { text: "chart " }, [this.metric]),
         this.scale,
         this.theme,
@@ -142,6 +152,24 @@ export class Toolbar {
     );
     this.mode.addEventListener("change", () => this.onMode(), o);
     this.target.addEventListener("change", () => this.onMode(), o);
+    this.foil.addEventListener(
+      "change",
+      () => {
+        const choice = this.foilChoices().find((c) => c.value === this.foil.value);
+        if (choice) cb.onChange({ color_foil: choice.ids });
+      },
+      o,
+    );
+    this.metricColor.addEventListener(
+      "input",
+      () => cb.onChange({ metric_color: this.metricColor.value }),
+      o,
+    );
+    this.negativeColor.addEventListener(
+      "input",
+      () => cb.onChange({ negative_color: this.negativeColor.value }),
+      o,
+    );
     this.heat.addEventListener("input", () => cb.onChange({ heat_color: this.heat.value }), o);
     this.entropyColor.addEventListener(
       "input",
@@ -195,7 +223,7 @@ export class Toolbar {
       : [];
     const target = targets.find((t) => t.value === this.target.value) ?? targets[0];
     if (mode === "token" && target) patch.color_token = target.ids[0];
-    if (mode === "group" && target) patch.color_group = target.ids;
+    if ((mode === "group" || TARGET_MODES.includes(mode)) && target) patch.color_group = target.ids;
     this.cb.onChange(patch);
   }
 
@@ -214,22 +242,44 @@ export class Toolbar {
     this.mode.value = s.color_mode;
     this.heat.value = s.heat_color;
     this.entropyColor.value = s.entropy_color;
+    this.metricColor.value = s.metric_color;
+    this.negativeColor.value = s.negative_color;
     this.metric.value = s.trajectory_metric;
     this.scale.value = s.chart_scale;
     this.theme.value = s.dark_mode;
     this.fontSize = s.font_size;
     this.entropyColor.hidden = s.color_mode !== "entropy";
-    this.heat.hidden = s.color_mode === "entropy" || s.color_mode === "none";
+    this.metricColor.hidden = s.color_mode !== "kl";
+    this.negativeColor.hidden = !DIVERGING_MODES.includes(s.color_mode);
+    this.heat.hidden = !HEAT_MODES.includes(s.color_mode);
+    // KL needs data that carries it: say so rather than color nothing.
+    const noKl = !lens?.klValues;
+    for (const menu of [this.mode, this.metric]) {
+      const option = [...menu.options].find((o) => o.value === "kl");
+      if (!option) continue;
+      // The shown value stays selectable: a select cannot show a disabled choice.
+      option.disabled = noKl && menu.value !== "kl";
+      option.title = noKl ? "this data has no KL divergences (docs/data-format.md §3)" : "";
+    }
     this.fillTargets(lens, s);
+    this.fillFoils(lens, s);
   }
 
   /**
    * What the target menu offers in `s.color_mode`.
    * @param {Lens | null} lens
    * @param {ToolbarState} s
-   * @returns {{ value: string, ids: number[], text: string }[]}
+   * @returns {Choice[]}
    */
   candidates(lens, s) {
+    if (lens && TARGET_MODES.includes(s.color_mode)) {
+      const out = targetChoices(lens, s);
+      const chosen = s.color_group.join(",");
+      if (chosen && !out.some((c) => c.value === chosen)) {
+        out.push({ value: chosen, ids: s.color_group, text: idsText(lens, s.color_group) });
+      }
+      return out;
+    }
     if (lens && s.color_mode === "token") {
       const ids = new Set(s.pins.flatMap((p) => p.ids));
       if (s.color_token !== null) ids.add(s.color_token);
@@ -260,11 +310,75 @@ export class Toolbar {
   fillTargets(lens, s) {
     const mode = s.color_mode;
     const targets = this.candidates(lens, s);
-    this.target.hidden = !(mode === "token" || mode === "group");
+    this.target.hidden = !(mode === "token" || mode === "group" || TARGET_MODES.includes(mode));
     const options = targets.map((t) => el("option", { text: t.text, attrs: { value: t.value } }));
     if (!options.length)
       options.push(el("option", { text: "pin a token first", attrs: { value: "", disabled: "" } }));
     this.target.replaceChildren(...options);
-    this.target.value = colorTarget(s).join(",");
+    this.target.value = colorTarget(s, lens?.targets).join(",");
   }
+
+  /** The foil menu's entries: every candidate but the target. */
+  foilChoices() {
+    const lens = this.lastLens;
+    const s = this.lastState;
+    if (!lens || !s) return [];
+    const target = idKey(colorTarget(s, lens.targets));
+    const out = targetChoices(lens, s).filter((c) => idKey(c.ids) !== target);
+    const chosen = s.color_foil.join(",");
+    if (chosen && !out.some((c) => c.value === chosen)) {
+      out.push({ value: chosen, ids: s.color_foil, text: idsText(lens, s.color_foil) });
+    }
+    return out;
+  }
+
+  /**
+   * The foil menu, shown in "logprob_diff" mode: what the target is compared with.
+   * @param {Lens | null} lens
+   * @param {ToolbarState} s
+   */
+  fillFoils(lens, s) {
+    this.foilLabel.hidden = s.color_mode !== "logprob_diff";
+    if (this.foilLabel.hidden) return;
+    const options = this.foilChoices().map((c) =>
+      el("option", { text: c.text, attrs: { value: c.value } }),
+    );
+    if (!options.length)
+      options.push(
+        el("option", { text: "pin a second token", attrs: { value: "", disabled: "" } }),
+      );
+    this.foil.replaceChildren(...options);
+    this.foil.value = colorFoil(s, lens?.targets).join(",");
+  }
+}
+
+/**
+ * Every pin, then every payload target no pin already is (by id set), named by the pin's or
+ * target's name, else their tokens.
+ * @param {Lens} lens
+ * @param {ToolbarState} s
+ * @returns {Choice[]}
+ */
+function targetChoices(lens, s) {
+  /** @type {Choice[]} */
+  const out = s.pins.map((p) => ({
+    value: p.ids.join(","),
+    ids: p.ids,
+    text: p.name || idsText(lens, p.ids),
+  }));
+  const have = new Set(out.map((c) => idKey(c.ids)));
+  for (const t of lens.targets) {
+    if (have.has(idKey(t.ids))) continue;
+    have.add(idKey(t.ids));
+    out.push({ value: t.ids.join(","), ids: t.ids, text: t.name });
+  }
+  return out;
+}
+
+/**
+ * @param {Lens} lens
+ * @param {number[]} ids
+ */
+function idsText(lens, ids) {
+  return ids.map((id) => showToken(lens.token(id)).text).join(" + ");
 }

@@ -26,6 +26,8 @@ _JS_TYPES = {
     # A Union of Bool and Unicode in Python, whose validator admits only the string "local".
     "remote": 'boolean | "local" | null',
     "selected_cell": "Selection | null",
+    # widget.py's named targets, as the payload's "targets" (docs/data-format.md §3).
+    "targets": "Target[]",
 }
 
 
@@ -65,13 +67,22 @@ def _key(key: str) -> str:
     return key if key.isidentifier() and key.isascii() else json.dumps(key)
 
 
-def _literal(value: Any, indent: str = "") -> str:
-    """JSON laid out as biome formats it: one entry per line unless it fits on one."""
+# biome.json's lineWidth: a list that fits on its line stays there.
+_LINE_WIDTH = 100
+
+
+def _literal(value: Any, indent: str = "", room: int = _LINE_WIDTH) -> str:
+    """JSON laid out as biome formats it: objects one entry per line, lists too unless they
+    fit in ``room``, the characters left on their line.
+    """
     inline = json.dumps(value, separators=(", ", ": "))
     inner = indent + "  "
     if isinstance(value, dict):
-        entries = [f"{inner}{_key(k)}: {_literal(v, inner)}," for k, v in value.items()]
-    elif isinstance(value, list) and len(inline) > 60:
+        entries = []
+        for k, v in value.items():
+            head = f"{inner}{_key(k)}: "
+            entries.append(f"{head}{_literal(v, inner, _LINE_WIDTH - len(head) - 1)},")
+    elif isinstance(value, list) and len(inline) > room:
         entries = [f"{inner}{json.dumps(v)}," for v in value]
     else:
         return inline
@@ -81,7 +92,9 @@ def _literal(value: Any, indent: str = "") -> str:
 
 def _const(name: str, doc: str, value: Any, js_type: str | None = None) -> list[str]:
     cast = f" @type {{{js_type}}}" if js_type else ""
-    return [f"/** {doc}{cast} */", f"export const {name} = Object.freeze({_literal(value)});"]
+    head = f"export const {name} = Object.freeze("
+    body = _literal(value, room=_LINE_WIDTH - len(head) - 2)
+    return [f"/** {doc}{cast} */", f"{head}{body});"]
 
 
 def render() -> str:
@@ -94,8 +107,9 @@ def render() -> str:
         "// Do not edit: change the Python side and run .venv/bin/python scripts/gen_schema.py",
         "// (tests/test_schema.py fails while this file is stale).",
         "",
-        "/** @typedef {{ ids: number[], color: string }} Pin a pinned token or group */",
+        "/** @typedef {{ ids: number[], color: string, name?: string }} Pin a pinned token or group */",
         "/** @typedef {{ layer: number, position: number }} Selection a cell by layer number */",
+        "/** @typedef {{ name: string, ids: number[] }} Target a named target (tokens summed) */",
         '/** @typedef {UIState["color_mode"]} ColorMode */',
         "",
         *_typedef("UIState", "The explorer's UI-state traits (ui_state.py).", ui),
@@ -117,6 +131,10 @@ def render() -> str:
         ),
         "",
         *_const("COLOR_MODE_LABELS", "Each color mode's menu label.", ui_state.COLOR_MODES),
+        "",
+        *_const("METRIC_LABELS", "Each chart metric's menu label.", ui_state.TRAJECTORY_METRICS),
+        "/** The longest pin name, in characters (code points). */",
+        f"export const PIN_NAME_MAX = {ui_state.PIN_NAME_MAX};",
         "",
         *_const(
             "PIN_PALETTE", "Pin colors, distinct in light and dark.", list(ui_state.PIN_PALETTE)

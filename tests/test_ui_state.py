@@ -21,8 +21,11 @@ def test_every_ui_trait_is_synced():
         "color_mode",
         "color_token",
         "color_group",
+        "color_foil",
         "heat_color",
         "entropy_color",
+        "metric_color",
+        "negative_color",
         "trajectory_metric",
         "chart_scale",
         "column_width",
@@ -61,6 +64,11 @@ def test_pins_are_normalized_and_validated():
         ("pinned_rows", [-1]),
         ("color_token", -3),
         ("table_width", 50),
+        ("color_foil", [-1]),
+        ("color_foil", "12"),
+        ("metric_color", "purple"),
+        ("negative_color", "#12345"),
+        ("trajectory_metric", "entropy"),
     ],
 )
 def test_bad_values_are_rejected(name, value):
@@ -114,3 +122,40 @@ def test_selected_cell_is_set_by_the_widget_only():
     for bad in ({"layer": 3}, {"layer": "3", "position": 1}, {"layer": 3, "position": True}):
         with pytest.raises(traitlets.TraitError, match="selected_cell"):
             h.set_trait("selected_cell", bad)
+
+
+def test_metric_color_modes_and_chart_metrics_are_accepted():
+    h = Holder()
+    for mode in ("kl", "rank", "logprob_diff", "delta"):
+        h.color_mode = mode
+        assert h.color_mode == mode
+    for metric in ("probability", "rank", "logprob", "delta", "kl"):
+        h.trajectory_metric = metric
+        assert h.trajectory_metric == metric
+    h.color_foil = [7, 7, 3]
+    assert h.color_foil == [7, 3]
+    h.negative_color = "#ABCDEF"
+    assert h.negative_color == "#abcdef"
+
+
+def test_pins_may_carry_a_name():
+    h = Holder()
+    h.pins = [
+        {"ids": [5, 6], "name": " Paris"},
+        {"ids": [1], "name": None},
+        {"ids": [2], "name": ""},
+    ]
+    assert h.pins == [
+        {"ids": [5, 6], "color": "#e6194b", "name": " Paris"},
+        {"ids": [1], "color": "#3cb44b"},
+        {"ids": [2], "color": "#4363d8"},
+    ]
+    h.pins = [{"ids": [1], "name": "x" * 80}]
+    with pytest.raises(traitlets.TraitError, match=r"pins\[0\]\['name'\] has 81 characters"):
+        h.pins = [{"ids": [1], "name": "x" * 81}]
+    with pytest.raises(traitlets.TraitError, match=r"pins\[0\]\['name'\] must be a string"):
+        h.pins = [{"ids": [1], "name": 5}]
+    with pytest.raises(traitlets.TraitError, match="lone surrogate"):
+        h.pins = [{"ids": [1], "name": "a\udc80"}]
+    with pytest.raises(traitlets.TraitError, match=r"pins\[0\] must be"):
+        h.pins = [{"ids": [1], "label": "x"}]

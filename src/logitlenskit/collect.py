@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from .architectures import apply_module_or_callable, get_value, resolve_accessor
-from .engine import decode_lens, lens_reduce
+from .engine import decode_lens, lens_reduce, target_index
 from .request import (
     LensRequest,
     NonFiniteWarning,
@@ -44,6 +44,8 @@ __all__ = [
     "collect_logit_lens_topk",
     "collect_logit_lens_topk_efficient",
     "decode_tracked_tokens",
+    "metric_args",
+    "metric_fields",
 ]
 
 
@@ -60,19 +62,46 @@ def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[s
         and ``invalid`` ``[L, P]``.
     """
     packed = trace_lens(request, extra)
-    return decode_lens(packed, request.n_rows, request.n_positions, request.k, request.vocab_size)
+    return decode_lens(
+        packed,
+        request.n_rows,
+        request.n_positions,
+        request.k,
+        request.vocab_size,
+        n_targets=len(request.targets),
+        kl=request.kl,
+    )
 
 
 def trace_lens(request: LensRequest, extra: Sequence[int] | None = None) -> torch.Tensor:
     """One nnsight trace (on NDIF when the request says so) that runs the engine inside.
 
+    The request's targets are tracked at every position too (``extra``), so their members'
+    trajectories sit beside their summed ones.
+
     Returns:
         The engine's packed uint8 result: what leaves the trace (and the NDIF server).
     """
-    extra_ids = list(extra) if extra else None
+    extra_ids = sorted({*(extra or ()), *request.target_ids()}) or None
     if request.architecture is None:
         return _trace_nnterp(request, extra_ids)
     return _trace_registry(request, extra_ids)
+
+
+def metric_args(request: LensRequest) -> tuple[torch.Tensor | None, int | None, int | None]:
+    """What a trace passes the engine for the request's metrics.
+
+    Returns:
+        (the targets' packed ids or None, the lens row that is the final layer or None,
+        the final layer's number when KL needs it and it is not a lens row, else None).
+    """
+    index = target_index(request.target_sets()) if request.targets else None
+    if not request.kl:
+        return index, None, None
+    final = request.final_layer
+    if final in request.layers:
+        return index, request.layers.index(final), None
+    return index, None, final
 
 
 # ---------------------------------------------------------------- traces
@@ -88,7 +117,9 @@ def _trace_nnterp(request: LensRequest, extra: list[int] | None) -> torch.Tensor
     model, ids, remote = request.model, request.input_ids, request.remote
     layers, k, vocab_size = request.layers, request.k, request.vocab_size
     softcap = logit_softcap(model)
-    wanted = sorted(set(layers))
+    targets, ref_row, ref_layer = metric_args(request)
+    exact_kl = request.kl and _plain_linear(model.lm_head)
+    wanted = sorted({*layers, *([] if ref_layer is None else [ref_layer])})
     with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
         hidden = {}
         for i in wanted:
@@ -101,6 +132,9 @@ def _trace_nnterp(request: LensRequest, extra: list[int] | None) -> torch.Tensor
             vocab_size,
             softcap,
             extra_ids=extra,
+            targets=targets,
+            kl_reference=ref_row if ref_layer is None else hidden[ref_layer],
+            head_weight=model.lm_head.weight if exact_kl else None,
         ).save()
         tracer.stop()
     return get_value(saved)
@@ -111,8 +145,11 @@ def _trace_registry(request: LensRequest, extra: list[int] | None) -> torch.Tens
     layers, k, vocab_size = request.layers, request.k, request.vocab_size
     cfg = request.architecture
     softcap = logit_softcap(model)
-    wanted = sorted(set(layers))
+    targets, ref_row, ref_layer = metric_args(request)
+    wanted = sorted({*layers, *([] if ref_layer is None else [ref_layer])})
     blocks = resolve_accessor(model, cfg["layers"])
+    head = resolve_accessor(model, cfg["lm_head"]) if request.kl else None
+    exact_kl = head is not None and _plain_linear(head)
     with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
         hidden = {}
         for i in wanted:
@@ -127,9 +164,18 @@ def _trace_registry(request: LensRequest, extra: list[int] | None) -> torch.Tens
             vocab_size,
             softcap,
             extra_ids=extra,
+            targets=targets,
+            kl_reference=ref_row if ref_layer is None else hidden[ref_layer],
+            head_weight=head.weight if exact_kl else None,
         ).save()
         tracer.stop()
     return get_value(saved)
+
+
+def _plain_linear(envoy: Any) -> bool:
+    """Whether a head is a bias-free nn.Linear, so its weight alone gives the logits."""
+    module = getattr(envoy, "_module", envoy)
+    return isinstance(module, torch.nn.Linear) and module.bias is None
 
 
 def _trace_full_logits(request: LensRequest) -> list[torch.Tensor]:
@@ -165,6 +211,8 @@ def collect_logit_lens(
     layers: Sequence[int] | None = None,
     remote: Remote = None,
     track: Sequence[int] | None = None,
+    targets: Any = None,
+    metrics: bool = False,
 ) -> dict[str, Any]:
     """Collect logit-lens data: top-k and exact trajectories at every layer and position.
 
@@ -180,6 +228,12 @@ def collect_logit_lens(
             loaded locally (a model made for NDIF).
         track: token ids whose exact probability is wanted at every layer and position,
             whether or not they reach a top-k (they join every position's ``tracked``).
+        targets: named tokens or words to measure at every cell, e.g. ``{"French":
+            "Paris", "English": ["London", 1234]}`` (a word counts every first token of its
+            spellings; see :mod:`logitlenskit.targets`). Adds ``targets``,
+            ``target_logprobs`` and ``target_ranks``.
+        metrics: also compute each cell's KL divergence from the model's final output
+            (``kl``, nats), exact and inside the trace.
 
     Returns:
         The collection dict of docs/data-format.md §1: ``model``, ``input``,
@@ -187,7 +241,10 @@ def collect_logit_lens(
         ``tracked`` (per position sorted int32 ids), ``probs`` (per position [L, n]),
         ``entropy`` [L, P], ``vocab`` {id: str}, ``num_layers`` (the model's layer count,
         so a view knows whether the last collected layer is the model's final one) and
-        ``invalid`` [L, P] bool.
+        ``invalid`` [L, P] bool. With ``targets``: ``targets`` (``[{"name", "ids"}]``),
+        ``target_logprobs`` [T, L, P] float32 (log of each target's summed probability)
+        and ``target_ranks`` [T, L, P] int32 (1-based rank of its best member among the
+        whole vocabulary); with ``metrics``: ``kl`` [L, P] float32.
 
     Non-finite model output (a NaN or Inf hidden state or logit, e.g. a float16 overflow) is
     flagged, not raised: those cells' probabilities and entropy are NaN, ``invalid`` marks
@@ -199,10 +256,11 @@ def collect_logit_lens(
         ValueError: empty prompt, prompt longer than the context, layer out of range,
             k out of range, unknown architecture.
     """
-    request = prepare_request(prompt, model, k, layers, remote)
+    request = prepare_request(prompt, model, k, layers, remote, targets=targets, kl=metrics)
     lens = run_lens(request, check_track_ids(track, request.vocab_size))
     warn_non_finite(lens["invalid"].numpy(), request.layers)
     return {
+        **metric_fields(request, lens),
         "model": model_name(model),
         "input": token_strings(request.tokenizer, request.input_ids),
         "input_ids": request.input_ids,
@@ -216,6 +274,18 @@ def collect_logit_lens(
         "num_layers": layer_count(model, request.architecture),
         "invalid": lens["invalid"],
     }
+
+
+def metric_fields(request: LensRequest, lens: dict[str, Any]) -> dict[str, Any]:
+    """The collection dict's metric keys for a request, from a decoded lens."""
+    fields: dict[str, Any] = {}
+    if request.targets:
+        fields["targets"] = [t.as_dict() for t in request.targets]
+        fields["target_logprobs"] = lens["target_logprobs"]
+        fields["target_ranks"] = lens["target_ranks"]
+    if request.kl:
+        fields["kl"] = lens["kl"]
+    return fields
 
 
 def _seed_result(request: LensRequest, lens: dict[str, Any], track: bool) -> dict[str, Any]:

@@ -23,6 +23,12 @@ How it works (see docs/engine.md):
   entropy and float32 log-sum-exp of the logits. Top-k probabilities are the trajectory
   values at those slots, so they are not sent twice. Every size follows from (L, P, k, V)
   and the counts, which the client knows.
+* Optional per-cell metrics follow, computed from the same logits in a second pass over
+  each block (:func:`_cell_metrics`): for T *targets* (token sets) the float32 log of the
+  set's summed probability and the int32 rank of its best member in the whole vocabulary
+  (``[T, L, P]`` each), then the float32 KL divergence of each cell from a reference
+  distribution (the model's final output) ``[L, P]``. A target's set may differ per
+  position (a study puts one prompt per position, each with its own answer).
 * The log-sum-exp makes follow-up questions cheap and honest: with it, any token's exact
   probability at a cell is one dot product away (:func:`token_log_probs`), and a
   non-finite value marks a cell whose hidden state or logits were NaN/Inf, which
@@ -52,6 +58,7 @@ __all__ = [
     "encode_probs",
     "lens_reduce",
     "payload_bytes",
+    "target_index",
     "token_log_probs",
 ]
 
@@ -94,6 +101,89 @@ def _rows_reduce(z: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
     return top_i, log_s, entropy, log_s + top_z[:, 0]
 
 
+def _logits(
+    x: torch.Tensor, head: Callable[[torch.Tensor], Any] | None, softcap: float | None
+) -> torch.Tensor:
+    z = (head(x) if head is not None else x).float()
+    if softcap:
+        z = z / softcap
+        z.tanh_().mul_(softcap)
+    return z
+
+
+def _reference_log_probs(
+    x: torch.Tensor,
+    head: Callable[[torch.Tensor], Any] | None,
+    weight: torch.Tensor | None,
+    softcap: float | None,
+) -> torch.Tensor:
+    """Log-distribution ``[n, V]`` of the KL reference, in float64 when ``weight`` is given.
+
+    A KL divergence amplifies the reference's rounding: an error ε in log p_ref moves
+    Σ p_ref·(log p_ref − log p) by about p_ref·ε·(1 + log p_ref − log p), and at early layers
+    log p_ref − log p reaches 20–30 nats, so float32 reference logits (ε ≈ 1e-5) would put
+    KL off by 3e-4. The product runs in vocabulary slices so the float64 weight copy stays
+    small.
+    """
+    if weight is None:
+        return torch.log_softmax(_logits(x, head, softcap), dim=-1)
+    x64 = x.double()
+    step = max(1, (8 << 20) // (x.shape[-1] * 8))
+    z = torch.cat(
+        [x64 @ weight[v : v + step].double().t() for v in range(0, weight.shape[0], step)], -1
+    )
+    if softcap:
+        z = torch.tanh(z / softcap) * softcap
+    return torch.log_softmax(z, dim=-1)
+
+
+def _cell_metrics(
+    z: torch.Tensor,
+    log_s: torch.Tensor,
+    n_pos: int,
+    step: int,
+    targets: torch.Tensor | None,
+    ref_lp: torch.Tensor | None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """Target log-probabilities and ranks, and KL to the reference, of a block's rows.
+
+    ``z`` holds each row's logits shifted by its maximum and ``log_s`` the log of its
+    shifted partition sum, so ``z - log_s`` is the row's exact log-distribution (the one
+    the top-k and trajectories came from). ``targets`` is ``[T, n_pos or 1, m]`` token ids
+    padded with -1; ``ref_lp`` the reference log-distribution of each position ``[n_pos,
+    V]`` (float64). Returns ``([T, rows] log-probs, [T, rows] ranks, [rows] KL)``, None
+    where not asked.
+    """
+    rows, vocab = z.shape
+    kl = None
+    if ref_lp is not None:
+        # KL = Σ p_ref·log p_ref − Σ p_ref·z + log_s: one pass over the block's logits; the
+        # reference's own sum is float64. The cross sum is a product and a sum, not a BLAS
+        # matrix-vector product: torch's cascaded sum keeps float32 error near 1e-7
+        # relative, where sgemv's running sum was 1e-4 off (30-nat logits, 49k terms).
+        p_ref = ref_lp.exp()
+        own = (p_ref * ref_lp).sum(-1)
+        by_pos = z.view(-1, n_pos, vocab)
+        weights = p_ref.float()
+        cross = torch.stack([(by_pos[:, p] * weights[p]).sum(-1) for p in range(n_pos)], 1)
+        kl = (own - cross.double() + log_s.view(-1, n_pos).double()).clamp_(min=0)
+        kl = kl.float().reshape(rows)
+    if targets is None:
+        return None, None, kl
+    where = torch.arange(rows, device=z.device) % n_pos
+    t_lp = z.new_empty(targets.shape[0], rows)
+    t_rank = torch.empty(targets.shape[0], rows, dtype=torch.int32, device=z.device)
+    for r in range(0, rows, step):
+        part, pos = z[r : r + step], where[r : r + step]
+        for t in range(targets.shape[0]):
+            index = targets[t].expand(n_pos, -1)[pos]
+            member = part.gather(1, index.clamp(min=0)).masked_fill(index < 0, -math.inf)
+            t_lp[t, r : r + step] = torch.logsumexp(member, -1) - log_s[r : r + step]
+            best = member.max(-1).values
+            t_rank[t, r : r + step] = (part > best[:, None]).sum(-1).to(torch.int32) + 1
+    return t_lp, t_rank, kl
+
+
 def _block_reduce(
     x: torch.Tensor,
     head: Callable[[torch.Tensor], Any] | None,
@@ -102,12 +192,17 @@ def _block_reduce(
     softcap: float | None,
     sub_bytes: int,
     extra: torch.Tensor | None,
-) -> tuple[torch.Tensor, ...]:
-    """Reduce one block of rows ``[n_layers * n_pos, d]`` (layer-major)."""
-    z = (head(x) if head is not None else x).float()
-    if softcap:
-        z = z / softcap
-        z.tanh_().mul_(softcap)
+    targets: torch.Tensor | None = None,
+    reference: int | torch.Tensor | None = None,
+    ref_weight: torch.Tensor | None = None,
+) -> tuple[torch.Tensor | None, ...]:
+    """Reduce one block of rows ``[n_layers * n_pos, d]`` (layer-major).
+
+    ``reference``: the lens row whose distribution KL is measured from, or that
+    distribution's input ``[n_pos, d]`` (normed) when it is not a lens row. ``ref_weight``:
+    the unembedding weight, for a float64 reference (see :func:`_reference_log_probs`).
+    """
+    z = _logits(x, head, softcap)
     # One large GEMM per block keeps the unembedding efficient; the element-wise passes
     # then run on sub-blocks that fit in cache, so only their first pass touches DRAM.
     step = max(1, sub_bytes // (z.shape[1] * 4))
@@ -131,6 +226,14 @@ def _block_reduce(
     ids = srt[pos, col]
     log_p = z.view(n_layers, n_pos, vocab)[:, pos, ids] - log_s.view(n_layers, n_pos)[:, pos]
     codes = encode_probs(log_p.t())
+    ref_lp = None
+    if reference is not None:
+        ref_x = x.view(n_layers, n_pos, -1)[reference] if isinstance(reference, int) else reference
+        ref_lp = _reference_log_probs(ref_x, head, ref_weight, softcap)
+    t_lp, t_rank, kl = _cell_metrics(z, log_s, n_pos, step, targets, ref_lp)
+    if isinstance(reference, int):
+        kl.view(n_layers, n_pos)[reference] = 0.0  # KL(p ‖ p), exactly
+    shape = (-1, n_layers, n_pos)
     return (
         ids,
         first.sum(1),
@@ -138,6 +241,9 @@ def _block_reduce(
         codes,
         entropy.view(n_layers, n_pos),
         lse.view(n_layers, n_pos),
+        None if t_lp is None else t_lp.view(shape),
+        None if t_rank is None else t_rank.view(shape),
+        None if kl is None else kl.view(n_layers, n_pos),
     )
 
 
@@ -151,6 +257,9 @@ def lens_reduce(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     sub_bytes: int = DEFAULT_SUB_BYTES,
     extra_ids: Sequence[int] | None = None,
+    targets: torch.Tensor | None = None,
+    kl_reference: int | torch.Tensor | None = None,
+    head_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Reduce per-layer hidden states to the logit lens's compact result.
 
@@ -169,6 +278,14 @@ def lens_reduce(
         sub_bytes: rows per element-wise pass, in bytes of logits (sized to stay in cache).
         extra_ids: token ids to track at every position whether or not they reach a top-k
             (pinned tokens, targets); ids in ``[0, vocab_size)``.
+        targets: ``[T, P or 1, m]`` token ids padded with -1 (:func:`target_index`): the
+            sets whose summed log-probability and best rank are wanted at every cell.
+        kl_reference: measure each cell's KL divergence from this distribution: a lens row
+            (an index into ``hidden``) or the reference layer's hidden state ``[P, d]``
+            (``norm`` and ``head`` are applied to it as to ``hidden``).
+        head_weight: the unembedding's weight ``[V, d]`` (no bias), when ``head`` is a
+            plain linear map: the KL reference is then computed in float64, which keeps KL
+            within 5e-5 of a float64 computation (float32 reference logits can be 3e-4 off).
 
     Returns:
         The packed uint8 result (layout in the module docstring); expand it with
@@ -179,12 +296,35 @@ def lens_reduce(
         if norm is not None:
             x = norm(x)
         n_layers, n_pos, d = x.shape
+        if kl_reference is not None and not isinstance(kl_reference, int):
+            ref = torch.stack([kl_reference])[0]
+            kl_reference = norm(ref) if norm is not None else ref
         extra = torch.tensor(sorted(set(extra_ids)), dtype=torch.long) if extra_ids else None
         block = max(1, chunk_bytes // (n_layers * vocab_size * 4))
         parts = []
         for p0 in range(0, n_pos, block):
             rows = x[:, p0 : p0 + block].reshape(-1, d)
-            parts.append(_block_reduce(rows, head, n_layers, k, softcap, sub_bytes, extra))
+            block_targets = None
+            if targets is not None:
+                block_targets = targets if targets.shape[1] == 1 else targets[:, p0 : p0 + block]
+                block_targets = block_targets.to(x.device)
+            block_ref = kl_reference
+            if kl_reference is not None and not isinstance(kl_reference, int):
+                block_ref = kl_reference[p0 : p0 + block]
+            parts.append(
+                _block_reduce(
+                    rows,
+                    head,
+                    n_layers,
+                    k,
+                    softcap,
+                    sub_bytes,
+                    extra,
+                    block_targets,
+                    block_ref,
+                    head_weight,
+                )
+            )
         ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
         ids = torch.cat([p[0] for p in parts])
         if ids_dtype == torch.int16:
@@ -197,7 +337,29 @@ def lens_reduce(
             torch.cat([p[4] for p in parts], dim=1).to(torch.float16),
             torch.cat([p[5] for p in parts], dim=1).to(torch.float32),
         ]
+        for i in (6, 7):  # target log-probs [T, L, P], ranks [T, L, P]
+            if parts[0][i] is not None:
+                fields.append(torch.cat([p[i] for p in parts], dim=2))
+        if parts[0][8] is not None:  # KL [L, P]
+            fields.append(torch.cat([p[8] for p in parts], dim=1))
         return torch.cat([f.contiguous().reshape(-1).view(torch.uint8) for f in fields])
+
+
+def target_index(sets: Sequence[Sequence[int]] | Sequence[Sequence[Sequence[int]]]) -> torch.Tensor:
+    """Pack target token sets for :func:`lens_reduce`: ``[T, 1 or P, m]``, padded with -1.
+
+    Args:
+        sets: one id list per target (the same at every position), or one list per target
+            holding one id list per position.
+    """
+    per_position = bool(sets) and bool(sets[0]) and isinstance(sets[0][0], (list, tuple))
+    rows = [list(s) for s in sets] if per_position else [[list(s)] for s in sets]
+    width = max((len(ids) for t in rows for ids in t), default=1)
+    out = torch.full((len(rows), len(rows[0]) if rows else 1, max(width, 1)), -1)
+    for t, per_pos in enumerate(rows):
+        for p, ids in enumerate(per_pos):
+            out[t, p, : len(ids)] = torch.tensor(list(ids), dtype=torch.long)
+    return out
 
 
 def _wire_dtypes(n_layers: int, k: int, vocab_size: int) -> tuple[torch.dtype, torch.dtype]:
@@ -247,7 +409,13 @@ def _take(buf: np.ndarray, at: int, dtype: Any, count: int) -> tuple[np.ndarray,
 
 
 def decode_lens(
-    packed: torch.Tensor, n_layers: int, n_pos: int, k: int, vocab_size: int
+    packed: torch.Tensor,
+    n_layers: int,
+    n_pos: int,
+    k: int,
+    vocab_size: int,
+    n_targets: int = 0,
+    kl: bool = False,
 ) -> dict[str, Any]:
     """Expand :func:`lens_reduce`'s packed result (client side).
 
@@ -257,6 +425,8 @@ def decode_lens(
         n_pos: positions it was computed for.
         k: top-k width it was computed for.
         vocab_size: vocabulary size it was computed for.
+        n_targets: how many targets it was given (``targets.shape[0]``).
+        kl: whether it was given a ``kl_reference``.
 
     Returns:
         Dict with ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k] float32, ``tracked``
@@ -276,6 +446,10 @@ def decode_lens(
     slots, at = _take(buf, at, np_dtype[slot_dtype], n_layers * n_pos * k)
     entropy, at = _take(buf, at, np.float16, n_layers * n_pos)
     lse, at = _take(buf, at, np.float32, n_layers * n_pos)
+    cells = n_layers * n_pos
+    t_lp, at = _take(buf, at, np.float32, n_targets * cells)
+    t_rank, at = _take(buf, at, np.int32, n_targets * cells)
+    kl_values, at = _take(buf, at, np.float32, cells if kl else 0)
     if at != buf.size:
         raise ValueError(f"packed lens result has {buf.size} bytes, expected {at}")
     ids = ids.astype(np.int64) + (32768 if ids_dtype == torch.int16 else 0)
@@ -291,7 +465,20 @@ def decode_lens(
     spans = list(itertools.pairwise(offsets))
     entropy = entropy.astype(np.float32).reshape(n_layers, n_pos)
     entropy[invalid] = np.nan
+    metrics = {}
+    if n_targets:
+        t_lp = t_lp.reshape(n_targets, n_layers, n_pos).copy()
+        t_rank = t_rank.reshape(n_targets, n_layers, n_pos).copy()
+        t_lp[:, invalid] = np.nan
+        t_rank[:, invalid] = 0
+        metrics["target_logprobs"] = torch.from_numpy(t_lp)
+        metrics["target_ranks"] = torch.from_numpy(t_rank)
+    if kl:
+        kl_values = kl_values.reshape(n_layers, n_pos).copy()
+        kl_values[invalid] = np.nan
+        metrics["kl"] = torch.from_numpy(kl_values)
     return {
+        **metrics,
         "topk": torch.from_numpy(ids[where].astype(np.int32)),
         "topk_probs": torch.from_numpy(flat[where, np.arange(n_layers)[:, None, None]]),
         "tracked": [torch.from_numpy(ids[a:b].astype(np.int32)) for a, b in spans],

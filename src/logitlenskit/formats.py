@@ -163,7 +163,40 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
         payload["entropy"] = entropy.astype("<f4").tobytes()
     if status is not None:
         payload["cell_status"] = status.astype(np.uint8).tobytes()
+    payload.update(_metric_fields(data, n_layers, n_pos, status))
     return validate_payload(payload)
+
+
+def _metric_fields(
+    data: Mapping[str, Any], n_layers: int, n_pos: int, status: np.ndarray | None
+) -> dict[str, Any]:
+    """The payload's optional metric fields: KL and the targets' log-probabilities and ranks.
+
+    Flagged cells carry neutral numbers (0 nats, rank 1), like the other fields.
+    """
+    flagged = status != 0 if status is not None else np.zeros((n_layers, n_pos), bool)
+    fields: dict[str, Any] = {}
+    if data.get("kl") is not None:
+        kl = _shaped(data["kl"], np.float32, (n_layers, n_pos), "kl")
+        fields["kl"] = np.where(flagged, 0.0, kl).astype("<f4").tobytes()
+    if data.get("targets"):
+        targets = [
+            {"name": str(t["name"]), "ids": [int(i) for i in t["ids"]]} for t in data["targets"]
+        ]
+        shape = (len(targets), n_layers, n_pos)
+        log_p = _shaped(data["target_logprobs"], np.float32, shape, "target_logprobs")
+        ranks = _shaped(data["target_ranks"], np.int64, shape, "target_ranks")
+        fields["targets"] = targets
+        fields["target_logprobs"] = np.where(flagged, 0.0, log_p).astype("<f4").tobytes()
+        fields["target_ranks"] = np.where(flagged, 1, ranks).astype("<i4").tobytes()
+    return fields
+
+
+def _shaped(value: Any, dtype: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    array = _array(value, dtype)
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {list(array.shape)}, expected {list(shape)}")
+    return array
 
 
 def _cell_status(data: Mapping[str, Any], n_layers: int, n_pos: int) -> np.ndarray | None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import architectures, engine
 from .architectures import Accessor, get_model_config, hf_config, resolve_accessor
+from .targets import Target, resolve_targets
 from .validate import as_int, check_text
 
 __all__ = [
@@ -30,12 +31,14 @@ __all__ = [
     "NonFiniteWarning",
     "Remote",
     "check_track_ids",
+    "encode_prompt",
     "is_nnterp",
     "layer_count",
     "logit_softcap",
     "model_name",
     "model_tokenizer",
     "prepare_request",
+    "remote_target",
     "token_strings",
     "vocab_size",
     "warn_non_finite",
@@ -66,6 +69,9 @@ class LensRequest:
         vocab_size: width of the unembedding's output.
         remote: where it runs: ``False`` (here), ``True`` (NDIF) or ``"local"`` (nnsight's
             NDIF simulation).
+        targets: named token sets whose exact summed probability and rank are computed at
+            every cell (:mod:`.targets`); their ids are also tracked at every position.
+        kl: compute every cell's KL divergence from the model's final output.
     """
 
     model: Any
@@ -77,6 +83,8 @@ class LensRequest:
     k: int
     vocab_size: int
     remote: bool | str
+    targets: tuple[Target, ...] = ()
+    kl: bool = False
 
     @property
     def n_rows(self) -> int:
@@ -88,6 +96,19 @@ class LensRequest:
         """How many input positions."""
         return len(self.input_ids)
 
+    @property
+    def final_layer(self) -> int:
+        """The model's last layer number: the KL reference."""
+        return layer_count(self.model, self.architecture) - 1
+
+    def target_sets(self) -> list[list[int]]:
+        """Each target's ids, as plain lists (what a trace block may read)."""
+        return [list(t.ids) for t in self.targets]
+
+    def target_ids(self) -> list[int]:
+        """Every id of every target, sorted, without repeats."""
+        return sorted({i for t in self.targets for i in t.ids})
+
 
 def prepare_request(
     prompt: Any,
@@ -97,6 +118,8 @@ def prepare_request(
     remote: Remote,
     model_type: str | None = None,
     nnterp_ok: bool = True,
+    targets: Any = None,
+    kl: bool = False,
 ) -> LensRequest:
     """Check a lens request against ``model`` (see ``collect_logit_lens`` for the rules).
 
@@ -109,6 +132,8 @@ def prepare_request(
         model_type: a ``MODEL_CONFIGS`` key or alias; ``None`` detects it.
         nnterp_ok: use nnterp's standard names when the model has them (the seed
             ``LanguageModel`` API passes False and always uses the registry).
+        targets: what :func:`~logitlenskit.targets.resolve_targets` accepts, or None.
+        kl: also compute every cell's KL divergence from the final output.
 
     Returns:
         The checked request. With ``remote`` set, the engine's modules are also registered
@@ -127,11 +152,13 @@ def prepare_request(
         tokenizer=tokenizer,
         architecture=architecture,
         prompt=prompt,
-        input_ids=_encode_prompt(prompt, tokenizer, model),
+        input_ids=encode_prompt(prompt, tokenizer, model),
         layers=_layer_numbers(layers, layer_count(model, architecture)),
         k=_check_k(k, size),
         vocab_size=size,
         remote=_resolve_remote(remote, model),
+        targets=tuple(resolve_targets(targets, tokenizer, size)),
+        kl=bool(kl),
     )
     _ship_engine_by_value(request.remote)
     return request
@@ -184,7 +211,8 @@ def check_track_ids(track: Any, vocab_size: int) -> list[int]:
     return sorted(set(out))
 
 
-def _encode_prompt(prompt: Any, tokenizer: Any, model: Any) -> list[int]:
+def encode_prompt(prompt: Any, tokenizer: Any, model: Any) -> list[int]:
+    """A prompt's token ids, checked: a non-empty str that fits the model's context."""
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
     check_text(prompt, "prompt")  # a lone surrogate would fail deep in the tokenizer
@@ -252,6 +280,16 @@ def _resolve_remote(remote: Remote, model: Any) -> bool | str:
     raise ValueError(
         f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, got {remote!r}"
     )
+
+
+def remote_target(remote: Remote, model: Any) -> bool | str:
+    """Where a trace on ``model`` runs (see :data:`Remote`), with the engine made ready.
+
+    For code that runs its own traces (studies) rather than a :class:`LensRequest`.
+    """
+    where = _resolve_remote(remote, model)
+    _ship_engine_by_value(where)
+    return where
 
 
 def _ship_engine_by_value(remote: bool | str) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .architectures import apply_module_or_callable, get_value, hf_config, resolve_accessor
-from .collect import run_lens
+from .collect import metric_args, run_lens
 from .engine import cell_log_probs, decode_lens, lens_reduce, token_log_probs
 from .request import (
     LensRequest,
@@ -179,10 +179,15 @@ def _forward_progress(
 def _capture_normed(request: LensRequest) -> torch.Tensor:
     """One local forward pass keeping the final-normed hidden state of every lens row.
 
-    The trace blocks read plain locals only (see the note above ``collect._trace_nnterp``).
+    When KL is asked and the final layer is not a lens row, its normed state comes last, as
+    one more row (:func:`_split_reference` takes it off). The trace blocks read plain
+    locals only (see the note above ``collect._trace_nnterp``).
     """
     model, cfg = request.model, request.architecture
-    ids, layers = request.input_ids, request.layers
+    ids = request.input_ids
+    layers = list(request.layers)
+    if metric_args(request)[2] is not None:
+        layers.append(request.final_layer)
     wanted = sorted(set(layers))
     if cfg is None:
         with torch.no_grad(), model.trace(ids) as tracer:
@@ -204,6 +209,16 @@ def _capture_normed(request: LensRequest) -> torch.Tensor:
     return get_value(normed).detach()
 
 
+def _split_reference(
+    request: LensRequest, normed: torch.Tensor
+) -> tuple[torch.Tensor, int | torch.Tensor | None]:
+    """The lens rows of a capture, and the engine's KL reference (a row or a state)."""
+    _, ref_row, ref_layer = metric_args(request)
+    if ref_layer is not None:
+        return normed[:-1], normed[-1]
+    return normed, ref_row
+
+
 # ---------------------------------------------------------------- runs
 
 
@@ -216,6 +231,8 @@ def start_run(
     extra: Sequence[int] = (),
     control: Control | None = None,
     on_partial: Callable[[LensRun], None] | None = None,
+    targets: Any = None,
+    metrics: bool = False,
 ) -> LensRun:
     """Collect the lens of ``prompt``, keeping what follow-ups need.
 
@@ -229,12 +246,14 @@ def start_run(
         control: progress reports and cancellation.
         on_partial: called with the run each time more positions are filled in (long
             prompts); the last call's run is the returned one only when streaming.
+        targets: named tokens measured at every cell (as in ``collect_logit_lens``).
+        metrics: also compute every cell's KL divergence from the final output.
 
     Raises:
         Cancelled: the control abandoned the run.
         ValueError, TypeError: bad arguments (see ``collect_logit_lens``).
     """
-    request = prepare_request(prompt, model, k, layers, remote)
+    request = prepare_request(prompt, model, k, layers, remote, targets=targets, kl=metrics)
     extra = check_track_ids(extra, request.vocab_size)
     run = _run(request, extra, control or Control(), on_partial)
     warn_non_finite(run.status == INVALID, request.layers, stacklevel=3)
@@ -254,17 +273,32 @@ def _run(
     n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
     cache_bytes = n_rows * n_pos * _hidden_size(request.model) * 4
     with _forward_progress(_layer_modules(request), control, 0.5 if n_pos > 1 else 0.9):
-        normed = _capture_normed(request)
+        normed, reference = _split_reference(request, _capture_normed(request))
     run = _empty_run(request, extra)
     head, softcap = _head(request.model), logit_softcap(request.model)
+    targets = metric_args(request)[0]
+    weight = head.weight if request.kl and head.bias is None else None
+    tracked = sorted({*extra, *request.target_ids()})
     bounds = _blocks(n_pos)
     for n, (a, b) in enumerate(bounds):
         control.check()
         control.progress(0.5 + 0.5 * n / len(bounds), f"lens, positions {a}–{b - 1}")
         packed = lens_reduce(
-            normed[:, a:b], None, head, k, request.vocab_size, softcap, extra_ids=extra
+            normed[:, a:b],
+            None,
+            head,
+            k,
+            request.vocab_size,
+            softcap,
+            extra_ids=tracked,
+            targets=targets,
+            kl_reference=reference[a:b] if isinstance(reference, torch.Tensor) else reference,
+            head_weight=weight,
         )
-        _fill(run, a, decode_lens(packed, n_rows, b - a, k, request.vocab_size))
+        lens = decode_lens(
+            packed, n_rows, b - a, k, request.vocab_size, len(request.targets), request.kl
+        )
+        _fill(run, a, lens)
         if on_partial is not None and len(bounds) > 1 and b < n_pos:
             on_partial(run)
     run.normed = normed if cache_bytes <= CACHE_BYTES else None
@@ -301,6 +335,13 @@ def _empty_run(request: LensRequest, extra: list[int]) -> LensRun:
         "vocab": {0: token_strings(tokenizer, [0])[0]},
         "num_layers": layer_count(request.model, request.architecture),
     }
+    n_t = len(request.targets)
+    if n_t:
+        result["targets"] = [t.as_dict() for t in request.targets]
+        result["target_logprobs"] = np.full((n_t, n_rows, n_pos), np.nan, np.float32)
+        result["target_ranks"] = np.zeros((n_t, n_rows, n_pos), np.int32)
+    if request.kl:
+        result["kl"] = np.full((n_rows, n_pos), np.nan, np.float32)
     return LensRun(
         run_id=next(_run_ids),
         request=request,
@@ -321,6 +362,11 @@ def _fill(run: LensRun, a: int, lens: dict[str, Any]) -> None:
     r["entropy"][:, a:b] = lens["entropy"].numpy()
     r["tracked"][a:b] = [t.numpy() for t in lens["tracked"]]
     r["probs"][a:b] = [p.numpy() for p in lens["probs"]]
+    for name in ("target_logprobs", "target_ranks"):
+        if name in lens:
+            r[name][:, :, a:b] = lens[name].numpy()
+    if "kl" in lens:
+        r["kl"][:, a:b] = lens["kl"].numpy()
     run.lse[:, a:b] = lens["lse"].numpy()
     run.status[:, a:b] = np.where(lens["invalid"].numpy(), INVALID, OK)
     _add_vocab(r, run.request.tokenizer, np.concatenate([t.numpy() for t in lens["tracked"]]))

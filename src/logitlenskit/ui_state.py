@@ -17,11 +17,13 @@ from .validate import as_int, check_text
 
 __all__ = [
     "COLOR_MODES",
+    "PIN_NAME_MAX",
     "PIN_PALETTE",
     "ROW_DASHES",
     "SIZE_LIMITS",
     "THEME_COLORS",
     "TOKEN_GLYPHS",
+    "TRAJECTORY_METRICS",
     "ColumnLink",
     "IndexInt",
     "UIStateTraits",
@@ -35,8 +37,22 @@ COLOR_MODES = {
     "token": "a token",
     "group": "a pinned group",
     "entropy": "entropy",
+    "kl": "KL to final output",
+    "rank": "rank of the target",
+    "logprob_diff": "log p(target) \u2212 log p(foil)",
+    "delta": "change from the previous layer",
     "none": "none",
 }
+# What the chart plots, with the label of the widget's menu (frontend/schema.js too).
+TRAJECTORY_METRICS = {
+    "probability": "probability",
+    "rank": "rank",
+    "logprob": "log-probability",
+    "delta": "change per layer",
+    "kl": "KL to final output",
+}
+# The longest pin name (characters): the legend shows it in place of the pin's tokens.
+PIN_NAME_MAX = 80
 # Distinct in both light and dark themes; the frontend cycles through the same list.
 PIN_PALETTE = (
     "#e6194b",
@@ -95,7 +111,7 @@ SIZE_LIMITS = {
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 # The traits that make two widgets' columns line up.
 _COLUMN_TRAITS = ("column_width", "input_column_width", "table_width")
-_PIN_KEYS = {"ids", "color"}
+_PIN_KEYS = {"ids", "color", "name"}
 
 
 def _hex_color(value: Any, name: str) -> str:
@@ -104,6 +120,21 @@ def _hex_color(value: Any, name: str) -> str:
             f"{name} must be a color like '#1f77b4' ('#' and six hex digits), got {value!r}"
         )
     return value.lower()
+
+
+def _pin_name(value: Any, i: int) -> str | None:
+    """A pin's optional name: a str of at most PIN_NAME_MAX characters, valid Unicode."""
+    if value is None:
+        return None
+    try:
+        check_text(value, f"pins[{i}]['name']")
+    except ValueError as exc:
+        raise traitlets.TraitError(str(exc)) from None
+    if len(value) > PIN_NAME_MAX:
+        raise traitlets.TraitError(
+            f"pins[{i}]['name'] has {len(value)} characters; a pin name has at most {PIN_NAME_MAX}"
+        )
+    return value
 
 
 def _index(value: Any, name: str, what: str) -> int:
@@ -172,8 +203,9 @@ class UIStateTraits(traitlets.HasTraits):
         sync=True
     )
     pins = traitlets.List(
-        help="Pinned trajectories: [{'ids': [token ids], 'color': '#rrggbb'}]; an entry with "
-        "several ids is a group whose trajectory is the sum of its members",
+        help="Pinned trajectories: [{'ids': [token ids], 'color': '#rrggbb', 'name': str}] "
+        "('name' optional, at most 80 characters: the legend shows it instead of the tokens); "
+        "an entry with several ids is a group whose trajectory is the sum of its members",
     ).tag(sync=True)
     pinned_rows = traitlets.List(
         help="Input positions whose trajectories are compared (line style each)"
@@ -184,17 +216,35 @@ class UIStateTraits(traitlets.HasTraits):
     color_token = IndexInt(None, allow_none=True, help="Token id colored in 'token' mode").tag(
         sync=True
     )
-    color_group = traitlets.List(help="Token ids of the pinned group colored in 'group' mode").tag(
-        sync=True
-    )
+    color_group = traitlets.List(
+        help="Token ids of the pinned group colored in 'group' mode, and the target of the "
+        "'rank', 'logprob_diff' and 'delta' modes; [] = the first multi-token pin ('group') or "
+        "the first pin, else the data's first target (the others)"
+    ).tag(sync=True)
+    color_foil = traitlets.List(
+        help="Token ids of the foil in 'logprob_diff' mode (log p(target) - log p(foil)); "
+        "[] = the first pin, else the data's first target, other than the target"
+    ).tag(sync=True)
     heat_color = traitlets.Unicode("#2b6cd4", help="Cell color of the probability modes").tag(
         sync=True
     )
     entropy_color = traitlets.Unicode("#d9822b", help="Cell color of the entropy mode").tag(
         sync=True
     )
+    metric_color = traitlets.Unicode(
+        "#8a4fbf", help="Cell color of the 'kl' mode, and the chart's KL lines"
+    ).tag(sync=True)
+    negative_color = traitlets.Unicode(
+        "#c8372d",
+        help="Second color of the diverging modes: cells that favor the foil "
+        "('logprob_diff') or lost probability ('delta'); heat_color is the other side",
+    ).tag(sync=True)
     trajectory_metric = traitlets.Enum(
-        ("probability", "rank"), default_value="probability", help="What the chart plots"
+        tuple(TRAJECTORY_METRICS),
+        default_value="probability",
+        help="What the chart plots: 'probability', 'rank', 'logprob' (natural log), 'delta' "
+        "(change of probability from the previous lens row) or 'kl' (KL to the final output, "
+        "one line per pinned row or the followed position; pins do not apply)",
     ).tag(sync=True)
     chart_scale = traitlets.Enum(
         ("linear", "log"), default_value="linear", help="Chart y axis scale"
@@ -240,8 +290,8 @@ class UIStateTraits(traitlets.HasTraits):
         for i, pin in enumerate(value):
             if not isinstance(pin, Mapping) or not set(pin) <= _PIN_KEYS:
                 raise traitlets.TraitError(
-                    f"pins[{i}] must be {{'ids': [token ids], 'color': '#rrggbb'}} ('color' "
-                    f"optional), got {pin!r}"
+                    f"pins[{i}] must be {{'ids': [token ids], 'color': '#rrggbb', 'name': str}} "
+                    f"('color' and 'name' optional), got {pin!r}"
                 )
             ids = _token_ids(pin.get("ids"), f"pins[{i}]['ids']")
             if not ids:
@@ -249,16 +299,20 @@ class UIStateTraits(traitlets.HasTraits):
                     f"pins[{i}] has no token ids: give at least one, e.g. {{'ids': [42]}}"
                 )
             color = pin.get("color") or PIN_PALETTE[i % len(PIN_PALETTE)]
-            pins.append({"ids": ids, "color": _hex_color(color, f"pins[{i}]['color']")})
+            entry = {"ids": ids, "color": _hex_color(color, f"pins[{i}]['color']")}
+            name = _pin_name(pin.get("name"), i)
+            if name:
+                entry["name"] = name
+            pins.append(entry)
         return pins
 
     @traitlets.validate("pinned_rows")
     def _validate_pinned_rows(self, proposal: dict[str, Any]) -> list[int]:
         return _token_ids(proposal["value"], "pinned_rows", "input positions")
 
-    @traitlets.validate("color_group")
+    @traitlets.validate("color_group", "color_foil")
     def _validate_color_group(self, proposal: dict[str, Any]) -> list[int]:
-        return _token_ids(proposal["value"], "color_group")
+        return _token_ids(proposal["value"], proposal["trait"].name)
 
     @traitlets.validate("color_token")
     def _validate_color_token(self, proposal: dict[str, Any]) -> int | None:
@@ -269,7 +323,7 @@ class UIStateTraits(traitlets.HasTraits):
             )
         return value
 
-    @traitlets.validate("heat_color", "entropy_color")
+    @traitlets.validate("heat_color", "entropy_color", "metric_color", "negative_color")
     def _validate_color(self, proposal: dict[str, Any]) -> str:
         return _hex_color(proposal["value"], proposal["trait"].name)
 

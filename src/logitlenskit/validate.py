@@ -50,6 +50,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _ID_KEY = re.compile(r"0|[1-9][0-9]*")
 # Entropies are stored as float16 by the engine: a one-hot row can round to a tiny negative.
 _ENTROPY_SLACK = 1e-3
+# KL divergences and log-probabilities are computed exactly but stored as float32: a cell equal
+# to the output (KL 0) or a certain target (log p 0) may round a hair past 0.
+_METRIC_SLACK = 1e-6
+_TARGET = "{'name': str, 'ids': [token ids]}"
 
 
 class InvalidDataError(ValueError):
@@ -313,6 +317,86 @@ def _check_entropy(payload: Mapping[str, Any], computed: np.ndarray) -> None:
         )
 
 
+def _check_kl(payload: Mapping[str, Any], computed: np.ndarray) -> None:
+    if payload.get("kl") is None:
+        return
+    kl = binary_field(payload, "kl", "<f4", computed.size, "float32 [L, P]").reshape(computed.shape)
+    with np.errstate(invalid="ignore"):
+        bad = computed & ~(np.isfinite(kl) & (kl >= -_METRIC_SLACK))
+    if bad.any():
+        flat = int(np.flatnonzero(bad)[0])
+        _fail(
+            f"kl{_index(flat, kl.shape)} is {_describe(kl.ravel()[flat])}; KL divergences must "
+            "be finite numbers >= 0 (nats)"
+        )
+
+
+def _check_target_list(targets: Any) -> int:
+    """Check the payload's ``targets`` list; returns how many there are (T)."""
+    if not isinstance(targets, (list, tuple)):
+        _fail(f"targets must be a list of {_TARGET}, got {_describe(targets)}")
+    seen: dict[str, int] = {}
+    for t, target in enumerate(targets):
+        if not isinstance(target, Mapping) or "name" not in target or "ids" not in target:
+            _fail(f"targets[{t}] must be {_TARGET}, got {_describe(target)}")
+        name = check_text(target["name"], f"targets[{t}]['name']")
+        if not name:
+            _fail(f"targets[{t}]['name'] is empty; every target needs a name")
+        if name in seen:
+            _fail(
+                f"targets[{t}]['name'] {name!r} is also targets[{seen[name]}]'s: target names "
+                "must be unique"
+            )
+        seen[name] = t
+        ids = _ints(target["ids"], f"targets[{t}]['ids']")
+        if not ids:
+            _fail(f"targets[{t}]['ids'] is empty; a target needs at least one token id")
+    return len(targets)
+
+
+def _check_targets(payload: Mapping[str, Any], computed: np.ndarray) -> None:
+    """``targets`` with their exact log-probabilities and ranks, all three or none."""
+    arrays = ("target_logprobs", "target_ranks")
+    if payload.get("targets") is None:
+        given = [key for key in arrays if payload.get(key) is not None]
+        if given:
+            _fail(
+                f"{given[0]} is given without targets: it holds one [L, P] block per target, "
+                "so the payload needs targets too"
+            )
+        return
+    n_targets = _check_target_list(payload["targets"])
+    for key in arrays:
+        if payload.get(key) is None:
+            _fail(
+                f"{key} is missing: a payload with targets needs target_logprobs and "
+                "target_ranks ([T, L, P] each)"
+            )
+    shape = (n_targets, *computed.shape)
+    flagged = ~np.broadcast_to(computed, shape)
+    logprobs = binary_field(
+        payload, "target_logprobs", "<f4", int(np.prod(shape)), "float32 [T, L, P]"
+    ).reshape(shape)
+    with np.errstate(invalid="ignore"):
+        bad = ~flagged & ~(logprobs <= _METRIC_SLACK)  # NaN fails, -Infinity passes
+    if bad.any():
+        flat = int(np.flatnonzero(bad)[0])
+        _fail(
+            f"target_logprobs{_index(flat, shape)} is {_describe(logprobs.ravel()[flat])}; "
+            "log-probabilities must be numbers <= 0 (-Infinity for a probability of 0)"
+        )
+    ranks = binary_field(
+        payload, "target_ranks", "<i4", int(np.prod(shape)), "int32 [T, L, P]"
+    ).reshape(shape)
+    bad = ~flagged & (ranks < 1)
+    if bad.any():
+        flat = int(np.flatnonzero(bad)[0])
+        _fail(
+            f"target_ranks{_index(flat, shape)} is {ranks.ravel()[flat]}; ranks are integers "
+            ">= 1 (1 = the most probable token)"
+        )
+
+
 def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON part of a payload, checked and with numpy integers turned into ints."""
     required = (
@@ -372,8 +456,9 @@ def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
 def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Check a version-3 widget payload (docs/data-format.md §3) before it is shown.
 
-    Probabilities and top-k ids of cells whose ``cell_status`` is not 0 (invalid or
-    pending) are not checked: the view shows no numbers there.
+    Probabilities, top-k ids and metrics (``kl``, ``target_logprobs``, ``target_ranks``) of
+    cells whose ``cell_status`` is not 0 (invalid or pending) are not checked: the view shows
+    no numbers there.
 
     Args:
         payload: the payload, e.g. from ``to_widget_payload`` or a saved widget state.
@@ -411,6 +496,8 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     status = cell_status_field(payload, n_layers, n_pos)
     computed = status == 0
     _check_entropy(payload, computed)
+    _check_kl(payload, computed)
+    _check_targets(payload, computed)
     topk = binary_field(payload, "topk_ids", "<i4", grid * k, "int32 [L, P, k]")
     _check_topk_ids(
         topk.reshape(n_layers, n_pos, k),

@@ -19,9 +19,10 @@ from . import session
 from .files import check_output_path, write_text_atomic
 from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
 from .page import page_html
-from .request import check_track_ids, layer_count, model_tokenizer, token_strings
+from .request import check_track_ids, layer_count, model_tokenizer, token_strings, vocab_size
 from .runs import Runner
 from .session import Control, LensRun, start_run
+from .targets import Target, resolve_targets
 from .ui_state import UIStateTraits
 from .validate import as_int, check_text, validate_data
 
@@ -95,6 +96,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         layers: which layers to show (default all; negative indices count from the end).
         remote: ``True`` runs on NDIF, ``"local"`` runs nnsight's NDIF simulation,
             ``None`` picks local unless the model was made for remote use.
+        targets: tokens or words to measure exactly at every cell and pin, e.g.
+            ``{"answer": "Paris", "foil": "London"}`` (see :meth:`set_targets`).
         **kwargs: initial values of other traits (e.g. ``title="..."``).
 
     Raises:
@@ -125,6 +128,13 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         allow_none=True,
         help="True: NDIF, 'local': NDIF simulation, False: here, None: auto; a change reruns",
     ).tag(sync=True)
+    targets = traitlets.List(
+        help="Named targets measured exactly at every cell, [{'name': str, 'ids': [token "
+        "ids]}]; set words or ids from Python (w.set_targets); a change reruns",
+    ).tag(sync=True)
+    metrics = traitlets.Bool(
+        True, help="Compute every cell's KL divergence from the final output; a change reruns"
+    ).tag(sync=True)
     editable_prompt = traitlets.Bool(False).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Float(-1.0, help="Fraction of the current run done; -1 unknown").tag(
@@ -143,6 +153,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         k: int = 5,
         layers: Sequence[int] | None = None,
         remote: bool | str | None = None,
+        targets: Any = None,
         **kwargs: Any,
     ) -> None:
         if prompt is not None and model is None and data is None:
@@ -163,6 +174,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self.editable_prompt = model is not None
         if data is not None:
             self.data = data  # normalized by _validate_data
+        if targets is not None:
+            self.set_targets(targets)
         if prompt is not None:
             self.prompt = prompt
 
@@ -202,7 +215,54 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     def _validate_prompt(self, proposal: dict[str, Any]) -> str:
         return check_text(proposal["value"], "prompt")
 
-    @traitlets.observe("prompt", "k", "layers", "remote")
+    @traitlets.validate("targets")
+    def _validate_targets(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
+        items = [_as_target(item) for item in proposal["value"]]
+        if self._model is None and not all(isinstance(t, Target) for t in items):
+            raise traitlets.TraitError(
+                "without a model, targets must be [{'name': str, 'ids': [token ids]}]: "
+                "words need the model's tokenizer"
+            )
+        tokenizer = None if self._model is None else model_tokenizer(self._model)
+        size = 2**31 if self._model is None else vocab_size(self._model)
+        try:
+            return [t.as_dict() for t in resolve_targets(items, tokenizer, size)]
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(f"targets: {exc}") from None
+
+    @traitlets.observe("targets")
+    def _on_targets(self, change: dict[str, Any]) -> None:
+        pinned = {tuple(pin["ids"]) for pin in self.pins}
+        new = [t for t in change["new"] if tuple(t["ids"]) not in pinned]
+        if new:
+            self.pins = [*self.pins, *({"ids": t["ids"], "name": t["name"]} for t in new)]
+
+    def set_targets(self, spec: Any) -> None:
+        """Measure named tokens or words exactly at every cell, and pin them.
+
+        Args:
+            spec: ``{name: what}`` or a list of ``what``, where ``what`` is a token id, a
+                word (every first token of its spellings: "Paris", " Paris", "paris", ...),
+                or a list of those (a set whose probabilities are summed); see
+                :mod:`logitlenskit.targets`. ``None`` removes the targets.
+
+        Each target's summed log-probability and the rank of its best member are computed
+        inside the trace at every cell: the rank and log-ratio color modes and chart metrics
+        read them. With a model, setting targets reruns it.
+
+        Raises:
+            ValueError: words without a model, or what ``resolve_targets`` refuses.
+        """
+        if self._model is None:
+            raise ValueError(
+                "set_targets needs the widget's model (words are tokenized with it); without "
+                "one, set w.targets = [{'name': ..., 'ids': [token ids]}]"
+            )
+        size = vocab_size(self._model)
+        resolved = resolve_targets(spec, model_tokenizer(self._model), size)
+        self.targets = [t.as_dict() for t in resolved]
+
+    @traitlets.observe("prompt", "k", "layers", "remote", "targets", "metrics")
     def _on_run_input(self, change: dict[str, Any]) -> None:
         if self._model is not None and change["new"] != change["old"] and self.prompt:
             self._request_run(background=self._from_browser(change["name"]))
@@ -236,17 +296,24 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     def _request_run(self, background: bool) -> None:
         with self._request_lock:  # the newest ticket carries the newest trait values
             ticket = self._runner.claim()
-            prompt, k, layers, remote = self.prompt, self.k, self.layers, self.remote
-            extra = _pinned_ids(self.pins)
-        warning = self._size_warning(prompt, k, layers)
+            inputs = {
+                "prompt": self.prompt,
+                "k": self.k,
+                "layers": self.layers,
+                "remote": self.remote,
+                "extra": _pinned_ids(self.pins),
+                "targets": [Target(t["name"], tuple(t["ids"])) for t in self.targets],
+                "metrics": self.metrics,
+            }
+        warning = self._size_warning(inputs["prompt"], inputs["k"], inputs["layers"])
         if warning and background:
-            self._ask(warning, lambda: self._submit_run(prompt, k, layers, remote, extra, True))
+            self._ask(warning, lambda: self._submit_run(inputs, True))
             return
         if warning:
             warnings.warn(warning, ResourceWarning, stacklevel=4)
-        self._submit_run(prompt, k, layers, remote, extra, background, ticket)
+        self._submit_run(inputs, background, ticket)
 
-    def _submit_run(self, prompt, k, layers, remote, extra, background, ticket=None) -> None:
+    def _submit_run(self, inputs: dict[str, Any], background: bool, ticket: Any = None) -> None:
         model = self._model
         self.error = ""
 
@@ -255,7 +322,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
                 control.check()  # a superseded run must not show its first screen either
                 self._show(run, partial=True)
 
-            return start_run(model, prompt, k, layers, remote, extra, control, partial)
+            return start_run(model, control=control, on_partial=partial, **inputs)
 
         self._runner.submit(job, self._show, self._fail, background, ticket)
 
@@ -602,6 +669,16 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 #: Above these, a run started from the browser asks first (and one from Python warns).
 LARGE_PROMPT_TOKENS = 2000
 LARGE_PAYLOAD_MB = 50.0
+
+
+def _as_target(item: Any) -> Any:
+    """A ``{'name', 'ids'}`` entry of the targets trait as a Target; other items unchanged."""
+    if isinstance(item, Mapping) and set(item) == {"name", "ids"}:
+        ids = item["ids"]
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            raise traitlets.TraitError(f"targets: 'ids' of {item['name']!r} must be a list")
+        return Target(item["name"], tuple(ids))
+    return item
 
 
 def _pinned_ids(pins: Sequence[Mapping[str, Any]]) -> list[int]:

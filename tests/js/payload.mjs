@@ -26,8 +26,9 @@ function pack(arrays, lead = 8) {
  * @param {Record<string, any>} [o.patch] fields to replace
  * @param {Uint8Array} [o.status] cell_status [L, P]
  * @param {Record<string, (a: any) => void>} [o.edit] change a byte field's values before packing
+ * @param {Record<string, any>} [o.extra] more byte fields (typed arrays) to pack
  */
-export function payload({ patch = {}, status, edit = {} } = {}) {
+export function payload({ patch = {}, status, edit = {}, extra = {} } = {}) {
   const arrays = {
     tracked_offsets: new Int32Array([0, 3, 6]),
     tracked_ids: new Int32Array([1, 2, 3, 2, 3, 5]),
@@ -38,6 +39,7 @@ export function payload({ patch = {}, status, edit = {} } = {}) {
     entropy: new Float32Array([1.0, 0.5, 0.25, 2.0]),
   };
   if (status) arrays.cell_status = status;
+  Object.assign(arrays, extra);
   for (const [key, f] of Object.entries(edit)) f(arrays[key]);
   const keys = Object.keys(arrays);
   const views = pack(keys.map((k) => arrays[k]));
@@ -52,5 +54,28 @@ export function payload({ patch = {}, status, edit = {} } = {}) {
     vocab: { 1: "a", 2: " b", 3: "\n", 5: "x" },
     ...Object.fromEntries(keys.map((k, i) => [k, views[i]])),
     ...patch,
+  };
+}
+
+/**
+ * The exact metrics of the payload above (docs/data-format.md §3): KL [L, P] and two
+ * targets, " b" (id 2) and "\n" (id 3), with log-probabilities and ranks [T, L, P]. Id 3 is
+ * outside the top-k at three cells: only its exact ranks know them (3, 4 and 3).
+ */
+export function metrics() {
+  const lp = (xs) => new Float32Array(xs.map(Math.log));
+  return {
+    patch: {
+      targets: [
+        { name: "b", ids: [2] },
+        { name: "newline", ids: [3] },
+      ],
+    },
+    extra: {
+      kl: new Float32Array([0.8, 0.4, 0, 0]),
+      // [t][l][p]: id 2 is 0.3, 0.5 / 0.7, 0.2; id 3 is 0.05, 0.1 / 0.15, 0.1
+      target_logprobs: lp([0.3, 0.5, 0.7, 0.2, 0.05, 0.1, 0.15, 0.1]),
+      target_ranks: new Int32Array([2, 1, 1, 2, 3, 4, 2, 3]),
+    },
   };
 }

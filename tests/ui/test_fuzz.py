@@ -12,6 +12,9 @@ bundle must:
 - for valid data, show the grid;
 - never allocate typed arrays much larger than the data, and make no network request.
 
+Half the payloads carry the optional exact metrics (``kl``, ``targets``, ``target_logprobs``,
+``target_ranks``), and some mutations break those.
+
 Seeded and deterministic: the same cases on every run.
 """
 
@@ -36,7 +39,7 @@ from logitlenskit.validate import validate_data
 pytestmark = pytest.mark.browser
 
 SEED = 9
-N_V3 = 260
+N_V3 = 340
 N_V2 = 140
 OUT = "#out1"
 
@@ -57,6 +60,10 @@ V3_FIELDS = [
     "num_layers",
     "run",
     "cell_status",
+    "kl",
+    "targets",
+    "target_logprobs",
+    "target_ranks",
 ]
 BYTES = {
     "topk_ids": "<i4",
@@ -66,6 +73,9 @@ BYTES = {
     "tracked_probs": "<f4",
     "entropy": "<f4",
     "cell_status": "u1",
+    "kl": "<f4",
+    "target_logprobs": "<f4",
+    "target_ranks": "<i4",
 }
 V2_FIELDS = ["meta", "input", "layers", "topk", "tracked"]
 # A message names a field ("topk_probs"[2][0][1] ...) or speaks of the whole data.
@@ -112,7 +122,38 @@ def _v3_base(rng: random.Random) -> dict[str, Any]:
         invalid = np.zeros((4, 3), bool)
         invalid[rng.randrange(4), rng.randrange(3)] = True
         data["invalid"] = invalid
-    return to_widget_payload(data)
+    payload = to_widget_payload(data)
+    if rng.random() < 0.5:
+        payload.update(_metrics(payload, rng))
+    return payload
+
+
+def _metrics(payload: dict, rng: random.Random) -> dict[str, Any]:
+    """Valid exact metrics for a 4 x 3 payload; flagged cells get what flagged cells hold
+    (NaN, and rank 0), which is exempt from the checks.
+    """
+    gen = np.random.default_rng(rng.randrange(1000))
+    status = payload.get("cell_status")
+    flagged = np.zeros((4, 3), bool) if status is None else np.frombuffer(status, "u1") != 0
+    n = rng.choice([0, 1, 2, 3])
+    targets = [
+        {"name": f" t{t}", "ids": sorted(set(gen.integers(0, 12, 2).tolist()))} for t in range(n)
+    ]
+    kl = gen.uniform(0, 3, (4, 3)).astype("<f4")
+    kl[-1] = 0
+    kl[flagged.reshape(4, 3)] = np.nan
+    logprobs = np.log(gen.uniform(0.001, 1, (n, 4, 3))).astype("<f4")
+    ranks = gen.integers(1, 12, (n, 4, 3)).astype("<i4")
+    logprobs[:, flagged.reshape(4, 3)] = np.nan
+    ranks[:, flagged.reshape(4, 3)] = 0
+    out: dict[str, Any] = {"kl": kl.tobytes()} if rng.random() < 0.8 else {}
+    if rng.random() < 0.8:
+        out |= {
+            "targets": targets,
+            "target_logprobs": logprobs.tobytes(),
+            "target_ranks": ranks.tobytes(),
+        }
+    return out
 
 
 def _array(data: dict, key: str) -> np.ndarray:
@@ -151,11 +192,15 @@ def _v3_mutations() -> list[Callable[[dict, random.Random], str]]:
         return f"{key} long by {n} bytes"
 
     def bad_float(d, rng):
-        key = rng.choice(["topk_probs", "tracked_probs", "entropy"])
+        key = rng.choice(["topk_probs", "tracked_probs", "entropy", "kl", "target_logprobs"])
         return _set_value(d, key, rng, BAD_FLOATS)
 
     def bad_int(d, rng):
-        key = rng.choice(["topk_ids", "tracked_ids", "tracked_offsets", "cell_status"])
+        key = rng.choice(
+            ["topk_ids", "tracked_ids", "tracked_offsets", "cell_status", "target_ranks"]
+        )
+        if key == "target_ranks" and d.get(key) is None:
+            return "no-op"
         if d.get(key) is None:
             d[key] = bytes(12)
         return _set_value(d, key, rng, BAD_INTS)
@@ -262,6 +307,36 @@ def _v3_mutations() -> list[Callable[[dict, random.Random], str]]:
         d["tracked_offsets"] = off.tobytes()
         return f"tracked_offsets mutation {choice}"
 
+    def bad_metric(d, rng):
+        targets = d.get("targets")
+        choice = rng.randrange(12)
+        if choice == 0 and d.get("target_ranks"):
+            return _set_value(d, "target_ranks", rng, [0, 0, -7, 1, 12345])
+        if choice == 1:
+            key = rng.choice(["target_logprobs", "target_ranks", "targets"])
+            d.pop(key, None)
+            return f"no {key}"
+        if choice == 2:
+            d["target_ranks"] = np.ones(24, "<i4").tobytes()
+            d["target_logprobs"] = np.full(24, -1.0, "<f4").tobytes()
+            return "metric arrays of 2 targets"
+        if not targets:
+            return "no-op"
+        t = rng.randrange(len(targets))
+        targets = [dict(x) for x in targets]
+        bad_names = ["", None, 5, "a\ud800", ["x"], targets[0]["name"]]
+        bad_ids = [[], [-1], "x", [1.5], [True], None, [2**53], [0, 0]]
+        if choice < 6:
+            targets[t]["name"] = rng.choice(bad_names)
+        elif choice < 10:
+            targets[t]["ids"] = rng.choice(bad_ids)
+        elif choice == 10:
+            targets[t] = rng.choice([None, "t", [1], {"name": "x"}, {"ids": [1]}])
+        else:
+            targets.append({"name": "extra", "ids": [1]})
+        d["targets"] = targets
+        return f"targets mutation {choice}: {targets!r}"
+
     def absurd(d, rng):
         d["layers"] = list(range(rng.choice([80, 200])))
         d["input"] = ["a"] * rng.choice([3, 5000])
@@ -283,6 +358,8 @@ def _v3_mutations() -> list[Callable[[dict, random.Random], str]]:
         bad_json,
         bad_vocab,
         bad_offsets,
+        bad_metric,
+        bad_metric,
         absurd,
     ]
 
