@@ -31,6 +31,12 @@ _EXPORTS = {
     "format_data_for_widget": "formats",
     "from_topk_efficient": "formats",
     "LogitLensWidget": "widget",
+    "collect_study": "study",
+    "Study": "study",
+    "StudyWidget": "study_widget",
+    "Target": "targets",
+    "resolve_targets": "targets",
+    "translation_prompts": "datasets",
     "show_logit_lens": "display",
     "display_logit_lens": "display",
 }

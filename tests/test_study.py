@@ -1,0 +1,179 @@
+"""Studies: batched runs equal one prompt at a time; stop, resume, tables and statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from logitlenskit import collect_logit_lens, collect_study
+from logitlenskit.study import t_quantile
+
+pytestmark = pytest.mark.slow
+
+PROMPTS = [
+    "The capital of France is",
+    "The capital of Italy is the city of",
+    "In Berlin, people speak",
+    "Paris is a city in",
+    "The largest city in England is",
+]
+TARGETS = {"Paris": "Paris", "Rome": "Rome", "London": "London"}
+
+
+@pytest.fixture(scope="module")
+def study(smollm2):
+    return collect_study(
+        PROMPTS, smollm2, TARGETS, contrasts=[("Paris", "London")], batch_size=2, progress=False
+    )
+
+
+def test_a_batched_study_equals_each_prompt_alone(study, smollm2):
+    names = [q.name for q in study.quantities]
+    assert names == [
+        "p(Paris)", "rank(Paris)", "p(Rome)", "rank(Rome)", "p(London)", "rank(London)",
+        "log p(Paris) − log p(London)", "KL to final", "entropy",
+    ]  # fmt: skip
+    assert study.done and study.values.shape == (9, 5, 30)
+    for i, prompt in enumerate(PROMPTS):
+        alone = collect_logit_lens(prompt, smollm2, targets=TARGETS, metrics=True)
+        last_lp = alone["target_logprobs"][:, :, -1].numpy()  # [T, L] at the last position
+        for t in range(3):
+            np.testing.assert_allclose(study.values[2 * t, i], np.exp(last_lp[t]), atol=2e-5)
+            ranks = alone["target_ranks"][t, :, -1].numpy()
+            assert np.mean(study.values[2 * t + 1, i] == ranks) >= 0.9  # padding may flip ties
+        np.testing.assert_allclose(study.values[6, i], last_lp[0] - last_lp[2], atol=2e-3)
+        np.testing.assert_allclose(study.values[7, i], alone["kl"][:, -1].numpy(), atol=2e-3)
+        np.testing.assert_allclose(
+            study.values[8, i], alone["entropy"][:, -1].numpy(), rtol=3e-3, atol=3e-3
+        )
+
+
+def test_the_tidy_table_and_the_summary(study):
+    table = study.table()
+    assert len(table) == 5 * 30 * 9
+    assert list(table.columns) == ["prompt_index", "prompt", "layer", "quantity", "kind", "value"]
+    row = table[(table.prompt_index == 3) & (table.layer == 29) & (table.quantity == "p(Paris)")]
+    assert row.prompt.item() == PROMPTS[3]
+    assert row.value.item() == pytest.approx(float(study.values[0, 3, 29]))
+    summary = study.summary()
+    got = summary[(summary.quantity == "KL to final") & (summary.layer == 10)].iloc[0]
+    values = study.values[7, :, 10].astype(np.float64)
+    half = t_quantile(4) * values.std(ddof=1) / np.sqrt(5)
+    assert got["mean"] == pytest.approx(values.mean())
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx(
+        (values.mean() - half, values.mean() + half)
+    )
+    assert got["n"] == 5
+
+
+@pytest.mark.parametrize(("df", "t"), [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (5, 2.5706), (7, 2.3646),
+                                        (10, 2.2281), (30, 2.0423), (1000, 1.9623)])  # fmt: skip
+def test_t_quantile_matches_the_table(df, t):
+    assert float(t_quantile(df)) == pytest.approx(t, abs=2e-3)
+
+
+def test_csv_and_parquet_hold_the_table(study, tmp_path):
+    for path, read in (
+        (tmp_path / "s.csv", pd.read_csv),
+        (tmp_path / "s.parquet", pd.read_parquet),
+    ):
+        (study.to_csv if path.suffix == ".csv" else study.to_parquet)(path)
+        back = read(path)
+        pd.testing.assert_frame_equal(back, study.table(), check_dtype=False, rtol=1e-6)
+
+
+def test_stop_and_resume_give_the_same_values(smollm2, study):
+    partial = collect_study(PROMPTS, smollm2, TARGETS, contrasts=[("Paris", "London")],
+                            batch_size=2, run=False)  # fmt: skip
+    stops = []
+
+    def stop_once(s):
+        if not stops:
+            stops.append(s.n_done)
+            s.stop()
+
+    partial.on_batch(stop_once)
+    partial.run(progress=False)
+    assert partial.n_done == 2 and not partial.done
+    assert np.isnan(partial.values[:, 2:]).all()
+    assert len(partial.table()) == 2 * 30 * 9  # only computed prompts
+    partial.run(progress=False)
+    assert partial.done
+    np.testing.assert_allclose(partial.values, study.values, atol=1e-6)
+
+
+def test_a_kernel_interrupt_keeps_finished_batches(smollm2):
+    s = collect_study(PROMPTS, smollm2, {"Paris": "Paris"}, batch_size=2, run=False)
+
+    def interrupt(study):
+        if study.n_done >= 4:
+            raise KeyboardInterrupt
+
+    s.on_batch(interrupt)
+    s.run(progress=False)
+    assert s.n_done == 4 and not s.running
+    s._on_batch.clear()
+    s.resume(progress=False)
+    assert s.done
+
+
+def test_a_background_run_can_be_waited_for(smollm2):
+    s = collect_study(PROMPTS[:3], smollm2, {"Paris": "Paris"}, batch_size=1, run=False)
+    s.run(background=True, progress=False)
+    with pytest.raises(RuntimeError, match="already running"):
+        s.run(progress=False)
+    assert s.wait(120) and s.done
+
+
+def test_a_text_file_and_dicts_with_their_own_targets(smollm2, tmp_path):
+    path = tmp_path / "prompts.txt"
+    path.write_text("The capital of France is\n\n  \nThe capital of Italy is\n", encoding="utf-8")
+    from_file = collect_study(path, smollm2, {"Paris": "Paris"}, progress=False)
+    assert from_file.prompts == ["The capital of France is", "The capital of Italy is"]
+    items = [
+        {"prompt": "The capital of France is", "targets": {"answer": "Paris"}, "country": "FR"},
+        {"prompt": "The capital of Italy is", "targets": {"answer": "Rome"}, "country": "IT"},
+    ]
+    s = collect_study(items, smollm2, {"the": " the"}, progress=False)
+    assert [q.name for q in s.quantities][:4] == [
+        "p(the)",
+        "rank(the)",
+        "p(answer)",
+        "rank(answer)",
+    ]
+    # Each prompt's "answer" is its own word: France's is Paris, with Paris's probability.
+    alone = collect_logit_lens(items[1]["prompt"], smollm2, targets={"a": "Rome"})
+    np.testing.assert_allclose(
+        s.values[2, 1], np.exp(alone["target_logprobs"][0, :, -1].numpy()), atol=2e-5
+    )
+    table = s.table()
+    assert set(table.country) == {"FR", "IT"}
+
+
+def test_a_prompt_without_a_target_gets_nan_for_it(smollm2):
+    items = [
+        {"prompt": "The capital of France is", "targets": {"fr": "Paris"}},
+        {"prompt": "The capital of Italy is", "targets": {"it": "Rome"}},
+    ]
+    s = collect_study(items, smollm2, progress=False)
+    assert np.isnan(s.values[0, 1]).all() and np.isnan(s.values[2, 0]).all()
+    assert np.isfinite(s.values[0, 0]).all() and np.isfinite(s.values[2, 1]).all()
+    assert s.summary().query("quantity == 'p(fr)'")["n"].eq(1).all()
+
+
+@pytest.mark.parametrize(
+    ("prompts", "kwargs", "error", "message"),
+    [
+        ("one prompt", {}, TypeError, "pathlib.Path"),
+        ([], {}, ValueError, "no prompts"),
+        ([{"text": "x"}], {}, TypeError, "'prompt' str"),
+        (["a"], {"batch_size": 0}, ValueError, "batch_size"),
+        (["a"], {"contrasts": [("Paris", "Nope")]}, ValueError, "two of the target names"),
+        (["a"], {"layers": [99]}, ValueError, "out of range"),
+        ([""], {}, ValueError, "empty"),
+    ],
+)
+def test_bad_studies_are_refused_before_running(smollm2, prompts, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        collect_study(prompts, smollm2, {"Paris": "Paris"}, progress=False, **kwargs)
