@@ -1,237 +1,126 @@
-"""Benchmark StudyWidget's frontend in headless Chromium and print a markdown table.
+"""Benchmark: a study over many prompts vs collect_logit_lens on each in turn, and its memory.
 
-Runs the exact bundle ``StudyWidget`` ships on its fast-tier test page
-(tests/ui/study_harness.html, a fake anywidget model) with the same Chromium and launch
-arguments as the tests, and times inside the page:
+    .venv/bin/python bench/bench_study.py [--runs 3] [--prompts 200] [--memory 200 2000]
 
-- first render: ``render()`` until style and layout are done (paint not included), for
-  2,000 prompts × 30 layers × 4 quantities and for 200 prompts; the data are decoded from
-  the wire before the clock starts, as a kernel message would have been;
-- update: a new ``values`` / ``summary`` / ``n_done`` message until the view has redrawn;
-- the heatmap drawing strategies on the same 2,000 × 30 numbers: one pixel per cell in
-  ImageData stretched by CSS (what heatmap.js does), fillRect per run of equal colors in a
-  row at devicePixelRatio 2, and ImageData at full devicePixelRatio-2 resolution.
-
-Each figure is the median of ``--runs`` runs (at least 5).
-
-    .venv/bin/python bench/bench_study.py [--runs 9]
+* throughput — the same prompts and targets (translation prompts, one example shot, the
+  target and English words), timed as ``collect_study(..., batch_size=16)`` and as a loop
+  of ``collect_logit_lens(prompt, model, targets=..., metrics=True)``, in one process,
+  alternating, median of ``--runs``.
+* memory — for each N in ``--memory``, a fresh process loads the model, records its RSS,
+  runs a study of N prompts and reports the peak RSS above that (sampled every 2 ms): the
+  per-prompt reductions are Q·L floats, so the peak should not grow with N.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
-from pathlib import Path
+import threading
+import time
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests" / "ui"), str(ROOT / "tests"), str(ROOT / "src")]
+import psutil
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from logitlenskit import collect_logit_lens, collect_study, load_model, translation_prompts
 
-from harness import wire  # noqa: E402  (tests/ui/harness.py)
-from local_jupyter import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from study_page import (  # noqa: E402
-    StudyPage,
-    fabricate,
-    start_study_server,
-    study_widget,
-    widget_state,
-)
-
-RENDER_JS = """(s) => {
-  window.study.cleanup();
-  return window.study.mount(s);
-}"""
-
-UPDATE_JS = """async (patch) => {
-  const p = window.study.fromWire(patch, 8);
-  const root = document.querySelector('#out1 .llks');
-  const t0 = performance.now();
-  window.study.model.setMany(p);
-  await Promise.resolve();  // the view redraws once per burst, a microtask later
-  root.offsetHeight;
-  return performance.now() - t0;
-}"""
-
-# The three ways to draw N × L cells, on the same values and the same 256-color table.
-STRATEGIES_JS = """({ N, L, plot, rowH, dpr, runs }) => {
-  const values = new Float32Array(N * L);
-  for (let i = 0; i < values.length; i++) values[i] = i % 97 === 0 ? NaN : Math.random();
-  const lutBytes = new Uint8ClampedArray(256 * 4);
-  for (let i = 0; i < 256; i++) lutBytes.set([i, 255 - i, (i * 7) & 255, 255], i * 4);
-  const lut = new Uint32Array(lutBytes.buffer);
-  const css = Array.from({ length: 256 }, (_, i) => `rgb(${i},${255 - i},${(i * 7) & 255})`);
-  const index = (v) => (v * 255 + 0.5) | 0;
-  const host = document.body;
-  const canvas = (w, h) => {
-    const c = document.createElement('canvas');
-    c.width = w; c.height = h;
-    c.style.width = `${plot}px`; c.style.height = `${N * rowH}px`;
-    host.append(c);
-    return c;
-  };
-  const flush = (ctx) => ctx.getImageData(0, 0, 1, 1);  // wait until the canvas has drawn
-  const ways = {
-    'ImageData, 1 px per cell, CSS-stretched (heatmap.js)': () => {
-      const c = canvas(L, N);
-      const ctx = c.getContext('2d');
-      const t0 = performance.now();
-      const img = ctx.createImageData(L, N);
-      const out = new Uint32Array(img.data.buffer);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        out[i] = Number.isNaN(v) ? 0 : lut[index(v)];
-      }
-      ctx.putImageData(img, 0, 0);
-      flush(ctx);
-      const t = performance.now() - t0;
-      c.remove();
-      return t;
-    },
-    [`fillRect per run of equal colors in a row, at dpr ${dpr}`]: () => {
-      const c = canvas(Math.round(plot * dpr), Math.round(N * rowH * dpr));
-      const ctx = c.getContext('2d');
-      const t0 = performance.now();
-      const cw = (plot * dpr) / L;
-      const rh = rowH * dpr;
-      for (let p = 0; p < N; p++) {
-        let l = 0;
-        while (l < L) {
-          const v = values[p * L + l];
-          let j = l + 1;
-          if (Number.isNaN(v)) { while (j < L && Number.isNaN(values[p * L + j])) j++; l = j; continue; }
-          const k = index(v);
-          while (j < L && index(values[p * L + j]) === k) j++;
-          ctx.fillStyle = css[k];
-          ctx.fillRect(Math.round(l * cw), p * rh, Math.round(j * cw) - Math.round(l * cw), rh);
-          l = j;
-        }
-      }
-      flush(ctx);
-      const t = performance.now() - t0;
-      c.remove();
-      return t;
-    },
-    [`ImageData at full resolution, dpr ${dpr}`]: () => {
-      const W = Math.round(plot * dpr);
-      const H = Math.round(N * rowH * dpr);
-      const c = canvas(W, H);
-      const ctx = c.getContext('2d');
-      const t0 = performance.now();
-      const img = ctx.createImageData(W, H);
-      const out = new Uint32Array(img.data.buffer);
-      const col = new Int32Array(W);
-      for (let x = 0; x < W; x++) col[x] = Math.min(L - 1, Math.floor((x * L) / W));
-      const row = new Uint32Array(W);
-      for (let p = 0; p < N; p++) {
-        for (let x = 0; x < W; x++) {
-          const v = values[p * L + col[x]];
-          row[x] = Number.isNaN(v) ? 0 : lut[index(v)];
-        }
-        const y0 = Math.round(p * rowH * dpr);
-        const y1 = Math.round((p + 1) * rowH * dpr);
-        for (let y = y0; y < y1; y++) out.set(row, y * W);
-      }
-      ctx.putImageData(img, 0, 0);
-      flush(ctx);
-      const t = performance.now() - t0;
-      c.remove();
-      return t;
-    },
-  };
-  const result = {};
-  for (const [name, fn] of Object.entries(ways)) {
-    fn();  // warm-up
-    result[name] = Array.from({ length: runs }, fn);
-  }
-  return result;
-}"""
+PAIRS = [("fr", "de"), ("de", "fr"), ("fr", "es"), ("es", "fr"), ("it", "de"), ("de", "es")]
 
 
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model or platform.processor() or platform.machine()}, nproc {os.cpu_count()}"
+def items(model: Any, n: int) -> list[dict[str, Any]]:
+    """N translation prompts over several language pairs and shot draws."""
+    out: list[dict[str, Any]] = []
+    seed = 0
+    while len(out) < n:
+        for src, tgt in PAIRS:
+            out += translation_prompts(src, tgt, shots=1, seed=seed, tokenizer=model.tokenizer)
+        seed += 1
+    return out[:n]
 
 
-def render_ms(sp: StudyPage, state: dict, runs: int) -> list[float]:
-    sp.page.evaluate(RENDER_JS, state)  # warm-up: the first mount also compiles the bundle
-    return [sp.page.evaluate(RENDER_JS, state) for _ in range(runs)]
+def throughput(model: Any, n: int, runs: int) -> None:
+    data = items(model, n)
+    study_s, loop_s = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        collect_study(data, model, batch_size=16, progress=False)
+        study_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for item in data:
+            collect_logit_lens(item["prompt"], model, targets=item["targets"], metrics=True)
+        loop_s.append(time.perf_counter() - start)
+    s, loop = statistics.median(study_s), statistics.median(loop_s)
+    tokens = sum(len(model.tokenizer.encode(i["prompt"])) for i in data) / len(data)
+    print(f"\n{n} prompts, {tokens:.1f} tokens on average, median of {runs} runs\n")
+    print("| route | s | prompts/s | ratio |")
+    print("|---|---|---|---|")
+    print(f"| collect_logit_lens on each in turn | {loop:.1f} | {n / loop:.1f} | 1.00× |")
+    print(f"| collect_study, batch_size=16 | {s:.1f} | {n / s:.1f} | {loop / s:.2f}× |")
+
+
+def memory_child(n: int) -> None:
+    model = load_model()
+    data = items(model, n)
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    start = time.perf_counter()
+    study = collect_study(data, model, batch_size=16, progress=False)
+    elapsed = time.perf_counter() - start
+    done.set()
+    thread.join()
+    result = {"n": n, "extra_mb": (peak[0] - base) / 2**20, "s": elapsed}
+    result["values_mb"] = study.values.nbytes / 2**20
+    print(json.dumps(result))
+
+
+def memory(sizes: list[int]) -> None:
+    print("\n| prompts | peak RSS above the loaded model | reductions kept | time |")
+    print("|---|---|---|---|")
+    for n in sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"| {r['n']:,} | {r['extra_mb']:.0f} MB | {r['values_mb']:.2f} MB | {r['s']:.0f} s |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--prompts", type=int, default=200)
+    parser.add_argument("--memory", type=int, nargs="*", default=[200, 2000])
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    runs = max(5, args.runs)
-    load_before = os.getloadavg()[0]
-    server, url = start_study_server()
-    big = study_widget(n=2000, n_layers=30, done=1500, busy=True, status="batch 60/80")
-    small = study_widget(n=200, n_layers=30, done=150, busy=True, status="batch 6/8")
-    rows: list[tuple[str, float, float, str]] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 1000})
-        sp = StudyPage(page, url)
-        for label, w in [("2,000", big), ("200", small)]:
-            times = render_ms(sp, wire(widget_state(w)), runs)
-            goal = "≤ 100" if label == "2,000" else ""
-            rows.append(
-                (
-                    f"first render, {label} prompts × 30 layers × 4",
-                    statistics.median(times),
-                    max(times),
-                    goal,
-                )
-            )
-        # Updates of the big study: the next batches arrive.
-        sp.page.evaluate(RENDER_JS, wire(widget_state(big)))
-        updates = []
-        for i in range(runs):
-            done = 1500 + 25 * (i + 1)
-            values, summary = fabricate(2000, 30, done, seed=i)
-            big.update(values=values, summary=summary, n_done=done, status=f"batch {i}")
-            patch = wire(widget_state(big, ("values", "summary", "n_done", "status")))
-            updates.append(sp.page.evaluate(UPDATE_JS, patch))
-        rows.append(
-            (
-                "update (values + summary + n_done), 2,000 × 30 × 4",
-                statistics.median(updates),
-                max(updates),
-                "",
-            )
-        )
-        plot = sp.page.evaluate(
-            "() => document.querySelector('#out1 .llks-heat-canvas').getBoundingClientRect().width"
-        )
-        ways = sp.page.evaluate(
-            STRATEGIES_JS, {"N": 2000, "L": 30, "plot": plot, "rowH": 1, "dpr": 2, "runs": runs}
-        )
-        for name, times in ways.items():
-            rows.append(
-                (f"heatmap draw 2,000 × 30: {name}", statistics.median(times), max(times), "")
-            )
-        assert sp.errors == [], sp.errors
-        browser.close()
-    server.shutdown()
-    print(f"machine: {machine()}; {platform.platform()}")
+    if args.child:
+        memory_child(args.child)
+        return
+    cpu = platform.processor() or platform.machine()
     print(
-        f"Chromium {CHROMIUM} (the tests' launch arguments); {runs} runs each; load average "
-        f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after\n"
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores "
+        f"({cpu}) · SmolLM2-135M, float32, CPU"
     )
-    print("| measure | median ms | max ms | goal ms |")
-    print("|---|---:|---:|---|")
-    for name, median, worst, goal in rows:
-        print(f"| {name} | {median:.1f} | {worst:.1f} | {goal} |")
+    model = load_model()
+    throughput(model, args.prompts, args.runs)
+    if args.memory:
+        memory(args.memory)
 
 
 if __name__ == "__main__":

@@ -250,7 +250,92 @@ TOUR = [
 ]
 
 
-NOTEBOOK_CELLS = {"demo.ipynb": DEMO, "tour.ipynb": TOUR}
+# Numbers in the markdown were read from runs of these cells on Gemma 3 270M (CPU,
+# deterministic): 64 French→German prompts.
+STUDY = [
+    new_markdown_cell(
+        "# Studies: is the model thinking in English?\n\n"
+        "Wendler et al. (2024), *Do Llamas Work in English?*, gave Llama-2 prompts such as "
+        '`Français: "fleur" - 中文: "` and read, with the logit lens at the last position, '
+        "the probability of the answer in the target language and of its English "
+        "counterpart at every layer, averaged over hundreds of prompts. English rose in the "
+        "middle layers before the target language took over at the end.\n\n"
+        "This notebook asks the same question of **Gemma 3 270M** (18 layers), with the "
+        "French→German prompts that ship with logitlenskit (271 concepts in five "
+        "languages). A model this small is a weak translator, so the curves are low; what "
+        "matters is their shape."
+    ),
+    new_code_cell(
+        "%matplotlib inline\n"
+        "from logitlenskit import collect_study, load_model, translation_prompts\n\n"
+        'model = load_model("gemma3-270m")\n'
+        'items = translation_prompts("fr", "de", shots=4, tokenizer=model.tokenizer, limit=64)\n'
+        'print(len(items), "prompts, e.g.:")\n'
+        'print(items[0]["prompt"])\n'
+        'print(items[0]["targets"])'
+    ),
+    new_markdown_cell(
+        "Each prompt has two **targets**: the German word and the English one. A word "
+        "counts every first token of its spellings (`Blume`, ` Blume`, `blume`, ...); "
+        "prompts whose German and English first tokens overlap are left out, as in the "
+        "paper. `collect_study` runs the prompts in padded batches and keeps, per prompt "
+        "and layer, only what the question needs: each target's probability and rank, "
+        "their log-ratio, the KL divergence from the final output and the entropy. The "
+        "reduction runs inside the nnsight trace, so the same call with `remote=True` "
+        "sends kilobytes per batch from NDIF."
+    ),
+    new_code_cell(
+        'study = collect_study(items, model, contrasts=[("Deutsch", "English")], batch_size=16)\n'
+        "study"
+    ),
+    new_code_cell(
+        'study.plot(["p(Deutsch)", "p(English)"], title="French → German, Gemma 3 270M")'
+    ),
+    new_markdown_cell(
+        "**What it shows.** Both curves are near zero up to layer 11. At layers 12–13 the "
+        "*English* word is on average the likelier one (about 13%, against 2% for German); "
+        "at layer 15 they are even (7%), and from layer 16 German leads: 7% at the output, "
+        "where English is down to 0.6%. The entropy strip peaks at layer 11 (4.9 nats), "
+        "just before the English bump. That is the shape of the paper's figure, on a model "
+        "250 times smaller. (SmolLM2-135M, mostly English-trained, barely translates these "
+        "prompts, so it is not used here.)"
+    ),
+    new_markdown_cell(
+        "The **study widget** shows the same means with their 95% bands (click a legend "
+        "entry to hide it), the entropy strip and a heatmap with one row per prompt. Pick "
+        "what the heatmap shows in its menu; **click a row** to open that prompt's live "
+        "logit lens below, with its two targets pinned."
+    ),
+    new_code_cell("study.show()"),
+    new_markdown_cell(
+        "The numbers are a tidy table (one row per prompt × layer × quantity), ready for "
+        "pandas, seaborn or a CSV/Parquet file; `study.summary()` has the means and "
+        "intervals per layer."
+    ),
+    new_code_cell(
+        "summary = study.summary()\n"
+        'summary[summary.quantity.isin(["p(Deutsch)", "p(English)"]) & summary.layer.isin([11, 12, 13, 17])]'
+    ),
+    new_code_cell('study.to_csv("study.csv")\nstudy.table().head()'),
+    new_markdown_cell(
+        "## Targets and metrics in the grid\n\n"
+        "The same targets work in the live widget: they are pinned by name, and the color "
+        "menu gains **KL to the final output**, **rank of the target**, **log p(target) − "
+        "log p(foil)** and **change from the previous layer**, each exact (computed in the "
+        "trace) with its color bar. Here the cells are colored by the log-ratio of German "
+        "to English."
+    ),
+    new_code_cell(
+        "from logitlenskit import LogitLensWidget\n\n"
+        "item = items[0]\n"
+        'w = LogitLensWidget(model=model, prompt=item["prompt"], targets=item["targets"])\n'
+        'w.color_mode = "logprob_diff"\n'
+        "w"
+    ),
+]
+
+
+NOTEBOOK_CELLS = {"demo.ipynb": DEMO, "tour.ipynb": TOUR, "study.ipynb": STUDY}
 
 
 def render(name: str) -> str:

@@ -177,3 +177,19 @@ def test_a_prompt_without_a_target_gets_nan_for_it(smollm2):
 def test_bad_studies_are_refused_before_running(smollm2, prompts, kwargs, error, message):
     with pytest.raises(error, match=message):
         collect_study(prompts, smollm2, {"Paris": "Paris"}, progress=False, **kwargs)
+
+
+def test_the_figure_draws_each_mean_and_its_band(study):
+    fig = study.plot(["p(Paris)", "p(London)"], title="capitals")
+    lines_ax, strip_ax = fig.axes[:2]
+    summary = study.summary_arrays()
+    drawn = [line.get_ydata() for line in lines_ax.get_lines()]
+    np.testing.assert_allclose(drawn[0], summary[0, 0])
+    np.testing.assert_allclose(drawn[1], summary[4, 0])
+    assert len(lines_ax.collections) == 2  # one band each
+    assert [t.get_text() for t in lines_ax.get_legend().get_texts()] == ["p(Paris)", "p(London)"]
+    np.testing.assert_allclose(strip_ax.get_images()[0].get_array()[0], summary[8, 0])
+    with pytest.raises(ValueError, match="mix kinds"):
+        study.plot(["p(Paris)", "KL to final"])
+    with pytest.raises(ValueError, match="unknown quantities"):
+        study.plot(["p(Berlin)"])

@@ -236,6 +236,16 @@ class Study:
         ]
         return pd.DataFrame(rows)
 
+    def plot(self, quantities: Sequence[str] | None = None, **kwargs: Any) -> Any:
+        """Per-layer means with 95% bands and the entropy strip, as a matplotlib Figure.
+
+        See :func:`~logitlenskit.study_plot.study_figure` (``quantities`` default to every
+        probability; ``title``, ``width``).
+        """
+        from .study_plot import study_figure
+
+        return study_figure(self, quantities, **kwargs)
+
     def to_csv(self, path: str | Path) -> Path:
         """Write :meth:`table` as CSV; returns the path."""
         path = Path(path)

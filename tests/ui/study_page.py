@@ -4,7 +4,7 @@ tests/ui/study_harness.html is a plain page that imports the exact ``_esm`` Stud
 ships (through a Blob URL, as anywidget does) and renders it against a fake model whose
 binary traits are DataViews into larger buffers; it counts the DOM listeners, observers,
 timers and frames the widget adds and records the commands it invokes. The tests
-(tests/ui/test_study_view.py) and bench/bench_study.py both use it.
+(tests/ui/test_study_view.py) and bench/bench_study_view.py both use it.
 """
 
 from __future__ import annotations
