@@ -215,3 +215,25 @@ def test_cli_refuses_before_loading_the_model(tmp_path):
     assert result.returncode == 2 and "use one of .svg, .png" in result.stderr
     for bad in (result,):
         assert "Traceback" not in bad.stderr and "Loading weights" not in bad.stderr
+
+
+def test_a_kl_figure_colors_by_kl_and_other_new_modes_are_refused(smollm2):
+    from logitlenskit import LogitLensWidget
+    from logitlenskit.figure import lens_figure
+
+    w = LogitLensWidget(model=smollm2, prompt="The capital of France is", targets=["Paris"])
+    w.color_mode = "kl"
+    fig = lens_figure(w)
+    mesh = next(c for c in fig.axes[0].collections if hasattr(c, "get_array"))
+    shown = np.ma.filled(mesh.get_array(), np.nan).reshape(5, -1)  # [P, L]
+    np.testing.assert_allclose(shown, np.asarray(w.result["kl"]).T, rtol=1e-6)
+    assert "KL to final output" in " ".join(
+        t.get_text() for ax in fig.axes for t in ax.texts + [ax.yaxis.label]
+    )
+    for mode in ("rank", "logprob_diff", "delta"):
+        w.color_mode = mode
+        with pytest.raises(ValueError, match="cannot draw color mode"):
+            lens_figure(w)
+    w.color_mode, w.trajectory_metric = "top1", "kl"
+    with pytest.raises(ValueError, match="chart metric 'kl'"):
+        lens_figure(w)

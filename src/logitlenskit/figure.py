@@ -86,10 +86,13 @@ def lens_figure(source: Any, *, theme: str | None = None) -> Figure:
         A ``Figure`` with no pyplot manager; its size is set in inches.
 
     Raises:
-        ValueError: the data is seed V2 JSON or empty, the theme is unknown, or the grid has
-            more than ``MAX_CELLS`` cells (zoom to fewer layers: ``w.x_zoom``).
+        ValueError: the data is seed V2 JSON or empty, the theme is unknown, the grid has
+            more than ``MAX_CELLS`` cells (zoom to fewer layers: ``w.x_zoom``), or the
+            color mode or chart metric is one figures do not draw yet
+            (``DRAWN_COLOR_MODES``, ``DRAWN_METRICS``).
     """
     lens, state = _lens_and_state(source)
+    _check_drawable(state)
     colors = THEMES[_theme(state, theme)]
     columns = _zoom_columns(state.x_zoom, lens.n_rows)
     if len(columns) * lens.n_pos > MAX_CELLS:
@@ -201,6 +204,7 @@ class _Lens:
     tracked_ids: np.ndarray  # [T]
     tracked_probs: np.ndarray  # [T, L]
     entropy: np.ndarray | None  # [L, P]
+    kl: np.ndarray | None  # [L, P]
     status: np.ndarray  # [L, P], 0 = computed
     final_row: int
 
@@ -253,6 +257,7 @@ def _decode(payload: Mapping[str, Any]) -> _Lens:
         entropy=None
         if payload.get("entropy") is None
         else array("entropy", "<f4", (n_rows, n_pos)),
+        kl=None if payload.get("kl") is None else array("kl", "<f4", (n_rows, n_pos)),
         status=status,
         final_row=final_row,
     )
@@ -347,6 +352,25 @@ def _check_dpi(dpi: Any) -> int:
     return int(dpi)
 
 
+#: What a figure can draw; the widget's other modes (signed scales, exact ranks) are not
+#: drawn yet, and a figure that silently differs from the view would mislead.
+DRAWN_COLOR_MODES = ("top1", "token", "group", "entropy", "kl", "none")
+DRAWN_METRICS = ("probability", "rank")
+
+
+def _check_drawable(state: Any) -> None:
+    if state.color_mode not in DRAWN_COLOR_MODES:
+        raise ValueError(
+            f"figures cannot draw color mode {state.color_mode!r} yet (they draw "
+            f"{', '.join(DRAWN_COLOR_MODES)}): set w.color_mode to one of those first"
+        )
+    if state.trajectory_metric not in DRAWN_METRICS:
+        raise ValueError(
+            f"figures cannot draw the chart metric {state.trajectory_metric!r} yet (they draw "
+            f"{' and '.join(DRAWN_METRICS)}): set w.trajectory_metric first"
+        )
+
+
 def _zoom_columns(zoom: Sequence[int], n_rows: int) -> list[int]:
     """Lens rows shown, clamped as the widget clamps ``x_zoom`` (frontend/layout.js)."""
     if len(zoom) != 2:
@@ -387,6 +411,8 @@ def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
                 values[:, p] = np.minimum(1.0, t)
     elif mode == "entropy" and lens.entropy is not None:
         values = lens.entropy.astype(float)
+    elif mode == "kl" and lens.kl is not None:
+        values = lens.kl.astype(float)
     else:
         return None
     return np.where(lens.status == 0, values, np.nan)
@@ -396,6 +422,8 @@ def _color_label(lens: _Lens, state: Any) -> str:
     mode = state.color_mode
     if mode == "entropy":
         return "entropy (nats)"
+    if mode == "kl":
+        return "KL to final output (nats)"
     if mode in ("token", "group"):
         names = " + ".join(visible(lens.token(i)) for i in _color_target(state))
         return f"P({_fit(names, 24)})"
@@ -502,9 +530,11 @@ def _draw_grid(fig, box, lens, state, columns, colors):
     """The cells, their top-1 tokens, row and column labels; returns the color mapping."""
     ax = fig.add_axes(box.grid, facecolor=colors["bg"])
     values = _intensity(lens, state)
-    color = state.entropy_color if state.color_mode == "entropy" else state.heat_color
+    color = {"entropy": state.entropy_color, "kl": state.metric_color}.get(
+        state.color_mode, state.heat_color
+    )
     vmax = 1.0
-    if values is not None and state.color_mode == "entropy":
+    if values is not None and state.color_mode in ("entropy", "kl"):
         vmax = float(np.nanmax(values[columns], initial=0.0)) or 1.0
     shown = np.zeros((len(columns), lens.n_pos)) if values is None else values[columns]
     cmap = _heat_map(color, colors)
