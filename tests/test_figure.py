@@ -226,7 +226,7 @@ def test_a_kl_figure_colors_by_kl_and_other_new_modes_are_refused(smollm2):
     fig = lens_figure(w)
     mesh = next(c for c in fig.axes[0].collections if hasattr(c, "get_array"))
     shown = np.ma.filled(mesh.get_array(), np.nan).reshape(5, -1)  # [P, L]
-    np.testing.assert_allclose(shown, np.asarray(w.result["kl"]).T, rtol=1e-6)
+    np.testing.assert_allclose(shown, w.result["kl"].numpy().T, rtol=1e-6)
     assert "KL to final output" in " ".join(
         t.get_text() for ax in fig.axes for t in ax.texts + [ax.yaxis.label]
     )

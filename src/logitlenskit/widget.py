@@ -729,8 +729,9 @@ def _check_remote(remote: Any) -> bool | str | None:
 def _as_collection(result: Mapping[str, Any]) -> dict[str, Any]:
     """The run's result with tensors, as ``collect_logit_lens`` returns it."""
     out = dict(result)
-    for key in ("topk", "topk_probs", "entropy"):
-        out[key] = torch.as_tensor(np.asarray(result[key]))
+    for key in ("topk", "topk_probs", "entropy", "target_logprobs", "target_ranks", "kl"):
+        if key in result:
+            out[key] = torch.as_tensor(np.asarray(result[key]))
     out["tracked"] = [torch.as_tensor(np.asarray(t)) for t in result["tracked"]]
     out["probs"] = [torch.as_tensor(np.asarray(p)) for p in result["probs"]]
     out["vocab"] = dict(result["vocab"])
