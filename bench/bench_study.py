@@ -6,6 +6,8 @@
   target and English words), timed as ``collect_study(..., batch_size=16)`` and as a loop
   of ``collect_logit_lens(prompt, model, targets=..., metrics=True)``, in one process,
   alternating, median of ``--runs``.
+* metric cost — a live run (the widget's) of a 115-token prompt without metrics, with KL,
+  and with KL and two targets, median of ``max(--runs, 5)``.
 * memory — for each N in ``--memory``, a fresh process loads the model, records its RSS,
   runs a study of N prompts and reports the peak RSS above that (sampled every 2 ms): the
   per-prompt reductions are Q·L floats, so the peak should not grow with N.
@@ -63,6 +65,32 @@ def throughput(model: Any, n: int, runs: int) -> None:
     print(f"| collect_study, batch_size=16 | {s:.1f} | {n / s:.1f} | {loop / s:.2f}× |")
 
 
+def metric_cost(model: Any, runs: int) -> None:
+    """What KL and targets add to a live run of a 115-token prompt (the widget's path)."""
+    from logitlenskit.session import start_run
+
+    prompt = ("The quick brown fox jumps over the lazy dog. " * 12)[:520]
+    cases = {
+        "lens only": {"metrics": False},
+        "+ KL (the widget's default)": {"metrics": True},
+        "+ KL + 2 targets": {"metrics": True, "targets": {"fox": "fox", "dog": "dog"}},
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, kwargs in cases.items():
+            start = time.perf_counter()
+            start_run(model, prompt, **kwargs)
+            times[name].append(time.perf_counter() - start)
+    base = statistics.median(times["lens only"])
+    n_tokens = len(model.tokenizer.encode(prompt))
+    print(f"\nLive run (start_run) of a {n_tokens}-token prompt, median of {runs} runs\n")
+    print("| run | s | vs lens only |")
+    print("|---|---|---|")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"| {name} | {median:.2f} | {median / base:.2f}× |")
+
+
 def memory_child(n: int) -> None:
     model = load_model()
     data = items(model, n)
@@ -118,6 +146,7 @@ def main() -> None:
         f"({cpu}) · SmolLM2-135M, float32, CPU"
     )
     model = load_model()
+    metric_cost(model, max(args.runs, 5))
     throughput(model, args.prompts, args.runs)
     if args.memory:
         memory(args.memory)
