@@ -69,3 +69,23 @@ def test_resolve_names_sets_ids_and_order(tok):
 def test_bad_targets_are_refused_with_the_reason(tok, spec, error, message):
     with pytest.raises(error, match=message):
         resolve_targets(spec, tok, vocab_size=49152)
+
+
+def test_suggestions_rank_tokens_by_their_peak_at_any_layer(smollm2):
+    import numpy as np
+
+    from logitlenskit import collect_logit_lens
+    from logitlenskit.targets import suggest_targets
+
+    data = collect_logit_lens("The capital of France is", smollm2, k=3)
+    found = suggest_targets(data, position=-1, n=5)
+    probs = data["probs"][-1].numpy()
+    ids = data["tracked"][-1].tolist()
+    peaks = probs.max(axis=0)
+    want = [ids[j] for j in np.argsort(-peaks, kind="stable")[:5]]
+    assert [f["id"] for f in found] == want
+    top = found[0]
+    assert top["peak"] == pytest.approx(float(peaks.max()))
+    assert top["layer"] == data["layers"][int(probs[:, ids.index(top["id"])].argmax())]
+    assert top["token"] == data["vocab"][top["id"]]
+    assert all(a["peak"] >= b["peak"] for a, b in zip(found, found[1:]))

@@ -35,6 +35,7 @@ _EXPORTS = {
     "Study": "study",
     "StudyWidget": "study_widget",
     "Target": "targets",
+    "suggest_targets": "targets",
     "resolve_targets": "targets",
     "translation_prompts": "datasets",
     "show_logit_lens": "display",

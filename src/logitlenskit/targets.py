@@ -24,6 +24,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .validate import check_text
 
 __all__ = [
@@ -187,3 +189,41 @@ def _checked_ids(ids: Iterable[int], name: str, vocab_size: int) -> tuple[int, .
             "spellings (case_variants=False) or split it"
         )
     return tuple(out)
+
+
+def suggest_targets(
+    data: Mapping[str, Any], position: int = -1, n: int = 10
+) -> list[dict[str, Any]]:
+    """Candidate targets at a position: its tracked tokens by their best probability at any layer.
+
+    A token that peaks in the middle layers and is gone at the output (an intermediate
+    answer, a latent English word) ranks here beside the final prediction, which a look at
+    the last layer alone would miss. The widget's popup lists the same ("best at any
+    layer").
+
+    Args:
+        data: a collection dict (``collect_logit_lens``, ``w.result``).
+        position: the input position (negative from the end).
+        n: how many.
+
+    Returns:
+        ``[{"id", "token", "peak", "layer"}]``, highest peak first: the peak probability and
+        the model layer number where it is reached.
+    """
+    ids = [int(i) for i in np.asarray(data["tracked"][position])]
+    probs = np.asarray(data["probs"][position], dtype=np.float64)  # [L, n_tracked]
+    if not ids:
+        return []
+    peak = np.nan_to_num(probs, nan=-1.0).max(axis=0)
+    row = np.nan_to_num(probs, nan=-1.0).argmax(axis=0)
+    order = np.argsort(-peak, kind="stable")[:n]
+    vocab, layers = data.get("vocab", {}), list(data["layers"])
+    return [
+        {
+            "id": ids[j],
+            "token": vocab.get(ids[j], ""),
+            "peak": float(peak[j]),
+            "layer": int(layers[int(row[j])]),
+        }
+        for j in order
+    ]
