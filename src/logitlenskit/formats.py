@@ -164,7 +164,20 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     if status is not None:
         payload["cell_status"] = status.astype(np.uint8).tobytes()
     payload.update(_metric_fields(data, n_layers, n_pos, status))
+    payload.update(_generation_fields(data, n_pos))
     return validate_payload(payload)
+
+
+def _generation_fields(data: Mapping[str, Any], n_pos: int) -> dict[str, Any]:
+    """The payload's optional generation fields: position kinds and commitment rows."""
+    fields: dict[str, Any] = {}
+    if data.get("position_kinds") is not None:
+        kinds = _shaped(data["position_kinds"], np.uint8, (n_pos,), "position_kinds")
+        fields["position_kinds"] = kinds.tobytes()
+    for name in ("commitment", "entered_topk"):
+        if data.get(name) is not None:
+            fields[name] = _shaped(data[name], np.int64, (n_pos,), name).astype("<i4").tobytes()
+    return fields
 
 
 def _metric_fields(

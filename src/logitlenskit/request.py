@@ -72,6 +72,8 @@ class LensRequest:
         targets: named token sets whose exact summed probability and rank are computed at
             every cell (:mod:`.targets`); their ids are also tracked at every position.
         kl: compute every cell's KL divergence from the model's final output.
+        position_kinds: with a chat template, each position's kind (0 the user's text,
+            1 a template token; :mod:`.generation`); None for a plain prompt.
     """
 
     model: Any
@@ -85,6 +87,7 @@ class LensRequest:
     remote: bool | str
     targets: tuple[Target, ...] = ()
     kl: bool = False
+    position_kinds: tuple[int, ...] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -120,6 +123,7 @@ def prepare_request(
     nnterp_ok: bool = True,
     targets: Any = None,
     kl: bool = False,
+    chat: bool = False,
 ) -> LensRequest:
     """Check a lens request against ``model`` (see ``collect_logit_lens`` for the rules).
 
@@ -134,6 +138,7 @@ def prepare_request(
             ``LanguageModel`` API passes False and always uses the registry).
         targets: what :func:`~logitlenskit.targets.resolve_targets` accepts, or None.
         kl: also compute every cell's KL divergence from the final output.
+        chat: wrap the prompt in the tokenizer's chat template as a user message.
 
     Returns:
         The checked request. With ``remote`` set, the engine's modules are also registered
@@ -147,18 +152,24 @@ def prepare_request(
     use_registry = not (nnterp_ok and model_type is None and is_nnterp(model))
     architecture = get_model_config(model, model_type) if use_registry else None
     size = vocab_size(model)
+    ids, kinds = encode_prompt(prompt, tokenizer, model), None
+    if chat:
+        from .generation import chat_prompt_ids
+
+        ids, kinds = chat_prompt_ids(tokenizer, prompt)
     request = LensRequest(
         model=model,
         tokenizer=tokenizer,
         architecture=architecture,
         prompt=prompt,
-        input_ids=encode_prompt(prompt, tokenizer, model),
+        input_ids=ids,
         layers=_layer_numbers(layers, layer_count(model, architecture)),
         k=_check_k(k, size),
         vocab_size=size,
         remote=_resolve_remote(remote, model),
         targets=tuple(resolve_targets(targets, tokenizer, size)),
         kl=bool(kl),
+        position_kinds=None if kinds is None else tuple(kinds),
     )
     _ship_engine_by_value(request.remote)
     return request

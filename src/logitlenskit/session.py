@@ -44,10 +44,14 @@ __all__ = [
     "Cancelled",
     "Control",
     "LensRun",
+    "append_position",
     "detail",
+    "final_norm",
+    "layer_modules",
     "start_run",
     "track",
     "trajectories",
+    "unembedding",
 ]
 
 #: Largest hidden-state cache a local run keeps for instant follow-ups (float32 bytes).
@@ -143,15 +147,24 @@ class LensRun:
 # ---------------------------------------------------------------- model access
 
 
-def _head(model: Any) -> torch.nn.Module:
+def unembedding(model: Any) -> torch.nn.Module:
+    """The model's unembedding (lm_head) as a torch module."""
     inner = getattr(model, "_model", model)
     return inner.get_output_embeddings()
 
 
-def _layer_modules(request: LensRequest) -> list[torch.nn.Module]:
+def layer_modules(request: LensRequest) -> list[torch.nn.Module]:
+    """The model's decoder layers as torch modules (for hooks outside a trace)."""
     model, cfg = request.model, request.architecture
     envoys = model.layers if cfg is None else resolve_accessor(model, cfg["layers"])
     return [getattr(e, "_module", e) for e in envoys]
+
+
+def final_norm(request: LensRequest) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's final norm as a torch module (for use outside a trace)."""
+    model, cfg = request.model, request.architecture
+    envoy = model.ln_final if cfg is None else resolve_accessor(model, cfg["norm"])
+    return getattr(envoy, "_module", envoy)
 
 
 @contextlib.contextmanager
@@ -233,6 +246,7 @@ def start_run(
     on_partial: Callable[[LensRun], None] | None = None,
     targets: Any = None,
     metrics: bool = False,
+    chat: bool = False,
 ) -> LensRun:
     """Collect the lens of ``prompt``, keeping what follow-ups need.
 
@@ -248,12 +262,15 @@ def start_run(
             prompts); the last call's run is the returned one only when streaming.
         targets: named tokens measured at every cell (as in ``collect_logit_lens``).
         metrics: also compute every cell's KL divergence from the final output.
+        chat: wrap the prompt in the model's chat template as a user message.
 
     Raises:
         Cancelled: the control abandoned the run.
         ValueError, TypeError: bad arguments (see ``collect_logit_lens``).
     """
-    request = prepare_request(prompt, model, k, layers, remote, targets=targets, kl=metrics)
+    request = prepare_request(
+        prompt, model, k, layers, remote, targets=targets, kl=metrics, chat=chat
+    )
     extra = check_track_ids(extra, request.vocab_size)
     run = _run(request, extra, control or Control(), on_partial)
     warn_non_finite(run.status == INVALID, request.layers, stacklevel=3)
@@ -272,10 +289,10 @@ def _run(
     control.check()
     n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
     cache_bytes = n_rows * n_pos * _hidden_size(request.model) * 4
-    with _forward_progress(_layer_modules(request), control, 0.5 if n_pos > 1 else 0.9):
+    with _forward_progress(layer_modules(request), control, 0.5 if n_pos > 1 else 0.9):
         normed, reference = _split_reference(request, _capture_normed(request))
     run = _empty_run(request, extra)
-    head, softcap = _head(request.model), logit_softcap(request.model)
+    head, softcap = unembedding(request.model), logit_softcap(request.model)
     targets = metric_args(request)[0]
     weight = head.weight if request.kl and head.bias is None else None
     tracked = sorted({*extra, *request.target_ids()})
@@ -342,6 +359,8 @@ def _empty_run(request: LensRequest, extra: list[int]) -> LensRun:
         result["target_ranks"] = np.zeros((n_t, n_rows, n_pos), np.int32)
     if request.kl:
         result["kl"] = np.full((n_rows, n_pos), np.nan, np.float32)
+    if request.position_kinds is not None:
+        result["position_kinds"] = np.asarray(request.position_kinds, np.uint8)
     return LensRun(
         run_id=next(_run_ids),
         request=request,
@@ -371,6 +390,38 @@ def _fill(run: LensRun, a: int, lens: dict[str, Any]) -> None:
     run.status[:, a:b] = np.where(lens["invalid"].numpy(), INVALID, OK)
     _add_vocab(r, run.request.tokenizer, np.concatenate([t.numpy() for t in lens["tracked"]]))
     r["invalid"] = torch.from_numpy(run.status == INVALID)
+
+
+def append_position(run: LensRun, lens: dict[str, Any], token: int, normed: torch.Tensor) -> None:
+    """Add one position (a generated token) with its decoded lens to the end of ``run``.
+
+    Args:
+        run: the run; its request's input ids grow by ``token``.
+        lens: :func:`~logitlenskit.engine.decode_lens` of that one position.
+        token: the position's token id.
+        normed: its final-normed hidden states ``[L, d]``, for the follow-up cache.
+    """
+    r = run.result
+    for name in ("topk", "topk_probs", "entropy", "kl"):
+        if name in r:
+            r[name] = np.concatenate([np.asarray(r[name]), lens[name].numpy()], axis=1)
+    for name in ("target_logprobs", "target_ranks"):
+        if name in r:
+            r[name] = np.concatenate([r[name], lens[name].numpy()], axis=2)
+    r["tracked"].append(lens["tracked"][0].numpy())
+    r["probs"].append(lens["probs"][0].numpy())
+    r["input"].append(token_strings(run.request.tokenizer, [token])[0])
+    r["input_ids"].append(int(token))
+    status = np.where(lens["invalid"].numpy(), INVALID, OK).astype(np.uint8)
+    run.status = np.concatenate([run.status, status], axis=1)
+    run.lse = np.concatenate([run.lse, lens["lse"].numpy()], axis=1)
+    r["invalid"] = torch.from_numpy(run.status == INVALID)
+    _add_vocab(r, run.request.tokenizer, [token, *lens["tracked"][0].tolist()])
+    run.request = dataclasses.replace(run.request, input_ids=[*run.request.input_ids, token])
+    if run.normed is not None:
+        run.normed = torch.cat([run.normed, normed.to(run.normed.dtype)[:, None, :]], dim=1)
+        if run.normed.numel() * 4 > CACHE_BYTES:
+            run.normed = None
 
 
 def _add_vocab(result: dict[str, Any], tokenizer: Any, ids: Any) -> None:
@@ -470,7 +521,7 @@ def trajectories(run: LensRun, token_ids: Sequence[int]) -> np.ndarray:
 
 def _cached_probs(run: LensRun, positions: Any, token_ids: Sequence[int]) -> np.ndarray:
     """Exact probabilities ``[L, len(positions), n]`` of tokens, from the run's cache."""
-    head = _head(run.model)
+    head = unembedding(run.model)
     log_p = token_log_probs(
         run.normed[:, positions],
         head.weight,
@@ -516,7 +567,9 @@ def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[
     if run.normed is not None:
         # The full distribution is needed at the clicked cell only (to rank); at the other
         # lens rows, the k tokens' logits and the kept log-sum-exp give the same numbers.
-        cell = cell_log_probs(run.normed[layer_index, position][None], _head(run.model), softcap)
+        cell = cell_log_probs(
+            run.normed[layer_index, position][None], unembedding(run.model), softcap
+        )
         top = cell[0].topk(k).indices.tolist()
         return top, np.ascontiguousarray(_cached_probs(run, [position], top)[:, 0].T)
     return _trace_cell(run, layer_index, position, k, softcap)

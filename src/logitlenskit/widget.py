@@ -15,9 +15,10 @@ import torch
 import traitlets
 from anywidget import experimental
 
-from . import session
+from . import generation, session
 from .files import check_output_path, write_text_atomic
 from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
+from .generation import has_chat_template
 from .page import page_html
 from .request import check_track_ids, layer_count, model_tokenizer, token_strings, vocab_size
 from .runs import Runner
@@ -135,6 +136,12 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     metrics = traitlets.Bool(
         True, help="Compute every cell's KL divergence from the final output; a change reruns"
     ).tag(sync=True)
+    chat = traitlets.Bool(
+        False, help="Wrap the prompt in the model's chat template as a user message; reruns"
+    ).tag(sync=True)
+    has_chat_template = traitlets.Bool(
+        False, help="The model's tokenizer has a chat template (the chat control shows)"
+    ).tag(sync=True)
     editable_prompt = traitlets.Bool(False).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Float(-1.0, help="Fraction of the current run done; -1 unknown").tag(
@@ -172,6 +179,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             k=_check_k(k), layers=_check_layers(layers), remote=_check_remote(remote), **kwargs
         )
         self.editable_prompt = model is not None
+        if model is not None:
+            self.has_chat_template = has_chat_template(model_tokenizer(model))
         if data is not None:
             self.data = data  # normalized by _validate_data
         if targets is not None:
@@ -262,7 +271,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         resolved = resolve_targets(spec, model_tokenizer(self._model), size)
         self.targets = [t.as_dict() for t in resolved]
 
-    @traitlets.observe("prompt", "k", "layers", "remote", "targets", "metrics")
+    @traitlets.observe("prompt", "k", "layers", "remote", "targets", "metrics", "chat")
     def _on_run_input(self, change: dict[str, Any]) -> None:
         if self._model is not None and change["new"] != change["old"] and self.prompt:
             self._request_run(background=self._from_browser(change["name"]))
@@ -304,6 +313,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
                 "extra": _pinned_ids(self.pins),
                 "targets": [Target(t["name"], tuple(t["ids"])) for t in self.targets],
                 "metrics": self.metrics,
+                "chat": self.chat,
             }
         warning = self._size_warning(inputs["prompt"], inputs["k"], inputs["layers"])
         if warning and background:
@@ -425,6 +435,64 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             lambda control: session.track(run, ids, control), self._show, self._fail, _background
         )
 
+    def generate(
+        self,
+        n: int = 20,
+        *,
+        sample: bool = False,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        _background: bool = False,
+    ) -> None:
+        """Let the model write ``n`` tokens after the prompt, and watch the lens as it does.
+
+        Each token is fed once (the KV cache is reused; the prompt is never rerun) and its
+        position joins the grid as soon as it is chosen, with the row where it became the
+        top-1 ("commitment") and where it entered the top-k. Generation stops at the
+        model's end-of-sequence token (a chat model's end of turn), at ``n``, or at Stop;
+        the tokens so far stay. With ``w.chat = True`` the prompt is a user message in the
+        model's chat template. Returns when done (from the widget it runs in a thread).
+
+        Args:
+            n: how many tokens, 1..512.
+            sample: sample (with ``temperature``) instead of taking the most likely token.
+            seed: sampling seed; the same seed writes the same tokens.
+            temperature: > 0.
+
+        Raises:
+            ValueError: no model, a remote widget (generation runs here), bad arguments.
+        """
+        if self._model is None:
+            raise ValueError("this widget has no model: LogitLensWidget(model=load_model())")
+        if self.remote:
+            raise ValueError("generation runs on this machine only: set w.remote = False first")
+        generation.check_arguments(n, temperature)
+        if self._run is None or self._run.prompt != self.prompt:
+            if not self.prompt:
+                raise ValueError("set a prompt first: w.prompt = '...'")
+            self._request_run(background=False)
+        run = self._run
+        if run is None:
+            return  # the prompt's run failed: w.error says why
+
+        def job(control: Control) -> LensRun:
+            def shown(extended: LensRun) -> None:
+                control.check()  # a superseded generation must not overwrite a newer view
+                self._show(extended, partial=True)
+
+            # Each token is shown as it comes, so Stop keeps the tokens written so far.
+            return generation.generate(
+                run,
+                n,
+                sample=sample,
+                seed=seed,
+                temperature=temperature,
+                control=control,
+                on_token=shown,
+            )
+
+        self._runner.submit(job, self._show, self._fail, _background)
+
     def on_select(
         self, callback: Callable[[int, int, int, str], Any], remove: bool = False
     ) -> None:
@@ -515,6 +583,22 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if then is not None and msg.get("accept") is True:
             then()
         return {"ok": True}, []
+
+    @experimental.command
+    def generate_tokens(
+        self, msg: dict[str, Any], buffers: list[bytes]
+    ) -> tuple[dict, list[bytes]]:
+        """``{n, sample, seed}`` → ``{started: true}``; tokens stream in as data updates."""
+        try:
+            self.generate(
+                msg.get("n", 20),
+                sample=bool(msg.get("sample", False)),
+                seed=msg.get("seed"),
+                _background=True,
+            )
+        except (TypeError, ValueError) as exc:
+            return {"error": _one_line(exc)}, []
+        return {"started": True}, []
 
     @experimental.command
     def ping(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:

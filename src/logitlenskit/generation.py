@@ -1,0 +1,296 @@
+"""Generate and watch: the lens over a model's own tokens, one position per new token.
+
+:func:`generate` continues a live run (:mod:`.session`): it feeds the prompt once, then
+each chosen token once, reusing the model's KV cache (the prompt is never rerun per token),
+and after every token appends that token's position to the run: its lens rows computed by
+the same engine from the hidden states of that one forward step. The view extends in place
+(same run id), so the grid grows row by row while the model writes.
+
+For each generated token the run also records its **commitment**: the first lens row from
+which it is the top-1 of the position that predicted it, through the last row, and the
+first row from which it stays in that position's top-k (-1 when it is not top-1, or not in
+the top-k, at the last row: a sampled token can be neither).
+
+Chat models: :func:`chat_prompt_ids` applies the tokenizer's chat template to a user
+message, and :func:`position_kinds` tells the template's tokens (role markers, the default
+system prompt) from the user's text, so the view can show them apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from .engine import decode_lens, lens_reduce, target_index
+from .request import LensRequest, logit_softcap
+from .session import (
+    Control,
+    LensRun,
+    append_position,
+    final_norm,
+    layer_modules,
+    unembedding,
+)
+
+__all__ = [
+    "GENERATED",
+    "MAX_NEW_TOKENS",
+    "PROMPT",
+    "TEMPLATE",
+    "chat_prompt_ids",
+    "check_arguments",
+    "commitment",
+    "generate",
+    "has_chat_template",
+    "position_kinds",
+]
+
+#: Position kinds (payload ``position_kinds``): the user's text, a chat-template token, a
+#: token the model generated.
+PROMPT, TEMPLATE, GENERATED = 0, 1, 2
+#: Most tokens one call generates.
+MAX_NEW_TOKENS = 512
+
+
+def has_chat_template(tokenizer: Any) -> bool:
+    """Whether the tokenizer has a chat template (an instruction-tuned model's)."""
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def chat_prompt_ids(tokenizer: Any, message: str) -> tuple[list[int], list[int]]:
+    """A user message in the model's chat template, ready for the assistant's reply.
+
+    Returns:
+        (token ids, position kinds): ``PROMPT`` for tokens inside the message's text,
+        ``TEMPLATE`` for the rest (role markers, separators, a default system prompt).
+
+    Raises:
+        ValueError: the tokenizer has no chat template.
+    """
+    if not has_chat_template(tokenizer):
+        raise ValueError(
+            "this model's tokenizer has no chat template: turn chat off (w.chat = False) "
+            "or load an instruction-tuned model"
+        )
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": message}], add_generation_prompt=True, tokenize=False
+    )
+    start = text.rfind(message)
+    span = (start, start + len(message)) if start >= 0 else (0, 0)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    kinds = [
+        PROMPT if span[0] <= a and b <= span[1] and b > a else TEMPLATE
+        for a, b in encoded["offset_mapping"]
+    ]
+    return [int(i) for i in encoded["input_ids"]], kinds
+
+
+def position_kinds(n_prompt: int, n_generated: int, prompt_kinds: list[int] | None) -> np.ndarray:
+    """uint8 ``[P]`` kinds of a run's positions: its prompt's, then ``GENERATED``."""
+    head = np.asarray(prompt_kinds if prompt_kinds is not None else [PROMPT] * n_prompt)
+    return np.concatenate([head, np.full(n_generated, GENERATED)]).astype(np.uint8)
+
+
+def commitment(topk: np.ndarray, tokens: list[int], first: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each generated token committed, from the lens of the positions before it.
+
+    Args:
+        topk: ``[L, P, k]`` top-k ids of the run.
+        tokens: the run's token ids, one per position.
+        first: the first generated position.
+
+    Returns:
+        int32 ``[P]`` (commit row, entered-top-k row), -1 for positions not generated and
+        for tokens not top-1 (not in the top-k) at the last lens row.
+    """
+    n_pos = topk.shape[1]
+    commit = np.full(n_pos, -1, np.int32)
+    entered = np.full(n_pos, -1, np.int32)
+    for p in range(max(first, 1), n_pos):
+        token = tokens[p]
+        top1 = topk[:, p - 1, 0] == token
+        inside = (topk[:, p - 1, :] == token).any(axis=1)
+        commit[p] = _stays_from(top1)
+        entered[p] = _stays_from(inside)
+    return commit, entered
+
+
+def _stays_from(flags: np.ndarray) -> int:
+    """First index from which every flag to the end is true; -1 if the last is false."""
+    if not flags[-1]:
+        return -1
+    misses = np.flatnonzero(~flags)
+    return int(misses[-1]) + 1 if len(misses) else 0
+
+
+@contextlib.contextmanager
+def _quiet_cache_warning() -> Iterator[None]:
+    # transformers 5 renames past_key_values to cache in some models and warns on every
+    # call with the old name; both names work, and older versions know only the old one.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated")
+        yield
+
+
+@contextlib.contextmanager
+def _layer_outputs(layers: list[torch.nn.Module]) -> Iterator[list[torch.Tensor]]:
+    """Collect each decoder layer's output (the residual stream after it) per forward."""
+    captured: list[torch.Tensor] = []
+
+    def hook(_module: Any, _inputs: Any, output: Any) -> None:
+        captured.append((output[0] if isinstance(output, tuple) else output).detach())
+
+    handles = [layer.register_forward_hook(hook) for layer in layers]
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def generate(
+    run: Any,
+    n: int,
+    *,
+    sample: bool = False,
+    seed: int | None = None,
+    temperature: float = 1.0,
+    stop_at_eos: bool = True,
+    control: Control | None = None,
+    on_token: Callable[[LensRun], None] | None = None,
+) -> LensRun:
+    """Generate ``n`` tokens after ``run``'s positions, appending each one's lens to it.
+
+    Args:
+        run: a local :class:`~logitlenskit.session.LensRun` (the prompt's lens).
+        n: how many tokens, 1..``MAX_NEW_TOKENS``.
+        sample: sample from the model's distribution (with ``temperature``) instead of
+            taking the most likely token.
+        seed: the sampling seed (a run with the same seed writes the same tokens).
+        temperature: > 0; divides the logits before sampling.
+        stop_at_eos: stop after an end-of-sequence token (a chat model's end of turn).
+        control: progress reports and Stop (``check`` raises ``Cancelled`` between tokens;
+            the tokens written so far stay in the run).
+        on_token: called with the run after every token.
+
+    Returns:
+        The run, extended by the generated tokens.
+
+    Raises:
+        ValueError: ``n`` out of range, a remote run (generation runs here), or a bad
+            temperature.
+        Cancelled: Stop, after the tokens so far were appended and reported.
+    """
+    _check(run, n, temperature)
+    control = control or Control()
+    request = run.request
+    hf = getattr(request.model, "_model", request.model)
+    layers_all = layer_modules(request)
+    norm, unembed = final_norm(request), unembedding(request.model)
+    first = len(request.input_ids)
+    result = run.result
+    result["position_kinds"] = position_kinds(
+        first, 0, None if "position_kinds" not in result else list(result["position_kinds"])
+    )
+    softcap = logit_softcap(request.model)
+    rows = list(request.layers)
+    n_layers = len(layers_all)
+    ref = rows.index(n_layers - 1) if request.kl and n_layers - 1 in rows else None
+    stops = _stop_ids(hf, request.tokenizer) if stop_at_eos else set()
+    generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    ids = torch.tensor([list(request.input_ids)])
+    with torch.no_grad(), _layer_outputs(layers_all) as captured, _quiet_cache_warning():
+        out = hf(input_ids=ids, use_cache=True)
+        captured.clear()
+        past, logits = out.past_key_values, out.logits[0, -1]
+        for step in range(n):
+            control.check()
+            control.progress(step / n, f"generating, token {step + 1}/{n}")
+            token = _choose(logits, sample, temperature, generator)
+            out = hf(input_ids=torch.tensor([[token]]), past_key_values=past, use_cache=True)
+            hidden = torch.stack([captured[i][0, -1] for i in rows])[:, None, :]
+            reference = None
+            if request.kl:
+                reference = ref if ref is not None else captured[n_layers - 1][0, -1][None]
+            captured.clear()
+            past, logits = out.past_key_values, out.logits[0, -1]
+            packed = lens_reduce(
+                hidden,
+                norm,
+                unembed,
+                request.k,
+                request.vocab_size,
+                softcap,
+                extra_ids=sorted({*run.extra, *request.target_ids()}) or None,
+                targets=_targets(request),
+                kl_reference=reference,
+                # A float64 reference converts the whole unembedding per call, which would
+                # triple a token's cost; one position's float32 reference is within 5e-4.
+                head_weight=None,
+            )
+            lens = decode_lens(
+                packed,
+                len(rows),
+                1,
+                request.k,
+                request.vocab_size,
+                len(request.targets),
+                request.kl,
+            )
+            append_position(run, lens, token, norm(hidden[:, 0]))
+            result["position_kinds"] = np.append(result["position_kinds"], GENERATED)
+            result["commitment"], result["entered_topk"] = commitment(
+                result["topk"], result["input_ids"], first
+            )
+            if on_token is not None:
+                on_token(run)
+            if token in stops:
+                break
+    return run
+
+
+def _stop_ids(hf: Any, tokenizer: Any) -> set[int]:
+    """End-of-sequence ids: the generation config's (e.g. a chat model's end of turn)."""
+    config = getattr(hf, "generation_config", None)
+    eos = getattr(config, "eos_token_id", None)
+    ids = set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return ids
+
+
+def _check(run: LensRun, n: Any, temperature: Any) -> None:
+    if run.remote:
+        raise ValueError(
+            "generation runs on this machine only: set w.remote = False (NDIF runs keep no "
+            "KV cache here to continue from)"
+        )
+    check_arguments(n, temperature)
+
+
+def check_arguments(n: Any, temperature: Any) -> None:
+    """ValueError unless ``n`` is an int in 1..MAX_NEW_TOKENS and ``temperature`` > 0."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NEW_TOKENS:
+        raise ValueError(f"n must be an int from 1 to {MAX_NEW_TOKENS}, got {n!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+
+
+def _targets(request: LensRequest) -> torch.Tensor | None:
+    return target_index(request.target_sets()) if request.targets else None
+
+
+def _choose(
+    logits: torch.Tensor, sample: bool, temperature: float, generator: torch.Generator | None
+) -> int:
+    if not sample:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
