@@ -38,10 +38,12 @@
  * The live loop's traits (widget.py).
  * @typedef {object} LiveState
  * @property {boolean} busy
+ * @property {boolean} chat
  * @property {string} confirm
  * @property {Record<string, unknown>} data
  * @property {boolean} editable_prompt
  * @property {string} error
+ * @property {boolean} has_chat_template
  * @property {number} k
  * @property {number[] | null} layers
  * @property {boolean} metrics
