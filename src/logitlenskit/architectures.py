@@ -31,24 +31,35 @@ __all__ = [
 Accessor = str | Callable[..., Any]
 
 
-def _decoder(norm: str = "model.norm", lm_head: str = "lm_head") -> dict[str, Accessor]:
-    return {
+def _decoder(
+    norm: str = "model.norm", lm_head: str = "lm_head", mid: str | None = "post_attention_layernorm"
+) -> dict[str, Accessor]:
+    config: dict[str, Accessor] = {
         "layers": "model.layers",
         "norm": norm,
         "lm_head": lm_head,
         "n_layers": "config.num_hidden_layers",
     }
+    if mid:
+        config["mid"] = mid
+    return config
 
 
-def _gpt(n_layers: str) -> dict[str, Accessor]:
-    return {
+def _gpt(n_layers: str, mid: str | None) -> dict[str, Accessor]:
+    config: dict[str, Accessor] = {
         "layers": "transformer.h",
         "norm": "transformer.ln_f",
         "lm_head": "lm_head",
         "n_layers": n_layers,
     }
+    if mid:
+        config["mid"] = mid
+    return config
 
 
+# "mid" (optional): the submodule of a decoder layer whose *input* is the residual stream
+# after attention and before the MLP, for sub-layer rows. Parallel-attention blocks (phi,
+# GPT-J, GPT-NeoX) have no such point: attention and MLP read the same input.
 MODEL_CONFIGS: dict[str, dict[str, Accessor]] = {
     "llama": _decoder(),
     "mistral": _decoder(),
@@ -56,14 +67,14 @@ MODEL_CONFIGS: dict[str, dict[str, Accessor]] = {
     "qwen2": _decoder(),
     "qwen3": _decoder(),
     "olmo": _decoder(),
-    "olmo2": _decoder(),
-    "phi": _decoder(norm="model.final_layernorm"),
+    "olmo2": _decoder(mid="mlp"),  # post-norm blocks: the MLP reads the residual itself
+    "phi": _decoder(norm="model.final_layernorm", mid=None),
     "phi3": _decoder(),
     "gemma": _decoder(),
-    "gemma2": _decoder(),
-    "gemma3_text": _decoder(),
-    "gpt2": _gpt("config.n_layer"),
-    "gptj": _gpt("config.n_layer"),
+    "gemma2": _decoder(mid="pre_feedforward_layernorm"),
+    "gemma3_text": _decoder(mid="pre_feedforward_layernorm"),
+    "gpt2": _gpt("config.n_layer", mid="ln_2"),
+    "gptj": _gpt("config.n_layer", mid=None),
     "gpt_neox": {
         "layers": "gpt_neox.layers",
         "norm": "gpt_neox.final_layer_norm",

@@ -98,10 +98,10 @@ def metric_args(request: LensRequest) -> tuple[torch.Tensor | None, int | None, 
     index = target_index(request.target_sets()) if request.targets else None
     if not request.kl:
         return index, None, None
-    final = request.final_layer
-    if final in request.layers:
-        return index, request.layers.index(final), None
-    return index, None, final
+    row = request.final_row()
+    if row is not None:
+        return index, row, None
+    return index, None, request.final_layer
 
 
 # ---------------------------------------------------------------- traces
@@ -115,17 +115,20 @@ def metric_args(request: LensRequest) -> tuple[torch.Tensor | None, int | None, 
 
 def _trace_nnterp(request: LensRequest, extra: list[int] | None) -> torch.Tensor:
     model, ids, remote = request.model, request.input_ids, request.remote
-    layers, k, vocab_size = request.layers, request.k, request.vocab_size
+    k, vocab_size = request.k, request.vocab_size
     softcap = logit_softcap(model)
     targets, ref_row, ref_layer = metric_args(request)
     exact_kl = request.kl and _plain_linear(model.lm_head)
-    wanted = sorted({*layers, *([] if ref_layer is None else [ref_layer])})
+    specs, wanted, mid = request.row_specs(), _wanted(request, ref_layer), request.mid
     with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
         hidden = {}
-        for i in wanted:
-            hidden[i] = model.layers_output[i][0]
+        for layer, kind in wanted:
+            if kind:
+                hidden[(layer, kind)] = getattr(model.layers[layer], mid).input[0]
+            else:
+                hidden[(layer, kind)] = model.layers_output[layer][0]
         saved = lens_reduce(
-            [hidden[i] for i in layers],
+            [hidden[spec] for spec in specs],
             model.ln_final,
             model.lm_head,
             k,
@@ -133,7 +136,7 @@ def _trace_nnterp(request: LensRequest, extra: list[int] | None) -> torch.Tensor
             softcap,
             extra_ids=extra,
             targets=targets,
-            kl_reference=ref_row if ref_layer is None else hidden[ref_layer],
+            kl_reference=ref_row if ref_layer is None else hidden[(ref_layer, 0)],
             head_weight=model.lm_head.weight if exact_kl else None,
         ).save()
         tracer.stop()
@@ -142,22 +145,25 @@ def _trace_nnterp(request: LensRequest, extra: list[int] | None) -> torch.Tensor
 
 def _trace_registry(request: LensRequest, extra: list[int] | None) -> torch.Tensor:
     model, ids, remote = request.model, request.input_ids, request.remote
-    layers, k, vocab_size = request.layers, request.k, request.vocab_size
+    k, vocab_size = request.k, request.vocab_size
     cfg = request.architecture
     softcap = logit_softcap(model)
     targets, ref_row, ref_layer = metric_args(request)
-    wanted = sorted({*layers, *([] if ref_layer is None else [ref_layer])})
+    specs, wanted, mid = request.row_specs(), _wanted(request, ref_layer), request.mid
     blocks = resolve_accessor(model, cfg["layers"])
     head = resolve_accessor(model, cfg["lm_head"]) if request.kl else None
     exact_kl = head is not None and _plain_linear(head)
     with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
         hidden = {}
-        for i in wanted:
-            out = blocks[i].output
-            # transformers < 5 returns a tuple per layer, >= 5 the tensor itself.
-            hidden[i] = (out[0] if isinstance(out, tuple) else out)[0]
+        for layer, kind in wanted:
+            if kind:
+                hidden[(layer, kind)] = getattr(blocks[layer], mid).input[0]
+            else:
+                out = blocks[layer].output
+                # transformers < 5 returns a tuple per layer, >= 5 the tensor itself.
+                hidden[(layer, kind)] = (out[0] if isinstance(out, tuple) else out)[0]
         saved = lens_reduce(
-            [hidden[i] for i in layers],
+            [hidden[spec] for spec in specs],
             lambda x: apply_module_or_callable(model, cfg["norm"], x),
             lambda x: apply_module_or_callable(model, cfg["lm_head"], x),
             k,
@@ -165,11 +171,17 @@ def _trace_registry(request: LensRequest, extra: list[int] | None) -> torch.Tens
             softcap,
             extra_ids=extra,
             targets=targets,
-            kl_reference=ref_row if ref_layer is None else hidden[ref_layer],
+            kl_reference=ref_row if ref_layer is None else hidden[(ref_layer, 0)],
             head_weight=head.weight if exact_kl else None,
         ).save()
         tracer.stop()
     return get_value(saved)
+
+
+def _wanted(request: LensRequest, ref_layer: int | None) -> list[tuple[int, int]]:
+    """The (layer, kind) states a trace reads, in forward order, with the KL reference's."""
+    extra = [] if ref_layer is None else [(ref_layer, 0)]
+    return sorted({*request.captures(), *extra}, key=lambda s: (s[0], -s[1]))
 
 
 def _plain_linear(envoy: Any) -> bool:
@@ -213,6 +225,7 @@ def collect_logit_lens(
     track: Sequence[int] | None = None,
     targets: Any = None,
     metrics: bool = False,
+    sublayers: bool = False,
 ) -> dict[str, Any]:
     """Collect logit-lens data: top-k and exact trajectories at every layer and position.
 
@@ -234,6 +247,9 @@ def collect_logit_lens(
             ``target_logprobs`` and ``target_ranks``.
         metrics: also compute each cell's KL divergence from the model's final output
             (``kl``, nats), exact and inside the trace.
+        sublayers: two lens rows per layer, the residual stream after its attention and
+            after the whole layer (``row_kinds``: 1, 0), so a token's rise can be split
+            between attention and MLP. Not for parallel-attention blocks (GPT-J, NeoX).
 
     Returns:
         The collection dict of docs/data-format.md §1: ``model``, ``input``,
@@ -256,7 +272,9 @@ def collect_logit_lens(
         ValueError: empty prompt, prompt longer than the context, layer out of range,
             k out of range, unknown architecture.
     """
-    request = prepare_request(prompt, model, k, layers, remote, targets=targets, kl=metrics)
+    request = prepare_request(
+        prompt, model, k, layers, remote, targets=targets, kl=metrics, sublayers=sublayers
+    )
     lens = run_lens(request, check_track_ids(track, request.vocab_size))
     warn_non_finite(lens["invalid"].numpy(), request.layers)
     return {
@@ -285,6 +303,8 @@ def metric_fields(request: LensRequest, lens: dict[str, Any]) -> dict[str, Any]:
         fields["target_ranks"] = lens["target_ranks"]
     if request.kl:
         fields["kl"] = lens["kl"]
+    if request.row_kinds is not None:
+        fields["row_kinds"] = list(request.row_kinds)
     return fields
 
 

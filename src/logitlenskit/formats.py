@@ -169,11 +169,13 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _generation_fields(data: Mapping[str, Any], n_pos: int) -> dict[str, Any]:
-    """The payload's optional generation fields: position kinds and commitment rows."""
+    """The payload's optional generation and row fields: position and row kinds, commitment."""
     fields: dict[str, Any] = {}
     if data.get("position_kinds") is not None:
         kinds = _shaped(data["position_kinds"], np.uint8, (n_pos,), "position_kinds")
         fields["position_kinds"] = kinds.tobytes()
+    if data.get("row_kinds") is not None:
+        fields["row_kinds"] = [int(kind) for kind in data["row_kinds"]]
     for name in ("commitment", "entered_topk"):
         if data.get(name) is not None:
             fields[name] = _shaped(data[name], np.int64, (n_pos,), name).astype("<i4").tobytes()

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .engine import decode_lens, lens_reduce, target_index
-from .request import LensRequest, logit_softcap
+from .request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, logit_softcap
 from .session import (
     Control,
     LensRun,
@@ -138,16 +138,36 @@ def _quiet_cache_warning() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _layer_outputs(layers: list[torch.nn.Module]) -> Iterator[list[torch.Tensor]]:
-    """Collect each decoder layer's output (the residual stream after it) per forward."""
-    captured: list[torch.Tensor] = []
+def _residual_states(
+    layers: list[torch.nn.Module], mid: str | None
+) -> Iterator[dict[tuple[int, int], torch.Tensor]]:
+    """Keep each forward pass's residual states, keyed by (layer, row kind).
 
-    def hook(_module: Any, _inputs: Any, output: Any) -> None:
-        captured.append((output[0] if isinstance(output, tuple) else output).detach())
+    A layer's output, and with ``mid`` its after-attention residual (the input of the
+    ``mid`` submodule).
+    """
+    states: dict[tuple[int, int], torch.Tensor] = {}
 
-    handles = [layer.register_forward_hook(hook) for layer in layers]
+    def after_layer(i: int) -> Callable[..., None]:
+        def hook(_module: Any, _inputs: Any, output: Any) -> None:
+            states[(i, BLOCK_OUTPUT)] = output[0] if isinstance(output, tuple) else output
+
+        return hook
+
+    def after_attention(i: int) -> Callable[..., None]:
+        def hook(_module: Any, inputs: Any) -> None:
+            states[(i, AFTER_ATTENTION)] = inputs[0]
+
+        return hook
+
+    handles = [layer.register_forward_hook(after_layer(i)) for i, layer in enumerate(layers)]
+    if mid:
+        handles += [
+            getattr(layer, mid).register_forward_pre_hook(after_attention(i))
+            for i, layer in enumerate(layers)
+        ]
     try:
-        yield captured
+        yield states
     finally:
         for handle in handles:
             handle.remove()
@@ -198,26 +218,29 @@ def generate(
         first, 0, None if "position_kinds" not in result else list(result["position_kinds"])
     )
     softcap = logit_softcap(request.model)
-    rows = list(request.layers)
+    specs = request.row_specs()
     n_layers = len(layers_all)
-    ref = rows.index(n_layers - 1) if request.kl and n_layers - 1 in rows else None
+    ref = request.final_row()
     stops = _stop_ids(hf, request.tokenizer) if stop_at_eos else set()
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     ids = torch.tensor([list(request.input_ids)])
-    with torch.no_grad(), _layer_outputs(layers_all) as captured, _quiet_cache_warning():
+    with (
+        torch.no_grad(),
+        _residual_states(layers_all, request.mid) as states,
+        _quiet_cache_warning(),
+    ):
         out = hf(input_ids=ids, use_cache=True)
-        captured.clear()
         past, logits = out.past_key_values, out.logits[0, -1]
         for step in range(n):
             control.check()
             control.progress(step / n, f"generating, token {step + 1}/{n}")
             token = _choose(logits, sample, temperature, generator)
             out = hf(input_ids=torch.tensor([[token]]), past_key_values=past, use_cache=True)
-            hidden = torch.stack([captured[i][0, -1] for i in rows])[:, None, :]
+            hidden = torch.stack([states[spec][0, -1] for spec in specs])[:, None, :]
             reference = None
             if request.kl:
-                reference = ref if ref is not None else captured[n_layers - 1][0, -1][None]
-            captured.clear()
+                final = states[(n_layers - 1, BLOCK_OUTPUT)][0, -1][None]
+                reference = ref if ref is not None else final
             past, logits = out.past_key_values, out.logits[0, -1]
             packed = lens_reduce(
                 hidden,
@@ -235,7 +258,7 @@ def generate(
             )
             lens = decode_lens(
                 packed,
-                len(rows),
+                len(specs),
                 1,
                 request.k,
                 request.vocab_size,

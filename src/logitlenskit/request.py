@@ -27,6 +27,8 @@ from .targets import Target, resolve_targets
 from .validate import as_int, check_text
 
 __all__ = [
+    "AFTER_ATTENTION",
+    "BLOCK_OUTPUT",
     "LensRequest",
     "NonFiniteWarning",
     "Remote",
@@ -43,6 +45,10 @@ __all__ = [
     "vocab_size",
     "warn_non_finite",
 ]
+
+#: Lens row kinds (payload ``row_kinds``): the residual stream after a whole decoder layer,
+#: and after its attention (before its MLP).
+BLOCK_OUTPUT, AFTER_ATTENTION = 0, 1
 
 #: Where a run goes: True (NDIF), "local" (nnsight's NDIF simulation), False (here) or None
 #: (here, unless the model was made for NDIF).
@@ -74,6 +80,10 @@ class LensRequest:
         kl: compute every cell's KL divergence from the model's final output.
         position_kinds: with a chat template, each position's kind (0 the user's text,
             1 a template token; :mod:`.generation`); None for a plain prompt.
+        row_kinds: with sub-layer rows, each lens row's kind: ``AFTER_ATTENTION`` (the
+            residual stream after the layer's attention, before its MLP) or
+            ``BLOCK_OUTPUT`` (after the whole layer); None when every row is a block output.
+        mid: the decoder-layer submodule whose input is the after-attention residual.
     """
 
     model: Any
@@ -88,6 +98,8 @@ class LensRequest:
     targets: tuple[Target, ...] = ()
     kl: bool = False
     position_kinds: tuple[int, ...] | None = None
+    row_kinds: tuple[int, ...] | None = None
+    mid: str | None = None
 
     @property
     def n_rows(self) -> int:
@@ -103,6 +115,21 @@ class LensRequest:
     def final_layer(self) -> int:
         """The model's last layer number: the KL reference."""
         return layer_count(self.model, self.architecture) - 1
+
+    def row_specs(self) -> list[tuple[int, int]]:
+        """(layer number, row kind) of every lens row."""
+        kinds = self.row_kinds or (BLOCK_OUTPUT,) * len(self.layers)
+        return list(zip(self.layers, kinds, strict=True))
+
+    def captures(self) -> list[tuple[int, int]]:
+        """The distinct (layer, kind) states a trace reads, in the order the model makes them."""
+        return sorted(set(self.row_specs()), key=lambda s: (s[0], -s[1]))
+
+    def final_row(self) -> int | None:
+        """The lens row that is the model's final output (the KL reference), if any."""
+        specs = self.row_specs()
+        final = (self.final_layer, BLOCK_OUTPUT)
+        return specs.index(final) if final in specs else None
 
     def target_sets(self) -> list[list[int]]:
         """Each target's ids, as plain lists (what a trace block may read)."""
@@ -124,6 +151,7 @@ def prepare_request(
     targets: Any = None,
     kl: bool = False,
     chat: bool = False,
+    sublayers: bool = False,
 ) -> LensRequest:
     """Check a lens request against ``model`` (see ``collect_logit_lens`` for the rules).
 
@@ -139,6 +167,7 @@ def prepare_request(
         targets: what :func:`~logitlenskit.targets.resolve_targets` accepts, or None.
         kl: also compute every cell's KL divergence from the final output.
         chat: wrap the prompt in the tokenizer's chat template as a user message.
+        sublayers: two lens rows per layer: after its attention, then after the layer.
 
     Returns:
         The checked request. With ``remote`` set, the engine's modules are also registered
@@ -157,19 +186,27 @@ def prepare_request(
         from .generation import chat_prompt_ids
 
         ids, kinds = chat_prompt_ids(tokenizer, prompt)
+    numbers = _layer_numbers(layers, layer_count(model, architecture))
+    mid, row_kinds = None, None
+    if sublayers:
+        mid = _mid_accessor(model, model_type)
+        numbers = [n for n in numbers for _ in (AFTER_ATTENTION, BLOCK_OUTPUT)]
+        row_kinds = (AFTER_ATTENTION, BLOCK_OUTPUT) * (len(numbers) // 2)
     request = LensRequest(
         model=model,
         tokenizer=tokenizer,
         architecture=architecture,
         prompt=prompt,
         input_ids=ids,
-        layers=_layer_numbers(layers, layer_count(model, architecture)),
+        layers=numbers,
         k=_check_k(k, size),
         vocab_size=size,
         remote=_resolve_remote(remote, model),
         targets=tuple(resolve_targets(targets, tokenizer, size)),
         kl=bool(kl),
         position_kinds=None if kinds is None else tuple(kinds),
+        row_kinds=row_kinds,
+        mid=mid,
     )
     _ship_engine_by_value(request.remote)
     return request
@@ -245,6 +282,20 @@ def _context_length(model: Any) -> int | None:
         if isinstance(value, int) and value > 0:
             return value
     return None
+
+
+def _mid_accessor(model: Any, model_type: str | None) -> str:
+    """The decoder-layer submodule whose input is the residual after attention."""
+    config = get_model_config(model, model_type)
+    mid = config.get("mid")
+    if not isinstance(mid, str):
+        name = model_type or getattr(hf_config(model), "model_type", "this model")
+        raise ValueError(
+            f"sub-layer rows are not available for {name}: its blocks run attention and the "
+            "MLP in parallel (or its config names no 'mid' point), so there is no residual "
+            "stream between them; use sublayers=False"
+        )
+    return mid
 
 
 def _layer_numbers(layers: Sequence[int] | None, n_layers: int) -> list[int]:

@@ -27,6 +27,7 @@ from .architectures import apply_module_or_callable, get_value, hf_config, resol
 from .collect import metric_args, run_lens
 from .engine import cell_log_probs, decode_lens, lens_reduce, token_log_probs
 from .request import (
+    BLOCK_OUTPUT,
     LensRequest,
     Remote,
     check_track_ids,
@@ -197,26 +198,32 @@ def _capture_normed(request: LensRequest) -> torch.Tensor:
     locals only (see the note above ``collect._trace_nnterp``).
     """
     model, cfg = request.model, request.architecture
-    ids = request.input_ids
-    layers = list(request.layers)
+    ids, mid = request.input_ids, request.mid
+    specs = request.row_specs()
     if metric_args(request)[2] is not None:
-        layers.append(request.final_layer)
-    wanted = sorted(set(layers))
+        specs.append((request.final_layer, BLOCK_OUTPUT))
+    wanted = sorted(set(specs), key=lambda spec: (spec[0], -spec[1]))
     if cfg is None:
         with torch.no_grad(), model.trace(ids) as tracer:
             hidden = {}
-            for i in wanted:
-                hidden[i] = model.layers_output[i][0]
-            normed = model.ln_final(torch.stack([hidden[i] for i in layers])).save()
+            for layer, kind in wanted:
+                if kind:
+                    hidden[(layer, kind)] = getattr(model.layers[layer], mid).input[0]
+                else:
+                    hidden[(layer, kind)] = model.layers_output[layer][0]
+            normed = model.ln_final(torch.stack([hidden[spec] for spec in specs])).save()
             tracer.stop()
         return get_value(normed).detach()
     blocks = resolve_accessor(model, cfg["layers"])
     with torch.no_grad(), model.trace(ids) as tracer:
         hidden = {}
-        for i in wanted:
-            out = blocks[i].output
-            hidden[i] = (out[0] if isinstance(out, tuple) else out)[0]
-        stacked = torch.stack([hidden[i] for i in layers])
+        for layer, kind in wanted:
+            if kind:
+                hidden[(layer, kind)] = getattr(blocks[layer], mid).input[0]
+            else:
+                out = blocks[layer].output
+                hidden[(layer, kind)] = (out[0] if isinstance(out, tuple) else out)[0]
+        stacked = torch.stack([hidden[spec] for spec in specs])
         normed = apply_module_or_callable(model, cfg["norm"], stacked).save()
         tracer.stop()
     return get_value(normed).detach()
@@ -247,6 +254,7 @@ def start_run(
     targets: Any = None,
     metrics: bool = False,
     chat: bool = False,
+    sublayers: bool = False,
 ) -> LensRun:
     """Collect the lens of ``prompt``, keeping what follow-ups need.
 
@@ -263,13 +271,22 @@ def start_run(
         targets: named tokens measured at every cell (as in ``collect_logit_lens``).
         metrics: also compute every cell's KL divergence from the final output.
         chat: wrap the prompt in the model's chat template as a user message.
+        sublayers: two lens rows per layer, after its attention and after the layer.
 
     Raises:
         Cancelled: the control abandoned the run.
         ValueError, TypeError: bad arguments (see ``collect_logit_lens``).
     """
     request = prepare_request(
-        prompt, model, k, layers, remote, targets=targets, kl=metrics, chat=chat
+        prompt,
+        model,
+        k,
+        layers,
+        remote,
+        targets=targets,
+        kl=metrics,
+        chat=chat,
+        sublayers=sublayers,
     )
     extra = check_track_ids(extra, request.vocab_size)
     run = _run(request, extra, control or Control(), on_partial)
@@ -361,6 +378,8 @@ def _empty_run(request: LensRequest, extra: list[int]) -> LensRun:
         result["kl"] = np.full((n_rows, n_pos), np.nan, np.float32)
     if request.position_kinds is not None:
         result["position_kinds"] = np.asarray(request.position_kinds, np.uint8)
+    if request.row_kinds is not None:
+        result["row_kinds"] = list(request.row_kinds)
     return LensRun(
         run_id=next(_run_ids),
         request=request,

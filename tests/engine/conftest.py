@@ -92,6 +92,12 @@ def reference_log_probs(
 
 
 @pytest.fixture
+def float64_lens() -> Callable[..., torch.Tensor]:
+    """:func:`reference_log_probs`, for tests that capture their own hidden states."""
+    return reference_log_probs
+
+
+@pytest.fixture
 def reference() -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
     """``reference(hf_model, layers_modules, norm, head, ids, rows)`` → (log-probs, logits)."""
 

@@ -1,4 +1,10 @@
-"""Every MODEL_CONFIGS family on a tiny random model built from its transformers config."""
+"""Every MODEL_CONFIGS family on a tiny random model built from its transformers config.
+
+The sub-layer tests at the end hold, per family: the point the registry names ("mid") is
+the residual after attention (the layer's output is that state plus the MLP branch applied
+to it); the lens rows there match a float64 lens of that state; a block-output row equals
+the lens of the next layer's input; parallel-attention families are refused with the reason.
+"""
 
 from __future__ import annotations
 
@@ -177,3 +183,81 @@ def test_live_session_on_registry_models(model_type, tiny_models):
     ids, probs = session.detail(run, 1, 2, 10)
     top = data["topk"][1, 2].tolist()
     assert ids[:3] == top and abs(probs[:3, 1] - data["topk_probs"][1, 2].numpy()).max() <= 1e-5
+
+
+# ---------------------------------------------------------------- sub-layer rows
+
+
+def _out(value: Any) -> torch.Tensor:
+    return value[0] if isinstance(value, tuple) else value
+
+
+def _mlp_branch(model_type: str, block: Any, x: torch.Tensor) -> torch.Tensor:
+    """What the architecture adds to the after-attention residual (transformers' code)."""
+    if model_type in ("gemma2", "gemma3_text"):
+        return block.post_feedforward_layernorm(_out(block.mlp(block.pre_feedforward_layernorm(x))))
+    if model_type == "olmo2":
+        return block.post_feedforward_layernorm(_out(block.mlp(x)))
+    if model_type == "gpt2":
+        return _out(block.mlp(block.ln_2(x)))
+    return _out(block.mlp(block.post_attention_layernorm(x)))
+
+
+def _states(hf, cfg, ids):
+    """Plain-torch hooks: each layer's input, its mid point's input, its output."""
+    blocks = resolve_accessor(hf, cfg["layers"])
+    seen: dict[tuple[str, int], torch.Tensor] = {}
+    handles = []
+    for i, block in enumerate(blocks):
+        handles.append(block.register_forward_pre_hook(
+            lambda _m, args, kw, i=i: seen.__setitem__(("in", i), (args[0] if args else kw["hidden_states"])[0]),
+            with_kwargs=True,
+        ))  # fmt: skip
+        handles.append(getattr(block, cfg["mid"]).register_forward_pre_hook(
+            lambda _m, args, i=i: seen.__setitem__(("mid", i), args[0][0])
+        ))  # fmt: skip
+        handles.append(block.register_forward_hook(
+            lambda _m, _a, out, i=i: seen.__setitem__(("out", i), _out(out)[0])
+        ))  # fmt: skip
+    try:
+        with torch.no_grad():
+            hf(torch.tensor([ids]))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return blocks, seen
+
+
+WITH_MID = sorted(t for t, c in MODEL_CONFIGS.items() if "mid" in c)
+
+
+@pytest.mark.parametrize("model_type", WITH_MID)
+def test_the_mid_point_is_the_residual_after_attention(model_type, tiny_models, float64_lens):
+    model = tiny_models[model_type]
+    hf, cfg = model._model, get_model_config(model)
+    data = collect_logit_lens(PROMPT, model, k=4, layers=[0, 2], sublayers=True, remote=False)
+    assert data["layers"] == [0, 0, 2, 2] and data["row_kinds"] == [1, 0, 1, 0]
+    blocks, seen = _states(hf, cfg, data["input_ids"])
+    for i in (0, 2):
+        with torch.no_grad():
+            rebuilt = (
+                seen[("mid", i)] + _mlp_branch(model_type, blocks[i], seen[("mid", i)][None])[0]
+            )
+        assert torch.allclose(rebuilt, seen[("out", i)], atol=1e-4), "out = mid + MLP(mid)"
+        assert not torch.allclose(seen[("mid", i)], seen[("in", i)]), "attention changed it"
+    # Lens rows against a float64 lens of the hooked states: after attention, then output.
+    hidden = [seen[("mid", 0)], seen[("out", 0)], seen[("mid", 2)], seen[("out", 2)]]
+    norm, head = resolve_accessor(hf, cfg["norm"]), resolve_accessor(hf, cfg["lm_head"])
+    softcap = getattr(hf.config, "final_logit_softcapping", None)
+    ref = float64_lens(hidden, norm, head, softcap).exp()
+    got = data["topk_probs"].double()
+    assert (got - ref.gather(-1, data["topk"].long())).abs().max().item() <= 5e-5
+    # A block's output is the next block's input.
+    nxt = float64_lens([seen[("in", 1)]], norm, head, softcap).exp()[0]
+    assert (got[1] - nxt.gather(-1, data["topk"][1].long())).abs().max().item() <= 5e-5
+
+
+@pytest.mark.parametrize("model_type", sorted(set(MODEL_CONFIGS) - set(WITH_MID)))
+def test_parallel_attention_families_are_refused(model_type, tiny_models):
+    with pytest.raises(ValueError, match="in parallel"):
+        collect_logit_lens(PROMPT, tiny_models[model_type], sublayers=True, remote=False)
