@@ -51,6 +51,7 @@
  * @property {string} prompt
  * @property {boolean | "local" | null} remote
  * @property {string} status
+ * @property {boolean} sublayers
  * @property {Target[]} targets
  */
 

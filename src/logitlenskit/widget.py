@@ -142,6 +142,11 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     has_chat_template = traitlets.Bool(
         False, help="The model's tokenizer has a chat template (the chat control shows)"
     ).tag(sync=True)
+    sublayers = traitlets.Bool(
+        False,
+        help="Two lens rows per layer: the residual after its attention, then after the "
+        "layer (payload row_kinds); a change reruns",
+    ).tag(sync=True)
     editable_prompt = traitlets.Bool(False).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Float(-1.0, help="Fraction of the current run done; -1 unknown").tag(
@@ -271,7 +276,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         resolved = resolve_targets(spec, model_tokenizer(self._model), size)
         self.targets = [t.as_dict() for t in resolved]
 
-    @traitlets.observe("prompt", "k", "layers", "remote", "targets", "metrics", "chat")
+    @traitlets.observe("prompt", "k", "layers", "remote", "targets", "metrics", "chat", "sublayers")
     def _on_run_input(self, change: dict[str, Any]) -> None:
         if self._model is not None and change["new"] != change["old"] and self.prompt:
             self._request_run(background=self._from_browser(change["name"]))
@@ -314,6 +319,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
                 "targets": [Target(t["name"], tuple(t["ids"])) for t in self.targets],
                 "metrics": self.metrics,
                 "chat": self.chat,
+                "sublayers": self.sublayers,
             }
         warning = self._size_warning(inputs["prompt"], inputs["k"], inputs["layers"])
         if warning and background:
