@@ -46,7 +46,9 @@ import { formatDecimal } from "../format.js";
  * @property {(v: number) => string} tick a value as an axis tick or color bar end
  */
 
-const percent = (/** @type {number} */ v) => `${formatDecimal(v * 100, 3)}%`;
+/** A probability in percent, 3 significant digits; "<0.0001%" below 1e-6, as the grid. */
+const percent = (/** @type {number} */ v) =>
+  v !== 0 && Math.abs(v) < 1e-6 ? `${v < 0 ? "-" : ""}<0.0001%` : `${formatDecimal(v * 100, 3)}%`;
 const nats = (/** @type {number} */ v) => `${v.toFixed(3)} nats`;
 const signedNats = (/** @type {number} */ v) => `${v > 0 ? "+" : ""}${v.toFixed(3)} nats`;
 const plain = (/** @type {number} */ v) => formatDecimal(v, 3);

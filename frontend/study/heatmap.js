@@ -4,12 +4,13 @@
 // The canvas holds one pixel per cell (L × N): each value goes through a 256-color lookup
 // table straight into ImageData, and CSS stretches the canvas to the columns' width and the
 // rows' height with `image-rendering: pixelated`, so cell edges stay sharp at any
-// devicePixelRatio without drawing devicePixelRatio² more pixels (bench/bench_study.py
+// devicePixelRatio without drawing devicePixelRatio² more pixels (bench/bench_study_view.py
 // compares this with fillRect per row and full-resolution ImageData). NaN cells stay
 // transparent: the background shows. The selected row is outlined by an element over the
 // canvas, so selecting never redraws it.
 
 import { el } from "../dom.js";
+import { TOKEN_GLYPHS } from "../schema.js";
 import { heatRange, kindOf, rowHeight } from "./data.js";
 import { cssGradient, stopsOf, tableOf } from "./scale.js";
 
@@ -239,7 +240,7 @@ export class Heatmap {
     const study = /** @type {Study} */ (this.study);
     this.readout.replaceChildren(
       el("span", { class: "llks-readout-index", text: `#${p} ` }),
-      el("span", { class: "llks-readout-prompt", text: study.prompts[p] }),
+      el("span", { class: "llks-readout-prompt", text: oneLine(study.prompts[p]) }),
       el("span", { class: "llks-readout-rest", text: rest }),
     );
   }
@@ -308,4 +309,14 @@ export class Heatmap {
     }
     this.reveal();
   }
+}
+
+/**
+ * A prompt on one line: its line breaks drawn as the grid draws them (↵). A readout that
+ * grew a line per break would move the heatmap under the pointer (JupyterLab re-anchors its
+ * scroll), so a click would land on another prompt.
+ * @param {string} text
+ */
+function oneLine(text) {
+  return text.replace(/\r?\n/g, ` ${TOKEN_GLYPHS["\n"]} `);
 }

@@ -600,3 +600,23 @@ def test_two_outputs_share_the_model(sp):
     expect(sp.page.locator("#out2 .llks-heat-mark")).to_be_visible()
     sp.page.locator('#out2 .llks-entry[data-name="p_alt"]').click()
     expect(sp.page.locator(f"{OUT} .llks-mean")).to_have_count(1)
+
+
+def test_a_multi_line_prompt_keeps_the_readout_on_one_line(sp):
+    # A readout that grew a line per line break moved the heatmap under the pointer in
+    # JupyterLab (its scroll re-anchors), so a click opened another prompt.
+    prompts = [
+        f'Français: "mot {i}" - Deutsch: "Wort {i}"\nFrançais: "x" - Deutsch: "' for i in range(12)
+    ]
+    w = StudyWidget(list(range(5)), prompts, QUANTITIES)
+    values, summary = fabricate(12, 5)
+    w.update(values=values, summary=summary, n_done=12)
+    sp.mount(w)
+    readout = sp.page.locator(f"{OUT} .llks-heat-readout")
+    before = readout.bounding_box()["height"]
+    canvas_y = sp.page.locator(f"{OUT} .llks-heat-canvas").bounding_box()["y"]
+    x, y = cell_point(sp, 2, 3, 5)
+    sp.page.mouse.move(x, y)
+    expect(readout).to_contain_text('Wort 3" ↵ Français')
+    assert readout.bounding_box()["height"] == before
+    assert sp.page.locator(f"{OUT} .llks-heat-canvas").bounding_box()["y"] == canvas_y
