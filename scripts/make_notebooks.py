@@ -335,7 +335,84 @@ STUDY = [
 ]
 
 
-NOTEBOOK_CELLS = {"demo.ipynb": DEMO, "tour.ipynb": TOUR, "study.ipynb": STUDY}
+# Numbers in the markdown were read from runs of these cells on SmolLM2 (CPU, greedy).
+VIEWS = [
+    new_markdown_cell(
+        "# Generate and watch; inside a layer\n\n"
+        "Two views beyond a prompt's grid: the lens over the tokens the model writes, and "
+        "the residual stream between each layer's attention and its MLP. Details: "
+        "docs/views.md."
+    ),
+    new_code_cell(
+        "from logitlenskit import LogitLensWidget, collect_logit_lens, load_model\n\nmodel = load_model()"
+    ),
+    new_markdown_cell(
+        "## Generate and watch\n\n"
+        "SmolLM2-135M-Instruct is a chat model: with `chat=True` the prompt becomes a user "
+        "message in its template, and the template's tokens (`<|im_start|>`, `user`, the "
+        "default system prompt) are drawn apart from your text. `w.generate(n)` (or "
+        "*Generate* in the run bar) writes tokens one at a time, through the KV cache, and "
+        "each new token's row joins the grid as it is chosen. The mark on the row before "
+        "each generated token shows the layer from which that token stayed the top-1 "
+        "(its *commitment*) and where it entered the top-k."
+    ),
+    new_code_cell(
+        'w = LogitLensWidget(model=model, prompt="What is the capital of France?", chat=True)\n'
+        "w.generate(20)\n"
+        "w"
+    ),
+    new_code_cell(
+        "import numpy as np\n\n"
+        'commit = np.frombuffer(w.data["commitment"], "<i4")\n'
+        'entered = np.frombuffer(w.data["entered_topk"], "<i4")\n'
+        'kinds = np.frombuffer(w.data["position_kinds"], np.uint8)\n'
+        'layers = w.data["layers"]\n'
+        "for p in np.flatnonzero(kinds == 2):\n"
+        "    print(f\"{w.data['input'][p]!r:14} top-1 from layer {layers[commit[p]]:2}, \"\n"
+        '          f"in the top-{w.k} from layer {layers[entered[p]]}")'
+    ),
+    new_markdown_cell(
+        "**What it shows.** The answer is *The capital of France is Paris.* Function words "
+        "commit early (` of` is the top-1 from layer 10 on), while ` Paris` enters the "
+        "top-5 at layer 26 and becomes the top-1 only at the last layer: the fact arrives "
+        "late, as in the demo notebook."
+    ),
+    new_markdown_cell(
+        "## Inside a layer\n\n"
+        "`sublayers=True` adds a row per layer for the residual stream after its attention "
+        "(before its MLP), read inside the trace at the point each architecture defines. "
+        "The change of a target's probability across a layer then splits into the "
+        "attention's part and the MLP's."
+    ),
+    new_code_cell(
+        'prompt = "The Eiffel Tower is in Paris. The Colosseum is in"\n'
+        "data = collect_logit_lens(prompt, model, layers=range(24, 30), sublayers=True,\n"
+        '                          targets={"Rome": " Rome"})\n'
+        'rome = np.exp(data["target_logprobs"][0, :, -1].numpy())\n'
+        "previous = 0.0\n"
+        'for layer, kind, p in zip(data["layers"], data["row_kinds"], rome):\n'
+        '    part = "attention" if kind == 1 else "MLP"\n'
+        '    print(f"layer {layer} after {part:9}  p(Rome) = {p:6.1%}  ({p - previous:+.1%})")\n'
+        "    previous = p"
+    ),
+    new_markdown_cell(
+        "**What it shows.** ` Rome` appears after layer 27's MLP (4%); layer 28's "
+        "attention leaves it at 3%, its MLP lifts it to 46%; layer 29's attention adds a "
+        "little (50%) and its MLP the rest (97%). On this prompt the MLPs of the last "
+        "layers write the answer. The live widget shows the same rows:"
+    ),
+    new_code_cell(
+        "LogitLensWidget(model=model, prompt=prompt, layers=list(range(24, 30)), sublayers=True)"
+    ),
+]
+
+
+NOTEBOOK_CELLS = {
+    "demo.ipynb": DEMO,
+    "tour.ipynb": TOUR,
+    "study.ipynb": STUDY,
+    "views.ipynb": VIEWS,
+}
 
 
 def render(name: str) -> str:

@@ -19,7 +19,7 @@ system prompt) from the user's text, so the view can show them apart.
 from __future__ import annotations
 
 import contextlib
-import warnings
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -128,13 +128,13 @@ def _stays_from(flags: np.ndarray) -> int:
     return int(misses[-1]) + 1 if len(misses) else 0
 
 
-@contextlib.contextmanager
-def _quiet_cache_warning() -> Iterator[None]:
-    # transformers 5 renames past_key_values to cache in some models and warns on every
-    # call with the old name; both names work, and older versions know only the old one.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*past_key_values.*deprecated")
-        yield
+def _cache_name(hf: Any) -> str:
+    """The forward argument (and output field) that carries the KV cache.
+
+    transformers 5.x renamed ``past_key_values`` to ``cache`` (and warns on the old name);
+    the package supports both sides of the rename.
+    """
+    return "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
 
 
 @contextlib.contextmanager
@@ -224,24 +224,21 @@ def generate(
     stops = _stop_ids(hf, request.tokenizer) if stop_at_eos else set()
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     ids = torch.tensor([list(request.input_ids)])
-    with (
-        torch.no_grad(),
-        _residual_states(layers_all, request.mid) as states,
-        _quiet_cache_warning(),
-    ):
+    cache = _cache_name(hf)
+    with torch.no_grad(), _residual_states(layers_all, request.mid) as states:
         out = hf(input_ids=ids, use_cache=True)
-        past, logits = out.past_key_values, out.logits[0, -1]
+        past, logits = out[cache], out.logits[0, -1]
         for step in range(n):
             control.check()
             control.progress(step / n, f"generating, token {step + 1}/{n}")
             token = _choose(logits, sample, temperature, generator)
-            out = hf(input_ids=torch.tensor([[token]]), past_key_values=past, use_cache=True)
+            out = hf(input_ids=torch.tensor([[token]]), use_cache=True, **{cache: past})
             hidden = torch.stack([states[spec][0, -1] for spec in specs])[:, None, :]
             reference = None
             if request.kl:
                 final = states[(n_layers - 1, BLOCK_OUTPUT)][0, -1][None]
                 reference = ref if ref is not None else final
-            past, logits = out.past_key_values, out.logits[0, -1]
+            past, logits = out[cache], out.logits[0, -1]
             packed = lens_reduce(
                 hidden,
                 norm,
