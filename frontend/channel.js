@@ -28,9 +28,12 @@ export class ChannelError extends Error {
 
 /**
  * The commands (docs/live-loop.md) and how long each may take before the browser stops
- * waiting. `detail` may rerun a trace on NDIF, or wait behind a running collection; the
- * others answer at once. The names are the Python methods': `run` and `stop` are taken by
- * the widget's public methods and `confirm` by a trait, hence `rerun`, `halt` and `answer`.
+ * waiting. `detail` may rerun a trace on NDIF, or wait behind a running collection;
+ * `generate_tokens` answers once the generation has started (after the prompt's own run, when
+ * the prompt changed), then streams its tokens as same-run data; the others answer at once.
+ * The names are the Python methods': `run`, `stop` and `generate` are taken by the widget's
+ * public methods and `confirm` by a trait, hence `rerun`, `halt`, `generate_tokens` and
+ * `answer`.
  */
 export const TIMEOUT_MS = Object.freeze({
   ping: 3000,
@@ -39,6 +42,7 @@ export const TIMEOUT_MS = Object.freeze({
   halt: 10000,
   answer: 10000,
   detail: 120000,
+  generate_tokens: 120000,
   figure: 60000,
 });
 
@@ -134,6 +138,26 @@ export class Channel {
   async stop() {
     const { answer } = await this.request("halt", {});
     return Boolean(answer.stopped);
+  }
+
+  /**
+   * Generate `n` tokens after the prompt (greedy, or sampled with `seed`; null: any seed);
+   * the tokens arrive as same-run data, one position more each. Resolves once Python has
+   * started; rejects with a ChannelError (kind `answer` for Python's `{error}`).
+   * @param {{ n: number, sample: boolean, seed: number | null }} msg
+   */
+  async generate(msg) {
+    const { answer } = await this.request("generate_tokens", {
+      n: msg.n,
+      sample: msg.sample,
+      seed: msg.sample ? msg.seed : null,
+    });
+    if (answer.started !== true) {
+      throw new ChannelError(
+        `Python answered "generate_tokens" with ${JSON.stringify(answer)}, not {"started": true}`,
+        "answer",
+      );
+    }
   }
 
   /**

@@ -7,7 +7,7 @@
 // reported with the field and index that break it (docs/data-format.md, "What is
 // validated"). Sizes are checked before anything is allocated.
 
-import { Lens, CELL_OK, CELL_PENDING } from "./lens.js";
+import { Lens, CELL_OK, CELL_PENDING, POS_GENERATED } from "./lens.js";
 import { MAX_DATA_BYTES, MAX_DATA_K } from "./schema.js";
 
 export class DecodeError extends Error {}
@@ -334,6 +334,7 @@ function decodeV3(d) {
   checkTrackedIds(trackedIds, trackedOffsets, vocab);
   const cellStatus = d.cell_status == null ? null : binary(d, "cell_status", Uint8Array, grid);
   if (cellStatus) checkStatus(cellStatus, P);
+  const generation = decodeGeneration(d, L, P);
   const ok = (/** @type {number} */ cell) => !cellStatus || cellStatus[cell] === CELL_OK;
   const entropy = d.entropy == null ? null : binary(d, "entropy", Float32Array, grid);
   if (entropy) {
@@ -394,7 +395,47 @@ function decodeV3(d) {
     cellStatus,
     kl,
     ...metrics,
+    ...generation,
   });
+}
+
+/**
+ * The optional generation fields (docs/data-format.md §3): each position's kind, uint8 [P]
+ * in {0, 1, 2}, and for generated positions the lens rows where the token became position
+ * p - 1's top-1 for good (`commitment`) and entered its top-k for good (`entered_topk`),
+ * int32 [P] in [-1, L - 1]. Each is independent of the others.
+ * @param {Record<string, any>} d
+ * @param {number} L
+ * @param {number} P
+ */
+function decodeGeneration(d, L, P) {
+  const positionKinds =
+    d.position_kinds == null ? null : binary(d, "position_kinds", Uint8Array, P);
+  if (positionKinds) {
+    for (let p = 0; p < P; p++) {
+      if (positionKinds[p] > POS_GENERATED) {
+        fail(
+          `"position_kinds"[${p}] is ${positionKinds[p]}; a position's kind is 0 (prompt ` +
+            "text), 1 (chat template or special token) or 2 (generated)",
+        );
+      }
+    }
+  }
+  /** @param {string} key */
+  const rows = (key) => {
+    if (d[key] == null) return null;
+    const a = binary(d, key, Int32Array, P);
+    for (let p = 0; p < P; p++) {
+      if (a[p] < -1 || a[p] >= L) {
+        fail(
+          `"${key}"[${p}] is ${a[p]}; it must be a lens row from -1 to ${L - 1} (an index ` +
+            "into layers; -1 for none)",
+        );
+      }
+    }
+    return a;
+  };
+  return { positionKinds, commitment: rows("commitment"), enteredTopk: rows("entered_topk") };
 }
 
 /**

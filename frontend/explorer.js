@@ -64,10 +64,17 @@ export class Explorer {
     this.scrollbar = 0;
     /** position the chart follows while no row is pinned: the last clicked one */
     this.focusPos = 0;
+    /** no cell opened in this run yet: the chart follows the last position as it grows */
+    this.followLast = true;
     const s = this.state;
     this.runbar = new RunBar(
       signal,
-      runActions(model, this.channel, (text) => this.runbar.showNotice(text)),
+      runActions(
+        model,
+        this.channel,
+        (text) => this.runbar.showNotice(text),
+        (text) => this.runbar.showCommandError(text),
+      ),
     );
     // Saved widget state can bypass Python's checks: say what was ignored, where users look.
     s.onInvalid = (text) => this.runbar.showNotice(text);
@@ -216,6 +223,8 @@ export class Explorer {
         "progress",
         "status",
         "confirm",
+        "chat",
+        "has_chat_template",
       ],
       () => this.updateToolbar(),
     );
@@ -236,12 +245,16 @@ export class Explorer {
       this.showMessage(`Cannot show this data: ${/** @type {Error} */ (err).message}`, true);
     }
     // The same run, extended (docs/live-loop.md): keep popup, scroll, selection and focus.
+    // A generation extends it by one position per token (the grid grows, lens.continues).
     const extended = lens !== null && old !== null && lens.continues(old);
     if (lens && old) lens.adopt(old, extended);
     this.lens = lens;
     if (!extended) {
       this.selection.reset();
       this.focusPos = lens ? lens.P - 1 : 0;
+      this.followLast = true;
+    } else if (lens && this.followLast) {
+      this.focusPos = lens.P - 1; // a generation's newest token
     }
     // Sizes first: with no height limit yet the grid would render every row of a long prompt.
     this.applySizes();
@@ -455,6 +468,7 @@ export class Explorer {
    */
   cellOpened(l, p) {
     const lens = /** @type {Lens} */ (this.lens);
+    this.followLast = false;
     if (this.focusPos !== p) {
       this.focusPos = p;
       const s = this.state.all();

@@ -5,7 +5,8 @@
 import { el } from "./dom.js";
 import { setToken, showToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
-import { CELL_OK, CELL_INVALID } from "./lens.js";
+import { CELL_OK, CELL_INVALID, POS_GENERATED, POS_TEMPLATE } from "./lens.js";
+import { commitFor, commitMarks, commitText } from "./commitment.js";
 import { dashSample } from "./dashes.js";
 import { DARK_INK_BELOW, THEME_COLORS } from "./schema.js";
 
@@ -16,6 +17,9 @@ const OVERSCAN = 6;
 
 const INVALID_TITLE = "the model's output here is not finite (NaN/Inf)";
 const PENDING_TITLE = "still computing";
+/** How a row header names its position's kind (docs/data-format.md §3, `position_kinds`). */
+const KIND_CLASS = { [POS_TEMPLATE]: "llk-template", [POS_GENERATED]: "llk-generated" };
+const KIND_NAME = { [POS_TEMPLATE]: "chat template token", [POS_GENERATED]: "generated token" };
 
 /** @param {string} hex "#rrggbb" */
 const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
@@ -87,12 +91,15 @@ export class Grid {
 
   /**
    * @param {Lens | null} lens
-   * @param {boolean} [extended] the same run with more in it (same layers and positions):
-   *   keep the columns, the active and selected cell and the scroll, re-render the rows
+   * @param {boolean} [extended] the same run with more in it (same layers, the same positions
+   *   and maybe more after them): keep the columns, the active and selected cell and the
+   *   scroll, re-render the rows
    */
   setLens(lens, extended = false) {
+    const before = this.lens?.P ?? 0;
     this.lens = lens;
-    if (extended) {
+    if (extended && lens) {
+      if (lens.P !== before) this.grow(lens.P);
       this.invalidate();
       return;
     }
@@ -152,6 +159,21 @@ export class Grid {
   setSizes(rowHeight, maxHeight) {
     this.root.style.maxHeight = `${maxHeight}px`;
     this.setRowHeight(rowHeight);
+  }
+
+  /**
+   * More positions in the same run (a generation adds one per token): the body grows, the
+   * scroll stays, unless the view was at the bottom with no popup anchored in the grid: then
+   * it follows the newest row.
+   * @param {number} P
+   */
+  grow(P) {
+    const g = this.root;
+    const follow =
+      this.selected === null && g.scrollTop + g.clientHeight >= g.scrollHeight - this.rowHeight / 2;
+    g.setAttribute("aria-rowcount", String(P + 1));
+    this.body.style.height = `${P * this.rowHeight}px`;
+    if (follow) g.scrollTop = g.scrollHeight;
   }
 
   /** Width the vertical scrollbar takes from the columns (forces a layout). */
@@ -249,6 +271,9 @@ export class Grid {
       class: "llk-row",
       attrs: { role: "row", "aria-rowindex": String(p + 2), "data-p": String(p) },
     });
+    const kind = lens.kind(p);
+    if (kind === POS_TEMPLATE) row.dataset.kind = "template";
+    else if (kind === POS_GENERATED) row.dataset.kind = "generated";
     row.style.transform = `translateY(${p * this.rowHeight}px)`;
     row.style.gridTemplateColumns = this.template;
     row.append(this.buildInputCell(lens, p));
@@ -293,7 +318,42 @@ export class Grid {
       }
       row.append(cell);
     }
+    this.appendCommitMarks(lens, p, row);
     return row;
+  }
+
+  /**
+   * Over row p, where the next position's token (if generated) became the top-1 and entered
+   * the top-k for good (commitment.js): bars after the cells, placed on the row's own column
+   * grid so they follow widths, strides and zoom. cellAt counts cells from the front, so they
+   * never shift it.
+   * @param {Lens} lens
+   * @param {number} p
+   * @param {HTMLElement} row
+   */
+  appendCommitMarks(lens, p, row) {
+    const c = commitFor(lens, p + 1);
+    if (!c || !this.cols.length) return;
+    const marks = commitMarks(c, this.cols);
+    const text = commitText(c, this.cols);
+    for (const [cls, span] of /** @type {const} */ ([
+      ["llk-entered", marks.entered],
+      ["llk-commit", marks.commit],
+    ])) {
+      if (!span) continue;
+      const bar = el("div", {
+        class: cls,
+        title: text,
+        attrs: {
+          "aria-hidden": "true",
+          "data-from": String(span.from),
+          "data-to": String(span.to),
+        },
+      });
+      // Column 1 is the input column: shown column ci is grid column ci + 2.
+      bar.style.gridColumn = `${span.from + 2} / ${span.to + 3}`;
+      row.append(bar);
+    }
   }
 
   /**
@@ -303,12 +363,18 @@ export class Grid {
   buildInputCell(lens, p) {
     const pinned = this.pinnedRows.get(p);
     const shown = showToken(lens.input[p]).text;
+    const kind = lens.kind(p);
+    const special = kind === POS_TEMPLATE || kind === POS_GENERATED;
+    let what = special ? `, ${KIND_NAME[kind]}` : "";
+    const c = kind === POS_GENERATED ? commitFor(lens, p) : null;
+    if (c) what += `; ${commitText(c)}`;
     // The full token first: the column may cut it.
     const input = el("div", {
-      class: pinned === undefined ? "llk-input" : "llk-input llk-pinned",
-      title: `${shown} (position ${p}): click to ${pinned === undefined ? "pin" : "unpin"} this row`,
+      class: `llk-input${pinned === undefined ? "" : " llk-pinned"}${special ? ` ${KIND_CLASS[kind]}` : ""}`,
+      title: `${shown} (position ${p}${what}): click to ${pinned === undefined ? "pin" : "unpin"} this row`,
       attrs: { role: "rowheader" },
     });
+    if (special) input.setAttribute("aria-label", `${shown}${what}`);
     const text = el("span", { class: "llk-input-text" });
     setToken(text, lens.input[p]);
     input.append(text);

@@ -8,6 +8,11 @@ export const CELL_OK = 0;
 export const CELL_INVALID = 1;
 export const CELL_PENDING = 2;
 
+/** Position kinds (docs/data-format.md §3, `position_kinds`). */
+export const POS_PROMPT = 0;
+export const POS_TEMPLATE = 1;
+export const POS_GENERATED = 2;
+
 /** A named target of the payload: a token, or tokens whose probabilities are summed. */
 /** @typedef {import("./schema.js").Target} Target */
 
@@ -46,6 +51,10 @@ export class Lens {
    * @param {Target[] | null} [f.targets] named targets (exact metrics below)
    * @param {Float32Array | null} [f.targetLogprobs] [targets, L, P] log of the summed probability
    * @param {Int32Array | null} [f.targetRanks] [targets, L, P] 1-based rank of the best member
+   * @param {Uint8Array | null} [f.positionKinds] [P] POS_* per position; null = all prompt text
+   * @param {Int32Array | null} [f.commitment] [P] per generated position p, the first lens row
+   *   from which its token is position p - 1's top-1 to the last row; -1 for none
+   * @param {Int32Array | null} [f.enteredTopk] [P] the same for staying in the top-k
    */
   constructor(f) {
     /** @type {string} */ this.model = f.model;
@@ -95,6 +104,17 @@ export class Lens {
      * token id + 1, any exact rank, and k + 1 (the rank color scale ends there).
      */
     this.maxRank = Math.max(2, this.k + 1, maxId(f.vocab) + 1, maxOkRank(this));
+    /** @type {Uint8Array | null} */ this.positionKinds = f.positionKinds ?? null;
+    /** @type {Int32Array | null} */ this.commitment = f.commitment ?? null;
+    /** @type {Int32Array | null} */ this.enteredTopk = f.enteredTopk ?? null;
+  }
+
+  /**
+   * POS_PROMPT, POS_TEMPLATE (a chat-template or special token) or POS_GENERATED.
+   * @param {number} p
+   */
+  kind(p) {
+    return this.positionKinds ? this.positionKinds[p] : POS_PROMPT;
   }
 
   /**
@@ -221,17 +241,20 @@ export class Lens {
   }
 
   /**
-   * Whether this data is `old`'s run extended (docs/live-loop.md): same `run`, same lens rows
-   * and positions, so cells, popup and selection mean the same thing in both.
+   * Whether this data is `old`'s run extended (docs/live-loop.md): same `run`, same lens rows,
+   * and `old`'s positions with the same tokens, maybe followed by more (a generation adds one
+   * per token; positions never go away within a run), so cells, popup and selection mean the
+   * same thing in both.
    * @param {Lens} old
    */
   continues(old) {
     return (
       this.run !== null &&
       this.run === old.run &&
-      this.P === old.P &&
+      this.P >= old.P &&
       this.layers.length === old.layers.length &&
-      this.layers.every((l, i) => l === old.layers[i])
+      this.layers.every((l, i) => l === old.layers[i]) &&
+      old.input.every((t, p) => t === this.input[p])
     );
   }
 

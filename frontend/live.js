@@ -1,6 +1,7 @@
-// The run side of the live loop (docs/live-loop.md): what Enter, Run, the k/layers/remote
-// controls, Stop and the confirmation buttons do — trait changes and commands — and the
-// no-kernel check, so that input to a widget nobody listens to is never silently lost.
+// The run side of the live loop (docs/live-loop.md): what Enter, Run, Generate, the chat box,
+// the k/layers/remote controls, Stop and the confirmation buttons do — trait changes and
+// commands — and the no-kernel check, so that input to a widget nobody listens to is never
+// silently lost.
 
 import { sendTraits } from "./state.js";
 
@@ -19,9 +20,11 @@ export const NO_KERNEL = "No kernel is connected to this widget: run its cell ag
  * @param {Model} model
  * @param {Channel} channel
  * @param {(text: string) => void} notify show one line of the widget's own ("" clears)
+ * @param {(text: string) => void} [refused] show why Python refused a command in the run
+ *   bar's error line ("" clears); default: `notify`
  * @returns {RunCallbacks}
  */
-export function runActions(model, channel, notify) {
+export function runActions(model, channel, notify, refused = notify) {
   /**
    * No answer at all means no kernel, unless Python is busy (then it may answer later).
    * @param {ChannelError} err
@@ -33,7 +36,7 @@ export function runActions(model, channel, notify) {
   };
   // A trait change sent to no kernel would be lost without a word: ping to find out.
   const checkKernel = () => channel.ping().catch(failed);
-  /** @param {Partial<WidgetState>} patch prompt, k, layers, remote: each change reruns */
+  /** @param {Partial<WidgetState>} patch prompt, k, layers, remote, chat: each change reruns */
   const setTraits = (patch) => {
     sendTraits(model, patch);
     notify("");
@@ -42,6 +45,7 @@ export function runActions(model, channel, notify) {
   return {
     // A changed prompt is set (Python reruns); an unchanged one runs again (after a failure).
     onRun: (text) => {
+      refused("");
       if (text !== (model.get("prompt") ?? "")) {
         setTraits({ prompt: text });
         return;
@@ -50,6 +54,19 @@ export function runActions(model, channel, notify) {
       channel.run().catch(failed);
       checkKernel();
     },
+    // An edited prompt is set first (its messages reach Python in order): the generation
+    // continues the prompt the box shows.
+    onGenerate: (opts, text) => {
+      if (text !== (model.get("prompt") ?? "")) sendTraits(model, { prompt: text });
+      notify("");
+      refused("");
+      channel.generate(opts).catch((/** @type {ChannelError} */ err) => {
+        if (err.kind === "answer" || err.kind === "stale") refused(err.message);
+        else failed(err);
+      });
+      checkKernel();
+    },
+    onChat: (chat) => setTraits({ chat }),
     onOptions: (patch) => setTraits(patch),
     onStop: () => {
       channel.stop().catch(failed);
@@ -81,5 +98,8 @@ export function runState(model, lens) {
     status: model.get("status") ?? "",
     confirm: model.get("confirm") ?? "",
     numLayers: lens?.numLayers ?? null,
+    // Absent from a widget state saved before generation existed: off.
+    chat: Boolean(model.get("chat")),
+    hasChatTemplate: Boolean(model.get("has_chat_template")),
   };
 }

@@ -1,6 +1,8 @@
-// Run controls (docs/live-loop.md): the multi-line prompt box, Run, k, layers and where runs
-// go; while a run is busy its elapsed time, progress, status and a Stop button; a pending
-// confirmation; Python's error line and the widget's own notices (e.g. no kernel).
+// Run controls (docs/live-loop.md): the multi-line prompt box, Run, Generate (how many
+// tokens, greedy or sampled with a seed, and the chat template when the model has one), k,
+// layers and where runs go; while a run is busy its elapsed time, progress, status and a Stop
+// button; a pending confirmation; Python's error line (which also shows a refused command)
+// and the widget's own notices (e.g. no kernel).
 
 import { el } from "./dom.js";
 import { MAX_RUN_K } from "./schema.js";
@@ -22,7 +24,11 @@ import { formatLayers, parseLayers } from "./layerspec.js";
  * @property {string} status
  * @property {string} confirm
  * @property {number | null} numLayers the model's layer count, when the data says
+ * @property {boolean} chat the prompt is wrapped in the model's chat template
+ * @property {boolean} hasChatTemplate the model has a chat template: the chat box shows
  */
+
+/** @typedef {{ n: number, sample: boolean, seed: number | null }} GenerateOptions */
 
 /**
  * @typedef {object} RunCallbacks
@@ -30,6 +36,9 @@ import { formatLayers, parseLayers } from "./layerspec.js";
  * @property {(patch: { k?: number, layers?: number[] | null, remote?: Remote }) => void} onOptions
  * @property {() => void} onStop
  * @property {(accept: boolean) => void} onConfirm
+ * @property {(opts: GenerateOptions, prompt: string) => void} onGenerate Generate, with the
+ *   box's text
+ * @property {(chat: boolean) => void} onChat the chat box was toggled
  */
 
 /** The `remote` menu: option value, trait value, label. */
@@ -43,6 +52,11 @@ const REMOTES = /** @type {[string, Remote, string][]} */ ([
 /** A run shows its elapsed time, progress and Stop only once it has taken this long. */
 export const SHOW_AFTER_MS = 1000;
 const MAX_ROWS = 8;
+/** How many tokens one Generate may ask for, and the box's first value. */
+export const MAX_GENERATE = 512;
+export const DEFAULT_GENERATE = 20;
+/** Seeds are whole numbers a generator takes everywhere (numpy's and torch's). */
+const MAX_SEED = 2 ** 32 - 1;
 
 export class RunBar {
   /**
@@ -87,11 +101,59 @@ export class RunBar {
     this.remote.append(
       ...REMOTES.map(([value, , text]) => el("option", { text, attrs: { value } })),
     );
+    this.generateButton = el("button", {
+      class: "llk-btn llk-generate-btn",
+      text: "Generate",
+      title: "generate tokens after the prompt; the grid grows by one row per token",
+    });
+    this.genCount = /** @type {HTMLInputElement} */ (
+      el("input", {
+        class: "llk-gen-n",
+        title: `how many tokens to generate (1 to ${MAX_GENERATE}; Enter generates)`,
+        attrs: {
+          type: "number",
+          min: "1",
+          max: String(MAX_GENERATE),
+          step: "1",
+          value: String(DEFAULT_GENERATE),
+          "aria-label": "tokens to generate",
+        },
+      })
+    );
+    this.sample = /** @type {HTMLInputElement} */ (
+      el("input", { class: "llk-sample", attrs: { type: "checkbox" } })
+    );
+    this.seed = /** @type {HTMLInputElement} */ (
+      el("input", {
+        class: "llk-seed",
+        title: "seed of the sampling (empty: any; Enter generates)",
+        attrs: { type: "number", min: "0", step: "1", placeholder: "any", "aria-label": "seed" },
+      })
+    );
+    this.seedLabel = el("label", { class: "llk-seed-label", text: "seed " }, [this.seed]);
+    this.chat = /** @type {HTMLInputElement} */ (
+      el("input", { class: "llk-chat", attrs: { type: "checkbox" } })
+    );
+    this.chatLabel = el(
+      "label",
+      { class: "llk-chat-label", title: "wrap the prompt in the model's chat template" },
+      [this.chat, document.createTextNode(" chat")],
+    );
     this.optionsMsg = el("span", { class: "llk-options-msg", attrs: { role: "alert" } });
     this.controls = el("div", { class: "llk-run" }, [
       this.prompt,
       el("div", { class: "llk-run-row" }, [
         this.runButton,
+        el("span", { class: "llk-gen" }, [
+          this.generateButton,
+          this.genCount,
+          el("label", { title: "sample the tokens instead of taking the most probable" }, [
+            this.sample,
+            document.createTextNode(" sample"),
+          ]),
+          this.seedLabel,
+        ]),
+        this.chatLabel,
         el("label", { text: "k " }, [this.k]),
         el("label", { text: "layers " }, [this.layers]),
         el("label", { text: "run on " }, [this.remote]),
@@ -137,6 +199,10 @@ export class RunBar {
     this.confirm.hidden = true;
     this.notice.hidden = true;
     this.optionsMsg.hidden = true;
+    this.seedLabel.hidden = true;
+    this.chatLabel.hidden = true;
+    /** a refused command's message (`generate_tokens`), shown in the error line */
+    this.commandError = "";
     /** @type {RunState | null} the traits as last shown: the controls' synced values */
     this.synced = null;
     this.busySince = 0;
@@ -188,6 +254,27 @@ export class RunBar {
       },
       o,
     );
+    this.generateButton.addEventListener("click", () => this.commitGenerate(), o);
+    for (const input of [this.genCount, this.seed]) {
+      input.addEventListener(
+        "keydown",
+        (e) => {
+          e.stopPropagation();
+          if (e.key === "Enter" && !this.generateButton.disabled) this.commitGenerate();
+        },
+        o,
+      );
+      input.addEventListener("input", () => this.showOptionsError(""), o);
+    }
+    this.sample.addEventListener(
+      "change",
+      () => {
+        this.seedLabel.hidden = !this.sample.checked;
+        this.showOptionsError("");
+      },
+      o,
+    );
+    this.chat.addEventListener("change", () => cb.onChat(this.chat.checked), o);
     this.stop.addEventListener("click", () => cb.onStop(), o);
     this.yes.addEventListener("click", () => cb.onConfirm(true), o);
     this.no.addEventListener("click", () => cb.onConfirm(false), o);
@@ -215,6 +302,41 @@ export class RunBar {
     if (JSON.stringify(parsed.layers) !== JSON.stringify(now))
       this.cb.onOptions({ layers: parsed.layers });
     else this.layers.value = formatLayers(now);
+  }
+
+  /** Generate with the boxes' values, or say which one is wrong and send nothing. */
+  commitGenerate() {
+    const whole = (/** @type {string} */ text) => (/^\d+$/.test(text) ? Number(text) : NaN);
+    const n = whole(this.genCount.value.trim());
+    if (!(n >= 1 && n <= MAX_GENERATE)) {
+      this.showOptionsError(`tokens must be a whole number from 1 to ${MAX_GENERATE}`);
+      return;
+    }
+    const sample = this.sample.checked;
+    /** @type {number | null} */
+    let seed = null;
+    const seedText = this.seed.value.trim();
+    if (sample && seedText !== "") {
+      seed = whole(seedText);
+      if (!(seed >= 0 && seed <= MAX_SEED)) {
+        this.showOptionsError(`seed must be empty or a whole number from 0 to ${MAX_SEED}`);
+        return;
+      }
+    }
+    this.showOptionsError("");
+    this.cb.onGenerate({ n, sample, seed }, this.prompt.value);
+  }
+
+  /**
+   * Show why a command was refused (Python's `{error}` answer) in the error line; "" clears.
+   * Python's own `error` trait, when set, is shown instead.
+   * @param {string} text
+   */
+  showCommandError(text) {
+    this.commandError = text;
+    const shown = this.synced?.error || text;
+    this.error.textContent = shown;
+    this.error.hidden = !shown;
   }
 
   /** @param {string} text */
@@ -256,8 +378,12 @@ export class RunBar {
     if (!old || JSON.stringify(old.layers) !== JSON.stringify(s.layers))
       this.layers.value = formatLayers(s.layers);
     this.remote.value = (REMOTES.find(([, v]) => v === s.remote) ?? REMOTES[0])[0];
-    this.error.textContent = s.error;
-    this.error.hidden = !s.error;
+    const error = s.error || this.commandError;
+    this.error.textContent = error;
+    this.error.hidden = !error;
+    this.generateButton.disabled = s.busy;
+    this.chatLabel.hidden = !s.hasChatTemplate;
+    if (!old || old.chat !== s.chat) this.chat.checked = s.chat;
     this.confirmText.textContent = s.confirm;
     this.confirm.hidden = !s.confirm;
     if (s.busy && !old?.busy) {

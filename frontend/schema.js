@@ -39,6 +39,9 @@
  * @typedef {object} LiveState
  * @property {boolean} busy
  * @property {boolean} chat
+ * @property {Record<string, unknown>} compare_data
+ * @property {string[]} compare_labels
+ * @property {string} compare_prompt
  * @property {string} confirm
  * @property {Record<string, unknown>} data
  * @property {boolean} editable_prompt

@@ -22,6 +22,9 @@ TARGET = Path(__file__).resolve().parent.parent / "frontend" / "schema.js"
 # Traits whose JS type says more than their traitlets class can.
 _JS_TYPES = {
     "data": "Record<string, unknown>",
+    # Side B of a diff: a payload like data's ({} when there is no diff).
+    "compare_data": "Record<string, unknown>",
+    "compare_labels": "string[]",
     "pins": "Pin[]",
     # A Union of Bool and Unicode in Python, whose validator admits only the string "local".
     "remote": 'boolean | "local" | null',

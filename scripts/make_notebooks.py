@@ -390,7 +390,7 @@ VIEWS = [
         '                          targets={"Rome": " Rome"})\n'
         'rome = np.exp(data["target_logprobs"][0, :, -1].numpy())\n'
         "previous = 0.0\n"
-        'for layer, kind, p in zip(data["layers"], data["row_kinds"], rome):\n'
+        'for layer, kind, p in zip(data["layers"], data["row_kinds"], rome, strict=True):\n'
         '    part = "attention" if kind == 1 else "MLP"\n'
         '    print(f"layer {layer} after {part:9}  p(Rome) = {p:6.1%}  ({p - previous:+.1%})")\n'
         "    previous = p"

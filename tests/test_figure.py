@@ -228,7 +228,7 @@ def test_a_kl_figure_colors_by_kl_and_other_new_modes_are_refused(smollm2):
     shown = np.ma.filled(mesh.get_array(), np.nan).reshape(5, -1)  # [P, L]
     np.testing.assert_allclose(shown, w.result["kl"].numpy().T, rtol=1e-6)
     assert "KL to final output" in " ".join(
-        t.get_text() for ax in fig.axes for t in ax.texts + [ax.yaxis.label]
+        t.get_text() for ax in fig.axes for t in [*ax.texts, ax.yaxis.label]
     )
     for mode in ("rank", "logprob_diff", "delta"):
         w.color_mode = mode

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from logitlenskit.targets import MAX_TARGETS, Target, resolve_targets, word_tokens
@@ -88,4 +90,4 @@ def test_suggestions_rank_tokens_by_their_peak_at_any_layer(smollm2):
     assert top["peak"] == pytest.approx(float(peaks.max()))
     assert top["layer"] == data["layers"][int(probs[:, ids.index(top["id"])].argmax())]
     assert top["token"] == data["vocab"][top["id"]]
-    assert all(a["peak"] >= b["peak"] for a, b in zip(found, found[1:]))
+    assert all(a["peak"] >= b["peak"] for a, b in itertools.pairwise(found))

@@ -46,6 +46,7 @@ MAX_PAYLOAD_BYTES = 512 * 2**20
 _JS_SAFE_INT = 2**53
 _PROBS = "probabilities must be finite numbers in [0, 1]"
 _STATUS = {0: "computed", 1: "invalid", 2: "pending"}
+_KINDS = {0: "prompt text", 1: "chat template or special token", 2: "generated"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ID_KEY = re.compile(r"0|[1-9][0-9]*")
 # Entropies are stored as float16 by the engine: a one-hot row can round to a tiny negative.
@@ -301,6 +302,35 @@ def cell_status_field(payload: Mapping[str, Any], n_layers: int, n_pos: int) -> 
     return status
 
 
+def _check_generation(payload: Mapping[str, Any], n_layers: int, n_pos: int) -> None:
+    """Check the optional fields of a generation, each independent of the others.
+
+    ``position_kinds``: uint8 [P], 0 prompt text, 1 chat template or special token,
+    2 generated. ``commitment`` / ``entered_topk``: int32 [P], a lens row in [-1, L - 1]
+    (an index into ``layers``; -1 for none).
+    """
+    if payload.get("position_kinds") is not None:
+        kinds = binary_field(payload, "position_kinds", "u1", n_pos, "uint8 [P]")
+        bad = np.flatnonzero(kinds > max(_KINDS))
+        if bad.size:
+            p = int(bad[0])
+            _fail(
+                f"position_kinds[{p}] is {kinds[p]}; a position's kind is 0 (prompt text), "
+                "1 (chat template or special token) or 2 (generated)"
+            )
+    for key in ("commitment", "entered_topk"):
+        if payload.get(key) is None:
+            continue
+        rows = binary_field(payload, key, "<i4", n_pos, "int32 [P]")
+        bad = np.flatnonzero((rows < -1) | (rows >= n_layers))
+        if bad.size:
+            p = int(bad[0])
+            _fail(
+                f"{key}[{p}] is {rows[p]}; it must be a lens row from -1 to {n_layers - 1} "
+                "(an index into layers; -1 for none)"
+            )
+
+
 def _check_entropy(payload: Mapping[str, Any], computed: np.ndarray) -> None:
     if payload.get("entropy") is None:
         return
@@ -458,7 +488,8 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
 
     Probabilities, top-k ids and metrics (``kl``, ``target_logprobs``, ``target_ranks``) of
     cells whose ``cell_status`` is not 0 (invalid or pending) are not checked: the view shows
-    no numbers there.
+    no numbers there. The generation fields (``position_kinds``, ``commitment``,
+    ``entered_topk``) are checked at every position.
 
     Args:
         payload: the payload, e.g. from ``to_widget_payload`` or a saved widget state.
@@ -494,6 +525,7 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     owner = np.repeat(np.arange(n_pos), np.diff(offsets))
     _check_tracked_ids(ids, vocab, owner)
     status = cell_status_field(payload, n_layers, n_pos)
+    _check_generation(payload, n_layers, n_pos)
     computed = status == 0
     _check_entropy(payload, computed)
     _check_kl(payload, computed)

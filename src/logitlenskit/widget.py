@@ -16,6 +16,7 @@ import traitlets
 from anywidget import experimental
 
 from . import generation, session
+from .compare import CompareSide, check_same_tokenizer
 from .files import check_output_path, write_text_atomic
 from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
 from .generation import has_chat_template
@@ -147,6 +148,15 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         help="Two lens rows per layer: the residual after its attention, then after the "
         "layer (payload row_kinds); a change reruns",
     ).tag(sync=True)
+    compare_data = traitlets.Dict(
+        help="Side B of a diff (a widget payload; LogitLensWidget.compare); {} = no diff"
+    ).tag(sync=True)
+    compare_prompt = traitlets.Unicode(
+        "", help="Side B's prompt in a live diff; a change reruns side B"
+    ).tag(sync=True)
+    compare_labels = traitlets.List(
+        ["A", "B"], help="What the view calls the two sides of a diff"
+    ).tag(sync=True)
     editable_prompt = traitlets.Bool(False).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Float(-1.0, help="Fraction of the current run done; -1 unknown").tag(
@@ -177,7 +187,9 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self._waiting: Callable[[], None] | None = None
         self._request_lock = threading.Lock()
         self._own_payload: dict[str, Any] | None = None
-        self._runner = None if model is None else Runner(model, self._set_busy, self._set_progress)
+        self._runner = None if model is None else Runner(model, self._busy_a, self._set_progress)
+        self._side_b: CompareSide | None = None
+        self._busy_sides: set[str] = set()
         if model is not None:
             model_tokenizer(model)  # TypeError now, not at the first run
         super().__init__(
@@ -278,11 +290,68 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
     @traitlets.observe("prompt", "k", "layers", "remote", "targets", "metrics", "chat", "sublayers")
     def _on_run_input(self, change: dict[str, Any]) -> None:
-        if self._model is not None and change["new"] != change["old"] and self.prompt:
-            self._request_run(background=self._from_browser(change["name"]))
+        if self._model is None or change["new"] == change["old"]:
+            return
+        background = self._from_browser(change["name"])
+        if self.prompt:
+            self._request_run(background=background)
+        if change["name"] != "prompt":  # k, layers, targets, ... apply to both sides
+            self._request_side_b(background)
+
+    @traitlets.observe("compare_prompt")
+    def _on_compare_prompt(self, change: dict[str, Any]) -> None:
+        if change["new"] != change["old"]:
+            self._request_side_b(self._from_browser("compare_prompt"))
+
+    @traitlets.validate("compare_prompt")
+    def _validate_compare_prompt(self, proposal: dict[str, Any]) -> str:
+        return check_text(proposal["value"], "compare_prompt")
+
+    @traitlets.validate("compare_data")
+    def _validate_compare_data(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        value = proposal["value"]
+        if not value:
+            return {}
+        payload = widget_payload(value)
+        if self.data and list(payload["layers"]) != list(self.data["layers"]):
+            raise traitlets.TraitError(
+                f"compare_data has layers {payload['layers']}, the widget's data "
+                f"{self.data['layers']}: both sides of a diff need the same layers"
+            )
+        return payload
+
+    @traitlets.validate("compare_labels")
+    def _validate_compare_labels(self, proposal: dict[str, Any]) -> list[str]:
+        value = list(proposal["value"])
+        if len(value) != 2:
+            raise traitlets.TraitError(f"compare_labels must be two names, got {value!r}")
+        return [check_text(v, f"compare_labels[{i}]") for i, v in enumerate(value)]
+
+    def _run_inputs(self, prompt: str) -> dict[str, Any]:
+        """``start_run``'s arguments for ``prompt`` from the current traits."""
+        return {
+            "prompt": prompt,
+            "k": self.k,
+            "layers": self.layers,
+            "remote": self.remote,
+            "extra": _pinned_ids(self.pins),
+            "targets": [Target(t["name"], tuple(t["ids"])) for t in self.targets],
+            "metrics": self.metrics,
+            "chat": self.chat,
+            "sublayers": self.sublayers,
+        }
+
+    def _request_side_b(self, background: bool) -> None:
+        side = self._side_b
+        if side is None or not self.compare_prompt:
+            return
+        inputs = self._run_inputs(self.compare_prompt)
+        side.request(inputs, background)
 
     @traitlets.observe("pins")
     def _on_pins(self, change: dict[str, Any]) -> None:
+        if self._side_b is not None:
+            self._side_b.track(_pinned_ids(change["new"]), self._from_browser("pins"))
         if self._run is not None:
             self.track(_pinned_ids(change["new"]), _background=self._from_browser("pins"))
 
@@ -310,17 +379,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     def _request_run(self, background: bool) -> None:
         with self._request_lock:  # the newest ticket carries the newest trait values
             ticket = self._runner.claim()
-            inputs = {
-                "prompt": self.prompt,
-                "k": self.k,
-                "layers": self.layers,
-                "remote": self.remote,
-                "extra": _pinned_ids(self.pins),
-                "targets": [Target(t["name"], tuple(t["ids"])) for t in self.targets],
-                "metrics": self.metrics,
-                "chat": self.chat,
-                "sublayers": self.sublayers,
-            }
+            inputs = self._run_inputs(self.prompt)
         warning = self._size_warning(inputs["prompt"], inputs["k"], inputs["layers"])
         if warning and background:
             self._ask(warning, lambda: self._submit_run(inputs, True))
@@ -379,6 +438,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     def stop(self) -> bool:
         """Abandon the current run; the shown data stays. True if something was running."""
         stopped = self._runner.stop() if self._runner is not None else False
+        if self._side_b is not None:
+            stopped = self._side_b.stop() or stopped
         if stopped:
             self.error = (
                 "Stopped: the run for this prompt was abandoned; the lens shown is the previous one"
@@ -387,11 +448,22 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until runs started from the browser are done; False on timeout."""
-        return self._runner.wait_idle(timeout) if self._runner is not None else True
+        done = self._runner.wait_idle(timeout) if self._runner is not None else True
+        if self._side_b is not None:
+            done = self._side_b.wait(timeout) and done
+        return done
 
-    def _set_busy(self, busy: bool) -> None:
+    def _busy_a(self, busy: bool) -> None:
+        self._set_busy(busy, "a")
+
+    def _busy_b(self, busy: bool) -> None:
+        self._set_busy(busy, "b")
+
+    def _set_busy(self, busy: bool, side: str = "a") -> None:
+        # Both sides of a diff run on their own runners; the widget is busy while either is.
+        (self._busy_sides.add if busy else self._busy_sides.discard)(side)
         with self.hold_sync():
-            self.busy = busy
+            self.busy = bool(self._busy_sides)
             self.progress = -1.0
             self.status = ""
 
@@ -473,19 +545,24 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if self.remote:
             raise ValueError("generation runs on this machine only: set w.remote = False first")
         generation.check_arguments(n, temperature)
-        if self._run is None or self._run.prompt != self.prompt:
-            if not self.prompt:
-                raise ValueError("set a prompt first: w.prompt = '...'")
-            self._request_run(background=False)
-        run = self._run
-        if run is None:
-            return  # the prompt's run failed: w.error says why
+        if not self.prompt:
+            raise ValueError("set a prompt first: w.prompt = '...'")
+        with self._request_lock:
+            ticket = self._runner.claim()
+            inputs = self._run_inputs(self.prompt)
+            current = (
+                self._run if self._run is not None and self._run.prompt == self.prompt else None
+            )
 
         def job(control: Control) -> LensRun:
             def shown(extended: LensRun) -> None:
                 control.check()  # a superseded generation must not overwrite a newer view
                 self._show(extended, partial=True)
 
+            run = current
+            if run is None:  # a new prompt: its lens first, in this thread too
+                run = start_run(self._model, control=control, **inputs)
+                shown(run)
             # Each token is shown as it comes, so Stop keeps the tokens written so far.
             return generation.generate(
                 run,
@@ -497,7 +574,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
                 on_token=shown,
             )
 
-        self._runner.submit(job, self._show, self._fail, _background)
+        self._runner.submit(job, self._show, self._fail, _background, ticket)
 
     def on_select(
         self, callback: Callable[[int, int, int, str], Any], remove: bool = False
@@ -511,6 +588,63 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             self._select_callbacks.remove(callback)
         else:
             self._select_callbacks.append(callback)
+
+    @classmethod
+    def compare(
+        cls,
+        a: Any,
+        b: Any,
+        *,
+        model: Any = None,
+        model_b: Any = None,
+        labels: Sequence[str] = ("A", "B"),
+        **kwargs: Any,
+    ) -> LogitLensWidget:
+        """Diff two runs in one grid: prompt A vs prompt B, or model A vs model B.
+
+        Args:
+            a: side A: a prompt (with ``model``), or collected data.
+            b: side B: a prompt (run on ``model_b``, default ``model``), or collected data.
+            model: makes the diff live: editing either prompt (``w.prompt``,
+                ``w.compare_prompt``, or the widget) reruns that side; ``k``, ``layers``,
+                targets, pins and metrics apply to both.
+            model_b: side B's model, which must share ``model``'s tokenizer (e.g. an edited
+                copy: a layer ablated or a direction steered through nnsight).
+            labels: what the view calls the two sides.
+            **kwargs: the widget's other arguments (``k``, ``layers``, ``targets``, ...).
+
+        Returns:
+            The widget: cells can be colored by the change in a token's probability (A − B)
+            or by the Jensen–Shannon divergence of the two top-k distributions; the popup
+            shows both sides and the chart both trajectories. Positions are aligned by
+            index; past the shorter prompt only one side shows (docs/views.md).
+
+        Raises:
+            ValueError: different tokenizers, different layers, or prompts without a model.
+        """
+        if model is None:
+            if isinstance(a, str) or isinstance(b, str):
+                raise ValueError("prompts need a model: LogitLensWidget.compare(a, b, model=...)")
+            w = cls(data=a, compare_labels=list(labels), **kwargs)
+            w.compare_data = b
+            return w
+        side_model = model if model_b is None else model_b
+        check_same_tokenizer(model, side_model)
+        w = cls(model=model, prompt=a, compare_labels=list(labels), **kwargs)
+        w._side_b = CompareSide(
+            side_model, w._set_compare_data, w._fail, w._busy_b, w._set_progress
+        )
+        w.compare_prompt = b
+        return w
+
+    def _set_compare_data(self, payload: dict[str, Any]) -> None:
+        self.compare_data = payload
+
+    @property
+    def compare_result(self) -> dict[str, Any] | None:
+        """Side B of a live diff in ``collect_logit_lens``'s format (None otherwise)."""
+        run = None if self._side_b is None else self._side_b.run
+        return None if run is None else _as_collection(run.result)
 
     @property
     def result(self) -> dict[str, Any] | None:
@@ -602,7 +736,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
                 seed=msg.get("seed"),
                 _background=True,
             )
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # an answer, not a browser left waiting for one
+            log.error("generate command failed", exc_info=exc)
             return {"error": _one_line(exc)}, []
         return {"started": True}, []
 

@@ -59,3 +59,72 @@ def detail_answer(
         "tokens": [f"tok{i}" for i in ids],
     }
     return answer, (np.ascontiguousarray(probs[:, position, order].T, dtype="<f4").tobytes(),)
+
+
+def _held_from(mask: np.ndarray) -> int:
+    """The first lens row from which ``mask`` [L] holds to the last row; -1 if not at the last."""
+    if not mask[-1]:
+        return -1
+    row = len(mask) - 1
+    while row > 0 and mask[row - 1]:
+        row -= 1
+    return row
+
+
+def generation_payload(
+    run: int = 1,
+    n_prompt: int = 4,
+    n_gen: int = 2,
+    template: tuple[int, ...] = (),
+    shown: int | None = None,
+    sampled: tuple[int, ...] = (),
+    commitment: list[int] | None = None,
+    entered: list[int] | None = None,
+    layer_step: int = 1,
+    **kw: Any,
+) -> dict[str, Any]:
+    """A generation's payload (docs/data-format.md §3): ``n_prompt`` prompt positions (those
+    in ``template`` are chat-template tokens) followed by ``n_gen`` generated ones, of which
+    the first ``shown`` positions are sent (all by default) so that a stream of payloads of
+    one run grows by a position each, earlier cells unchanged.
+
+    Each generated token is position p - 1's top-1 at the last lens row (greedy), or its
+    second (positions in ``sampled``); ``commitment`` and ``entered_topk`` are computed from
+    the top-k unless given. ``layer_step`` spaces the layer numbers (lens row r is layer
+    ``r * layer_step``), so rows and layer numbers differ. ``kw`` as for ``collection``.
+    """
+    total = n_prompt + n_gen
+    data = collection(n_pos=total, **kw)
+    topk = data["topk"]
+    n_layers = topk.shape[0]
+    kinds = np.zeros(total, np.uint8)
+    kinds[list(template)] = 1
+    kinds[n_prompt:] = 2
+    commit = np.full(total, -1, np.int32)
+    enter = np.full(total, -1, np.int32)
+    for p in range(n_prompt, total):
+        token = int(topk[-1, p - 1, 1 if p in sampled else 0])
+        data["input"][p] = data["vocab"][token]
+        data["input_ids"][p] = token
+        commit[p] = _held_from(topk[:, p - 1, 0] == token)
+        enter[p] = _held_from((topk[:, p - 1, :] == token).any(-1))
+    if commitment is not None:
+        commit = np.asarray(commitment, np.int32)
+    if entered is not None:
+        enter = np.asarray(entered, np.int32)
+    n = total if shown is None else shown
+    data["input"] = data["input"][:n]
+    data["input_ids"] = data["input_ids"][:n]
+    data["layers"] = [r * layer_step for r in range(n_layers)]
+    for key in ("topk", "topk_probs"):
+        data[key] = np.ascontiguousarray(data[key][:, :n])
+    data["entropy"] = np.ascontiguousarray(data["entropy"][:, :n])
+    data["tracked"] = data["tracked"][:n]
+    data["probs"] = data["probs"][:n]
+    return {
+        **to_widget_payload(data),
+        "run": run,
+        "position_kinds": kinds[:n].tobytes(),
+        "commitment": commit[:n].astype("<i4").tobytes(),
+        "entered_topk": enter[:n].astype("<i4").tobytes(),
+    }

@@ -13,7 +13,8 @@ bundle must:
 - never allocate typed arrays much larger than the data, and make no network request.
 
 Half the payloads carry the optional exact metrics (``kl``, ``targets``, ``target_logprobs``,
-``target_ranks``), and some mutations break those.
+``target_ranks``), half the generation fields (``position_kinds``, ``commitment``,
+``entered_topk``), and some mutations break those.
 
 Seeded and deterministic: the same cases on every run.
 """
@@ -64,6 +65,9 @@ V3_FIELDS = [
     "targets",
     "target_logprobs",
     "target_ranks",
+    "position_kinds",
+    "commitment",
+    "entered_topk",
 ]
 BYTES = {
     "topk_ids": "<i4",
@@ -76,6 +80,9 @@ BYTES = {
     "kl": "<f4",
     "target_logprobs": "<f4",
     "target_ranks": "<i4",
+    "position_kinds": "u1",
+    "commitment": "<i4",
+    "entered_topk": "<i4",
 }
 V2_FIELDS = ["meta", "input", "layers", "topk", "tracked"]
 # A message names a field ("topk_probs"[2][0][1] ...) or speaks of the whole data.
@@ -125,7 +132,19 @@ def _v3_base(rng: random.Random) -> dict[str, Any]:
     payload = to_widget_payload(data)
     if rng.random() < 0.5:
         payload.update(_metrics(payload, rng))
+    if rng.random() < 0.5:
+        payload.update(_generation(rng))
     return payload
+
+
+def _generation(rng: random.Random) -> dict[str, Any]:
+    """Valid generation fields for a 4 x 3 payload, each present or not on its own."""
+    fields = {
+        "position_kinds": bytes(rng.choice([0, 1, 2]) for _ in range(3)),
+        "commitment": np.array([rng.randrange(-1, 4) for _ in range(3)], "<i4").tobytes(),
+        "entered_topk": np.array([rng.randrange(-1, 4) for _ in range(3)], "<i4").tobytes(),
+    }
+    return {key: value for key, value in fields.items() if rng.random() < 0.8}
 
 
 def _metrics(payload: dict, rng: random.Random) -> dict[str, Any]:
@@ -166,6 +185,10 @@ def _set_value(data: dict, key: str, rng: random.Random, values: list) -> str:
     value = rng.choice(values)
     if key == "cell_status":
         value = rng.choice([1, 2, 3, 255])
+    elif key == "position_kinds":
+        value = rng.choice([0, 2, 3, 255])
+    elif key in ("commitment", "entered_topk"):
+        value = rng.choice([-1, 3, -2, 4, 4, 2**31 - 1, -(2**31)])
     elif a.dtype.kind == "i":
         value = max(-(2**31), min(2**31 - 1, int(value)))
     with np.errstate(over="ignore"):
@@ -337,6 +360,12 @@ def _v3_mutations() -> list[Callable[[dict, random.Random], str]]:
         d["targets"] = targets
         return f"targets mutation {choice}: {targets!r}"
 
+    def bad_generation(d, rng):
+        key = rng.choice(["position_kinds", "commitment", "entered_topk"])
+        if d.get(key) is None:
+            d[key] = bytes(3 if key == "position_kinds" else 12)
+        return _set_value(d, key, rng, BAD_INTS)
+
     def absurd(d, rng):
         d["layers"] = list(range(rng.choice([80, 200])))
         d["input"] = ["a"] * rng.choice([3, 5000])
@@ -360,6 +389,8 @@ def _v3_mutations() -> list[Callable[[dict, random.Random], str]]:
         bad_offsets,
         bad_metric,
         bad_metric,
+        bad_generation,
+        bad_generation,
         absurd,
     ]
 
