@@ -564,15 +564,20 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
                 run = start_run(self._model, control=control, **inputs)
                 shown(run)
             # Each token is shown as it comes, so Stop keeps the tokens written so far.
-            return generation.generate(
-                run,
-                n,
-                sample=sample,
-                seed=seed,
-                temperature=temperature,
-                control=control,
-                on_token=shown,
-            )
+            try:
+                return generation.generate(
+                    run,
+                    n,
+                    sample=sample,
+                    seed=seed,
+                    temperature=temperature,
+                    control=control,
+                    on_token=shown,
+                )
+            except session.Cancelled:
+                if self._run is run:  # stopped, not replaced: show the last token appended
+                    self._show(run, partial=True)
+                raise
 
         self._runner.submit(job, self._show, self._fail, _background, ticket)
 
