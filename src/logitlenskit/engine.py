@@ -51,6 +51,7 @@ __all__ = [
     "CODE_PER_NAT",
     "DEFAULT_CHUNK_BYTES",
     "DEFAULT_SUB_BYTES",
+    "MAX_FLOAT64_HEAD_BYTES",
     "cell_log_probs",
     "code_error_bound",
     "decode_lens",
@@ -63,6 +64,9 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_BYTES = 128 * 2**20
+#: Largest unembedding kept as a float64 copy for one call's KL reference (SmolLM2's is
+#: 226 MB); a larger one is converted slice by slice in every block.
+MAX_FLOAT64_HEAD_BYTES = 512 * 2**20
 DEFAULT_SUB_BYTES = 4 * 2**20
 
 # Probability codec: u(p) = CODE_LINEAR·p + CODE_PER_NAT·ln p, rounded to an int16.
@@ -163,9 +167,7 @@ def _cell_metrics(
         # relative, where sgemv's running sum was 1e-4 off (30-nat logits, 49k terms).
         p_ref = ref_lp.exp()
         own = (p_ref * ref_lp).sum(-1)
-        by_pos = z.view(-1, n_pos, vocab)
-        weights = p_ref.float()
-        cross = torch.stack([(by_pos[:, p] * weights[p]).sum(-1) for p in range(n_pos)], 1)
+        cross = (z.view(-1, n_pos, vocab) * p_ref.float()[None]).sum(-1)
         kl = (own - cross.double() + log_s.view(-1, n_pos).double()).clamp_(min=0)
         kl = kl.float().reshape(rows)
     if targets is None:
@@ -300,6 +302,8 @@ def lens_reduce(
             ref = torch.stack([kl_reference])[0]
             kl_reference = norm(ref) if norm is not None else ref
         extra = torch.tensor(sorted(set(extra_ids)), dtype=torch.long) if extra_ids else None
+        if head_weight is not None and head_weight.numel() * 8 <= MAX_FLOAT64_HEAD_BYTES:
+            head_weight = head_weight.double()  # once per call, not per block
         block = max(1, chunk_bytes // (n_layers * vocab_size * 4))
         parts = []
         for p0 in range(0, n_pos, block):
