@@ -6,8 +6,8 @@
 import { el } from "./dom.js";
 import { showToken } from "./tokens.js";
 import { formatEntropy, formatProb } from "./format.js";
-import { CELL_OK } from "./lens.js";
-import { signed } from "./color.js";
+import { CELL_OK, ROW_ATTENTION } from "./lens.js";
+import { signed, sublayerParts } from "./color.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./format.js").EntropyUnit} EntropyUnit */
@@ -22,6 +22,8 @@ import { signed } from "./color.js";
  * @property {import("./color.js").CellMetric | null} [metric] the cells' metric (the modes
  *   rank, logprob_diff and delta report its value)
  * @property {string} [foil] the foil as shown (logprob_diff)
+ * @property {string[]} [labels] the diff's two sides' names (diff_token, jsd)
+ * @property {Lens | null} [b] side B of a diff
  */
 
 /**
@@ -50,9 +52,10 @@ export function cellFacts(lens, l, p, ctx) {
   if (lens.status(l, p) !== CELL_OK) return null;
   const id = lens.topId(l, p);
   const final = l === lens.finalRow ? " (final)" : "";
+  const half = lens.rowKind(l) === ROW_ATTENTION ? " after attention" : "";
   /** @type {[string, string][]} */
   const out = [
-    [`layer ${lens.layers[l]}${final} \u00b7 position ${p}`, showToken(lens.input[p]).text],
+    [`layer ${lens.layers[l]}${half}${final} \u00b7 position ${p}`, showToken(lens.input[p]).text],
     ["top token", showToken(lens.token(id)).text],
     ["probability", `${formatProb(lens.topProb(l, p))} \u00b7 rank 1 of ${lens.k}`],
   ];
@@ -67,6 +70,7 @@ export function cellFacts(lens, l, p, ctx) {
   }
   const mode = modeFact(lens, l, p, ctx);
   if (mode) out.push(mode);
+  if (ctx.mode === "sublayer" && lens.hasSublayers) out.push(...sublayerFacts(lens, l, p));
   if (lens.entropy) {
     out.push(["entropy", formatEntropy(lens.entropy[l * lens.P + p], ctx.unit)]);
   }
@@ -108,9 +112,55 @@ function modeFact(lens, l, p, ctx) {
         ];
       return [label, l === 0 ? "first layer: no previous one" : "not known here"];
     }
+    case "diff_token": {
+      const [a, b] = ctx.labels ?? ["A", "B"];
+      const label = `p(${ctx.target}): ${a} \u2212 ${b}`;
+      if (known) return [label, `${signed(v * 100, (x) => x.toFixed(1))} pp`];
+      return [label, ctx.b && p >= ctx.b.P ? `only ${a} has this position` : "not known here"];
+    }
+    case "jsd": {
+      const [a, b] = ctx.labels ?? ["A", "B"];
+      const label = `JSD of the top-k, ${a} vs ${b}`;
+      if (known) return [label, formatEntropy(v, ctx.unit)];
+      return [label, ctx.b && p >= ctx.b.P ? `only ${a} has this position` : "not known here"];
+    }
     default:
       return null;
   }
+}
+
+/**
+ * The "sublayer" mode's two lines at cell (l, p): the top-1 token's change by the layer's
+ * attention and by its MLP (or why there is none).
+ * @param {Lens} lens
+ * @param {number} l
+ * @param {number} p
+ * @returns {[string, string][]}
+ */
+export function sublayerFacts(lens, l, p) {
+  if (lens.rowKind(l) === ROW_ATTENTION) {
+    return [["sub-layers", "colored on the layer's output row (after its MLP)"]];
+  }
+  const s = sublayerParts(lens, l, p);
+  if (!s) return [["sub-layers", "this layer has no after-attention row here"]];
+  const pp = (/** @type {number} */ v) => `${signed(v * 100, (x) => x.toFixed(1))} pp`;
+  const token = showToken(lens.token(s.id)).text;
+  const n = lens.layers[l];
+  const from = n === 0 ? "from 0" : `from layer ${n - 1}'s output`;
+  const larger = Number.isNaN(s.attention)
+    ? "not known"
+    : Math.abs(s.attention) >= Math.abs(s.mlp)
+      ? "attention"
+      : "MLP";
+  return [
+    [
+      `attention's part for ${token}`,
+      Number.isNaN(s.attention)
+        ? `not known (layer ${n - 1}'s output was not collected)`
+        : `${pp(s.attention)} (${from})`,
+    ],
+    [`MLP's part for ${token}`, `${pp(s.mlp)} (larger: ${larger})`],
+  ];
 }
 
 export class CellTip {

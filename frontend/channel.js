@@ -122,11 +122,12 @@ export class Channel {
   /**
    * Report a selected cell (token null) or token to Python's on_select callbacks.
    * @param {number} layer model layer number
+   * @param {number} row lens row (index into the data's layers)
    * @param {number} position
    * @param {number | null} token
    */
-  async select(layer, position, token) {
-    await this.request("select", { layer, position, token });
+  async select(layer, row, position, token) {
+    await this.request("select", { layer, row, position, token });
   }
 
   /** Rerun the current prompt (Enter on an unchanged prompt). */
@@ -185,7 +186,7 @@ export class Channel {
 
   /**
    * The `k` most probable tokens of one cell with their trajectories at its position.
-   * @param {{ run: number, layer: number, position: number, k: number }} msg
+   * @param {{ run: number, layer: number, row: number, position: number, k: number }} msg
    * @param {number} L lens rows of the shown data (the buffer's second dimension)
    * @param {AbortSignal} [signal]
    * @returns {Promise<Detail>}

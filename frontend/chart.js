@@ -26,6 +26,10 @@ export { niceCeil };
  * @property {number[]} widths px of each shown column, as the grid has them
  * @property {number[]} cols lens rows shown as grid columns
  * @property {number[]} layers model layer index of each lens row
+ * @property {string[]} [labels] each lens row's label ("12", "12·a" for an after-attention
+ *   row); the layer number when omitted
+ * @property {number[] | null} [kinds] each lens row's kind (row_kinds: 1 after attention,
+ *   0 after the layer); null or omitted: no sub-layer rows
  * @property {number} height
  * @property {number} fontSize px of the widget's text: the axes' margins follow it
  */
@@ -51,12 +55,17 @@ export class Chart {
     this.hoverPath = svg("path", { class: "llk-hover-line" });
     this.guide = svg("line", { class: "llk-guide" });
     this.dots = svg("g", { class: "llk-dots" });
+    /** point markers of each line at every lens row (sub-layer data) */
+    this.markers = svg("g", { class: "llk-markers" });
+    this.note = svg("text", { class: "llk-chart-note", "text-anchor": "end" });
     this.zoomBand = svg("rect", { class: "llk-zoom-band" });
     this.svg.append(
       this.yAxis,
       this.xAxis,
       this.yTitle,
       this.lines,
+      this.markers,
+      this.note,
       this.hoverPath,
       this.guide,
       this.dots,
@@ -304,7 +313,69 @@ export class Chart {
         return p;
       }),
     );
+    this.drawMarkers();
     this.drawHover();
+  }
+
+  /** Whether the data has sub-layer rows (a layer's after-attention row). */
+  sublayers() {
+    return !!this.geo.kinds?.includes(1);
+  }
+
+  /**
+   * With sub-layer rows, every line gets a point at every plotted lens row, so both rows of
+   * each layer show: a hollow square after attention, a dot after the layer. With the
+   * "delta" metric the two are the split of each layer's change: the square the attention's
+   * part, the dot the MLP's. A note in the corner says which is which.
+   */
+  drawMarkers() {
+    const kinds = this.geo.kinds;
+    if (!kinds || !this.sublayers() || this.metric === "kl") {
+      this.markers.replaceChildren();
+      this.note.textContent = "";
+      return;
+    }
+    const [a, b] = this.range();
+    /** @type {SVGElement[]} */
+    const out = [];
+    for (const line of this.pinned) {
+      for (let l = a; l <= b; l++) {
+        const v = line.values[l];
+        if (!Number.isFinite(v) || (this.drawnAxis === "log" && !(v > 0))) continue;
+        const x = this.x(l);
+        const y = this.y(v);
+        const attn = kinds[l] === 1;
+        const m = attn
+          ? svg("rect", { x: x - 3, y: y - 3, width: 6, height: 6, stroke: line.color })
+          : svg("circle", { cx: x, cy: y, r: 2.5, fill: line.color });
+        m.setAttribute("class", attn ? "llk-mark-attn" : "llk-mark-out");
+        m.setAttribute("data-l", String(l));
+        m.setAttribute("data-v", String(v));
+        out.push(m);
+      }
+    }
+    this.markers.replaceChildren(...out);
+    const { top } = this.pads();
+    this.note.setAttribute("x", String(this.edges[this.edges.length - 1] - 4));
+    this.note.setAttribute("y", String(top));
+    this.note.textContent =
+      this.metric === "delta"
+        ? "\u25a1 attention's part \u00b7 \u25cf MLP's part of each layer's change"
+        : "\u25a1 after attention \u00b7 \u25cf after the layer";
+  }
+
+  /**
+   * Lens row l in words for the point tooltip.
+   * @param {number} l
+   */
+  rowTitle(l) {
+    const n = `layer ${this.geo.layers[l]}`;
+    if (!this.sublayers()) return n;
+    const attn = this.geo.kinds?.[l] === 1;
+    if (this.metric === "delta") {
+      return attn ? `${n}: the attention's part` : `${n}: the MLP's part`;
+    }
+    return attn ? `${n}, after attention (before the MLP)` : `${n}, after the layer`;
   }
 
   drawHover() {
@@ -472,7 +543,8 @@ export class Chart {
           class: "llk-xtick",
           "data-l": l,
         });
-        t.textContent = String(this.geo.layers[l]);
+        t.textContent = this.geo.labels?.[l] ?? String(this.geo.layers[l]);
+        if (this.geo.kinds?.[l] === 1) t.classList.add("llk-xtick-attn");
         const title = svg("title");
         title.textContent = "drag to another layer to zoom; double-click to reset";
         t.append(title);
@@ -528,7 +600,7 @@ export class Chart {
     this.guide.setAttribute("y1", String(top));
     this.guide.setAttribute("y2", String(this.geo.height - bottom));
     this.dots.replaceChildren();
-    const rows = [el("div", { class: "llk-tip-head", text: `layer ${this.geo.layers[l]}` })];
+    const rows = [el("div", { class: "llk-tip-head", text: this.rowTitle(l) })];
     for (const line of lines) {
       const v = line.values[l];
       if (Number.isFinite(v)) {

@@ -1,18 +1,21 @@
 // Cell coloring: what value drives a cell's color in each mode, and the color itself.
 
 import { CELL_OPACITY } from "./schema.js";
-import { CELL_OK, idKey } from "./lens.js";
+import { CELL_OK, idKey, ROW_OUTPUT, sublayerSplit } from "./lens.js";
 import { formatDecimal } from "./format.js";
+import { cellJsd } from "./diff.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./schema.js").ColorMode} ColorMode */
 
 /** Modes that color by a target (a pin, or a payload target) besides "token" and "group". */
-export const TARGET_MODES = ["rank", "logprob_diff", "delta"];
+export const TARGET_MODES = ["rank", "logprob_diff", "delta", "diff_token"];
 /** Modes whose colors are signed: the second color (`negative_color`) below 0. */
-export const DIVERGING_MODES = ["logprob_diff", "delta"];
+export const DIVERGING_MODES = ["logprob_diff", "delta", "sublayer", "diff_token"];
 /** Modes whose scale is taken over the shown lens rows (a zoom re-scales them). */
-export const ROW_SCALED_MODES = ["kl", "logprob_diff", "delta"];
+export const ROW_SCALED_MODES = ["kl", "logprob_diff", "delta", "sublayer", "diff_token"];
+/** Modes that compare side A with side B (`compare_data`): off without a side B. */
+export const DIFF_MODES = ["diff_token", "jsd"];
 
 /**
  * The grid takes one number per cell and paints it with `cellBackground`: a diverging mode's
@@ -78,6 +81,7 @@ export function colorFoil(s, targets = []) {
  * @property {number[]} ids the target's ids (token / group / rank / logprob_diff / delta)
  * @property {number[]} [foil] logprob_diff's foil
  * @property {number[]} [rows] lens rows shown; all when omitted
+ * @property {Lens | null} [b] side B of a diff (diff_token, jsd)
  */
 
 /**
@@ -113,7 +117,7 @@ export function niceCeil(v) {
  * @param {ColorSpec} spec
  * @returns {CellMetric | null}
  */
-export function cellMetric(lens, { mode, ids, foil = [], rows }) {
+export function cellMetric(lens, { mode, ids, foil = [], rows, b = null }) {
   const shown = rows ?? [...lens.layers.keys()];
   /** @type {(value: CellMetric["value"], max: number, diverging?: boolean, exact?: boolean) => CellMetric} */
   const metric = (value, max, diverging = false, exact = true) => ({
@@ -176,9 +180,63 @@ export function cellMetric(lens, { mode, ids, foil = [], rows }) {
       };
       return metric(value, Math.min(1, symmetricMax(lens, shown, value)), true);
     }
+    case "diff_token": {
+      // p(target) on side A minus on side B; positions of one side only are uncolored.
+      if (!b || !ids.length) return null;
+      const ta = perPosition(lens, (p) => lens.groupTrajectory(p, ids));
+      const tb = perPosition(lens, (p) => (p < b.P ? b.groupTrajectory(p, ids) : null));
+      const value = (/** @type {number} */ l, /** @type {number} */ p) => {
+        if (p >= b.P || b.status(l, p) !== CELL_OK) return null;
+        const x = ta(p);
+        const y = tb(p);
+        return x && y ? x[l] - y[l] : null;
+      };
+      return metric(value, Math.min(1, symmetricMax(lens, shown, value)), true);
+    }
+    case "jsd": {
+      if (!b) return null;
+      const value = (/** @type {number} */ l, /** @type {number} */ p) => {
+        const v = cellJsd(lens, b, l, p);
+        return Number.isNaN(v) ? null : v;
+      };
+      return metric(value, Math.LN2);
+    }
+    case "sublayer": {
+      if (!lens.hasSublayers) return null;
+      const value = (/** @type {number} */ l, /** @type {number} */ p) => {
+        const s = sublayerParts(lens, l, p);
+        if (!s || Number.isNaN(s.attention)) return null;
+        const a = Math.abs(s.attention);
+        const m = Math.abs(s.mlp);
+        return a >= m ? a : -m;
+      };
+      return metric(value, Math.min(1, symmetricMax(lens, shown, value)), true);
+    }
     default:
       return null;
   }
+}
+
+/**
+ * The "sublayer" mode at an output cell (l, p): the top-1 token t of (l, p), and layer l's
+ * change of p(t) split into its attention part p_t(a_l) − p_t(o_{l−1}) (from 0 at layer 0;
+ * NaN when the residual entering the layer was not collected) and its MLP part
+ * p_t(o_l) − p_t(a_l), read from t's trajectory at p. Null at after-attention rows, at
+ * output rows without their attention row, and at cells without numbers. Positive values
+ * of the mode are the attention's, negative ones the MLP's.
+ * @param {Lens} lens
+ * @param {number} l
+ * @param {number} p
+ * @returns {{ id: number, attention: number, mlp: number } | null}
+ */
+export function sublayerParts(lens, l, p) {
+  if (lens.rowKind(l) !== ROW_OUTPUT || lens.attentionRow(l) < 0) return null;
+  if (lens.status(l, p) !== CELL_OK) return null;
+  const id = lens.topId(l, p);
+  const traj = lens.trajectory(p, id);
+  if (!traj) return null;
+  const s = sublayerSplit(lens, l, p, traj);
+  return s && { id, ...s };
 }
 
 /**
@@ -304,7 +362,7 @@ export function cellBackground(color, a) {
  */
 export function modeColor(mode, s) {
   if (mode === "entropy") return s.entropy_color;
-  if (mode === "kl") return s.metric_color;
+  if (mode === "kl" || mode === "jsd") return s.metric_color;
   if (DIVERGING_MODES.includes(mode)) return `${s.heat_color} ${s.negative_color}`;
   return s.heat_color;
 }

@@ -29,6 +29,7 @@ export { niceStep };
  * @typedef {object} ScaleExtra
  * @property {CellMetric | null} [metric] the cells' metric (color.js cellMetric)
  * @property {string} [foil] the foil as shown (logprob_diff)
+ * @property {string[]} [labels] the diff's two sides' names (diff_token, jsd)
  */
 
 /**
@@ -121,6 +122,47 @@ export function colorScale(lens, mode, target, unit, extra = {}) {
         low: "falling",
         high: "rising",
         ticks: divergingTicks(m.max, (v) => signed(v * 100)),
+        entropy: false,
+        diverging: true,
+      };
+    }
+    case "diff_token": {
+      const m = extra.metric;
+      if (m?.mode !== "diff_token" || !target) return null;
+      const [a, b] = extra.labels ?? ["A", "B"];
+      return {
+        title: `p(${target}): ${a} ${MINUS} ${b} (percentage points)`,
+        low: `higher in ${b}`,
+        high: `higher in ${a}`,
+        ticks: divergingTicks(m.max, (v) => signed(v * 100)),
+        entropy: false,
+        diverging: true,
+      };
+    }
+    case "jsd": {
+      const m = extra.metric;
+      if (m?.mode !== "jsd") return null;
+      const [a, b] = extra.labels ?? ["A", "B"];
+      const max = inUnit(m.max, unit);
+      const ticks = linearTicks(max);
+      ticks[ticks.length - 1].text = unit === "bits" ? "1" : "ln 2";
+      return {
+        title: `Jensen\u2013Shannon divergence of the top-k, ${a} vs ${b} (${unit})`,
+        low: "alike",
+        high: "disjoint",
+        ticks,
+        entropy: true,
+      };
+    }
+    case "sublayer": {
+      // Two hues, one per sub-layer: the cell's intensity is the larger part's |Δp|.
+      const m = extra.metric;
+      if (m?.mode !== "sublayer") return null;
+      return {
+        title: "which sub-layer moved the top-1 token more (|\u0394p|, percentage points)",
+        low: "MLP moved it more",
+        high: "attention moved it more",
+        ticks: divergingTicks(m.max, (v) => formatDecimal(Math.abs(v) * 100)),
         entropy: false,
         diverging: true,
       };

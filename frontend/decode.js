@@ -324,6 +324,7 @@ function decodeV3(d) {
     }
   }
   const run = optionalInt(d, "run", 0);
+  const rowKinds = decodeRowKinds(d.row_kinds, layers);
   const { vocab, chars } = decodeVocab(d.vocab);
   const trackedOffsets = binary(d, "tracked_offsets", Int32Array, P + 1);
   checkOffsets(trackedOffsets);
@@ -392,11 +393,47 @@ function decodeV3(d) {
     fromV2: false,
     numLayers,
     run,
+    rowKinds,
     cellStatus,
     kl,
     ...metrics,
     ...generation,
   });
+}
+
+/**
+ * The optional `row_kinds` (docs/data-format.md §3): one kind per lens row, 0 (after the
+ * layer) or 1 (after its attention, before its MLP); a kind-1 row is followed by the kind-0
+ * row of the same layer. Null when absent (every row is a layer's output).
+ * @param {unknown} v
+ * @param {number[]} layers
+ * @returns {Uint8Array | null}
+ */
+export function decodeRowKinds(v, layers) {
+  if (v == null) return null;
+  const L = layers.length;
+  if (!Array.isArray(v)) fail(`"row_kinds" must be a list of integers (got ${describe(v)})`);
+  if (v.length !== L) {
+    fail(`"row_kinds" has ${v.length} values for ${L} lens rows (one per layers entry)`);
+  }
+  v.forEach((x, i) => {
+    if (x !== 0 && x !== 1) {
+      fail(
+        `"row_kinds"[${i}] is ${describe(x)}; a lens row's kind is 0 (after the layer) or 1 ` +
+          "(after the layer's attention, before its MLP)",
+      );
+    }
+  });
+  v.forEach((x, i) => {
+    if (x === 1 && (i + 1 === L || v[i + 1] !== 0 || layers[i + 1] !== layers[i])) {
+      fail(
+        `"row_kinds"[${i}] is 1 (layer ${layers[i]} after attention), but the next lens row is ` +
+          `not layer ${layers[i]}'s output: an after-attention row must be followed by a row ` +
+          "of kind 0 of the same layer",
+      );
+    }
+  });
+  return Uint8Array.from(v);
 }
 
 /**

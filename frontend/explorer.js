@@ -42,8 +42,13 @@ import { CellTip, cellFacts } from "./celltip.js";
 import { defaultLine } from "./defaultline.js";
 import { ColumnText } from "./measure.js";
 import { NO_KERNEL, runActions, runState } from "./live.js";
+import { sendTraits } from "./state.js";
+import { mismatch } from "./diff.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
+
+/** Side B's chart lines (a diff) are dashed so. */
+const B_DASH = "6 3";
 
 export class Explorer {
   /**
@@ -60,6 +65,12 @@ export class Explorer {
     this.channel = new Channel(experimental, signal);
     /** @type {Lens | null} */
     this.lens = null;
+    /** @type {Lens | null} side B of a diff (`compare_data`), null without one */
+    this.lensB = null;
+    /** @type {unknown} the `compare_data` value last decoded */
+    this.compareRaw = undefined;
+    /** @type {{ lens: Lens | null, problem: string }} what it decoded to */
+    this.compareDecoded = { lens: null, problem: "" };
     this.width = host.getBoundingClientRect().width;
     this.scrollbar = 0;
     /** position the chart follows while no row is pinned: the last clicked one */
@@ -115,6 +126,33 @@ export class Explorer {
       onRemoveRow: (p) => s.set({ pinned_rows: s.get("pinned_rows").filter((q) => q !== p) }),
     });
     this.message = el("div", { class: "llk-message", attrs: { role: "alert" } });
+    // The diff's side B: its prompt box (Enter sends `compare_prompt`) and what is compared.
+    this.comparePrompt = /** @type {HTMLTextAreaElement} */ (
+      el("textarea", {
+        class: "llk-compare-prompt",
+        title: "side B's prompt: Enter reruns side B (Shift+Enter: new line)",
+        attrs: { spellcheck: "false", rows: "1" },
+      })
+    );
+    this.compareLabel = el("span", { class: "llk-compare-label" });
+    this.compareBox = el("div", { class: "llk-compare-box" }, [
+      this.compareLabel,
+      this.comparePrompt,
+    ]);
+    this.compareBox.hidden = true;
+    this.runbar.root.append(this.compareBox);
+    this.comparePrompt.addEventListener(
+      "keydown",
+      (e) => {
+        if (e.key !== "Enter" || e.shiftKey || e.isComposing) return;
+        e.preventDefault();
+        sendTraits(this.model, { compare_prompt: this.comparePrompt.value });
+        this.model.save_changes();
+      },
+      { signal },
+    );
+    this.diffNote = el("div", { class: "llk-diff-note", attrs: { "aria-live": "polite" } });
+    this.diffNote.hidden = true;
     this.hint = el("div", { class: "llk-hint", attrs: { "aria-live": "polite" } });
     this.root = el("div", { class: "llk" });
     this.selection = new Selection(
@@ -129,6 +167,7 @@ export class Explorer {
         onColorBy: (id) => s.set({ color_mode: "token", color_token: id }),
         onToggleRow: (p) => this.lens && s.set(toggleRow(this.lens, s.all(), p)),
         onTrajectories: () => this.updatePins(),
+        diff: () => (this.lensB ? { b: this.lensB, labels: this.labels() } : null),
       },
     );
     this.celltip = new CellTip(signal, this.grid.root, this.root, (cell) => this.cellTip(cell));
@@ -143,6 +182,7 @@ export class Explorer {
       this.chart.root,
       el("div", { class: "llk-resize-chart", title: "drag to change the chart's height" }),
       this.legend.root,
+      this.diffNote,
       this.selection.popup.root,
       this.celltip.root,
       el("div", { class: "llk-resize-table", title: "drag to change the widget's width" }),
@@ -168,6 +208,12 @@ export class Explorer {
     const on = (/** @type {string[]} */ keys, /** @type {() => void} */ fn) =>
       this.state.on(keys, fn);
     on(["data"], () => this.loadData());
+    on(["compare_data", "compare_labels", "compare_prompt"], () => {
+      this.loadCompare();
+      this.applyColoring();
+      this.updatePins();
+      this.updateToolbar();
+    });
     onPushedTrajectories(this.model, this.abort.signal, (pushed) => this.addPushed(pushed));
     on(["column_width", "input_column_width", "table_width", "x_zoom", "chart_height"], () =>
       this.layout(),
@@ -263,11 +309,59 @@ export class Explorer {
     if (!extended) this.scrollbar = this.grid.scrollbarWidth();
     this.chart.root.hidden = !lens;
     this.legend.root.hidden = !lens;
+    this.loadCompare();
     this.layout();
     this.applyColoring();
     this.applyMetric();
     this.updateToolbar();
     if (extended) this.selection.dataExtended();
+  }
+
+  /** The diff's two names (`compare_labels`), "A" and "B" when not given. */
+  labels() {
+    const l = this.model.get("compare_labels") ?? [];
+    return [l[0] || "A", l[1] || "B"];
+  }
+
+  /**
+   * Decode side B (`compare_data`; {} = no diff). It must have side A's layers and k; when it
+   * cannot be shown the note says why and the diff modes stay off.
+   */
+  loadCompare() {
+    const a = this.lens;
+    const raw = this.model.get("compare_data") ?? {};
+    // Side A's data changes more often (a generation streams it): decode side B once.
+    if (raw !== this.compareRaw) {
+      this.compareRaw = raw;
+      this.compareDecoded = { lens: null, problem: "" };
+      try {
+        this.compareDecoded.lens = decode(raw);
+      } catch (err) {
+        this.compareDecoded.problem = `Cannot compare with side B: ${/** @type {Error} */ (err).message}`;
+      }
+    }
+    let { lens: b, problem } = this.compareDecoded;
+    if (a && b) {
+      const why = mismatch(a, b);
+      if (why) [b, problem] = [null, `Cannot compare with side B: ${why}`];
+    }
+    this.lensB = a ? b : null;
+    const [la, lb] = this.labels();
+    const shown = this.lensB !== null || problem !== "";
+    this.compareBox.hidden = !shown;
+    this.compareLabel.textContent = `${lb}:`;
+    this.comparePrompt.setAttribute("aria-label", `prompt of ${lb} (side B)`);
+    const prompt = this.model.get("compare_prompt") ?? "";
+    if (this.comparePrompt.value !== prompt) this.comparePrompt.value = prompt;
+    this.diffNote.hidden = !shown;
+    this.diffNote.classList.toggle("llk-error", problem !== "");
+    const lengths =
+      a && this.lensB && a.P !== this.lensB.P
+        ? ` Positions from ${Math.min(a.P, this.lensB.P)} on have only ${a.P > this.lensB.P ? la : lb}.`
+        : "";
+    this.diffNote.textContent =
+      problem ||
+      `Diff: ${la} (solid lines, the grid) against ${lb} (dashed lines), positions aligned by index.${lengths}`;
   }
 
   /**
@@ -283,7 +377,12 @@ export class Explorer {
   updateToolbar() {
     const run = runState(this.model, this.lens);
     this.root.dataset.theme = this.state.get("dark_mode");
-    this.toolbar.update(this.lens, this.state.all(), run.busy);
+    this.toolbar.update(
+      this.lens,
+      this.state.all(),
+      run.busy,
+      this.lensB ? { labels: this.labels() } : null,
+    );
     this.runbar.update(run);
   }
 
@@ -349,16 +448,18 @@ export class Explorer {
     const ids = colorTarget(s, lens.targets);
     const foil = colorFoil(s, lens.targets);
     const rows = this.grid.cols.length ? this.grid.cols : undefined;
-    const metric = cellMetric(lens, { mode, ids, foil, rows });
+    const b = this.lensB;
+    const metric = cellMetric(lens, { mode, ids, foil, rows, b });
     this.coloredKey = this.colorKey(lens);
     this.coloredRows = this.grid.cols.join();
     this.grid.setColoring(intensityFn(lens, metric), color);
     const target = ids.length ? idsLabel(lens, s.pins, ids) : "";
     const foilText = foil.length ? idsLabel(lens, s.pins, foil) : "";
     const unit = this.entropyUnit;
-    this.tip = { mode, ids, target, unit, metric, foil: foilText };
+    const labels = this.labels();
+    this.tip = { mode, ids, target, unit, metric, foil: foilText, labels, b };
     this.colorbar.render(
-      colorScale(lens, mode, target, unit, { metric, foil: foilText }),
+      colorScale(lens, mode, target, unit, { metric, foil: foilText, labels }),
       color,
       unit,
     );
@@ -426,10 +527,34 @@ export class Explorer {
       fallback.line.values = lineValues(lens, metric, this.focusPos, [fallback.id]);
       fallback.line.exact = isExact(lens, metric, [fallback.id]);
     }
-    this.chart.setPinned(fallback ? [fallback.line] : this.lines(pins));
+    this.chart.setPinned(fallback ? this.withSideB(fallback.line, fallback.id) : this.lines(pins));
     this.grid.setPinnedRows(this.pinnedRows(lens));
     this.legend.render(lens, pins, this.pinnedRows(lens), this.focusPos, fallback, metric);
     this.selection.refresh();
+  }
+
+  /**
+   * The default line, and in a diff side B's line of the same token at the same position.
+   * @param {import("./chart.js").Line} line
+   * @param {number} id
+   * @returns {import("./chart.js").Line[]}
+   */
+  withSideB(line, id) {
+    const b = this.lensB;
+    if (!b || this.focusPos >= b.P) return [line];
+    const metric = this.state.get("trajectory_metric");
+    const [la, lb] = this.labels();
+    return [
+      { ...line, label: `${line.label} (${la})` },
+      {
+        ...line,
+        values: lineValues(b, metric, this.focusPos, [id]),
+        exact: isExact(b, metric, [id]),
+        label: `${line.label} (${lb})`,
+        dash: B_DASH,
+        cls: `${line.cls ?? ""} llk-line-b`.trim(),
+      },
+    ];
   }
 
   /** @param {Lens} lens */
@@ -446,7 +571,20 @@ export class Explorer {
     if (metric === "kl") {
       return klLines(lens, rows, this.focusPos, this.state.get("metric_color"), this.entropyUnit);
     }
-    return pinLines(lens, pins, rows, this.focusPos, metric);
+    const own = pinLines(lens, pins, rows, this.focusPos, metric);
+    const b = this.lensB;
+    if (!b) return own;
+    // A diff: side B's lines, dashed, beside side A's (positions side B has).
+    const [la, lb] = this.labels();
+    const shared = rows.filter((p) => p < b.P);
+    if (rows.length ? !shared.length : this.focusPos >= b.P) return own;
+    const theirs = pinLines(b, pins, shared, this.focusPos, metric).map((line) => ({
+      ...line,
+      dash: B_DASH,
+      label: `${line.label} (${lb})`,
+      cls: "llk-line-b",
+    }));
+    return [...own.map((line) => ({ ...line, label: `${line.label} (${la})` })), ...theirs];
   }
 
   /**

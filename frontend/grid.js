@@ -5,7 +5,7 @@
 import { el } from "./dom.js";
 import { setToken, showToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
-import { CELL_OK, CELL_INVALID, POS_GENERATED, POS_TEMPLATE } from "./lens.js";
+import { CELL_OK, CELL_INVALID, POS_GENERATED, POS_TEMPLATE, ROW_ATTENTION } from "./lens.js";
 import { commitFor, commitMarks, commitText } from "./commitment.js";
 import { dashSample } from "./dashes.js";
 import { DARK_INK_BELOW, THEME_COLORS } from "./schema.js";
@@ -217,10 +217,14 @@ export class Grid {
     const lens = this.lens;
     const cells = this.cols.map((l, ci) => {
       const last = lens !== null && l === lens.finalRow;
+      const attn = lens !== null && lens.rowKind(l) === ROW_ATTENTION;
+      const title = lens ? lens.rowTitle(l) : "";
       const h = el("div", {
-        class: `llk-colhead llk-head-cell${last ? " llk-final" : ""}`,
-        text: lens ? String(lens.layers[l]) : "",
-        title: last ? "final layer: the model's prediction" : `layer ${lens?.layers[l]}`,
+        class: `llk-colhead llk-head-cell${last ? " llk-final" : ""}${attn ? " llk-head-attn" : ""}`,
+        text: lens ? lens.rowLabel(l) : "",
+        title: last
+          ? `final layer: the model's prediction${lens.hasSublayers ? " (after the layer)" : ""}`
+          : title,
         attrs: { role: "columnheader", "aria-colindex": String(ci + 2), "data-ci": String(ci) },
       });
       h.append(el("div", { class: "llk-resize-col", title: "drag to resize the columns" }));

@@ -13,38 +13,67 @@
 /**
  * The lens rows to show: every row of the zoom range when they fit, else `fit` rows spread
  * as evenly as whole rows allow (gaps differ by at most one), first and last included.
+ * With sub-layer rows (`kinds`: 1 = a layer's after-attention row, followed by that layer's
+ * output row) a layer's two rows are one unit: units are spread instead of rows, so an
+ * after-attention row is never shown without its layer's output row, and a zoom that cuts a
+ * pair takes in its other half.
  * @param {object} o
  * @param {number[]} o.layers model layer index of each lens row
  * @param {number[]} o.zoom [] or [first, last] lens rows (clamped here)
  * @param {number} o.available px for layer columns
  * @param {number} o.columnWidth px per column (the narrowest a column gets)
  * @param {number} [o.count] at most this many columns (fewer than the width allows)
+ * @param {ArrayLike<number> | null} [o.kinds] each lens row's kind (row_kinds); null: all 0
  * @returns {Columns}
  */
-export function fitColumns({ layers, zoom, available, columnWidth, count }) {
-  const [first, last] = zoomRange(zoom, layers.length);
+export function fitColumns({ layers, zoom, available, columnWidth, count, kinds = null }) {
+  let [first, last] = zoomRange(zoom, layers.length);
+  const paired = (/** @type {number} */ i) =>
+    !!kinds && kinds[i] === 1 && i + 1 < layers.length && layers[i + 1] === layers[i];
+  if (kinds && first > 0 && paired(first - 1)) first--;
+  if (kinds && paired(last)) last++;
   const n = last - first + 1;
   let fit = Math.max(2, Math.floor(available / Math.max(1, columnWidth)));
   if (count !== undefined) fit = Math.max(2, Math.min(fit, count));
   const range = zoomed(zoom, layers.length) ? `layers ${layers[first]}\u2013${layers[last]}: ` : "";
+  /** @type {number[][]} units of rows: a layer's pair, or one row */
+  const units = [];
+  for (let i = first; i <= last; i++) units.push(paired(i) ? [i, ++i] : [i]);
+  const u = units.length;
+  const pairs = units.some((x) => x.length === 2);
+  const what = (/** @type {number} */ m) =>
+    pairs
+      ? `${m} layer${m === 1 ? "" : "s"} (2 rows each: after attention, after the layer)`
+      : `${m} layer${m === 1 ? "" : "s"}`;
   if (n <= fit) {
     const rows = Array.from({ length: n }, (_, i) => first + i);
-    return { rows, stride: 1, hint: `${range}all ${n} layer${n === 1 ? "" : "s"}` };
+    return { rows, stride: 1, hint: `${range}all ${what(u)}` };
   }
-  const rows = [];
-  for (let i = 0; i < fit; i++) rows.push(first + Math.round((i * (n - 1)) / (fit - 1)));
+  /** @param {number} m units to spread @returns {number[][]} */
+  const spread = (m) => {
+    const out = [];
+    for (let i = 0; i < m; i++) out.push(units[Math.round((i * (u - 1)) / Math.max(1, m - 1))]);
+    return out;
+  };
+  let chosen = spread(Math.min(u, fit));
+  for (let m = Math.min(u, fit); m > 2 && chosen.flat().length > fit; m--) chosen = spread(m - 1);
+  const rows = chosen.flat();
   let lo = Infinity;
   let hi = 0;
-  for (let i = 1; i < rows.length; i++) {
-    const gap = layers[rows[i]] - layers[rows[i - 1]];
+  for (let i = 1; i < chosen.length; i++) {
+    const gap = layers[chosen[i][0]] - layers[chosen[i - 1][0]];
     lo = Math.min(lo, gap);
     hi = Math.max(hi, gap);
   }
+  if (chosen.length < 2) [lo, hi] = [1, 1];
   const every = lo === hi ? `every ${hi} layers` : `every ${lo}\u2013${hi} layers`;
+  const of = pairs
+    ? `${chosen.length} of ${u} layers, both rows of each`
+    : `${rows.length} of ${n}`;
   return {
     rows,
     stride: hi,
-    hint: `${range}${every} (${rows.length} of ${n}; first and last always shown)`,
+    hint: `${range}${every} (${of}; first and last always shown)`,
   };
 }
 
@@ -132,16 +161,25 @@ export function chartColumns(lens, s, total, scrollbar, textWidth = () => 0) {
   let count;
   let cols;
   let widths;
+  const kinds = lens.rowKinds;
   // Fewer columns only when the final layer's answer would otherwise be cut.
   for (;;) {
-    cols = fitColumns({ layers: lens.layers, zoom: s.x_zoom, available, columnWidth: min, count });
+    cols = fitColumns({
+      layers: lens.layers,
+      zoom: s.x_zoom,
+      available,
+      columnWidth: min,
+      count,
+      kinds,
+    });
     widths = columnWidths({
       needs: cols.rows.map(need),
       min,
       available,
       final: cols.rows.indexOf(lens.finalRow),
     });
-    if (widths || cols.rows.length <= 2) break;
+    // Pairs of sub-layer rows stop shrinking at two layers (four columns).
+    if (widths || cols.rows.length <= 2 || (count !== undefined && cols.rows.length > count)) break;
     count = cols.rows.length - 1;
   }
   return {
@@ -152,6 +190,8 @@ export function chartColumns(lens, s, total, scrollbar, textWidth = () => 0) {
       widths: widths ?? cols.rows.map((l) => Math.max(min, Math.ceil(need(l)))),
       cols: cols.rows,
       layers: lens.layers,
+      labels: lens.layers.map((_, l) => lens.rowLabel(l)),
+      kinds: kinds ? Array.from(kinds) : null,
       height: s.chart_height,
       fontSize: s.font_size,
     },

@@ -13,6 +13,10 @@ export const POS_PROMPT = 0;
 export const POS_TEMPLATE = 1;
 export const POS_GENERATED = 2;
 
+/** Lens row kinds (docs/data-format.md §3, `row_kinds`). */
+export const ROW_OUTPUT = 0;
+export const ROW_ATTENTION = 1;
+
 /** A named target of the payload: a token, or tokens whose probabilities are summed. */
 /** @typedef {import("./schema.js").Target} Target */
 
@@ -46,6 +50,7 @@ export class Lens {
    * @param {boolean} f.fromV2 true when ids were assigned per string by the widget
    * @param {number | null} f.numLayers the model's layer count, when the data says
    * @param {number | null} [f.run] the collection the data came from (null: not live)
+   * @param {Uint8Array | null} [f.rowKinds] [L] ROW_* per lens row; null = all layer outputs
    * @param {Uint8Array | null} [f.cellStatus] [L, P] CELL_* per cell; null = all computed
    * @param {Float32Array | null} [f.kl] [L, P] KL(final output ‖ lens) in nats
    * @param {Target[] | null} [f.targets] named targets (exact metrics below)
@@ -77,10 +82,19 @@ export class Lens {
      * collected. Data that does not say how many layers the model has (seed V2) is taken to
      * end at the last layer.
      */
-    this.finalRow = f.numLayers === null ? this.L - 1 : f.layers.indexOf(f.numLayers - 1);
+    /** @type {Uint8Array | null} */ this.rowKinds = f.rowKinds ?? null;
+    // With sub-layer rows the final layer appears twice: its output row is the final one.
+    const kinds = this.rowKinds;
+    const lastLayer = f.numLayers === null ? -1 : f.numLayers - 1;
+    this.finalRow =
+      f.numLayers === null
+        ? this.L - 1
+        : f.layers.findIndex((n, i) => n === lastLayer && (!kinds || kinds[i] === ROW_OUTPUT));
     /** @type {number | null} */ this.numLayers = f.numLayers;
     /** @type {number | null} */ this.run = f.run ?? null;
     /** @type {Uint8Array | null} */ this.cellStatus = f.cellStatus ?? null;
+    /** whether some lens row is a layer's after-attention half (sub-layer rows) */
+    this.hasSublayers = !!this.rowKinds?.includes(ROW_ATTENTION);
     /** positions with at least one cell that is not computed (their lines get gaps) */
     this.incomplete = new Set();
     const st = this.cellStatus;
@@ -115,6 +129,62 @@ export class Lens {
    */
   kind(p) {
     return this.positionKinds ? this.positionKinds[p] : POS_PROMPT;
+  }
+
+  /**
+   * ROW_OUTPUT (the residual after the whole layer) or ROW_ATTENTION (after its attention,
+   * before its MLP).
+   * @param {number} l
+   */
+  rowKind(l) {
+    return this.rowKinds ? this.rowKinds[l] : ROW_OUTPUT;
+  }
+
+  /**
+   * A lens row's short label: its layer number, "12·a" for layer 12's after-attention row.
+   * @param {number} l
+   */
+  rowLabel(l) {
+    return this.rowKind(l) === ROW_ATTENTION ? `${this.layers[l]}\u00b7a` : String(this.layers[l]);
+  }
+
+  /**
+   * A lens row in words: "layer 12", or with sub-layer rows "layer 12, after attention
+   * (before the MLP)" / "layer 12, after the layer".
+   * @param {number} l
+   */
+  rowTitle(l) {
+    const n = `layer ${this.layers[l]}`;
+    if (!this.hasSublayers) return n;
+    return this.rowKind(l) === ROW_ATTENTION
+      ? `${n}, after attention (before the MLP)`
+      : `${n}, after the layer`;
+  }
+
+  /**
+   * The after-attention row of the same layer just before output row l, or -1 when l has
+   * none (it is not an output row, or its layer has no attention row in the data).
+   * @param {number} l
+   */
+  attentionRow(l) {
+    const k = this.rowKinds;
+    if (!k || l < 1 || k[l] !== ROW_OUTPUT || k[l - 1] !== ROW_ATTENTION) return -1;
+    return this.layers[l - 1] === this.layers[l] ? l - 1 : -1;
+  }
+
+  /**
+   * What the attention of after-attention row a is measured from: the lens row of the
+   * previous layer's output when it is the row before a, -1 for layer 0 (measured from a
+   * probability of 0), null when the residual entering the layer was not collected (a gap
+   * in the layers: the change from the row before would mix in whole layers).
+   * @param {number} a
+   * @returns {number | null}
+   */
+  residualBefore(a) {
+    const n = this.layers[a];
+    if (n === 0) return -1;
+    if (a >= 1 && this.rowKind(a - 1) === ROW_OUTPUT && this.layers[a - 1] === n - 1) return a - 1;
+    return null;
   }
 
   /**
@@ -253,7 +323,7 @@ export class Lens {
       this.run === old.run &&
       this.P >= old.P &&
       this.layers.length === old.layers.length &&
-      this.layers.every((l, i) => l === old.layers[i]) &&
+      this.layers.every((l, i) => l === old.layers[i] && this.rowKind(i) === old.rowKind(i)) &&
       old.input.every((t, p) => t === this.input[p])
     );
   }
@@ -403,6 +473,26 @@ export function bestAtAnyLayer(lens, p, n = 10) {
   for (const [id, t] of lens.extra.get(p) ?? []) add(id, t);
   out.sort((a, b) => b.prob - a.prob || a.id - b.id);
   return out.slice(0, n);
+}
+
+/**
+ * The split of layer N's change at position p for one trajectory, at its output row l: the
+ * attention part p(a_N) − p(o_{N−1}) (from 0 at layer 0) and the MLP part p(o_N) − p(a_N).
+ * Null when l is not an output row with an attention row before it, or a cell is not
+ * computed; `attention` is NaN when the residual entering the layer was not collected.
+ * @param {Lens} lens
+ * @param {number} l output lens row
+ * @param {number} p
+ * @param {ArrayLike<number>} traj the token's probability at every lens row of position p
+ * @returns {{ attention: number, mlp: number } | null}
+ */
+export function sublayerSplit(lens, l, p, traj) {
+  const a = lens.attentionRow(l);
+  if (a < 0 || lens.status(l, p) !== CELL_OK || lens.status(a, p) !== CELL_OK) return null;
+  const b = lens.residualBefore(a);
+  const mlp = traj[l] - traj[a];
+  if (b === null || (b >= 0 && lens.status(b, p) !== CELL_OK)) return { attention: NaN, mlp };
+  return { attention: traj[a] - (b < 0 ? 0 : traj[b]), mlp };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { PIN_PALETTE } from "./schema.js";
 import { rowDash } from "./dashes.js";
 import { showToken } from "./tokens.js";
-import { idKey } from "./lens.js";
+import { idKey, ROW_ATTENTION, sublayerSplit } from "./lens.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./chart.js").Line} Line */
@@ -140,7 +140,10 @@ export function idsLabel(lens, pins, ids) {
  *   top-k (NaN outside it);
  * - logprob: the natural log of the probability: exact when `ids` is a payload target;
  *   -Infinity for 0;
- * - delta: the change of probability from the previous lens row (NaN at the first);
+ * - delta: the change of probability from the previous lens row (NaN at the first); with
+ *   sub-layer rows (row_kinds) the split of each layer's change: at its after-attention row
+ *   the attention's part p(a_N) − p(o_{N−1}) (from 0 at layer 0; NaN when layer N − 1's
+ *   output was not collected), at its output row the MLP's part p(o_N) − p(a_N);
  * - kl: position p's KL to the final output (the ids do not matter).
  * @param {Lens} lens
  * @param {Metric} metric
@@ -177,6 +180,14 @@ export function lineValues(lens, metric, p, ids) {
   if (metric === "logprob") return prob.map(Math.log);
   if (metric === "delta") {
     for (let l = 1; l < lens.L; l++) out[l] = prob[l] - prob[l - 1];
+    if (lens.hasSublayers) {
+      for (let l = 0; l < lens.L; l++) {
+        if (lens.rowKind(l) === ROW_ATTENTION) {
+          const split = sublayerSplit(lens, l + 1, p, prob);
+          out[l] = split ? split.attention : NaN;
+        }
+      }
+    }
     return out;
   }
   return prob;

@@ -37,6 +37,8 @@ export const BEST_N = 10;
  * @property {string} note shown instead of the rows when there are none (a cell with no numbers)
  * @property {string} status the deeper list's state ("loading 20…", an error), or ""
  * @property {number} more the longer list's length the "more" control asks for; 0 hides it
+ * @property {{ labels: string[], entries: { id: number, prob: number }[], note: string,
+ *   lens: Lens } | null} [sideB] a diff's side B: its top-k, listed beside side A's
  */
 
 export class Popup {
@@ -54,6 +56,11 @@ export class Popup {
       attrs: { "aria-label": "close" },
     });
     this.list = el("div", { class: "llk-popup-list", attrs: { role: "list" } });
+    // A diff: side A's name over the list, side B's top-k in a second column.
+    this.headA = el("div", { class: "llk-popup-side-head" });
+    this.headB = el("div", { class: "llk-popup-side-head" });
+    this.listB = el("div", { class: "llk-popup-list llk-popup-list-b", attrs: { role: "list" } });
+    this.sideB = el("div", { class: "llk-popup-side llk-popup-side-b" }, [this.headB, this.listB]);
     this.note = el("div", { class: "llk-popup-note" });
     this.status = el("span", { class: "llk-popup-status", attrs: { "aria-live": "polite" } });
     this.more = el("button", { class: "llk-btn llk-popup-more", text: "more" });
@@ -84,7 +91,10 @@ export class Popup {
       [
         el("div", { class: "llk-popup-head" }, [this.title, this.close]),
         this.note,
-        this.list,
+        el("div", { class: "llk-popup-sides" }, [
+          el("div", { class: "llk-popup-side" }, [this.headA, this.list]),
+          this.sideB,
+        ]),
         this.best,
         el("div", { class: "llk-popup-foot" }, [
           el("span", { text: "click: pin \u00b7 shift/ctrl/\u2318-click: group" }),
@@ -111,6 +121,7 @@ export class Popup {
     this.list.addEventListener("click", (e) => this.onClick(e), o);
     this.list.addEventListener("pointerover", (e) => cb.onHoverToken(this.rowId(e.target)), o);
     this.list.addEventListener("pointerleave", () => cb.onHoverToken(null), o);
+    this.listB.addEventListener("click", (e) => this.onClick(e), o);
     this.bestList.addEventListener("click", (e) => this.onBestClick(e), o);
     this.bestList.addEventListener("pointerover", (e) => cb.onHoverToken(this.bestId(e.target)), o);
     this.bestList.addEventListener("pointerleave", () => cb.onHoverToken(null), o);
@@ -171,6 +182,37 @@ export class Popup {
   }
 
   /**
+   * Side B's column of a diff: its name, then its top-k (click pins, as side A's rows do).
+   * @param {PopupContent} c
+   */
+  fillSideB(c) {
+    const d = c.sideB;
+    this.headA.hidden = !d;
+    this.sideB.hidden = !d;
+    if (!d) return;
+    this.headA.textContent = d.labels[0];
+    this.headB.textContent = d.labels[1];
+    const rows = d.entries.map(({ id, prob }, j) =>
+      el(
+        "div",
+        {
+          class: `llk-popup-row${c.pinned.has(id) ? " llk-pinned" : ""}`,
+          attrs: { role: "listitem", "data-id": String(id) },
+          title: `${showToken(d.lens.token(id)).text} (id ${id})`,
+        },
+        [
+          el("span", { class: "llk-rank", text: String(j + 1) }),
+          tokenSpan(d.lens.token(id), "llk-popup-token"),
+          el("span", { class: "llk-prob", text: formatProb(prob) }),
+        ],
+      ),
+    );
+    this.listB.replaceChildren(
+      ...(d.note ? [el("div", { class: "llk-popup-note", text: d.note })] : rows),
+    );
+  }
+
+  /**
    * @param {Lens} lens
    * @param {number} l lens row
    * @param {number} p position
@@ -181,7 +223,7 @@ export class Popup {
     this.cell = { l, p };
     this.anchor = anchor;
     this.title.replaceChildren(
-      el("span", { text: `layer ${lens.layers[l]} · position ${p} ` }),
+      el("span", { text: `${lens.rowTitle(l)} · position ${p} ` }),
       tokenSpan(lens.input[p], "llk-popup-input"),
     );
     this.fill(lens, content);
@@ -231,6 +273,7 @@ export class Popup {
     this.list.replaceChildren(...rows);
     this.list.scrollTop = scroll;
     this.fillBest(lens, c);
+    this.fillSideB(c);
     this.note.textContent = c.note;
     this.note.hidden = !c.note;
     this.status.textContent = c.status;

@@ -14,7 +14,7 @@
  * @property {"linear" | "log"} chart_scale
  * @property {number[]} color_foil
  * @property {number[]} color_group
- * @property {"top1" | "token" | "group" | "entropy" | "kl" | "rank" | "logprob_diff" | "delta" | "none"} color_mode
+ * @property {"top1" | "token" | "group" | "entropy" | "kl" | "rank" | "logprob_diff" | "delta" | "sublayer" | "diff_token" | "jsd" | "none"} color_mode
  * @property {number | null} color_token
  * @property {number} column_width
  * @property {"auto" | "light" | "dark"} dark_mode
@@ -99,7 +99,20 @@ export const LIMITS = Object.freeze({
 /** The values each enum trait accepts. */
 export const ENUMS = Object.freeze({
   chart_scale: ["linear", "log"],
-  color_mode: ["top1", "token", "group", "entropy", "kl", "rank", "logprob_diff", "delta", "none"],
+  color_mode: [
+    "top1",
+    "token",
+    "group",
+    "entropy",
+    "kl",
+    "rank",
+    "logprob_diff",
+    "delta",
+    "sublayer",
+    "diff_token",
+    "jsd",
+    "none",
+  ],
   dark_mode: ["auto", "light", "dark"],
   trajectory_metric: ["probability", "rank", "logprob", "delta", "kl"],
 });
@@ -114,6 +127,9 @@ export const COLOR_MODE_LABELS = Object.freeze({
   rank: "rank of the target",
   logprob_diff: "log p(target) \u2212 log p(foil)",
   delta: "change from the previous layer",
+  sublayer: "which sub-layer moved the top-1 most",
+  diff_token: "change in a token's probability, A \u2212 B",
+  jsd: "Jensen\u2013Shannon divergence of the top-k",
   none: "none",
 });
 

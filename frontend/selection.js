@@ -29,6 +29,8 @@ const PENDING_NOTE = "Still computing: this cell's predictions are on their way.
  * @property {(id: number) => void} onColorBy
  * @property {(p: number) => void} onToggleRow an input token was clicked
  * @property {() => void} onTrajectories Python's answer added trajectories to the shown Lens
+ * @property {() => ({ b: Lens, labels: string[] } | null)} [diff] side B of a diff and the
+ *   two sides' names: the popup lists side B's top-k beside side A's
  */
 
 export class Selection {
@@ -173,7 +175,7 @@ export class Selection {
    * @param {number | null} token
    */
   report(lens, l, p, token) {
-    if (this.channel.available) this.channel.select(lens.layers[l], p, token).catch(() => {});
+    if (this.channel.available) this.channel.select(lens.layers[l], l, p, token).catch(() => {});
   }
 
   /**
@@ -210,7 +212,8 @@ export class Selection {
     this.deepError = "";
     this.refresh();
     const { l, p } = cell;
-    const msg = { run: lens.run, layer: lens.layers[l], position: p, k };
+    // The lens row says which row of a layer with sub-layer rows (two rows share a number).
+    const msg = { run: lens.run, layer: lens.layers[l], row: l, position: p, k };
     const done = () => {
       if (this.loading?.ctl === ctl) this.loading = null;
     };
@@ -281,7 +284,33 @@ export class Selection {
     const loading = this.loading;
     const more = this.live(lens) && !loading && !exhausted && entries.length < MORE_K ? MORE_K : 0;
     const status = loading ? `loading ${loading.k}\u2026` : this.deepError;
-    return { entries, pinned, note: "", status, more };
+    return { entries, pinned, note: "", status, more, sideB: this.sideB(l, p) };
+  }
+
+  /**
+   * Side B's top-k at cell (l, p) while a diff is shown; null without one.
+   * @param {number} l
+   * @param {number} p
+   * @returns {import("./popup.js").PopupContent["sideB"]}
+   */
+  sideB(l, p) {
+    const diff = this.cb.diff?.();
+    if (!diff) return null;
+    const { b, labels } = diff;
+    /** @type {{ id: number, prob: number }[]} */
+    const entries = [];
+    let note = "";
+    if (p >= b.P) note = `${labels[1]} has no position ${p}`;
+    else if (b.status(l, p) !== CELL_OK) {
+      note = b.status(l, p) === CELL_INVALID ? INVALID_NOTE : PENDING_NOTE;
+    } else {
+      const base = b.cellBase(l, p);
+      for (let j = 0; j < b.k; j++) {
+        const id = b.topkIds[base + j];
+        if (id >= 0) entries.push({ id, prob: b.topkProbs[base + j] });
+      }
+    }
+    return { labels, entries, note, lens: b };
   }
 
   /** Refill the open popup in place (new pins, trajectories, same-run data) and re-place it. */

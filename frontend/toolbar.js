@@ -4,7 +4,7 @@
 
 import { el } from "./dom.js";
 import { showToken } from "./tokens.js";
-import { colorFoil, colorTarget, DIVERGING_MODES, TARGET_MODES } from "./color.js";
+import { colorFoil, colorTarget, DIFF_MODES, DIVERGING_MODES, TARGET_MODES } from "./color.js";
 import { idKey } from "./lens.js";
 import { COLOR_MODE_LABELS, LIMITS, METRIC_LABELS } from "./schema.js";
 
@@ -21,7 +21,7 @@ import { COLOR_MODE_LABELS, LIMITS, METRIC_LABELS } from "./schema.js";
 /** @typedef {{ value: string, ids: number[], text: string }} Choice a target menu entry */
 
 /** Modes whose cells are colored with the heat color (the diverging ones on their + side). */
-const HEAT_MODES = ["top1", "token", "group", ...TARGET_MODES];
+const HEAT_MODES = ["top1", "token", "group", "sublayer", ...TARGET_MODES];
 
 /**
  * @typedef {object} ToolbarCallbacks
@@ -231,8 +231,9 @@ export class Toolbar {
    * @param {Lens | null} lens
    * @param {ToolbarState} s
    * @param {boolean} busy
+   * @param {{ labels: string[] } | null} [diff] side B's labels while a diff is shown
    */
-  update(lens, s, busy) {
+  update(lens, s, busy, diff = null) {
     this.lastLens = lens;
     this.lastState = s;
     this.titleValue = s.title;
@@ -249,9 +250,18 @@ export class Toolbar {
     this.theme.value = s.dark_mode;
     this.fontSize = s.font_size;
     this.entropyColor.hidden = s.color_mode !== "entropy";
-    this.metricColor.hidden = s.color_mode !== "kl";
+    this.metricColor.hidden = s.color_mode !== "kl" && s.color_mode !== "jsd";
     this.negativeColor.hidden = !DIVERGING_MODES.includes(s.color_mode);
     this.heat.hidden = !HEAT_MODES.includes(s.color_mode);
+    const sub = s.color_mode === "sublayer";
+    const heatLabel = sub ? "color where the attention moved the top-1 more" : "cell color";
+    const negLabel = sub
+      ? "color where the MLP moved the top-1 more"
+      : "color of the negative side";
+    this.heat.title = heatLabel;
+    this.heat.setAttribute("aria-label", heatLabel);
+    this.negativeColor.title = negLabel;
+    this.negativeColor.setAttribute("aria-label", negLabel);
     // KL needs data that carries it: say so rather than color nothing.
     const noKl = !lens?.klValues;
     for (const menu of [this.mode, this.metric]) {
@@ -260,6 +270,28 @@ export class Toolbar {
       // The shown value stays selectable: a select cannot show a disabled choice.
       option.disabled = noKl && menu.value !== "kl";
       option.title = noKl ? "this data has no KL divergences (docs/data-format.md §3)" : "";
+    }
+    // The sub-layer mode needs after-attention rows (row_kinds): the same rule as KL.
+    const noSub = !lens?.hasSublayers;
+    const subOption = [...this.mode.options].find((o) => o.value === "sublayer");
+    if (subOption) {
+      subOption.disabled = noSub && this.mode.value !== "sublayer";
+      subOption.title = noSub
+        ? "this data has no sub-layer rows: collect with sublayers=True (docs/views.md)"
+        : "";
+    }
+    // The diff modes need a side B (compare_data).
+    for (const o of this.mode.options) {
+      if (!DIFF_MODES.includes(o.value)) continue;
+      o.disabled = !diff && this.mode.value !== o.value;
+      o.title = diff
+        ? `${diff.labels[0]} against ${diff.labels[1]}`
+        : "no side B to compare with: LogitLensWidget.compare (docs/views.md)";
+    }
+    if (diff && s.color_mode === "diff_token") {
+      const [a, b] = diff.labels;
+      this.heat.title = `color where ${a} gives the token more`;
+      this.negativeColor.title = `color where ${b} gives it more`;
     }
     this.fillTargets(lens, s);
     this.fillFoils(lens, s);

@@ -41,6 +41,9 @@ COLOR_MODES = {
     "rank": "rank of the target",
     "logprob_diff": "log p(target) \u2212 log p(foil)",
     "delta": "change from the previous layer",
+    "sublayer": "which sub-layer moved the top-1 most",
+    "diff_token": "change in a token's probability, A \u2212 B",
+    "jsd": "Jensen\u2013Shannon divergence of the top-k",
     "none": "none",
 }
 # What the chart plots, with the label of the widget's menu (frontend/schema.js too).

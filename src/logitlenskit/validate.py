@@ -480,7 +480,40 @@ def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
             )
     if payload.get("run") is not None:
         out["run"] = _int(payload["run"], "run")
+    if payload.get("row_kinds") is not None:
+        out["row_kinds"] = _row_kinds(payload["row_kinds"], out["layers"])
     return out
+
+
+def _row_kinds(values: Any, layers: list[int]) -> list[int]:
+    """Check ``row_kinds`` (docs/data-format.md §3), one kind per lens row.
+
+    0 is after the layer, 1 after its attention (before its MLP); a row of kind 1 is followed
+    by the kind-0 row of the same layer, so the view never shows an attention half alone.
+    """
+    if not isinstance(values, (list, tuple)):
+        _fail(f"row_kinds must be a list of integers, got {_describe(values)}")
+    if len(values) != len(layers):
+        _fail(
+            f"row_kinds has {len(values)} values for {len(layers)} lens rows (one per layers entry)"
+        )
+    kinds = []
+    for i, value in enumerate(values):
+        kind = as_int(value)
+        if kind not in (0, 1):
+            _fail(
+                f"row_kinds[{i}] is {_describe(value)}; a lens row's kind is 0 (after the "
+                "layer) or 1 (after the layer's attention, before its MLP)"
+            )
+        kinds.append(kind)
+    for i, kind in enumerate(kinds):
+        if kind == 1 and (i + 1 == len(kinds) or kinds[i + 1] != 0 or layers[i + 1] != layers[i]):
+            _fail(
+                f"row_kinds[{i}] is 1 (layer {layers[i]} after attention), but the next lens row "
+                f"is not layer {layers[i]}'s output: an after-attention row must be followed by "
+                "a row of kind 0 of the same layer"
+            )
+    return kinds
 
 
 def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:

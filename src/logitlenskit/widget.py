@@ -677,7 +677,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if run is None or msg.get("run") != run.run_id:
             return {"error": "stale: the data changed", "stale": True}, []
         try:
-            layer_index = run.layers.index(int(msg["layer"]))
+            layer_index = _lens_row(run.layers, msg)
             ids, probs = session.detail(run, layer_index, int(msg["position"]), _check_k(msg["k"]))
         except Exception as exc:
             return {"error": _one_line(exc)}, []
@@ -758,7 +758,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         result = self.result
         if result is None:
             raise ValueError("no collection to read the cell's top token from")
-        layer_index = [int(x) for x in result["layers"]].index(layer)
+        layer_index = _lens_row([int(x) for x in result["layers"]], msg)
         return layer, position, int(result["topk"][layer_index, position, 0])
 
     def _token_text(self, token: int) -> str:
@@ -909,6 +909,20 @@ def _as_target(item: Any) -> Any:
             raise traitlets.TraitError(f"targets: 'ids' of {item['name']!r} must be a list")
         return Target(item["name"], tuple(ids))
     return item
+
+
+def _lens_row(layers: Sequence[int], msg: Mapping[str, Any]) -> int:
+    """The lens row a browser message names, checked against its ``layer``.
+
+    Its ``row`` when given (sub-layer rows share a layer number), else the layer's first row.
+    """
+    layer = int(msg["layer"])
+    if msg.get("row") is None:
+        return list(layers).index(layer)
+    row = int(msg["row"])
+    if not 0 <= row < len(layers) or int(layers[row]) != layer:
+        raise ValueError(f"lens row {row} is not a row of layer {layer} in this data")
+    return row
 
 
 def _pinned_ids(pins: Sequence[Mapping[str, Any]]) -> list[int]:

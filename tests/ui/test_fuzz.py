@@ -14,7 +14,7 @@ bundle must:
 
 Half the payloads carry the optional exact metrics (``kl``, ``targets``, ``target_logprobs``,
 ``target_ranks``), half the generation fields (``position_kinds``, ``commitment``,
-``entered_topk``), and some mutations break those.
+``entered_topk``), and some mutations break those or give sub-layer ``row_kinds``.
 
 Seeded and deterministic: the same cases on every run.
 """
@@ -68,6 +68,7 @@ V3_FIELDS = [
     "position_kinds",
     "commitment",
     "entered_topk",
+    "row_kinds",
 ]
 BYTES = {
     "topk_ids": "<i4",
@@ -366,6 +367,28 @@ def _v3_mutations() -> list[Callable[[dict, random.Random], str]]:
             d[key] = bytes(3 if key == "position_kinds" else 12)
         return _set_value(d, key, rng, BAD_INTS)
 
+    def bad_row_kinds(d, rng):
+        # Sub-layer rows: layers 0 and 1 twice each, then kinds that keep or break the pairs.
+        d["layers"] = [0, 0, 1, 1]
+        d["row_kinds"] = rng.choice(
+            [
+                [1, 0, 1, 0],
+                [0, 0, 1, 0],
+                [1, 0, 0, 1],
+                [1, 1, 0, 0],
+                [0, 1, 1, 0],
+                [1, 0, 2, 0],
+                [1, 0, 1],
+                [1, 0, 1, 0, 0],
+                [1, 0, True, 0],
+                [1, 0, 1.5, 0],
+                [-1, 0, 0, 0],
+                "1010",
+                {"0": 1},
+            ]
+        )
+        return f"layers [0, 0, 1, 1], row_kinds = {d['row_kinds']!r}"
+
     def absurd(d, rng):
         d["layers"] = list(range(rng.choice([80, 200])))
         d["input"] = ["a"] * rng.choice([3, 5000])
@@ -391,6 +414,7 @@ def _v3_mutations() -> list[Callable[[dict, random.Random], str]]:
         bad_metric,
         bad_generation,
         bad_generation,
+        bad_row_kinds,
         absurd,
     ]
 

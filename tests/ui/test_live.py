@@ -58,7 +58,7 @@ def test_popup_grows_to_20_then_100_with_pythons_numbers(wp):
     status = wp.page.locator(f"{OUT} .llk-popup-status")
     assert status.text_content() == "loading 20\u2026"
     (call,) = expect_calls(wp, "detail", 1)
-    assert call["msg"] == {"run": 7, "layer": 2, "position": 1, "k": 20}
+    assert call["msg"] == {"run": 7, "layer": 2, "row": 2, "position": 1, "k": 20}
     assert wp.reply("detail", *detail_answer(7, 2, 1, 20, **BIG))
     expect(popup_rows(wp)).to_have_count(20)
     order = np.argsort(-probs[2, 1], kind="stable")
@@ -69,7 +69,7 @@ def test_popup_grows_to_20_then_100_with_pythons_numbers(wp):
     assert more.text_content() == "show 100"
     more.click()
     call = expect_calls(wp, "detail", 2)[-1]
-    assert call["msg"] == {"run": 7, "layer": 2, "position": 1, "k": 100}
+    assert call["msg"] == {"run": 7, "layer": 2, "row": 2, "position": 1, "k": 100}
     assert wp.reply("detail", *detail_answer(7, 2, 1, 100, **BIG))
     expect(popup_rows(wp)).to_have_count(100)
     assert popup_ids(wp) == [int(i) for i in order[:100]]
@@ -86,10 +86,20 @@ def test_selecting_a_cell_and_pinning_a_row_invoke_select(wp):
     wp.mount(live_payload(run=1))
     data = collection()
     wp.cell(4, 2).click()
-    assert expect_calls(wp, "select", 1)[0]["msg"] == {"layer": 4, "position": 2, "token": None}
+    assert expect_calls(wp, "select", 1)[0]["msg"] == {
+        "layer": 4,
+        "row": 4,
+        "position": 2,
+        "token": None,
+    }
     popup_rows(wp).nth(1).click()
     token = int(data["topk"][4, 2, 1])
-    assert expect_calls(wp, "select", 2)[1]["msg"] == {"layer": 4, "position": 2, "token": token}
+    assert expect_calls(wp, "select", 2)[1]["msg"] == {
+        "layer": 4,
+        "row": 4,
+        "position": 2,
+        "token": token,
+    }
 
 
 def test_data_without_a_run_asks_python_for_nothing_deeper(wp):

@@ -1,0 +1,258 @@
+"""The diff view (LogitLensWidget.compare; src/logitlenskit/compare.py): side B's payload in
+``compare_data`` against side A's ``data``.
+
+Both payloads are made here from known distributions; every expected color, value and line
+is computed by this file (JSD with compare.py's ``jsd_topk`` on the top-k the widget is
+sent), and compared with what the widget shows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness import wire
+from logitlenskit.compare import jsd_topk
+from logitlenskit.formats import to_widget_payload
+
+OUT = "#out1"
+L, K, V = 6, 3, 30
+P_A, P_B = 5, 4
+TOKEN = 7
+LABELS = ["base", "edited"]
+HEAT, NEG, METRIC = (43, 108, 212), (200, 55, 45), (138, 79, 191)
+
+
+def distributions(n_pos: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(L, n_pos, V)) * np.linspace(0.8, 3.0, L)[:, None, None]
+    logits[:, :, TOKEN] += np.linspace(-1.0, 3.0, L)[:, None] * rng.uniform(0.2, 1.5, n_pos)
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    return probs / probs.sum(-1, keepdims=True)
+
+
+def payload(probs: np.ndarray, layers: list[int] | None = None, k: int = K) -> dict[str, Any]:
+    n_pos = probs.shape[1]
+    topk = np.argsort(-probs, axis=-1, kind="stable")[..., :k].astype(np.int32)
+    tracked = [np.union1d(np.unique(topk[:, p]), [TOKEN]).astype(np.int32) for p in range(n_pos)]
+    return to_widget_payload(
+        {
+            "model": "diff-model",
+            "input": [f" w{p}" for p in range(n_pos)],
+            "input_ids": list(range(100, 100 + n_pos)),
+            "layers": layers or list(range(L)),
+            "num_layers": L,
+            "topk": topk,
+            "topk_probs": np.take_along_axis(probs, topk, -1).astype(np.float32),
+            "tracked": tracked,
+            "probs": [probs[:, p, t].astype(np.float32) for p, t in enumerate(tracked)],
+            "vocab": {i: f"t{i}" for i in range(V)},
+        }
+    )
+
+
+def sides() -> tuple[dict, dict, np.ndarray, np.ndarray]:
+    a, b = distributions(P_A, 1), distributions(P_B, 2)
+    return payload(a), payload(b), a, b
+
+
+def top(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The top-k ids and their float32 probabilities, as the payload carries them."""
+    ids = np.argsort(-probs, axis=-1, kind="stable")[..., :K]
+    return ids, np.take_along_axis(probs, ids, -1).astype(np.float32).astype(np.float64)
+
+
+def nice_ceil(v: float) -> float:
+    if v <= 0:
+        return 1.0
+    e = math.floor(math.log10(v))
+    return next(m * 10.0**e for m in (1, 2, 2.5, 5, 10) if m * 10.0**e >= v * (1 - 1e-9))
+
+
+def shown_alpha(intensity: float) -> float:
+    return round(min(1.0, max(0.0, intensity)) * 90) / 100
+
+
+def rgba(wp, ci: int, p: int) -> tuple[tuple[int, ...], float]:
+    bg = wp.cell(ci, p).evaluate("e => getComputedStyle(e).backgroundColor")
+    nums = [float(x) for x in re.findall(r"[\d.]+", bg)]
+    return tuple(int(x) for x in nums[:3]), (nums[3] if len(nums) == 4 else 1.0)
+
+
+def tip_rows(wp, ci: int, p: int) -> dict[str, str]:
+    wp.cell(ci, p).hover()
+    tip = wp.page.locator(f"{OUT} .llk-celltip")
+    labels = tip.locator(".llk-celltip-label").all_text_contents()
+    return dict(zip(labels, tip.locator(".llk-celltip-value").all_text_contents(), strict=True))
+
+
+def mount_diff(wp, **traits: Any) -> tuple[np.ndarray, np.ndarray]:
+    pa, pb, a, b = sides()
+    wp.mount(pa, compare_data=pb, compare_labels=LABELS, compare_prompt="side b", **traits)
+    return a, b
+
+
+@pytest.mark.browser
+def test_the_browsers_jsd_equals_pythons(wp):
+    a, b = mount_diff(wp)
+    ids_a, pr_a = top(a)
+    ids_b, pr_b = top(b)
+    cases = [
+        [
+            ids_a[row, p].tolist(),
+            pr_a[row, p].tolist(),
+            ids_b[row, p].tolist(),
+            pr_b[row, p].tolist(),
+        ]
+        for row in range(L)
+        for p in range(P_B)
+    ]
+    cases += [[[1], [1.0], [2], [1.0]], [[1, 2], [0.5, 0.5], [2, 1], [0.5, 0.5]]]
+    got = wp.page.evaluate(
+        """async (cases) => {
+            const { jsdTopk } = await import('/frontend/diff.js');
+            return cases.map(([a, pa, b, pb]) => jsdTopk(a, pa, b, pb));
+        }""",
+        cases,
+    )
+    for case, value in zip(cases, got, strict=True):
+        expected = jsd_topk(*(np.array(x) for x in case))
+        assert value == pytest.approx(expected, abs=1e-12), case
+
+
+@pytest.mark.browser
+def test_jsd_mode_colors_each_shared_cell_by_the_divergence_of_its_top_k(wp):
+    a, b = mount_diff(wp, color_mode="jsd")
+    ids_a, pr_a = top(a)
+    ids_b, pr_b = top(b)
+    for row in range(L):
+        for p in range(P_A):
+            color, alpha = rgba(wp, row, p)
+            if p >= P_B:
+                assert alpha == 0, "only side A has this position"
+                continue
+            js = jsd_topk(ids_a[row, p], pr_a[row, p], ids_b[row, p], pr_b[row, p])
+            assert alpha == pytest.approx(shown_alpha(js / math.log(2)), abs=0.011)
+            if alpha:
+                assert color == METRIC
+    bar = wp.page.locator(f"{OUT} .llk-colorbar")
+    title = bar.locator(".llk-cbar-title").text_content()
+    assert title == "Jensen\u2013Shannon divergence of the top-k, base vs edited (nats)"
+    assert bar.locator(".llk-cbar-tick").all_text_contents()[-1] == "ln 2"
+    js = jsd_topk(ids_a[3, 1], pr_a[3, 1], ids_b[3, 1], pr_b[3, 1])
+    assert tip_rows(wp, 3, 1)["JSD of the top-k, base vs edited"] == f"{js:.2f} nats"
+    assert tip_rows(wp, 3, 4)["JSD of the top-k, base vs edited"] == "only base has this position"
+
+
+@pytest.mark.browser
+def test_diff_token_mode_diverges_on_the_targets_probability_a_minus_b(wp):
+    a, b = mount_diff(wp, color_mode="diff_token", pins=[{"ids": [TOKEN], "color": "#e6194b"}])
+    diff = a[:, :P_B, TOKEN] - b[:, :, TOKEN]
+    assert (diff > 0).any() and (diff < 0).any()
+    scale = min(1.0, nice_ceil(np.abs(diff).max()))
+    for row in range(L):
+        for p in range(P_A):
+            color, alpha = rgba(wp, row, p)
+            if p >= P_B:
+                assert alpha == 0
+                continue
+            assert alpha == pytest.approx(shown_alpha(abs(diff[row, p]) / scale), abs=0.011)
+            if alpha:
+                assert color == (HEAT if diff[row, p] > 0 else NEG)
+    bar = wp.page.locator(f"{OUT} .llk-colorbar")
+    assert bar.locator(".llk-cbar-title").text_content() == (
+        "p(t7): base \u2212 edited (percentage points)"
+    )
+    assert bar.locator(".llk-cbar-end").all_text_contents() == [
+        "higher in edited",
+        "higher in base",
+    ]
+    v = diff[4, 2] * 100
+    sign = "+" if v > 0 else "\u2212"
+    assert tip_rows(wp, 4, 2)["p(t7): base \u2212 edited"] == f"{sign}{abs(v):.1f} pp"
+
+
+@pytest.mark.browser
+def test_popup_chart_and_prompt_box_show_both_sides(wp):
+    _, b = mount_diff(wp, pins=[{"ids": [TOKEN], "color": "#e6194b"}])
+    page = wp.page
+    # The popup lists both sides' top-k under their names.
+    wp.cell(2, 1).click()
+    heads = page.locator(f"{OUT} .llk-popup-side-head").all_text_contents()
+    assert heads == LABELS
+    ids_b, _ = top(b)
+    rows_b = page.locator(f"{OUT} .llk-popup-list-b .llk-popup-row")
+    assert rows_b.count() == K
+    for j in range(K):
+        assert rows_b.nth(j).get_attribute("data-id") == str(ids_b[2, 1, j])
+    page.keyboard.press("Escape")
+    # The chart: side B's line dashed beside side A's (the followed position is the last of
+    # side A, which side B lacks: pin a shared row instead).
+    wp.set_trait("pinned_rows", [1])
+    paths = page.locator(f"{OUT} .llk-lines path")
+    assert paths.count() == 2
+    assert paths.nth(1).get_attribute("stroke-dasharray") == "6 3"
+    assert paths.nth(1).get_attribute("class") == "llk-line-b"
+    note = page.locator(f"{OUT} .llk-diff-note").text_content()
+    assert "base" in note and "edited" in note and "from 4 on have only base" in note
+    # Side B's prompt box: Enter sends compare_prompt.
+    box = page.locator(f"{OUT} .llk-compare-prompt")
+    assert box.is_visible() and box.input_value() == "side b"
+    assert page.locator(f"{OUT} .llk-compare-label").text_content() == "edited:"
+    box.fill("another prompt")
+    box.press("Enter")
+    assert wp.trait("compare_prompt") == "another prompt"
+    # The modes are offered.
+    for mode in ("diff_token", "jsd"):
+        assert not page.locator(f"{OUT} .llk-mode option[value='{mode}']").is_disabled()
+
+
+@pytest.mark.browser
+def test_without_side_b_the_diff_is_hidden_and_its_modes_disabled(wp):
+    pa, pb, _, _ = sides()
+    wp.mount(pa, pins=[{"ids": [TOKEN], "color": "#e6194b"}])
+    page = wp.page
+    for mode in ("diff_token", "jsd"):
+        assert page.locator(f"{OUT} .llk-mode option[value='{mode}']").is_disabled()
+    assert page.locator(f"{OUT} .llk-compare-box").is_hidden()
+    assert page.locator(f"{OUT} .llk-diff-note").is_hidden()
+    assert page.locator(f"{OUT} .llk-lines path").count() == 1
+    wp.set_trait("color_mode", "jsd")
+    assert page.locator(f"{OUT} .llk-colorbar").is_hidden()
+    assert rgba(wp, 2, 2)[1] == 0
+    # Side B arrives: the diff shows; then it goes again ({}).
+    wp.page.evaluate("([k, v]) => window.llk.setWired(k, v)", ["compare_data", wire(pb)])
+    assert page.locator(f"{OUT} .llk-compare-box").is_visible()
+    assert not page.locator(f"{OUT} .llk-mode option[value='jsd']").is_disabled()
+    assert rgba(wp, 2, 2)[1] > 0
+    assert page.locator(f"{OUT} .llk-lines path").count() == 1, "side B lacks position 4"
+    wp.page.evaluate("([k, v]) => window.llk.setWired(k, v)", ["compare_data", {}])
+    assert page.locator(f"{OUT} .llk-compare-box").is_hidden()
+    assert rgba(wp, 2, 2)[1] == 0
+    # A side B with other layers cannot be compared: the note says why.
+    other = payload(distributions(P_B, 3)[:5], layers=[0, 1, 2, 3, 5])
+    wp.page.evaluate("([k, v]) => window.llk.setWired(k, v)", ["compare_data", wire(other)])
+    note = page.locator(f"{OUT} .llk-diff-note")
+    assert note.is_visible()
+    assert note.text_content().startswith("Cannot compare with side B: side B has layers")
+    assert page.locator(f"{OUT} .llk-mode option[value='diff_token']").is_disabled()
+    assert rgba(wp, 2, 2)[1] == 0
+
+
+@pytest.mark.browser
+def test_the_default_line_gets_its_side_b_line_too(wp):
+    pa, pb, _, _ = sides()
+    wp.mount(pa, compare_data=pb, compare_labels=LABELS)
+    page = wp.page
+    # The followed position is side A's last (4): side B has none there.
+    assert page.locator(f"{OUT} .llk-lines path").count() == 1
+    wp.cell(2, 1).click()  # follow position 1, which both sides have
+    page.keyboard.press("Escape")
+    paths = page.locator(f"{OUT} .llk-lines path")
+    assert paths.count() == 2
+    assert "llk-line-b" in paths.nth(1).get_attribute("class")
+    assert paths.nth(1).evaluate("e => getComputedStyle(e).strokeDasharray") == "6px, 3px"
