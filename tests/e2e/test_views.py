@@ -77,3 +77,38 @@ def test_stop_ends_a_generation_and_keeps_its_tokens(jupyter_server, page: Page)
     assert busy == "False" and in_result == in_data  # what Python holds is what is shown
     assert rows_before - 1 < int(in_data) < rows_before - 1 + 300
     expect(grid).to_have_attribute("aria-rowcount", str(int(in_data) + 1))
+
+
+def test_sub_layer_columns_and_editing_side_b_of_a_diff(jupyter_server, page: Page):
+    name = jupyter_server.write_notebook(
+        "views-diff.ipynb",
+        [
+            "from logitlenskit import LogitLensWidget, load_model\n"
+            "w = LogitLensWidget.compare('The capital of France is', 'The capital of Italy is',\n"
+            "    model=load_model(), labels=['France', 'Italy'], layers=[26, 27, 28, 29],\n"
+            "    sublayers=True)\nw",
+            "print('SIDES', repr(w.compare_prompt), len(w.compare_data['input']), "
+            "w.compare_data['row_kinds'], w.busy)",
+        ],
+    )
+    open_and_run(page, jupyter_server, "jupyterlab", name)
+    grid = page.locator(f"{OUTPUT} [role=grid]")
+    expect(grid).to_have_attribute("aria-rowcount", "6", timeout=RUN_TIMEOUT_MS)
+    # Each layer has an after-attention column (labelled "N·a") beside its output column.
+    header = page.locator(f"{OUTPUT} [role=columnheader]")
+    expect(header.filter(has_text="29·a")).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+    expect(header.filter(has_text=re.compile(r"^\s*29\s*$"))).to_have_count(1)
+    assert (
+        _printed(page, 1, "SIDES") == "'The capital of Italy is' 5 [1, 0, 1, 0, 1, 0, 1, 0] False"
+    )
+    # Edit side B in the widget: only side B reruns, with the new prompt.
+    box = page.locator(f"{OUTPUT} [aria-label*='side B']")
+    box.fill("The capital of Spain is the city of")
+    box.press("Enter")
+    wanted = "'The capital of Spain is the city of' 8 [1, 0, 1, 0, 1, 0, 1, 0] False"
+    for _ in range(30):
+        if _printed(page, 1, "SIDES") == wanted:
+            break
+        page.wait_for_timeout(1000)
+    assert _printed(page, 1, "SIDES") == wanted
+    expect(grid).to_have_attribute("aria-rowcount", re.compile(r"^(6|9)$"))
