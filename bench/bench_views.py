@@ -9,6 +9,8 @@
   sequence. Goal: ≤ 1.2×.
 * sub-layer rows — ``collect_logit_lens`` of a 100-token prompt with ``sublayers=True`` (two
   rows per layer) against without. Goal: ≤ 2.2×.
+* diff — ``LogitLensWidget.compare(a, b, model=...)`` of two ~100-token prompts, until both
+  sides are shown, against one ``collect_logit_lens``. Goal: ≤ 2.1×.
 
 Medians of ``--runs``, alternating the two sides of each comparison.
 """
@@ -55,7 +57,7 @@ def generation(model: Any, n: int, runs: int) -> None:
         collect_logit_lens(model.tokenizer.decode(out[0]), model)
 
     def ours() -> None:
-        w = LogitLensWidget(model=model, prompt=STORY)
+        w = LogitLensWidget(model=model, prompt=STORY, metrics=False)  # as the baseline
         w.generate(n)
         written.append(len(w.data["input"]) - ids.shape[1])
         w.close()
@@ -86,6 +88,24 @@ def sublayers(model: Any, runs: int) -> None:
     )
 
 
+def diff(model: Any, runs: int) -> None:
+    other = LONG.replace("river", "sea").replace("university", "harbour")
+
+    def both() -> None:
+        w = LogitLensWidget.compare(LONG, other, model=model, metrics=False)  # as collect
+        w.wait()
+        assert w.compare_data and w.data
+        w.close()
+
+    one, pair = median_pair(runs, lambda: collect_logit_lens(LONG, model), both)
+    n_tokens = len(model.tokenizer.encode(LONG))
+    print(f"\nDiff of two {n_tokens}-token prompts, median of {runs}\n")
+    print("| run | s | ratio |")
+    print("|---|---|---|")
+    print(f"| one collect_logit_lens | {one:.2f} | 1.00× |")
+    print(f"| LogitLensWidget.compare(a, b), both sides shown | {pair:.2f} | {pair / one:.2f}× |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -99,6 +119,7 @@ def main() -> None:
     model = load_model()
     generation(model, args.tokens, args.runs)
     sublayers(model, args.runs)
+    diff(model, args.runs)
 
 
 if __name__ == "__main__":
