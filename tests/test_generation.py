@@ -143,8 +143,11 @@ def test_the_widget_streams_one_run_and_refuses_bad_requests(smollm2):
     w = LogitLensWidget(model=smollm2, prompt=PROMPT_TEXT)
     run, sizes = w.data["run"], []
     w.observe(lambda change: sizes.append(len(change["new"]["input"])), "data")
+    before = len(w.data["input"])
     w.generate(3)
-    assert w.data["run"] == run and sizes[-3:] == [sizes[-3], sizes[-3] + 1, sizes[-3] + 2]
+    # One run, growing: pushes at most STREAM_INTERVAL apart, the last one always.
+    assert w.data["run"] == run and sizes[-1] == before + 3
+    assert sizes == sorted(sizes) and len(sizes) >= 1
     assert w.generate_tokens({"n": 0}, []) == (
         {"error": "ValueError: n must be an int from 1 to 512, got 0"},
         [],

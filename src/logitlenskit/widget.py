@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -555,9 +556,16 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             )
 
         def job(control: Control) -> LensRun:
+            last_shown = [0.0]
+
             def shown(extended: LensRun) -> None:
                 control.check()  # a superseded generation must not overwrite a newer view
-                self._show(extended, partial=True)
+                # Each push rebuilds the whole payload, so at most STREAM_INTERVAL apart; the
+                # run's end (and a Stop) shows the last token whatever the interval.
+                now = time.monotonic()
+                if now - last_shown[0] >= STREAM_INTERVAL:
+                    last_shown[0] = now
+                    self._show(extended, partial=True)
 
             run = current
             if run is None:  # a new prompt: its lens first, in this thread too
@@ -895,6 +903,9 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             return {"error": _one_line(exc)}, []
         return {"format": fmt, "size": len(data)}, [data]
 
+
+#: Shortest time between two pushes of a generation's growing data (seconds).
+STREAM_INTERVAL = 0.1
 
 #: Above these, a run started from the browser asks first (and one from Python warns).
 LARGE_PROMPT_TOKENS = 2000
