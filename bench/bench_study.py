@@ -24,12 +24,10 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
-import psutil
-
+from bench_engine import measure
 from logitlenskit import collect_logit_lens, collect_study, load_model, translation_prompts
 
 PAIRS = [("fr", "de"), ("de", "fr"), ("fr", "es"), ("es", "fr"), ("it", "de"), ("de", "es")]
@@ -98,24 +96,12 @@ def memory_child(n: int) -> None:
     # peak says whether memory follows N.
     base_items = items(model, min(n, 200))
     data = (base_items * (n // len(base_items) + 1))[:n]
-    proc = psutil.Process()
-    base = proc.memory_info().rss
-    peak = [base]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    start = time.perf_counter()
-    study = collect_study(data, model, batch_size=16, progress=False)
-    elapsed = time.perf_counter() - start
-    done.set()
-    thread.join()
-    result = {"n": n, "extra_mb": (peak[0] - base) / 2**20, "s": elapsed}
+    box: list[Any] = []
+    elapsed, extra = measure(
+        lambda: box.append(collect_study(data, model, batch_size=16, progress=False))
+    )
+    study = box[0]
+    result = {"n": n, "extra_mb": extra / 2**20, "s": elapsed}
     result["values_mb"] = study.values.nbytes / 2**20
     print(json.dumps(result))
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WidgetPage", "start_harness_server", "widget_state", "wire"]
+__all__ = ["WidgetPage", "serve_files", "start_harness_server", "widget_state", "wire"]
 
 HERE = Path(__file__).parent
 FRONTEND = HERE.parent.parent / "frontend"
@@ -84,6 +84,14 @@ def start_harness_server() -> tuple[ThreadingHTTPServer, str]:
     # The source modules too, so unit tests can import a pure module (e.g. layerspec.js).
     for module in FRONTEND.glob("*.js"):
         files[f"/frontend/{module.name}"] = ("text/javascript; charset=utf-8", module.read_bytes())
+    return serve_files(files)
+
+
+def serve_files(files: dict[str, tuple[str, bytes]]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve ``{path: (content type, body)}`` on 127.0.0.1 in a thread.
+
+    Returns the running server (call ``shutdown()`` when done) and its address.
+    """
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, files))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"

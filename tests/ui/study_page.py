@@ -9,15 +9,13 @@ timers and frames the widget adds and records the commands it invokes. The tests
 
 from __future__ import annotations
 
-import threading
-from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness import wire
+from harness import serve_files, wire
 from logitlenskit.study_widget import StudyWidget
 
 __all__ = [
@@ -41,27 +39,6 @@ QUANTITIES = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def __init__(self, files: dict[str, tuple[str, bytes]], *args: Any) -> None:
-        self.files = files
-        super().__init__(*args)
-
-    def do_GET(self) -> None:
-        found = self.files.get(self.path.split("?")[0])
-        if found is None:
-            self.send_error(404)
-            return
-        kind, body = found
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def start_study_server() -> tuple[ThreadingHTTPServer, str]:
     """Serve the study page and the bundle exactly as StudyWidget ships it.
 
@@ -73,9 +50,7 @@ def start_study_server() -> tuple[ThreadingHTTPServer, str]:
         "/study.js": ("text/javascript; charset=utf-8", state["_esm"].encode()),
         "/study.css": ("text/css; charset=utf-8", state["_css"].encode()),
     }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, files))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    return serve_files(files)
 
 
 def fabricate(

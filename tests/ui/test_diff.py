@@ -9,17 +9,16 @@ sent), and compared with what the widget shows.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
 import pytest
 
+from cells import OUT, nice_ceil, rgba, shown_alpha, tip_rows
 from harness import wire
 from logitlenskit.compare import jsd_topk
 from logitlenskit.formats import to_widget_payload
 
-OUT = "#out1"
 L, K, V = 6, 3, 30
 P_A, P_B = 5, 4
 TOKEN = 7
@@ -64,30 +63,6 @@ def top(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The top-k ids and their float32 probabilities, as the payload carries them."""
     ids = np.argsort(-probs, axis=-1, kind="stable")[..., :K]
     return ids, np.take_along_axis(probs, ids, -1).astype(np.float32).astype(np.float64)
-
-
-def nice_ceil(v: float) -> float:
-    if v <= 0:
-        return 1.0
-    e = math.floor(math.log10(v))
-    return next(m * 10.0**e for m in (1, 2, 2.5, 5, 10) if m * 10.0**e >= v * (1 - 1e-9))
-
-
-def shown_alpha(intensity: float) -> float:
-    return round(min(1.0, max(0.0, intensity)) * 90) / 100
-
-
-def rgba(wp, ci: int, p: int) -> tuple[tuple[int, ...], float]:
-    bg = wp.cell(ci, p).evaluate("e => getComputedStyle(e).backgroundColor")
-    nums = [float(x) for x in re.findall(r"[\d.]+", bg)]
-    return tuple(int(x) for x in nums[:3]), (nums[3] if len(nums) == 4 else 1.0)
-
-
-def tip_rows(wp, ci: int, p: int) -> dict[str, str]:
-    wp.cell(ci, p).hover()
-    tip = wp.page.locator(f"{OUT} .llk-celltip")
-    labels = tip.locator(".llk-celltip-label").all_text_contents()
-    return dict(zip(labels, tip.locator(".llk-celltip-value").all_text_contents(), strict=True))
 
 
 def mount_diff(wp, **traits: Any) -> tuple[np.ndarray, np.ndarray]:

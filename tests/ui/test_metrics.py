@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cells import OUT, nice_ceil, rgba, shown_alpha, tip_rows
 from logitlenskit.formats import to_widget_payload
 from logitlenskit.validate import InvalidDataError, validate_payload
 
-OUT = "#out1"
 L, P, K, V = 6, 5, 3, 40
 PARIS, LONDON, OTHER = [7, 8], [9], 12
 # Pins as Python makes them for named targets, and a token that is no target.
@@ -85,32 +85,6 @@ def metrics_payload(
         }
         validate_payload(payload)
     return payload, probs, ref
-
-
-def nice_ceil(v: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^n that is >= v (1 for v <= 0)."""
-    if v <= 0:
-        return 1.0
-    e = math.floor(math.log10(v))
-    return next(m * 10.0**e for m in (1, 2, 2.5, 5, 10) if m * 10.0**e >= v * (1 - 1e-9))
-
-
-def rgba(wp, ci: int, p: int) -> tuple[tuple[int, ...], float]:
-    bg = wp.cell(ci, p).evaluate("e => getComputedStyle(e).backgroundColor")
-    nums = [float(x) for x in re.findall(r"[\d.]+", bg)]
-    return tuple(int(x) for x in nums[:3]), (nums[3] if len(nums) == 4 else 1.0)
-
-
-def shown_alpha(intensity: float) -> float:
-    """color.js: opacity 0.9 x intensity, rounded to 2 decimals."""
-    return round(min(1.0, max(0.0, intensity)) * 90) / 100
-
-
-def tip_rows(wp, ci: int, p: int) -> dict[str, str]:
-    wp.cell(ci, p).hover()
-    tip = wp.page.locator(f"{OUT} .llk-celltip")
-    labels = tip.locator(".llk-celltip-label").all_text_contents()
-    return dict(zip(labels, tip.locator(".llk-celltip-value").all_text_contents(), strict=True))
 
 
 def bar(wp) -> dict[str, Any]:

@@ -8,17 +8,15 @@ widget shows.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 import numpy as np
 import pytest
 
+from cells import OUT, nice_ceil, rgba, shown_alpha, tip_rows
 from logitlenskit.formats import to_widget_payload
 from logitlenskit.validate import InvalidDataError, validate_payload
 
-OUT = "#out1"
 N_LAYERS, P, K, V = 4, 5, 3, 30
 L = 2 * N_LAYERS
 LAYERS = [n for n in range(N_LAYERS) for _ in (0, 1)]
@@ -68,30 +66,6 @@ def split(probs: np.ndarray, p: int, token: int) -> tuple[np.ndarray, np.ndarray
     after_attn, after_layer = t[0::2], t[1::2]
     before = np.concatenate([[0.0], after_layer[:-1]])
     return after_attn - before, after_layer - after_attn
-
-
-def nice_ceil(v: float) -> float:
-    if v <= 0:
-        return 1.0
-    e = math.floor(math.log10(v))
-    return next(m * 10.0**e for m in (1, 2, 2.5, 5, 10) if m * 10.0**e >= v * (1 - 1e-9))
-
-
-def shown_alpha(intensity: float) -> float:
-    return round(min(1.0, max(0.0, intensity)) * 90) / 100
-
-
-def rgba(wp, ci: int, p: int) -> tuple[tuple[int, ...], float]:
-    bg = wp.cell(ci, p).evaluate("e => getComputedStyle(e).backgroundColor")
-    nums = [float(x) for x in re.findall(r"[\d.]+", bg)]
-    return tuple(int(x) for x in nums[:3]), (nums[3] if len(nums) == 4 else 1.0)
-
-
-def tip_rows(wp, ci: int, p: int) -> dict[str, str]:
-    wp.cell(ci, p).hover()
-    tip = wp.page.locator(f"{OUT} .llk-celltip")
-    labels = tip.locator(".llk-celltip-label").all_text_contents()
-    return dict(zip(labels, tip.locator(".llk-celltip-value").all_text_contents(), strict=True))
 
 
 def headers(wp) -> list[dict[str, str]]:
