@@ -219,7 +219,7 @@ def test_rerun_after_a_failure_runs_the_unchanged_prompt(live, monkeypatch):
     real = widget_module.start_run
 
     def flaky(*args, **kwargs):
-        calls.append(args[1])
+        calls.append(kwargs["prompt"] if "prompt" in kwargs else args[1])
         if len(calls) == 1:
             raise ConnectionError("NDIF unreachable")
         return real(*args, **kwargs)
