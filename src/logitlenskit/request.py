@@ -36,6 +36,7 @@ __all__ = [
     "encode_prompt",
     "is_nnterp",
     "layer_count",
+    "layer_numbers",
     "logit_softcap",
     "model_name",
     "model_tokenizer",
@@ -186,7 +187,7 @@ def prepare_request(
         from .generation import chat_prompt_ids
 
         ids, kinds = chat_prompt_ids(tokenizer, prompt)
-    numbers = _layer_numbers(layers, layer_count(model, architecture))
+    numbers = layer_numbers(layers, layer_count(model, architecture))
     mid, row_kinds = None, None
     if sublayers:
         mid = _mid_accessor(model, model_type)
@@ -298,8 +299,8 @@ def _mid_accessor(model: Any, model_type: str | None) -> str:
     return mid
 
 
-def _layer_numbers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
-    """The non-negative model layer number of each requested lens row."""
+def layer_numbers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
+    """The non-negative model layer number of each requested lens row (None: all)."""
     if layers is None:
         return list(range(n_layers))
     if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):

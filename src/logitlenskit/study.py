@@ -43,6 +43,7 @@ from .request import (
     encode_prompt,
     is_nnterp,
     layer_count,
+    layer_numbers,
     logit_softcap,
     model_tokenizer,
     remote_target,
@@ -559,7 +560,7 @@ def collect_study(
             )
     arch = None if is_nnterp(model) else get_model_config(model)
     n_layers = layer_count(model, arch)
-    rows = list(range(n_layers)) if layers is None else _layer_numbers(layers, n_layers)
+    rows = layer_numbers(layers, n_layers)
     where = remote_target(remote, model)
     study = Study(items, model, rows, names, contrasts, batch_size, where)
     return study.run(progress=progress) if run else study
@@ -583,17 +584,6 @@ def _quantities(names: list[str], contrasts: list[tuple[str, str]]) -> list[Quan
         Quantity("entropy", "entropy", "entropy, nats"),
     ]
     return quantities
-
-
-def _layer_numbers(layers: Sequence[int], n_layers: int) -> list[int]:
-    out = []
-    for layer in layers:
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-            raise TypeError(f"layers must be ints, got {layer!r}")
-        if not -n_layers <= layer < n_layers:
-            raise ValueError(f"layer {layer} is out of range for a {n_layers}-layer model")
-        out.append(int(layer) % n_layers)
-    return out
 
 
 def _raw_items(prompts: Any) -> list[Any]:
