@@ -21,7 +21,8 @@ through the notebook's kernel connection (``kernel.requestExecute``), timed in t
 * Enter → new grid: Enter in the prompt box (the prompt alternates between the prompt and
   the prompt + " and", so each Enter is a new run of another length) until the grid has
   the new row count and freshly rendered rows; against ``collect_logit_lens`` of the same
-  prompt timed in the same kernel right after each Enter (so both see the same load).
+  prompt and the same data (the widget's k, layers, pinned ids, targets and ``metrics``, so
+  KL too) timed in the same kernel right after each Enter (so both see the same load).
 * long prompt (``--long`` tokens, 0 skips): from Enter (or from "Run anyway" when the widget
   asks first) to the first rendered data rows, and to ``busy`` false; against one plain
   forward pass of the same prompt timed in the kernel; the kernel's peak RSS while it runs.
@@ -169,8 +170,12 @@ def _tracked():
 
 
 def _collect_ms(prompt):
+    # The same data the widget collects: its k, layers, pins, targets and KL metric.
+    inputs = w._run_inputs(prompt)
+    assert not inputs.pop("chat")
+    inputs["track"] = inputs.pop("extra")
     start = time.perf_counter()
-    collect_logit_lens(prompt, model, k=w.k, remote=w.remote)
+    collect_logit_lens(model=model, **inputs)
     return (time.perf_counter() - start) * 1000
 """
 

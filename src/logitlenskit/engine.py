@@ -40,7 +40,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ __all__ = [
     "CODE_PER_NAT",
     "DEFAULT_CHUNK_BYTES",
     "DEFAULT_SUB_BYTES",
-    "MAX_FLOAT64_HEAD_BYTES",
+    "REF_CHUNK_BYTES",
     "cell_log_probs",
     "code_error_bound",
     "decode_lens",
@@ -64,9 +64,9 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_BYTES = 128 * 2**20
-#: Largest unembedding kept as a float64 copy for one call's KL reference (SmolLM2's is
-#: 226 MB); a larger one is converted slice by slice in every block.
-MAX_FLOAT64_HEAD_BYTES = 512 * 2**20
+#: Float64 KL-reference log-probabilities computed in one pass over the unembedding: the
+#: product is bandwidth-bound on the weight, so the more positions per pass, the better.
+REF_CHUNK_BYTES = 64 * 2**20
 DEFAULT_SUB_BYTES = 4 * 2**20
 
 # Probability codec: u(p) = CODE_LINEAR·p + CODE_PER_NAT·ln p, rounded to an int16.
@@ -87,14 +87,24 @@ def encode_probs(log_probs: torch.Tensor) -> torch.Tensor:
     return u.round().clamp(-32768, 32767).to(torch.int16)
 
 
-def _rows_reduce(z: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
+def _rows_reduce(
+    z: torch.Tensor, k: int, p_ref: torch.Tensor | None = None
+) -> tuple[torch.Tensor | None, ...]:
     """Top-k, log-sum-exp and entropy of a few rows, small enough to stay in cache.
 
     Shifts ``z`` in place by each row's max (so exp cannot overflow) and returns
-    (top-k ids, log Σ exp(shifted z), entropy).
+    (top-k ids, log Σ exp(shifted z), entropy, log-sum-exp, Σ p_ref·shifted z). The last,
+    the cross term of KL(ref ‖ row), is None without ``p_ref``: the reference distribution
+    ``[q, V]`` (float32) of the q positions that ``z``'s rows repeat layer after layer. It
+    is a product and torch's cascaded sum while the rows are in cache, not a BLAS
+    matrix-vector product: the cascade keeps float32 error near 1e-7 relative, where
+    sgemv's running sum was 1e-4 off (30-nat logits, 49k terms).
     """
     top_z, top_i = z.topk(k, dim=-1)
     z.sub_(top_z[:, :1])
+    cross = None
+    if p_ref is not None:  # z's rows are whole layers of p_ref's positions: broadcast
+        cross = (z.view(-1, *p_ref.shape) * p_ref).sum(-1).reshape(-1)
     e = torch.exp(z)
     s = e.sum(-1)
     log_s = s.log()
@@ -102,7 +112,24 @@ def _rows_reduce(z: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
     entropy = log_s - e.mul_(z).sum(-1) / s
     # topk ranks NaN above every number, so a row with any NaN (or ±Inf, which turns into NaN
     # after the shift) gets a non-finite log-sum-exp: the row is flagged, not trusted.
-    return top_i, log_s, entropy, log_s + top_z[:, 0]
+    return top_i, log_s, entropy, log_s + top_z[:, 0], cross
+
+
+def _sub_blocks(n_layers: int, n_pos: int, step: int) -> Iterator[tuple[int, int, int, int]]:
+    """Row ranges ``(r0, r1, q0, q1)`` of at most ``step`` layer-major rows (at least one).
+
+    A range is positions ``q0:q1`` of one layer, or whole layers when a layer has fewer than
+    ``step`` rows, so that its reference rows are a slice of the reference, never a copy.
+    """
+    if n_pos >= step:
+        for layer in range(n_layers):
+            for q0 in range(0, n_pos, step):
+                q1 = min(q0 + step, n_pos)
+                yield layer * n_pos + q0, layer * n_pos + q1, q0, q1
+        return
+    per = step // n_pos * n_pos
+    for r0 in range(0, n_layers * n_pos, per):
+        yield r0, min(r0 + per, n_layers * n_pos), 0, n_pos
 
 
 def _logits(
@@ -126,8 +153,8 @@ def _reference_log_probs(
     A KL divergence amplifies the reference's rounding: an error ε in log p_ref moves
     Σ p_ref·(log p_ref − log p) by about p_ref·ε·(1 + log p_ref − log p), and at early layers
     log p_ref − log p reaches 20–30 nats, so float32 reference logits (ε ≈ 1e-5) would put
-    KL off by 3e-4. The product runs in vocabulary slices so the float64 weight copy stays
-    small.
+    KL off by 3e-4. The weight is converted in vocabulary slices that stay in cache, so no
+    float64 copy of the whole unembedding is ever made.
     """
     if weight is None:
         return torch.log_softmax(_logits(x, head, softcap), dim=-1)
@@ -141,37 +168,17 @@ def _reference_log_probs(
     return torch.log_softmax(z, dim=-1)
 
 
-def _cell_metrics(
-    z: torch.Tensor,
-    log_s: torch.Tensor,
-    n_pos: int,
-    step: int,
-    targets: torch.Tensor | None,
-    ref_lp: torch.Tensor | None,
-) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-    """Target log-probabilities and ranks, and KL to the reference, of a block's rows.
+def _target_metrics(
+    z: torch.Tensor, log_s: torch.Tensor, n_pos: int, step: int, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target log-probabilities and ranks ``[T, rows]`` of a block's rows.
 
     ``z`` holds each row's logits shifted by its maximum and ``log_s`` the log of its
     shifted partition sum, so ``z - log_s`` is the row's exact log-distribution (the one
     the top-k and trajectories came from). ``targets`` is ``[T, n_pos or 1, m]`` token ids
-    padded with -1; ``ref_lp`` the reference log-distribution of each position ``[n_pos,
-    V]`` (float64). Returns ``([T, rows] log-probs, [T, rows] ranks, [rows] KL)``, None
-    where not asked.
+    padded with -1.
     """
-    rows, vocab = z.shape
-    kl = None
-    if ref_lp is not None:
-        # KL = Σ p_ref·log p_ref − Σ p_ref·z + log_s: one pass over the block's logits; the
-        # reference's own sum is float64. The cross sum is a product and a sum, not a BLAS
-        # matrix-vector product: torch's cascaded sum keeps float32 error near 1e-7
-        # relative, where sgemv's running sum was 1e-4 off (30-nat logits, 49k terms).
-        p_ref = ref_lp.exp()
-        own = (p_ref * ref_lp).sum(-1)
-        cross = (z.view(-1, n_pos, vocab) * p_ref.float()[None]).sum(-1)
-        kl = (own - cross.double() + log_s.view(-1, n_pos).double()).clamp_(min=0)
-        kl = kl.float().reshape(rows)
-    if targets is None:
-        return None, None, kl
+    rows = z.shape[0]
     where = torch.arange(rows, device=z.device) % n_pos
     t_lp = z.new_empty(targets.shape[0], rows)
     t_rank = torch.empty(targets.shape[0], rows, dtype=torch.int32, device=z.device)
@@ -183,7 +190,7 @@ def _cell_metrics(
             t_lp[t, r : r + step] = torch.logsumexp(member, -1) - log_s[r : r + step]
             best = member.max(-1).values
             t_rank[t, r : r + step] = (part > best[:, None]).sum(-1).to(torch.int32) + 1
-    return t_lp, t_rank, kl
+    return t_lp, t_rank
 
 
 def _block_reduce(
@@ -195,22 +202,36 @@ def _block_reduce(
     sub_bytes: int,
     extra: torch.Tensor | None,
     targets: torch.Tensor | None = None,
-    reference: int | torch.Tensor | None = None,
-    ref_weight: torch.Tensor | None = None,
+    ref_lp: torch.Tensor | None = None,
+    ref_row: int | None = None,
 ) -> tuple[torch.Tensor | None, ...]:
     """Reduce one block of rows ``[n_layers * n_pos, d]`` (layer-major).
 
-    ``reference``: the lens row whose distribution KL is measured from, or that
-    distribution's input ``[n_pos, d]`` (normed) when it is not a lens row. ``ref_weight``:
-    the unembedding weight, for a float64 reference (see :func:`_reference_log_probs`).
+    ``ref_lp``: the log-distribution ``[n_pos, V]`` each cell's KL is measured from
+    (:func:`_reference_log_probs`); ``ref_row``: the lens row it came from, if it is one.
     """
     z = _logits(x, head, softcap)
+    n_pos, vocab = z.shape[0] // n_layers, z.shape[1]
+    p_ref = own = None
+    if ref_lp is not None:
+        p_ref = ref_lp.exp()
+        own = (p_ref * ref_lp).sum(-1)  # Σ p_ref·log p_ref, float64
+        p_ref = p_ref.float()
     # One large GEMM per block keeps the unembedding efficient; the element-wise passes
     # then run on sub-blocks that fit in cache, so only their first pass touches DRAM.
-    step = max(1, sub_bytes // (z.shape[1] * 4))
-    parts = [_rows_reduce(z[r : r + step], k) for r in range(0, z.shape[0], step)]
+    step = max(1, sub_bytes // (vocab * 4))
+    parts = [
+        _rows_reduce(z[r0:r1], k, None if p_ref is None else p_ref[q0:q1])
+        for r0, r1, q0, q1 in _sub_blocks(n_layers, n_pos, step)
+    ]
     top_i, log_s, entropy, lse = (torch.cat([p[i] for p in parts]) for i in range(4))
-    n_pos, vocab = z.shape[0] // n_layers, z.shape[1]
+    kl = None
+    if own is not None:
+        # KL = Σ p_ref·log p_ref − Σ p_ref·z + log_s, with z each row's shifted logits.
+        cross = torch.cat([p[4] for p in parts]).double()
+        kl = (own.repeat(n_layers) - cross + log_s.double()).clamp_(min=0).float()
+        if ref_row is not None:
+            kl.view(n_layers, n_pos)[ref_row] = 0.0  # KL(p ‖ p), exactly
 
     # Tracked set per position: sort its L·k candidates (and the ids tracked everywhere),
     # keep first occurrences.
@@ -228,13 +249,9 @@ def _block_reduce(
     ids = srt[pos, col]
     log_p = z.view(n_layers, n_pos, vocab)[:, pos, ids] - log_s.view(n_layers, n_pos)[:, pos]
     codes = encode_probs(log_p.t())
-    ref_lp = None
-    if reference is not None:
-        ref_x = x.view(n_layers, n_pos, -1)[reference] if isinstance(reference, int) else reference
-        ref_lp = _reference_log_probs(ref_x, head, ref_weight, softcap)
-    t_lp, t_rank, kl = _cell_metrics(z, log_s, n_pos, step, targets, ref_lp)
-    if isinstance(reference, int):
-        kl.view(n_layers, n_pos)[reference] = 0.0  # KL(p ‖ p), exactly
+    t_lp = t_rank = None
+    if targets is not None:
+        t_lp, t_rank = _target_metrics(z, log_s, n_pos, step, targets)
     shape = (-1, n_layers, n_pos)
     return (
         ids,
@@ -298,13 +315,16 @@ def lens_reduce(
         if norm is not None:
             x = norm(x)
         n_layers, n_pos, d = x.shape
-        if kl_reference is not None and not isinstance(kl_reference, int):
+        ref_states = None
+        if isinstance(kl_reference, int):
+            ref_states = x[kl_reference]
+        elif kl_reference is not None:
             ref = torch.stack([kl_reference])[0]
-            kl_reference = norm(ref) if norm is not None else ref
+            ref_states = norm(ref) if norm is not None else ref
         extra = torch.tensor(sorted(set(extra_ids)), dtype=torch.long) if extra_ids else None
-        if head_weight is not None and head_weight.numel() * 8 <= MAX_FLOAT64_HEAD_BYTES:
-            head_weight = head_weight.double()  # once per call, not per block
         block = max(1, chunk_bytes // (n_layers * vocab_size * 4))
+        ref_span = block * max(1, REF_CHUNK_BYTES // (block * vocab_size * 8))
+        ref_lp = None
         parts = []
         for p0 in range(0, n_pos, block):
             rows = x[:, p0 : p0 + block].reshape(-1, d)
@@ -312,9 +332,9 @@ def lens_reduce(
             if targets is not None:
                 block_targets = targets if targets.shape[1] == 1 else targets[:, p0 : p0 + block]
                 block_targets = block_targets.to(x.device)
-            block_ref = kl_reference
-            if kl_reference is not None and not isinstance(kl_reference, int):
-                block_ref = kl_reference[p0 : p0 + block]
+            if ref_states is not None and p0 % ref_span == 0:
+                span = ref_states[p0 : p0 + ref_span]
+                ref_lp = _reference_log_probs(span, head, head_weight, softcap)
             parts.append(
                 _block_reduce(
                     rows,
@@ -325,8 +345,8 @@ def lens_reduce(
                     sub_bytes,
                     extra,
                     block_targets,
-                    block_ref,
-                    head_weight,
+                    None if ref_lp is None else ref_lp[p0 % ref_span : p0 % ref_span + block],
+                    kl_reference if isinstance(kl_reference, int) else None,
                 )
             )
         ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
