@@ -57,6 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "src")]
 
+import psutil  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from local_jupyter import CHROMIUM, CHROMIUM_ARGS, EXPOSE_APP_ARGS, isolate_state, running_jupyter  # noqa: E402
@@ -480,6 +481,34 @@ def popup_and_pin(bench: Bench, runs: int) -> dict[str, list]:
     return out
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this benchmark's processes: the browser, the Jupyter
+    server, the kernel (the server's children) and the rest (Playwright's driver)."""
+    out = {"browser": 0.0, "server": 0.0, "kernel": 0.0, "other": 0.0}
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(proc.cmdline())
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        group = (
+            "browser"
+            if "chrom" in cmd
+            else "kernel"
+            if "ipykernel" in cmd
+            else "server"
+            if "jupyter" in cmd
+            else "other"
+        )
+        out[group] += times.user + times.system
+    return out
+
+
+def cpu_used(before: dict[str, float]) -> dict[str, float]:
+    """CPU ms per process group since ``before`` (a :func:`cpu_seconds`)."""
+    return {k: (v - before[k]) * 1000 for k, v in cpu_seconds().items()}
+
+
 def enter_runs(bench: Bench, runs: int) -> dict[str, list]:
     """Enter in the prompt box → new grid (and → busy false), each followed by
     collect_logit_lens of the same prompt in the kernel (so both see the same load)."""
@@ -491,19 +520,24 @@ def enter_runs(bench: Bench, runs: int) -> dict[str, list]:
     if lengths[0] == lengths[1]:
         raise RuntimeError(f"the two prompts have the same length {lengths}: pick another suffix")
     box = bench.widget.locator("textarea[aria-label=prompt]")
-    out: dict[str, list] = {"rows": [], "idle": [], "collect": [], "tl": []}
+    out: dict[str, list] = {"rows": [], "idle": [], "collect": [], "tl": [], "cpu": []}
     for i in range(runs + 1):  # the first round is a warm-up
         box.fill(texts[i % 2])
         n = lengths[i % 2]
+        before = cpu_seconds()
         t = bench.timed(
             "keydown", [("rows", "rows", n), ("idle", "idle", n)], lambda: box.press("Enter")
         )
+        enter_cpu = cpu_used(before)
+        before = cpu_seconds()
         collect = bench.kernel(f"_out(ms=_collect_ms(VARIANTS[{i % 2}]))")["ms"]
+        collect_cpu = cpu_used(before)
         if i:
             out["rows"].append(t["rows"])
             out["idle"].append(t["idle"])
             out["collect"].append(collect)
             out["tl"].append(timeline("enter", t))
+            out["cpu"].append((enter_cpu, collect_cpu))
     return out
 
 
@@ -644,6 +678,10 @@ def timelines(path: str, pp: dict[str, list], en: dict[str, list]) -> list[str]:
         names = [n for n in dict.fromkeys(k for r in runs for k in r)]
         steps = [f"{n} {statistics.median([r[n] for r in runs if n in r]):.0f}" for n in names]
         out.append(f"- {figure} ({path}): " + " → ".join(steps))
+    for i, what in enumerate(["Enter → busy false", "the collection baseline"]):
+        cpu = {k: statistics.median([c[i][k] for c in en["cpu"]]) for k in en["cpu"][0][0]}
+        used = ", ".join(f"{k} {v:.0f}" for k, v in cpu.items())
+        out.append(f"- CPU ms during {what} ({path}, median): {used}")
     return out
 
 

@@ -65,6 +65,9 @@ def test_generated_positions_have_the_lens_of_a_full_collection(smollm2):
     np.testing.assert_allclose(r["kl"][:, first:], full["kl"][:, first:].numpy(), atol=5e-4)
     # Prompt rows: each side is within 5e-5 of float64 (test_engine_metrics.py), so 1e-4.
     np.testing.assert_allclose(r["kl"][:, :first], full["kl"][:, :first].numpy(), atol=1e-4)
+    # A click on a generated cell reads its kept top list, as on a prompt cell.
+    assert run.deep_ids.shape[1] == len(run.input_ids)
+    assert (run.deep_ids[:, first:, 0] == r["topk"][:, first:, 0]).all()
 
 
 def test_commitment_is_the_first_row_from_which_the_token_stays_on_top():

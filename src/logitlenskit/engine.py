@@ -23,12 +23,14 @@ How it works (see docs/engine.md):
   entropy and float32 log-sum-exp of the logits. Top-k probabilities are the trajectory
   values at those slots, so they are not sent twice. Every size follows from (L, P, k, V)
   and the counts, which the client knows.
-* Optional per-cell metrics follow, computed from the same logits in a second pass over
-  each block (:func:`_cell_metrics`): for T *targets* (token sets) the float32 log of the
-  set's summed probability and the int32 rank of its best member in the whole vocabulary
-  (``[T, L, P]`` each), then the float32 KL divergence of each cell from a reference
-  distribution (the model's final output) ``[L, P]``. A target's set may differ per
-  position (a study puts one prompt per position, each with its own answer).
+* Optional per-cell metrics follow, computed from the same logits: for T *targets*
+  (token sets) the float32 log of the set's summed probability and the int32 rank of its
+  best member in the whole vocabulary (``[T, L, P]`` each), then the float32 KL divergence
+  of each cell from a reference distribution (the model's final output) ``[L, P]``. A
+  target's set may differ per position (a study puts one prompt per position, each with
+  its own answer). Last, when asked, each cell's deeper top list (int32 ``[L, P,
+  deep_k]``, best first), which a local session keeps so that a cell's deeper list needs
+  no pass over the unembedding.
 * The log-sum-exp makes follow-up questions cheap and honest: with it, any token's exact
   probability at a cell is one dot product away (:func:`token_log_probs`), and a
   non-finite value marks a cell whose hidden state or logits were NaN/Inf, which
@@ -204,11 +206,13 @@ def _block_reduce(
     targets: torch.Tensor | None = None,
     ref_lp: torch.Tensor | None = None,
     ref_row: int | None = None,
+    deep_k: int = 0,
 ) -> tuple[torch.Tensor | None, ...]:
     """Reduce one block of rows ``[n_layers * n_pos, d]`` (layer-major).
 
     ``ref_lp``: the log-distribution ``[n_pos, V]`` each cell's KL is measured from
     (:func:`_reference_log_probs`); ``ref_row``: the lens row it came from, if it is one.
+    ``deep_k``: also return each cell's top-``deep_k`` ids (one top-k of the wider width).
     """
     z = _logits(x, head, softcap)
     n_pos, vocab = z.shape[0] // n_layers, z.shape[1]
@@ -221,10 +225,11 @@ def _block_reduce(
     # then run on sub-blocks that fit in cache, so only their first pass touches DRAM.
     step = max(1, sub_bytes // (vocab * 4))
     parts = [
-        _rows_reduce(z[r0:r1], k, None if p_ref is None else p_ref[q0:q1])
+        _rows_reduce(z[r0:r1], max(k, deep_k), None if p_ref is None else p_ref[q0:q1])
         for r0, r1, q0, q1 in _sub_blocks(n_layers, n_pos, step)
     ]
-    top_i, log_s, entropy, lse = (torch.cat([p[i] for p in parts]) for i in range(4))
+    wide_i, log_s, entropy, lse = (torch.cat([p[i] for p in parts]) for i in range(4))
+    top_i = wide_i[:, :k]
     kl = None
     if own is not None:
         # KL = Σ p_ref·log p_ref − Σ p_ref·z + log_s, with z each row's shifted logits.
@@ -236,7 +241,7 @@ def _block_reduce(
     # Tracked set per position: sort its L·k candidates (and the ids tracked everywhere),
     # keep first occurrences.
     n_top = n_layers * k
-    cand = top_i.view(n_layers, n_pos, k).permute(1, 0, 2).reshape(n_pos, n_top)
+    cand = top_i.reshape(n_layers, n_pos, k).permute(1, 0, 2).reshape(n_pos, n_top)
     if extra is not None:
         cand = torch.cat([cand, extra.to(cand.device).expand(n_pos, -1)], dim=1)
     srt, order = cand.sort(dim=1)
@@ -263,6 +268,7 @@ def _block_reduce(
         None if t_lp is None else t_lp.view(shape),
         None if t_rank is None else t_rank.view(shape),
         None if kl is None else kl.view(n_layers, n_pos),
+        wide_i[:, :deep_k].to(torch.int32).reshape(n_layers, n_pos, deep_k) if deep_k else None,
     )
 
 
@@ -279,6 +285,7 @@ def lens_reduce(
     targets: torch.Tensor | None = None,
     kl_reference: int | torch.Tensor | None = None,
     head_weight: torch.Tensor | None = None,
+    deep_k: int = 0,
 ) -> torch.Tensor:
     """Reduce per-layer hidden states to the logit lens's compact result.
 
@@ -305,6 +312,8 @@ def lens_reduce(
         head_weight: the unembedding's weight ``[V, d]`` (no bias), when ``head`` is a
             plain linear map: the KL reference is then computed in float64, which keeps KL
             within 5e-5 of a float64 computation (float32 reference logits can be 3e-4 off).
+        deep_k: also return each cell's top-``deep_k`` token ids, best first (0: none; at
+            most ``vocab_size``). They cost one wider top-k, not another unembedding pass.
 
     Returns:
         The packed uint8 result (layout in the module docstring); expand it with
@@ -347,6 +356,7 @@ def lens_reduce(
                     block_targets,
                     None if ref_lp is None else ref_lp[p0 % ref_span : p0 % ref_span + block],
                     kl_reference if isinstance(kl_reference, int) else None,
+                    deep_k,
                 )
             )
         ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
@@ -364,8 +374,9 @@ def lens_reduce(
         for i in (6, 7):  # target log-probs [T, L, P], ranks [T, L, P]
             if parts[0][i] is not None:
                 fields.append(torch.cat([p[i] for p in parts], dim=2))
-        if parts[0][8] is not None:  # KL [L, P]
-            fields.append(torch.cat([p[8] for p in parts], dim=1))
+        for i in (8, 9):  # KL [L, P], deeper top ids [L, P, deep_k]
+            if parts[0][i] is not None:
+                fields.append(torch.cat([p[i] for p in parts], dim=1))
         return torch.cat([f.contiguous().reshape(-1).view(torch.uint8) for f in fields])
 
 
@@ -440,6 +451,7 @@ def decode_lens(
     vocab_size: int,
     n_targets: int = 0,
     kl: bool = False,
+    deep_k: int = 0,
 ) -> dict[str, Any]:
     """Expand :func:`lens_reduce`'s packed result (client side).
 
@@ -451,6 +463,7 @@ def decode_lens(
         vocab_size: vocabulary size it was computed for.
         n_targets: how many targets it was given (``targets.shape[0]``).
         kl: whether it was given a ``kl_reference``.
+        deep_k: the ``deep_k`` it was given.
 
     Returns:
         Dict with ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k] float32, ``tracked``
@@ -458,7 +471,7 @@ def decode_lens(
         ``entropy`` [L, P] float32, ``lse`` [L, P] float32 (log-sum-exp of the logits),
         ``invalid`` [L, P] bool (non-finite model output: those cells' probabilities and
         entropy are NaN), and ``tracked_offsets`` [P+1] / ``tracked_probs`` [T, L] (the flat
-        form of the same trajectories).
+        form of the same trajectories); with ``deep_k``, ``deep_ids`` [L, P, deep_k] int32.
     """
     ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
     np_dtype = {torch.int16: np.int16, torch.int32: np.int32, torch.uint8: np.uint8}
@@ -474,6 +487,7 @@ def decode_lens(
     t_lp, at = _take(buf, at, np.float32, n_targets * cells)
     t_rank, at = _take(buf, at, np.int32, n_targets * cells)
     kl_values, at = _take(buf, at, np.float32, cells if kl else 0)
+    deep_ids, at = _take(buf, at, np.int32, cells * deep_k)
     if at != buf.size:
         raise ValueError(f"packed lens result has {buf.size} bytes, expected {at}")
     ids = ids.astype(np.int64) + (32768 if ids_dtype == torch.int16 else 0)
@@ -501,6 +515,8 @@ def decode_lens(
         kl_values = kl_values.reshape(n_layers, n_pos).copy()
         kl_values[invalid] = np.nan
         metrics["kl"] = torch.from_numpy(kl_values)
+    if deep_k:
+        metrics["deep_ids"] = torch.from_numpy(deep_ids.reshape(n_layers, n_pos, deep_k).copy())
     return {
         **metrics,
         "topk": torch.from_numpy(ids[where].astype(np.int32)),

@@ -29,6 +29,7 @@ import torch
 from .engine import decode_lens, lens_reduce, target_index
 from .request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, logit_softcap
 from .session import (
+    DEEP_K,
     Control,
     LensRun,
     append_position,
@@ -252,6 +253,7 @@ def generate(
                 # A float64 reference converts the whole unembedding per call, which would
                 # triple a token's cost; one position's float32 reference is within 5e-4.
                 head_weight=None,
+                deep_k=min(DEEP_K, request.vocab_size),
             )
             lens = decode_lens(
                 packed,
@@ -261,6 +263,7 @@ def generate(
                 request.vocab_size,
                 len(request.targets),
                 request.kl,
+                min(DEEP_K, request.vocab_size),
             )
             append_position(run, lens, token, norm(hidden[:, 0]))
             result["position_kinds"] = np.append(result["position_kinds"], GENERATED)

@@ -42,6 +42,7 @@ from .request import (
 
 __all__ = [
     "CACHE_BYTES",
+    "DEEP_K",
     "Cancelled",
     "Control",
     "LensRun",
@@ -57,6 +58,9 @@ __all__ = [
 
 #: Largest hidden-state cache a local run keeps for instant follow-ups (float32 bytes).
 CACHE_BYTES = 1 << 30
+#: Each cell's top list a local run keeps, as deep as the popup's first deeper list, so a
+#: click needs a few dot products instead of a pass over the whole unembedding.
+DEEP_K = 20
 #: Positions reduced first (the grid's first screen) and per later block, for long prompts.
 FIRST_BLOCK = 64
 BLOCK = 256
@@ -95,6 +99,8 @@ class LensRun:
         normed: final-normed hidden states ``[L, P, d]`` (local runs within
             :data:`CACHE_BYTES`), else None.
         extra: ids tracked at every position.
+        deep_ids: ``[L, P, DEEP_K]`` int32 top ids of each cell, best first (-1 where not
+            computed: pending cells, NDIF runs).
     """
 
     run_id: int
@@ -104,6 +110,7 @@ class LensRun:
     lse: np.ndarray
     normed: torch.Tensor | None
     extra: list[int]
+    deep_ids: np.ndarray
 
     @property
     def model(self) -> Any:
@@ -313,6 +320,7 @@ def _run(
     targets = metric_args(request)[0]
     weight = head.weight if request.kl and head.bias is None else None
     tracked = sorted({*extra, *request.target_ids()})
+    deep_k = min(DEEP_K, request.vocab_size)
     bounds = _blocks(n_pos)
     for n, (a, b) in enumerate(bounds):
         control.check()
@@ -328,9 +336,10 @@ def _run(
             targets=targets,
             kl_reference=reference[a:b] if isinstance(reference, torch.Tensor) else reference,
             head_weight=weight,
+            deep_k=deep_k,
         )
         lens = decode_lens(
-            packed, n_rows, b - a, k, request.vocab_size, len(request.targets), request.kl
+            packed, n_rows, b - a, k, request.vocab_size, len(request.targets), request.kl, deep_k
         )
         _fill(run, a, lens)
         if on_partial is not None and len(bounds) > 1 and b < n_pos:
@@ -388,6 +397,7 @@ def _empty_run(request: LensRequest, extra: list[int]) -> LensRun:
         lse=np.full((n_rows, n_pos), np.nan, np.float32),
         normed=None,
         extra=list(extra),
+        deep_ids=np.full((n_rows, n_pos, DEEP_K), -1, np.int32),
     )
 
 
@@ -406,6 +416,9 @@ def _fill(run: LensRun, a: int, lens: dict[str, Any]) -> None:
     if "kl" in lens:
         r["kl"][:, a:b] = lens["kl"].numpy()
     run.lse[:, a:b] = lens["lse"].numpy()
+    if "deep_ids" in lens:
+        deep = lens["deep_ids"].numpy()
+        run.deep_ids[:, a:b, : deep.shape[2]] = deep
     run.status[:, a:b] = np.where(lens["invalid"].numpy(), INVALID, OK)
     _add_vocab(r, run.request.tokenizer, np.concatenate([t.numpy() for t in lens["tracked"]]))
     r["invalid"] = torch.from_numpy(run.status == INVALID)
@@ -434,6 +447,10 @@ def append_position(run: LensRun, lens: dict[str, Any], token: int, normed: torc
     status = np.where(lens["invalid"].numpy(), INVALID, OK).astype(np.uint8)
     run.status = np.concatenate([run.status, status], axis=1)
     run.lse = np.concatenate([run.lse, lens["lse"].numpy()], axis=1)
+    deep = np.full((run.deep_ids.shape[0], 1, DEEP_K), -1, np.int32)
+    if "deep_ids" in lens:
+        deep[:, :, : lens["deep_ids"].shape[2]] = lens["deep_ids"].numpy()
+    run.deep_ids = np.concatenate([run.deep_ids, deep], axis=1)
     r["invalid"] = torch.from_numpy(run.status == INVALID)
     _add_vocab(r, run.request.tokenizer, [token, *lens["tracked"][0].tolist()])
     run.request = dataclasses.replace(run.request, input_ids=[*run.request.input_ids, token])
@@ -584,6 +601,10 @@ def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[
     k = min(int(k), run.request.vocab_size)
     softcap = logit_softcap(run.model)
     if run.normed is not None:
+        kept = run.deep_ids[layer_index, position, :k]
+        if k <= DEEP_K and kept.min() >= 0:
+            top = kept.tolist()
+            return top, np.ascontiguousarray(_cached_probs(run, [position], top)[:, 0].T)
         # The full distribution is needed at the clicked cell only (to rank); at the other
         # lens rows, the k tokens' logits and the kept log-sum-exp give the same numbers.
         cell = cell_log_probs(

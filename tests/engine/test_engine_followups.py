@@ -85,6 +85,29 @@ def test_cell_detail_is_the_exact_top_k_with_trajectories(smollm2, reference, k)
     assert np.abs(probs[:, row] - kth).max() <= 5e-5, "the k most likely, in order"
 
 
+def test_a_click_reads_the_kept_top_list_not_the_whole_unembedding(
+    smollm2, reference, monkeypatch
+):
+    run = session.start_run(smollm2, PROMPT, k=5, layers=[0, 10, 20, -1])
+    ref = _reference(smollm2, reference, run.input_ids, run.layers)
+    assert run.deep_ids.shape == (4, len(run.input_ids), session.DEEP_K)
+    for row in range(4):
+        for pos in range(len(run.input_ids)):
+            kept = ref[row, pos, run.deep_ids[row, pos]].numpy()
+            bar = ref[row, pos].topk(session.DEEP_K).values[-1].item()
+            assert kept.min() >= bar - 1e-6, "the most likely tokens (near-ties aside)"
+            assert (np.diff(kept) <= 1e-6).all(), "best first"
+    full_pass = []
+    real = session.cell_log_probs
+    monkeypatch.setattr(
+        session, "cell_log_probs", lambda *a, **kw: full_pass.append(1) or real(*a, **kw)
+    )
+    ids, _ = session.detail(run, 2, 3, session.DEEP_K)
+    assert ids == run.deep_ids[2, 3].tolist() and not full_pass
+    assert session.detail(run, 2, 3, session.DEEP_K + 1)[0][: session.DEEP_K] == ids
+    assert full_pass, "deeper than the kept list: one pass over the unembedding"
+
+
 def test_detail_without_cache_runs_a_targeted_trace(smollm2, strict_ndif):
     """The NDIF path (remote='local', strict): no hidden states kept, same numbers."""
     local = session.start_run(smollm2, PROMPT, k=3)
