@@ -69,7 +69,12 @@ DEFAULT_CHUNK_BYTES = 128 * 2**20
 #: Float64 KL-reference log-probabilities computed in one pass over the unembedding: the
 #: product is bandwidth-bound on the weight, so the more positions per pass, the better.
 REF_CHUNK_BYTES = 64 * 2**20
-DEFAULT_SUB_BYTES = 4 * 2**20
+#: Logits per element-wise pass. Each pass over a sub-block is a few torch ops, each a
+#: parallel region whose start costs ~0.1 ms on a thread other than the main one (a widget's
+#: worker), so fewer, larger passes win while two of them fit in the last-level cache: 16 MB
+#: took 7-17% less time than 4 MB on 5-400 tokens (docs/engine.md); a machine with a small
+#: cache may prefer less (``sub_bytes``).
+DEFAULT_SUB_BYTES = 16 * 2**20
 
 # Probability codec: u(p) = CODE_LINEAR·p + CODE_PER_NAT·ln p, rounded to an int16.
 # The linear term keeps the absolute error ≤ 0.5/CODE_LINEAR ≈ 7.9e-6 for large p (the
@@ -222,7 +227,7 @@ def _block_reduce(
         own = (p_ref * ref_lp).sum(-1)  # Σ p_ref·log p_ref, float64
         p_ref = p_ref.float()
     # One large GEMM per block keeps the unembedding efficient; the element-wise passes
-    # then run on sub-blocks that fit in cache, so only their first pass touches DRAM.
+    # then run on sub-blocks that stay in cache, so only their first pass touches DRAM.
     step = max(1, sub_bytes // (vocab * 4))
     parts = [
         _rows_reduce(z[r0:r1], max(k, deep_k), None if p_ref is None else p_ref[q0:q1])
@@ -301,7 +306,7 @@ def lens_reduce(
         vocab_size: width of the unembedding output.
         softcap: the model's final logit softcapping (``cap·tanh(z/cap)``), if any.
         chunk_bytes: upper bound for one block of float32 logits (one GEMM).
-        sub_bytes: rows per element-wise pass, in bytes of logits (sized to stay in cache).
+        sub_bytes: rows per element-wise pass, in bytes of logits (:data:`DEFAULT_SUB_BYTES`).
         extra_ids: token ids to track at every position whether or not they reach a top-k
             (pinned tokens, targets); ids in ``[0, vocab_size)``.
         targets: ``[T, P or 1, m]`` token ids padded with -1 (:func:`target_index`): the

@@ -27,8 +27,11 @@ __all__ = ["Runner", "model_lock"]
 _locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
-#: Progress reports closer together than this are dropped (each is a comm message).
-PROGRESS_INTERVAL = 0.1
+#: Progress reports closer together than this are dropped. Each is a comm message the
+#: page must handle while the run needs both cores, and the bar moves smoothly enough at 4 Hz.
+PROGRESS_INTERVAL = 0.25
+#: No report in a run's first half second: the page shows progress only after a second.
+PROGRESS_DELAY = 0.5
 
 
 def model_lock(model: Any) -> threading.Lock:
@@ -44,7 +47,7 @@ class _JobControl(Control):
     def __init__(self, report: Callable[[float, str], None]) -> None:
         self.cancelled = threading.Event()
         self._report = report
-        self._last = 0.0
+        self._last = time.monotonic() + PROGRESS_DELAY - PROGRESS_INTERVAL
 
     def check(self) -> None:
         if self.cancelled.is_set():
