@@ -4,7 +4,7 @@
 
 For a 100-token prompt on SmolLM2, local:
 * run       — ``w.prompt = ...`` until the new data is in place (collection + payload + sync),
-              against ``collect_logit_lens`` alone (the baseline, same process);
+              against ``collect_logit_lens`` of the same data (KL too) alone (same process);
 * detail    — the ``detail`` command a click sends (k=20 and k=100): Python's share of
               "click to grown popup";
 * pin       — ``w.pins = [...]`` with a token outside every top-k, until the data holds
@@ -80,8 +80,10 @@ def loop_row(model: Any, prompt: str, runs: int, remote: Any) -> dict[str, float
         "pin": median_ms(pin, runs),
     }
     w.pins = []
+    # The same data the widget collects: with its KL metric (on by default).
     row["collect"] = median_ms(
-        lambda i: collect_logit_lens(variants[i % 7], model, remote=remote), runs
+        lambda i: collect_logit_lens(variants[i % 7], model, remote=remote, metrics=w.metrics),
+        runs,
     )
     return row
 

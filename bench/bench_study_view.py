@@ -1,7 +1,7 @@
 """Benchmark StudyWidget's frontend in headless Chromium and print a markdown table.
 
 Runs the exact bundle ``StudyWidget`` ships on its fast-tier test page
-(tests/ui/study_harness.html, a fake anywidget model) with the same Chromium and launch
+(tests/ui/harness.html?bundle=study, a fake anywidget model) with the same Chromium and launch
 arguments as the tests, and times inside the page:
 
 - first render: ``render()`` until style and layout are done (paint not included), for

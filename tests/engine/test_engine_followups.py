@@ -85,9 +85,7 @@ def test_cell_detail_is_the_exact_top_k_with_trajectories(smollm2, reference, k)
     assert np.abs(probs[:, row] - kth).max() <= 5e-5, "the k most likely, in order"
 
 
-def test_a_click_reads_the_kept_top_list_not_the_whole_unembedding(
-    smollm2, reference, monkeypatch
-):
+def test_a_click_reads_the_kept_top_list_not_the_whole_unembedding(smollm2, reference, monkeypatch):
     run = session.start_run(smollm2, PROMPT, k=5, layers=[0, 10, 20, -1])
     ref = _reference(smollm2, reference, run.input_ids, run.layers)
     assert run.deep_ids.shape == (4, len(run.input_ids), session.DEEP_K)

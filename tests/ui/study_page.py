@@ -1,9 +1,10 @@
 """The study widget's page harness and a fabricated, realistic study.
 
-tests/ui/study_harness.html is a plain page that imports the exact ``_esm`` StudyWidget
-ships (through a Blob URL, as anywidget does) and renders it against a fake model whose
-binary traits are DataViews into larger buffers; it counts the DOM listeners, observers,
-timers and frames the widget adds and records the commands it invokes. The tests
+tests/ui/harness.html with ``?bundle=study`` is a plain page that imports the exact
+``_esm`` StudyWidget ships (through a Blob URL, as anywidget does) and renders it against a
+fake model whose binary traits are DataViews into larger buffers; it counts the DOM
+listeners, observers, timers and frames the widget adds and records the commands it
+invokes. The tests
 (tests/ui/test_study_view.py) and bench/bench_study_view.py both use it.
 """
 
@@ -46,11 +47,12 @@ def start_study_server() -> tuple[ThreadingHTTPServer, str]:
     """
     state = StudyWidget([0], ["x"], QUANTITIES[:1]).get_state()
     files = {
-        "/": ("text/html; charset=utf-8", (HERE / "study_harness.html").read_bytes()),
+        "/": ("text/html; charset=utf-8", (HERE / "harness.html").read_bytes()),
         "/study.js": ("text/javascript; charset=utf-8", state["_esm"].encode()),
         "/study.css": ("text/css; charset=utf-8", state["_css"].encode()),
     }
-    return serve_files(files)
+    server, url = serve_files(files)
+    return server, url + "?bundle=study"
 
 
 def fabricate(
