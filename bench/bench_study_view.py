@@ -42,15 +42,15 @@ from study_page import (  # noqa: E402
 )
 
 RENDER_JS = """(s) => {
-  window.study.cleanup();
-  return window.study.mount(s);
+  window.llk.cleanup();
+  return window.llk.mount(s);
 }"""
 
 UPDATE_JS = """async (patch) => {
-  const p = window.study.fromWire(patch, 8);
+  const p = window.llk.fromWire(patch, 8);
   const root = document.querySelector('#out1 .llks');
   const t0 = performance.now();
-  window.study.model.setMany(p);
+  window.llk.model.setMany(p);
   await Promise.resolve();  // the view redraws once per burst, a microtask later
   root.offsetHeight;
   return performance.now() - t0;

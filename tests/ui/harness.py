@@ -107,8 +107,8 @@ def widget_state(data: dict, **traits: Any) -> dict[str, Any]:
     return state
 
 
-class WidgetPage:
-    """A harness page plus helpers to mount the widget and read what it shows."""
+class HarnessPage:
+    """The harness page (either bundle): its errors, the fake model and the fake kernel."""
 
     def __init__(self, page: Any, url: str) -> None:
         self.page = page
@@ -117,6 +117,37 @@ class WidgetPage:
         page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
         page.goto(url)
         page.wait_for_function("window.llkReady === true")
+
+    def trait(self, name: str) -> Any:
+        return self.page.evaluate("(k) => window.llk.model.get(k)", name)
+
+    def calls(self, name: str | None = None) -> list[dict]:
+        """Commands the widget invoked: [{"name", "msg", "state"}], oldest first."""
+        calls = self.page.evaluate(
+            "() => window.llk.commands.calls.map(c => ({name: c.name, msg: c.msg, state: c.state}))"
+        )
+        return [c for c in calls if name is None or c["name"] == name]
+
+    def answer_with(self, name: str, answer: Any) -> None:
+        """How the fake kernel answers `name` from now on.
+
+        ``answer``: a dict (sent at once), ``"fail"``, or None (the call is held).
+        """
+        self.page.evaluate("([n, a]) => { window.llk.commands.auto[n] = a; }", [name, answer])
+
+    def saves(self) -> int:
+        return self.page.evaluate("window.llk.model.saves.length")
+
+    def counts(self) -> dict[str, int]:
+        """Listeners, observers, timers and frames the widget holds beyond the page's own."""
+        return self.page.evaluate("window.llk.counts()")
+
+    def cleanup(self) -> None:
+        self.page.evaluate("window.llk.cleanup()")
+
+
+class WidgetPage(HarnessPage):
+    """The harness page with the logit-lens widget: mount it and read what it shows."""
 
     def mount(
         self,
@@ -141,23 +172,6 @@ class WidgetPage:
     def set_trait(self, name: str, value: Any) -> None:
         self.page.evaluate("([k, v]) => window.llk.model.set(k, v)", [name, value])
 
-    def trait(self, name: str) -> Any:
-        return self.page.evaluate("(k) => window.llk.model.get(k)", name)
-
-    def calls(self, name: str | None = None) -> list[dict]:
-        """Commands the widget invoked: [{"name", "msg", "state"}], oldest first."""
-        calls = self.page.evaluate(
-            "() => window.llk.commands.calls.map(c => ({name: c.name, msg: c.msg, state: c.state}))"
-        )
-        return [c for c in calls if name is None or c["name"] == name]
-
-    def answer_with(self, name: str, answer: Any) -> None:
-        """How the fake kernel answers `name` from now on.
-
-        ``answer``: a dict (sent at once), ``"fail"``, or None (the call is held).
-        """
-        self.page.evaluate("([n, a]) => { window.llk.commands.auto[n] = a; }", [name, answer])
-
     def reply(self, name: str, answer: dict, buffers: tuple[bytes, ...] = ()) -> bool:
         """Answer the oldest pending `name` call (binary buffers arrive as DataViews)."""
         return self.page.evaluate(
@@ -167,9 +181,6 @@ class WidgetPage:
     def custom(self, msg: dict, buffers: tuple[bytes, ...] = ()) -> None:
         """Send the widget a custom message from the fake kernel (buffers as DataViews)."""
         self.page.evaluate("([m, b]) => window.llk.custom(m, b)", [msg, [wire(b) for b in buffers]])
-
-    def saves(self) -> int:
-        return self.page.evaluate("window.llk.model.saves.length")
 
     def cell(self, ci: int, p: int, out: str = "#out1") -> Any:
         return self.page.locator(f'{out} .llk-row[data-p="{p}"] .llk-cell[data-ci="{ci}"]')

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import serve_files, wire
+from harness import HarnessPage, serve_files, wire
 from logitlenskit.study_widget import StudyWidget
 
 __all__ = [
@@ -118,16 +118,8 @@ def widget_state(w: StudyWidget, names: tuple[str, ...] = ()) -> dict[str, Any]:
     return {k: v for k, v in state.items() if not k.startswith("_")}
 
 
-class StudyPage:
-    """The study harness page plus helpers to mount the widget and drive the fake kernel."""
-
-    def __init__(self, page: Any, url: str) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
-        page.goto(url)
-        page.wait_for_function("window.studyReady === true")
+class StudyPage(HarnessPage):
+    """The harness page with the study widget: mount it and drive the fake kernel."""
 
     def mount(
         self,
@@ -139,7 +131,7 @@ class StudyPage:
     ) -> float:
         """Render ``w``'s state; returns the render time (ms, layout included)."""
         return self.page.evaluate(
-            "([s, o]) => window.study.mount(s, o)",
+            "([s, o]) => window.llk.mount(s, o)",
             [
                 wire(widget_state(w)),
                 {"offset": offset, "outputs": list(outputs), "experimental": experimental},
@@ -148,27 +140,7 @@ class StudyPage:
 
     def push(self, w: StudyWidget, *names: str) -> None:
         """Send ``w``'s traits ``names`` (all when none) as one kernel message."""
-        self.page.evaluate("(p) => window.study.setMany(p)", wire(widget_state(w, names)))
+        self.page.evaluate("(p) => window.llk.setMany(p)", wire(widget_state(w, names)))
 
     def set_trait(self, name: str, value: Any) -> None:
-        self.page.evaluate("(p) => window.study.setMany(p)", wire({name: value}))
-
-    def trait(self, name: str) -> Any:
-        return self.page.evaluate("(k) => window.study.model.get(k)", name)
-
-    def calls(self, name: str | None = None) -> list[dict]:
-        """Commands the widget invoked: [{"name", "msg", "state"}], oldest first."""
-        calls = self.page.evaluate(
-            "() => window.study.commands.calls.map(c => ({name: c.name, msg: c.msg, state: c.state}))"
-        )
-        return [c for c in calls if name is None or c["name"] == name]
-
-    def answer_with(self, name: str, answer: Any) -> None:
-        """How the fake kernel answers ``name``: a dict, ``"fail"``, or None (held)."""
-        self.page.evaluate("([n, a]) => { window.study.commands.auto[n] = a; }", [name, answer])
-
-    def counts(self) -> dict[str, int]:
-        return self.page.evaluate("window.study.counts()")
-
-    def cleanup(self) -> None:
-        self.page.evaluate("window.study.cleanup()")
+        self.page.evaluate("(p) => window.llk.setMany(p)", wire({name: value}))

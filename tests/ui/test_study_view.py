@@ -451,7 +451,7 @@ def test_header_progress_and_status_follow_the_traits(sp):
     assert bar.evaluate("b => [b.value, b.max]") == [40, 50]
     sp.set_trait("status", "batch 4/5 · 12.3 s")
     expect(sp.page.locator(f"{OUT} .llks-status")).to_have_text("batch 4/5 · 12.3 s")
-    sp.page.evaluate("() => window.study.setMany({n_done: 45, busy: false})")
+    sp.page.evaluate("() => window.llk.setMany({n_done: 45, busy: false})")
     expect(title).to_have_text("study: 45 / 50 prompts")
     expect(bar).to_be_hidden()
     assert sp.page.locator(f"{OUT} .llks-error").is_hidden()
@@ -576,11 +576,11 @@ def test_cleanup_removes_every_listener_and_the_element(sp):
           stop.click();
         }"""
     )
-    sp.page.evaluate("() => window.study.setMany({n_done: 3, shown: ['p_alt']})")
+    sp.page.evaluate("() => window.llk.setMany({n_done: 3, shown: ['p_alt']})")
     assert sp.trait("selected_prompt") is None
     assert sp.trait("shown") == ["p_alt"]
     assert sp.calls() == []
-    assert sp.page.evaluate("window.study.model.saves.length") == 0
+    assert sp.page.evaluate("window.llk.model.saves.length") == 0
 
 
 def test_cleanup_with_a_command_in_flight(sp):
