@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from logitlenskit.study_widget import StudyWidget
-from study_page import QUANTITIES, StudyPage, fabricate, start_study_server, study_widget
+from study_page import QUANTITIES, StudyPage, fabricate, study_widget
 
 pytestmark = pytest.mark.browser
 
@@ -29,22 +28,6 @@ VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5
 VIRIDIS += ["#addc30", "#fde725"]
 DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d4d4d4", "#f4a582", "#d6604d"]
 DIVERGING += ["#b2182b", "#67001f"]
-
-
-@pytest.fixture(scope="module")
-def study_server() -> Iterator[str]:
-    server, url = start_study_server()
-    yield url
-    server.shutdown()
-
-
-@pytest.fixture
-def sp(page: Any, study_server: str) -> Iterator[StudyPage]:
-    """A fresh study page; fails the test on any page error or dialog."""
-    page.set_viewport_size({"width": 1000, "height": 1000})
-    helper = StudyPage(page, study_server)
-    yield helper
-    assert helper.errors == [], helper.errors
 
 
 # ------------------------------------------------------------------ helpers
