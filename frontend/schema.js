@@ -199,6 +199,9 @@ export const CELL_OPACITY = 0.9;
 /** Below this relative luminance of a cell, white text reads better than black. */
 export const DARK_INK_BELOW = 0.18;
 
+/** The deeper list a click asks Python for: as deep as the top list a run keeps per
+    cell (session.py), so the answer needs no pass over the unembedding. */
+export const DETAIL_K = 20;
 /** The largest k a run takes (widget.py); the popup's 'more' asks for up to 100. */
 export const MAX_RUN_K = 200;
 /** The most predictions per cell data may hold (validate.py). */

@@ -5,6 +5,7 @@
 import { Popup } from "./popup.js";
 import { navigate } from "./interactions.js";
 import { CELL_OK, CELL_INVALID } from "./lens.js";
+import { DETAIL_K } from "./schema.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./grid.js").Grid} Grid */
@@ -12,8 +13,7 @@ import { CELL_OK, CELL_INVALID } from "./lens.js";
 /** @typedef {import("./channel.js").ChannelError} ChannelError */
 /** @typedef {import("./popup.js").PopupContent} PopupContent */
 
-/** Length of the list a click asks Python for, and of the one "more" asks for. */
-export const FIRST_K = 20;
+/** Length of the list "more" asks Python for (a click asks for schema.js's DETAIL_K). */
 export const MORE_K = 100;
 
 const INVALID_NOTE = "The model's output here is not finite (NaN/Inf): no predictions to show.";
@@ -188,7 +188,7 @@ export class Selection {
     const d = this.deep;
     const have = d !== null && d.l === l && d.p === p && d.run === lens.run;
     if (!have && !this.loading && lens.status(l, p) === CELL_OK)
-      this.loadDetail(Math.max(FIRST_K, lens.k));
+      this.loadDetail(Math.max(DETAIL_K, lens.k));
   }
 
   /** Whether Python can be asked for deeper lists of the shown data. @param {Lens} lens */

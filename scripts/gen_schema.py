@@ -15,7 +15,7 @@ from typing import Any
 
 import traitlets
 
-from logitlenskit import ui_state, validate, widget
+from logitlenskit import session, ui_state, validate, widget
 
 TARGET = Path(__file__).resolve().parent.parent / "frontend" / "schema.js"
 
@@ -168,6 +168,9 @@ def render() -> str:
         "/** Below this relative luminance of a cell, white text reads better than black. */",
         f"export const DARK_INK_BELOW = {ui_state.DARK_INK_BELOW};",
         "",
+        "/** The deeper list a click asks Python for: as deep as the top list a run keeps per",
+        "    cell (session.py), so the answer needs no pass over the unembedding. */",
+        f"export const DETAIL_K = {session.DEEP_K};",
         "/** The largest k a run takes (widget.py); the popup's 'more' asks for up to 100. */",
         f"export const MAX_RUN_K = {widget.MAX_K};",
         "/** The most predictions per cell data may hold (validate.py). */",
