@@ -53,6 +53,8 @@ export class Chart {
     this.measure = null;
     this.lines = svg("g", { class: "llk-lines" });
     this.hoverPath = svg("path", { class: "llk-hover-line" });
+    /** a diff's side B: the hovered token's line there */
+    this.hoverPathB = svg("path", { class: "llk-hover-line-b" });
     this.guide = svg("line", { class: "llk-guide" });
     this.dots = svg("g", { class: "llk-dots" });
     /** point markers of each line at every lens row (sub-layer data) */
@@ -67,6 +69,7 @@ export class Chart {
       this.markers,
       this.note,
       this.hoverPath,
+      this.hoverPathB,
       this.guide,
       this.dots,
       this.zoomBand,
@@ -82,8 +85,8 @@ export class Chart {
     this.edges = [100];
     /** @type {Line[]} */
     this.pinned = [];
-    /** @type {Line | null} */
-    this.hover = null;
+    /** @type {Line[]} the hovered token's line, and in a diff its side-B line */
+    this.hover = [];
     /** @type {Metric} */
     this.metric = "probability";
     this.scale = "linear";
@@ -147,9 +150,9 @@ export class Chart {
     return "linear";
   }
 
-  /** The lines drawn: the pinned ones and the hovered one. */
+  /** The lines drawn: the pinned ones and the hovered ones. */
   visible() {
-    return this.hover ? [...this.pinned, this.hover] : this.pinned;
+    return this.hover.length ? [...this.pinned, ...this.hover] : this.pinned;
   }
 
   /**
@@ -178,11 +181,11 @@ export class Chart {
   }
 
   /**
-   * The hot path of hovering: only the hover path changes unless the y range must grow.
-   * @param {Line | null} line
+   * The hot path of hovering: only the hover paths change unless the y range must grow.
+   * @param {Line[]} lines the hovered token's line, then (a diff) its line on side B
    */
-  setHover(line) {
-    this.hover = line;
+  setHover(lines) {
+    this.hover = lines;
     const [lo, hi] = this.domain();
     if (lo !== this.yMin || hi !== this.yMax || this.axis() !== this.drawnAxis) {
       this.redraw();
@@ -222,7 +225,7 @@ export class Chart {
     const [a, b] = this.range();
     let max = 0;
     let min = 1;
-    for (const line of this.hover ? [...this.pinned, this.hover] : this.pinned) {
+    for (const line of this.visible()) {
       for (let l = a; l <= b; l++) {
         const v = line.values[l];
         if (v > max) max = v;
@@ -379,7 +382,9 @@ export class Chart {
   }
 
   drawHover() {
-    this.hoverPath.setAttribute("d", this.hover ? this.pathOf(this.hover.values) : "");
+    const [a, b] = this.hover;
+    this.hoverPath.setAttribute("d", a ? this.pathOf(a.values) : "");
+    this.hoverPathB.setAttribute("d", b ? this.pathOf(b.values) : "");
   }
 
   /**

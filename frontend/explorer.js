@@ -593,10 +593,24 @@ export class Explorer {
    */
   hoverToken(p, id) {
     const lens = this.lens;
+    if (!lens || id === null) {
+      this.chart.setHover([]);
+      return;
+    }
     const metric = this.state.get("trajectory_metric");
-    this.chart.setHover(
-      lens && id !== null ? hoverLine(lens, metric, p, id, this.entropyUnit) : null,
-    );
+    const line = hoverLine(lens, metric, p, id, this.entropyUnit);
+    const b = this.lensB;
+    // A diff: the same token at the same position on side B (KL lines are side A's own).
+    if (!b || p >= b.P || metric === "kl") {
+      this.chart.setHover([line]);
+      return;
+    }
+    const [la, lb] = this.labels();
+    const lineB = hoverLine(b, metric, p, id, this.entropyUnit);
+    this.chart.setHover([
+      { ...line, label: `${line.label} (${la})` },
+      { ...lineB, label: `${lineB.label} (${lb})` },
+    ]);
   }
 
   /**

@@ -231,3 +231,40 @@ def test_the_default_line_gets_its_side_b_line_too(wp):
     assert paths.count() == 2
     assert "llk-line-b" in paths.nth(1).get_attribute("class")
     assert paths.nth(1).evaluate("e => getComputedStyle(e).strokeDasharray") == "6px, 3px"
+
+
+def _path_ys(d: str) -> list[float]:
+    """The y of each point of an SVG path made of M/L commands."""
+    numbers = [float(x) for x in d.replace("M", " ").replace("L", " ").split()]
+    return numbers[1::2]
+
+
+@pytest.mark.browser
+def test_hovering_a_cell_draws_its_token_on_both_sides(wp):
+    a, b = mount_diff(wp)
+    page = wp.page
+    ids_a, _ = top(a)
+    topk_b, _ = top(b)
+    # A cell (lens row, shared position) whose top-1 token side B tracks at that position.
+    row, p = next(
+        (row, p)
+        for p in range(P_B)
+        for row in range(L)
+        if ids_a[row, p, 0] in set(topk_b[:, p].ravel()) | {TOKEN}
+    )
+    token = ids_a[row, p, 0]
+    wp.cell(row, p).hover()
+    line_a = page.locator(f"{OUT} .llk-hover-line")
+    line_b = page.locator(f"{OUT} .llk-hover-line-b")
+    ys_a, ys_b = _path_ys(line_a.get_attribute("d")), _path_ys(line_b.get_attribute("d"))
+    assert len(ys_a) == len(ys_b) == L
+    # One y scale for both: y_a − y_b = −s·(p_a − p_b) at every layer, with one s > 0.
+    gaps = a[:, p, token] - b[:, p, token]
+    scale = [(yb - ya) / g for ya, yb, g in zip(ys_a, ys_b, gaps, strict=True) if abs(g) > 0.02]
+    assert scale and min(scale) > 0
+    assert max(scale) - min(scale) <= 0.02 * max(scale)
+    assert line_b.evaluate("e => getComputedStyle(e).strokeDasharray") == "1px, 3px"
+    # Position 4 is side A's only: its hover has no side-B line.
+    wp.cell(row, P_A - 1).hover()
+    assert line_a.get_attribute("d").startswith("M")
+    assert (line_b.get_attribute("d") or "") == ""
