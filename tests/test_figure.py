@@ -217,7 +217,7 @@ def test_cli_refuses_before_loading_the_model(tmp_path):
         assert "Traceback" not in bad.stderr and "Loading weights" not in bad.stderr
 
 
-def test_a_kl_figure_colors_by_kl_and_other_new_modes_are_refused(smollm2):
+def test_a_kl_figure_colors_by_kl_and_modes_it_cannot_draw_are_refused(smollm2):
     from logitlenskit import LogitLensWidget
     from logitlenskit.figure import lens_figure
 
@@ -230,10 +230,40 @@ def test_a_kl_figure_colors_by_kl_and_other_new_modes_are_refused(smollm2):
     assert "KL to final output" in " ".join(
         t.get_text() for ax in fig.axes for t in [*ax.texts, ax.yaxis.label]
     )
-    for mode in ("rank", "logprob_diff", "delta"):
+    for mode in ("rank", "logprob_diff"):
         w.color_mode = mode
         with pytest.raises(ValueError, match="cannot draw color mode"):
             lens_figure(w)
     w.color_mode, w.trajectory_metric = "top1", "kl"
     with pytest.raises(ValueError, match="chart metric 'kl'"):
         lens_figure(w)
+
+
+def test_a_delta_figure_diverges_on_the_targets_change_from_the_layer_before(smollm2):
+    from matplotlib.colors import to_rgb
+
+    from logitlenskit.ui_state import CELL_OPACITY
+
+    w = LogitLensWidget(model=smollm2, prompt=PROMPT, targets=["Paris"])
+    w.color_mode = "delta"
+    fig = lens_figure(w)
+    ids = w.pins[0]["ids"]  # the target, pinned under its name
+    result = w.result
+    want = np.zeros((len(result["layers"]), 5))
+    for p in range(5):
+        tracked = result["tracked"][p].tolist()
+        t = result["probs"][p].numpy()[:, [tracked.index(i) for i in ids]].sum(1)
+        want[1:, p] = np.diff(t)
+    mesh = next(c for c in fig.axes[0].collections if hasattr(c, "get_array"))
+    shown = np.ma.filled(mesh.get_array(), np.nan).reshape(5, -1)  # [P, L]
+    np.testing.assert_allclose(shown, want.T, atol=1e-7)
+    low, high = mesh.norm.vmin, mesh.norm.vmax
+    assert low == -high and np.abs(want).max() <= high <= 1
+    # The largest rise is the heat color at its strength, the largest fall the negative one.
+    bg = np.array(to_rgb("#ffffff"))
+    for value, color in ((high, w.heat_color), (low, w.negative_color)):
+        ink = bg * (1 - CELL_OPACITY) + np.array(to_rgb(color)) * CELL_OPACITY
+        np.testing.assert_allclose(mesh.cmap(mesh.norm(value))[:3], ink, atol=2 / 255)
+    np.testing.assert_allclose(mesh.cmap(mesh.norm(0.0))[:3], bg, atol=2 / 255)
+    labels = " ".join(t.get_text() for ax in fig.axes for t in [*ax.texts, ax.yaxis.label])
+    assert "ΔP(" in labels and "Paris" in labels and "from the layer before" in labels

@@ -205,6 +205,7 @@ class _Lens:
     tracked_probs: np.ndarray  # [T, L]
     entropy: np.ndarray | None  # [L, P]
     kl: np.ndarray | None  # [L, P]
+    targets: list[list[int]]  # the data's named targets' ids
     status: np.ndarray  # [L, P], 0 = computed
     final_row: int
 
@@ -258,6 +259,7 @@ def _decode(payload: Mapping[str, Any]) -> _Lens:
         if payload.get("entropy") is None
         else array("entropy", "<f4", (n_rows, n_pos)),
         kl=None if payload.get("kl") is None else array("kl", "<f4", (n_rows, n_pos)),
+        targets=[[int(i) for i in t["ids"]] for t in payload.get("targets") or []],
         status=status,
         final_row=final_row,
     )
@@ -354,7 +356,7 @@ def _check_dpi(dpi: Any) -> int:
 
 #: What a figure can draw; the widget's other modes (signed scales, exact ranks) are not
 #: drawn yet, and a figure that silently differs from the view would mislead.
-DRAWN_COLOR_MODES = ("top1", "token", "group", "entropy", "kl", "none")
+DRAWN_COLOR_MODES = ("top1", "token", "group", "entropy", "kl", "delta", "none")
 DRAWN_METRICS = ("probability", "rank")
 
 
@@ -380,8 +382,8 @@ def _zoom_columns(zoom: Sequence[int], n_rows: int) -> list[int]:
     return list(range(first, last + 1))
 
 
-def _color_target(state: Any) -> list[int]:
-    """Token ids the token / group coloring uses, as frontend/color.js chooses them."""
+def _color_target(state: Any, lens: _Lens) -> list[int]:
+    """Token ids the token / group / delta coloring uses, as frontend/color.js chooses them."""
     pins = state.pins
     if state.color_mode == "token":
         if state.color_token is not None:
@@ -392,6 +394,10 @@ def _color_target(state: Any) -> list[int]:
             return list(state.color_group)
         group = next((p for p in pins if len(p["ids"]) > 1), pins[0] if pins else None)
         return list(group["ids"]) if group else []
+    if state.color_mode == "delta":
+        if state.color_group:
+            return list(state.color_group)
+        return list(pins[0]["ids"]) if pins else (lens.targets[0] if lens.targets else [])
     return []
 
 
@@ -400,15 +406,16 @@ def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
     mode = state.color_mode
     if mode == "top1":
         values = lens.topk_probs[:, :, 0].astype(float)
-    elif mode in ("token", "group"):
-        ids = _color_target(state)
+    elif mode in ("token", "group", "delta"):
+        ids = _color_target(state, lens)
         if not ids:
             return None
         values = np.zeros((lens.n_rows, lens.n_pos))
         for p in range(lens.n_pos):
             t = lens.trajectory(p, ids)
             if t is not None:
-                values[:, p] = np.minimum(1.0, t)
+                values[:, p] = t
+        values = _layer_change(values, lens.status) if mode == "delta" else np.minimum(1, values)
     elif mode == "entropy" and lens.entropy is not None:
         values = lens.entropy.astype(float)
     elif mode == "kl" and lens.kl is not None:
@@ -418,14 +425,27 @@ def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
     return np.where(lens.status == 0, values, np.nan)
 
 
+def _layer_change(probs: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """Each cell's change from the lens row before it.
+
+    0 (uncolored, as in the widget) at the first row and where the row before has no numbers.
+    """
+    change = np.zeros_like(probs)
+    change[1:] = probs[1:] - probs[:-1]
+    change[1:][status[:-1] != 0] = 0.0
+    return change
+
+
 def _color_label(lens: _Lens, state: Any) -> str:
     mode = state.color_mode
     if mode == "entropy":
         return "entropy (nats)"
     if mode == "kl":
         return "KL to final output (nats)"
-    if mode in ("token", "group"):
-        names = " + ".join(visible(lens.token(i)) for i in _color_target(state))
+    if mode in ("token", "group", "delta"):
+        names = " + ".join(visible(lens.token(i)) for i in _color_target(state, lens))
+        if mode == "delta":
+            return f"ΔP({_fit(names, 20)}) from the layer before"
         return f"P({_fit(names, 24)})"
     return "top-1 probability"
 
@@ -519,6 +539,27 @@ def _heat_map(color: str, colors: dict[str, str]) -> LinearSegmentedColormap:
     return cmap.with_extremes(bad=colors["head-bg"])
 
 
+def _diverging_map(color: str, negative: str, colors: dict[str, str]) -> LinearSegmentedColormap:
+    # The widget's diverging cells: the negative color below 0 and the mode color above,
+    # each at CELL_OPACITY × |value| / bound over the background.
+    bg = np.array(to_rgb(colors["bg"]))
+    ends = [bg * (1 - CELL_OPACITY) + np.array(to_rgb(c)) * CELL_OPACITY for c in (negative, color)]
+    cmap = LinearSegmentedColormap.from_list("llk-diverging", [ends[0], bg, ends[1]])
+    return cmap.with_extremes(bad=colors["head-bg"])
+
+
+def _nice_ceil(v: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 × 10^n that is ≥ v; 1 for v ≤ 0 (color.js's niceCeil)."""
+    if not v > 0:
+        return 1.0
+    e = math.floor(math.log10(v))
+    for m in (1, 2, 2.5, 5, 10):
+        c = m * 10.0**e
+        if c >= v * (1 - 1e-9):
+            return float(f"{c:.6g}")
+    return 10.0 ** (e + 1)
+
+
 def _text_color(rgb: Sequence[float]) -> str:
     """Black or white, whichever reads better on ``rgb`` (the WCAG crossover, as grid.js)."""
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
@@ -533,16 +574,21 @@ def _draw_grid(fig, box, lens, state, columns, colors):
     color = {"entropy": state.entropy_color, "kl": state.metric_color}.get(
         state.color_mode, state.heat_color
     )
-    vmax = 1.0
-    if values is not None and state.color_mode in ("entropy", "kl"):
-        vmax = float(np.nanmax(values[columns], initial=0.0)) or 1.0
     shown = np.zeros((len(columns), lens.n_pos)) if values is None else values[columns]
+    vmin, vmax = 0.0, 1.0
     cmap = _heat_map(color, colors)
+    if values is not None and state.color_mode in ("entropy", "kl"):
+        vmax = float(np.nanmax(shown, initial=0.0)) or 1.0
+    elif values is not None and state.color_mode == "delta":
+        # Diverging over a round symmetric bound of the shown rows (frontend/color.js).
+        vmax = min(1.0, _nice_ceil(float(np.nanmax(np.abs(shown), initial=0.0))))
+        vmin = -vmax
+        cmap = _diverging_map(state.heat_color, state.negative_color, colors)
     masked = np.ma.masked_invalid(shown.T)
     mesh = ax.pcolormesh(
         masked,
         cmap=cmap,
-        norm=Normalize(0.0, vmax),
+        norm=Normalize(vmin, vmax),
         edgecolors=colors["border"],
         linewidth=0.3,
     )
