@@ -230,7 +230,7 @@ def test_a_kl_figure_colors_by_kl_and_modes_it_cannot_draw_are_refused(smollm2):
     assert "KL to final output" in " ".join(
         t.get_text() for ax in fig.axes for t in [*ax.texts, ax.yaxis.label]
     )
-    for mode in ("rank", "logprob_diff"):
+    for mode in ("rank", "sublayer"):
         w.color_mode = mode
         with pytest.raises(ValueError, match="cannot draw color mode"):
             lens_figure(w)
@@ -267,3 +267,31 @@ def test_a_delta_figure_diverges_on_the_targets_change_from_the_layer_before(smo
     np.testing.assert_allclose(mesh.cmap(mesh.norm(0.0))[:3], bg, atol=2 / 255)
     labels = " ".join(t.get_text() for ax in fig.axes for t in [*ax.texts, ax.yaxis.label])
     assert "ΔP(" in labels and "Paris" in labels and "from the layer before" in labels
+
+
+def _trajectory(result, p: int, ids) -> np.ndarray:
+    tracked = result["tracked"][p].tolist()
+    return result["probs"][p].numpy()[:, [tracked.index(i) for i in ids]].sum(1)
+
+
+def test_a_log_ratio_figure_is_exact_for_data_targets_and_tracked_otherwise(smollm2):
+    w = LogitLensWidget(model=smollm2, prompt=PROMPT, targets=["Paris", "London"])
+    w.color_mode = "logprob_diff"  # target: the first pin (Paris), foil: the next (London)
+    lp = w.result["target_logprobs"].numpy()
+    want = (lp[0] - lp[1]).T  # [P, L]
+    mesh = next(c for c in lens_figure(w).axes[0].collections if hasattr(c, "get_array"))
+    bound = mesh.norm.vmax
+    assert mesh.norm.vmin == -bound and np.abs(want).max() <= bound
+    shown = np.ma.filled(mesh.get_array(), np.nan).reshape(5, -1)
+    np.testing.assert_allclose(shown, want, atol=1e-5)
+    # A foil that is no data target: both sides from the tracked trajectories.
+    paris = w.pins[0]["ids"]
+    w.pins = [*w.pins, {"ids": [11], "color": "#3cb44b"}]  # pinned: tracked everywhere
+    w.color_foil = [11]
+    got = np.ma.filled(
+        next(c for c in lens_figure(w).axes[0].collections if hasattr(c, "get_array")).get_array(),
+        np.nan,
+    ).reshape(5, -1)
+    for p in range(5):
+        ratio = np.log(_trajectory(w.result, p, paris)) - np.log(_trajectory(w.result, p, [11]))
+        np.testing.assert_allclose(got[p], ratio, rtol=1e-4, atol=1e-4)

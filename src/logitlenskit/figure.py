@@ -206,6 +206,7 @@ class _Lens:
     entropy: np.ndarray | None  # [L, P]
     kl: np.ndarray | None  # [L, P]
     targets: list[list[int]]  # the data's named targets' ids
+    target_logprobs: np.ndarray | None  # [T, L, P], exact
     status: np.ndarray  # [L, P], 0 = computed
     final_row: int
 
@@ -219,6 +220,24 @@ class _Lens:
 
     def token(self, token_id: int) -> str:
         return self.vocab.get(token_id, UNKNOWN_TOKEN)
+
+    def exact_log_prob(self, ids: Sequence[int]) -> np.ndarray | None:
+        """``[L, P]`` exact log-probability of a data target with exactly these ids."""
+        key = sorted(set(ids))
+        for t, target in enumerate(self.targets):
+            if sorted(set(target)) == key and self.target_logprobs is not None:
+                return self.target_logprobs[t].astype(float)
+        return None
+
+    def tracked_log_prob(self, ids: Sequence[int]) -> np.ndarray:
+        """``[L, P]`` log of the summed tracked probability of ``ids`` (NaN: not tracked)."""
+        out = np.full((self.n_rows, self.n_pos), np.nan)
+        for p in range(self.n_pos):
+            t = self.trajectory(p, ids)
+            if t is not None:
+                with np.errstate(divide="ignore"):
+                    out[:, p] = np.log(t.astype(float))
+        return out
 
     def trajectory(self, position: int, ids: Sequence[int]) -> np.ndarray | None:
         """Summed probability of ``ids`` at every lens row; None when none is tracked."""
@@ -260,6 +279,9 @@ def _decode(payload: Mapping[str, Any]) -> _Lens:
         else array("entropy", "<f4", (n_rows, n_pos)),
         kl=None if payload.get("kl") is None else array("kl", "<f4", (n_rows, n_pos)),
         targets=[[int(i) for i in t["ids"]] for t in payload.get("targets") or []],
+        target_logprobs=None
+        if not payload.get("targets")
+        else array("target_logprobs", "<f4", (len(payload["targets"]), n_rows, n_pos)),
         status=status,
         final_row=final_row,
     )
@@ -356,7 +378,8 @@ def _check_dpi(dpi: Any) -> int:
 
 #: What a figure can draw; the widget's other modes (signed scales, exact ranks) are not
 #: drawn yet, and a figure that silently differs from the view would mislead.
-DRAWN_COLOR_MODES = ("top1", "token", "group", "entropy", "kl", "delta", "none")
+DRAWN_COLOR_MODES = ("top1", "token", "group", "entropy", "kl", "delta", "logprob_diff", "none")
+DIVERGING_COLOR_MODES = ("delta", "logprob_diff")
 DRAWN_METRICS = ("probability", "rank")
 
 
@@ -394,11 +417,36 @@ def _color_target(state: Any, lens: _Lens) -> list[int]:
             return list(state.color_group)
         group = next((p for p in pins if len(p["ids"]) > 1), pins[0] if pins else None)
         return list(group["ids"]) if group else []
-    if state.color_mode == "delta":
+    if state.color_mode in DIVERGING_COLOR_MODES:
         if state.color_group:
             return list(state.color_group)
         return list(pins[0]["ids"]) if pins else (lens.targets[0] if lens.targets else [])
     return []
+
+
+def _color_foil(state: Any, lens: _Lens) -> list[int]:
+    """The log-ratio's foil, as frontend/color.js chooses it.
+
+    The chosen one, else the first pin, then data target, that is not the target.
+    """
+    if state.color_foil:
+        return list(state.color_foil)
+    target = sorted(set(_color_target(state, lens)))
+    candidates = [list(p["ids"]) for p in state.pins] + lens.targets
+    return next((c for c in candidates if sorted(set(c)) != target), [])
+
+
+def _log_ratio(lens: _Lens, target: Sequence[int], foil: Sequence[int]) -> np.ndarray:
+    """The log-ratio ``log p(target) − log p(foil)`` of every cell, ``[L, P]``.
+
+    Exact when both are data targets, else from the tracked trajectories (NaN where either
+    is untracked, or both are 0).
+    """
+    a, b = lens.exact_log_prob(target), lens.exact_log_prob(foil)
+    if a is None or b is None:
+        a, b = lens.tracked_log_prob(target), lens.tracked_log_prob(foil)
+    with np.errstate(invalid="ignore"):
+        return a - b
 
 
 def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
@@ -416,6 +464,14 @@ def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
             if t is not None:
                 values[:, p] = t
         values = _layer_change(values, lens.status) if mode == "delta" else np.minimum(1, values)
+    elif mode == "logprob_diff":
+        target, foil = _color_target(state, lens), _color_foil(state, lens)
+        if not target or not foil:
+            return None
+        # Unknown ratios are uncolored (0), as in the widget; NaN is for cells without numbers.
+        values = np.nan_to_num(
+            _log_ratio(lens, target, foil), nan=0.0, posinf=np.inf, neginf=-np.inf
+        )
     elif mode == "entropy" and lens.entropy is not None:
         values = lens.entropy.astype(float)
     elif mode == "kl" and lens.kl is not None:
@@ -447,6 +503,12 @@ def _color_label(lens: _Lens, state: Any) -> str:
         if mode == "delta":
             return f"ΔP({_fit(names, 20)}) from the layer before"
         return f"P({_fit(names, 24)})"
+    if mode == "logprob_diff":
+        a, b = (
+            _fit(" + ".join(visible(lens.token(i)) for i in ids), 12)
+            for ids in (_color_target(state, lens), _color_foil(state, lens))
+        )
+        return f"log P({a}) − log P({b}) (nats)"
     return "top-1 probability"
 
 
@@ -579,10 +641,14 @@ def _draw_grid(fig, box, lens, state, columns, colors):
     cmap = _heat_map(color, colors)
     if values is not None and state.color_mode in ("entropy", "kl"):
         vmax = float(np.nanmax(shown, initial=0.0)) or 1.0
-    elif values is not None and state.color_mode == "delta":
-        # Diverging over a round symmetric bound of the shown rows (frontend/color.js).
-        vmax = min(1.0, _nice_ceil(float(np.nanmax(np.abs(shown), initial=0.0))))
+    elif values is not None and state.color_mode in DIVERGING_COLOR_MODES:
+        # Diverging over a round symmetric bound of the shown rows' finite values
+        # (frontend/color.js); a probability change is never beyond ±1.
+        finite = np.abs(shown[np.isfinite(shown)])
+        vmax = _nice_ceil(float(finite.max(initial=0.0)))
+        vmax = min(1.0, vmax) if state.color_mode == "delta" else vmax
         vmin = -vmax
+        shown = np.clip(shown, vmin, vmax)  # ±∞ (a 0 probability) is the full color
         cmap = _diverging_map(state.heat_color, state.negative_color, colors)
     masked = np.ma.masked_invalid(shown.T)
     mesh = ax.pcolormesh(
