@@ -230,7 +230,7 @@ def test_a_kl_figure_colors_by_kl_and_modes_it_cannot_draw_are_refused(smollm2):
     assert "KL to final output" in " ".join(
         t.get_text() for ax in fig.axes for t in [*ax.texts, ax.yaxis.label]
     )
-    for mode in ("rank", "sublayer"):
+    for mode in ("sublayer", "jsd"):
         w.color_mode = mode
         with pytest.raises(ValueError, match="cannot draw color mode"):
             lens_figure(w)
@@ -266,7 +266,7 @@ def test_a_delta_figure_diverges_on_the_targets_change_from_the_layer_before(smo
         np.testing.assert_allclose(mesh.cmap(mesh.norm(value))[:3], ink, atol=2 / 255)
     np.testing.assert_allclose(mesh.cmap(mesh.norm(0.0))[:3], bg, atol=2 / 255)
     labels = " ".join(t.get_text() for ax in fig.axes for t in [*ax.texts, ax.yaxis.label])
-    assert "ΔP(" in labels and "Paris" in labels and "from the layer before" in labels
+    assert "ΔP(Paris) from the layer before" in labels  # the pin's name
 
 
 def _trajectory(result, p: int, ids) -> np.ndarray:
@@ -295,3 +295,22 @@ def test_a_log_ratio_figure_is_exact_for_data_targets_and_tracked_otherwise(smol
     for p in range(5):
         ratio = np.log(_trajectory(w.result, p, paris)) - np.log(_trajectory(w.result, p, [11]))
         np.testing.assert_allclose(got[p], ratio, rtol=1e-4, atol=1e-4)
+
+
+def test_a_rank_figure_is_pale_in_log_rank_and_labels_its_bar_in_ranks(smollm2):
+    w = LogitLensWidget(model=smollm2, prompt=PROMPT, targets=["Paris"])
+    w.color_mode = "rank"
+    fig = lens_figure(w)
+    ranks = w.result["target_ranks"][0].numpy().T.astype(float)  # [P, L], exact
+    # The widget's palest rank: the largest of k + 1, the largest id in the data + 1, and
+    # the largest exact rank (frontend/lens.js maxRank).
+    vocab_ids = [int(i) for i in w.data["vocab"]]
+    top = max(2, w.k + 1, max(vocab_ids) + 1, int(ranks.max()))
+    mesh = next(c for c in fig.axes[0].collections if hasattr(c, "get_array"))
+    shown = np.ma.filled(mesh.get_array(), np.nan).reshape(5, -1)
+    np.testing.assert_allclose(shown, 1 - np.log(ranks) / np.log(top), atol=1e-6)
+    assert shown[ranks == 1].min() == 1.0, "rank 1 is the full color"
+    bar = fig.axes[1]  # grid, color bar, chart
+    labels = [t.get_text() for t in bar.get_yticklabels()]
+    assert labels[0] == "1" and labels[-1] == f"{top:,}"
+    assert bar.yaxis.label.get_text() == "rank of Paris (1 = top)"

@@ -107,6 +107,8 @@ def lens_figure(source: Any, *, theme: str | None = None) -> Figure:
         _draw_title(fig, box, _title(state, lens), colors)
         mappable = _draw_grid(fig, box, lens, state, columns, colors)
         _draw_colorbar(fig, box, mappable, _color_label(lens, state), colors)
+        if mappable is not None and state.color_mode == "rank":
+            _rank_ticks(fig.axes[-1], lens.max_rank)
         _draw_chart(fig, box, lens, state, columns, colors)
     return fig
 
@@ -207,6 +209,7 @@ class _Lens:
     kl: np.ndarray | None  # [L, P]
     targets: list[list[int]]  # the data's named targets' ids
     target_logprobs: np.ndarray | None  # [T, L, P], exact
+    target_ranks: np.ndarray | None  # [T, L, P], exact
     status: np.ndarray  # [L, P], 0 = computed
     final_row: int
 
@@ -221,13 +224,34 @@ class _Lens:
     def token(self, token_id: int) -> str:
         return self.vocab.get(token_id, UNKNOWN_TOKEN)
 
+    def target_index(self, ids: Sequence[int]) -> int | None:
+        """The data target with exactly these ids, if any."""
+        key = sorted(set(ids))
+        return next((t for t, ids_t in enumerate(self.targets) if sorted(set(ids_t)) == key), None)
+
     def exact_log_prob(self, ids: Sequence[int]) -> np.ndarray | None:
         """``[L, P]`` exact log-probability of a data target with exactly these ids."""
-        key = sorted(set(ids))
-        for t, target in enumerate(self.targets):
-            if sorted(set(target)) == key and self.target_logprobs is not None:
-                return self.target_logprobs[t].astype(float)
-        return None
+        t = self.target_index(ids)
+        return None if t is None or self.target_logprobs is None else self.target_logprobs[t]
+
+    def rank(self, ids: Sequence[int]) -> np.ndarray:
+        """``[L, P]`` rank of the best of ``ids``, as frontend/lens.js reads it.
+
+        Exact for a data target, else its place in the top-k (0 where none of them is there).
+        """
+        t = self.target_index(ids)
+        if t is not None and self.target_ranks is not None:
+            return self.target_ranks[t].astype(float)
+        hits = np.isin(self.topk_ids, list(ids))
+        return np.where(hits.any(-1), hits.argmax(-1) + 1, 0).astype(float)
+
+    @property
+    def max_rank(self) -> int:
+        """The rank the rank mode colors palest (frontend/lens.js's ``maxRank``)."""
+        ranks = 0
+        if self.target_ranks is not None and self.target_ranks.size:
+            ranks = int(self.target_ranks[:, self.status == 0].max(initial=0))
+        return max(2, self.k + 1, max(self.vocab, default=-1) + 1, ranks)
 
     def tracked_log_prob(self, ids: Sequence[int]) -> np.ndarray:
         """``[L, P]`` log of the summed tracked probability of ``ids`` (NaN: not tracked)."""
@@ -282,6 +306,9 @@ def _decode(payload: Mapping[str, Any]) -> _Lens:
         target_logprobs=None
         if not payload.get("targets")
         else array("target_logprobs", "<f4", (len(payload["targets"]), n_rows, n_pos)),
+        target_ranks=None
+        if not payload.get("targets")
+        else array("target_ranks", "<i4", (len(payload["targets"]), n_rows, n_pos)),
         status=status,
         final_row=final_row,
     )
@@ -378,7 +405,17 @@ def _check_dpi(dpi: Any) -> int:
 
 #: What a figure can draw; the widget's other modes (signed scales, exact ranks) are not
 #: drawn yet, and a figure that silently differs from the view would mislead.
-DRAWN_COLOR_MODES = ("top1", "token", "group", "entropy", "kl", "delta", "logprob_diff", "none")
+DRAWN_COLOR_MODES = (
+    "top1",
+    "token",
+    "group",
+    "entropy",
+    "kl",
+    "rank",
+    "delta",
+    "logprob_diff",
+    "none",
+)
 DIVERGING_COLOR_MODES = ("delta", "logprob_diff")
 DRAWN_METRICS = ("probability", "rank")
 
@@ -417,7 +454,7 @@ def _color_target(state: Any, lens: _Lens) -> list[int]:
             return list(state.color_group)
         group = next((p for p in pins if len(p["ids"]) > 1), pins[0] if pins else None)
         return list(group["ids"]) if group else []
-    if state.color_mode in DIVERGING_COLOR_MODES:
+    if state.color_mode in ("rank", *DIVERGING_COLOR_MODES):
         if state.color_group:
             return list(state.color_group)
         return list(pins[0]["ids"]) if pins else (lens.targets[0] if lens.targets else [])
@@ -464,6 +501,11 @@ def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
             if t is not None:
                 values[:, p] = t
         values = _layer_change(values, lens.status) if mode == "delta" else np.minimum(1, values)
+    elif mode == "rank":
+        ids = _color_target(state, lens)
+        if not ids:
+            return None
+        values = _rank_intensity(lens.rank(ids), lens.max_rank)
     elif mode == "logprob_diff":
         target, foil = _color_target(state, lens), _color_foil(state, lens)
         if not target or not foil:
@@ -479,6 +521,13 @@ def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
     else:
         return None
     return np.where(lens.status == 0, values, np.nan)
+
+
+def _rank_intensity(ranks: np.ndarray, max_rank: int) -> np.ndarray:
+    """Rank 1 strongest, ``max_rank`` palest, evenly in log(rank); 0 (uncolored) for 0."""
+    with np.errstate(divide="ignore"):
+        level = 1 - np.log(np.maximum(1.0, ranks)) / math.log(max_rank)
+    return np.where(ranks > 0, np.clip(level, 0.0, 1.0), 0.0)
 
 
 def _layer_change(probs: np.ndarray, status: np.ndarray) -> np.ndarray:
@@ -499,17 +548,32 @@ def _color_label(lens: _Lens, state: Any) -> str:
     if mode == "kl":
         return "KL to final output (nats)"
     if mode in ("token", "group", "delta"):
-        names = " + ".join(visible(lens.token(i)) for i in _color_target(state, lens))
+        names = _ids_label(lens, state, _color_target(state, lens))
         if mode == "delta":
             return f"ΔP({_fit(names, 20)}) from the layer before"
         return f"P({_fit(names, 24)})"
+    if mode == "rank":
+        return f"rank of {_fit(_ids_label(lens, state, _color_target(state, lens)), 20)} (1 = top)"
     if mode == "logprob_diff":
         a, b = (
-            _fit(" + ".join(visible(lens.token(i)) for i in ids), 12)
+            _fit(_ids_label(lens, state, ids), 12)
             for ids in (_color_target(state, lens), _color_foil(state, lens))
         )
         return f"log P({a}) − log P({b}) (nats)"
     return "top-1 probability"
+
+
+def _ids_label(lens: _Lens, state: Any, ids: Sequence[int]) -> str:
+    """How the widget's legend names these ids.
+
+    A pin's name when it has one (a target is pinned under its name), else the tokens
+    joined by " + ".
+    """
+    key = sorted(set(ids))
+    named = next((p for p in state.pins if p.get("name") and sorted(set(p["ids"])) == key), None)
+    if named is not None:
+        return str(named["name"])
+    return " + ".join(visible(lens.token(i)) for i in ids)
 
 
 # ------------------------------------------------------------------ layout
@@ -728,6 +792,14 @@ def _draw_colorbar(fig, box, mappable, label, colors) -> None:
     cax.tick_params(labelsize=_LABEL_PT - 0.5, colors=colors["fg"])
 
 
+def _rank_ticks(cax: Any, max_rank: int) -> None:
+    """Label the rank color bar in ranks (1, 10, 100, …, the palest) at their intensities."""
+    ranks = [10**e for e in range(int(math.log10(max_rank)) + 1) if 10**e < max_rank]
+    ranks.append(max_rank)
+    levels = _rank_intensity(np.array(ranks, float), max_rank)
+    cax.set_yticks(levels, labels=[f"{r:,}" for r in ranks])
+
+
 def _pinned_rows(lens: _Lens, state: Any) -> list[int]:
     return [p for p in state.pinned_rows if p < lens.n_pos]
 
@@ -762,14 +834,10 @@ def _chart_lines(lens: _Lens, state: Any) -> list[_Line]:
             _values(lens, state, p, pin["ids"]),
             pin["color"],
             _dash(j) if rows else "solid",
-            f"{_pin_label(lens, pin['ids'])} @{p}{note}",
+            f"{_fit(pin.get('name') or _ids_label(lens, state, pin['ids']), 22)} @{p}{note}",
         )
         for pin, p, j, note in series
     ]
-
-
-def _pin_label(lens: _Lens, ids: Sequence[int]) -> str:
-    return _fit(" + ".join(visible(lens.token(int(i))) for i in ids), 22)
 
 
 def _values(lens: _Lens, state: Any, p: int, ids: Sequence[int]) -> np.ndarray:
