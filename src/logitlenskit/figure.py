@@ -35,6 +35,7 @@ from .files import check_output_path, write_bytes_atomic
 from .ui_state import (
     BYTE_TOKEN_PATTERN,
     CELL_OPACITY,
+    COLOR_MODES,
     DARK_INK_BELOW,
     EMPTY_TOKEN,
     PIN_PALETTE,
@@ -403,19 +404,10 @@ def _check_dpi(dpi: Any) -> int:
     return int(dpi)
 
 
-#: What a figure can draw; the widget's other modes (signed scales, exact ranks) are not
-#: drawn yet, and a figure that silently differs from the view would mislead.
-DRAWN_COLOR_MODES = (
-    "top1",
-    "token",
-    "group",
-    "entropy",
-    "kl",
-    "rank",
-    "delta",
-    "logprob_diff",
-    "none",
-)
+#: What a figure can draw: every color mode but the sub-layer split and the diff's two
+#: (a figure shows one side), since a figure that silently differs from the view would
+#: mislead.
+DRAWN_COLOR_MODES = tuple(m for m in COLOR_MODES if m not in ("sublayer", "diff_token", "jsd"))
 DIVERGING_COLOR_MODES = ("delta", "logprob_diff")
 DRAWN_METRICS = ("probability", "rank")
 
