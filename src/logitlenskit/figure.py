@@ -107,9 +107,8 @@ def lens_figure(source: Any, *, theme: str | None = None) -> Figure:
         box = _layout(fig, lens, state, len(columns))
         _draw_title(fig, box, _title(state, lens), colors)
         mappable = _draw_grid(fig, box, lens, state, columns, colors)
-        _draw_colorbar(fig, box, mappable, _color_label(lens, state), colors)
-        if mappable is not None and state.color_mode == "rank":
-            _rank_ticks(fig.axes[-1], lens.max_rank)
+        ticks = _rank_ticks(lens.max_rank) if state.color_mode == "rank" else None
+        _draw_colorbar(fig, box, mappable, _color_label(lens, state), colors, ticks)
         _draw_chart(fig, box, lens, state, columns, colors)
     return fig
 
@@ -227,8 +226,8 @@ class _Lens:
 
     def target_index(self, ids: Sequence[int]) -> int | None:
         """The data target with exactly these ids, if any."""
-        key = sorted(set(ids))
-        return next((t for t, ids_t in enumerate(self.targets) if sorted(set(ids_t)) == key), None)
+        key = _id_key(ids)
+        return next((t for t, ids_t in enumerate(self.targets) if _id_key(ids_t) == key), None)
 
     def exact_log_prob(self, ids: Sequence[int]) -> np.ndarray | None:
         """``[L, P]`` exact log-probability of a data target with exactly these ids."""
@@ -254,14 +253,13 @@ class _Lens:
             ranks = int(self.target_ranks[:, self.status == 0].max(initial=0))
         return max(2, self.k + 1, max(self.vocab, default=-1) + 1, ranks)
 
-    def tracked_log_prob(self, ids: Sequence[int]) -> np.ndarray:
-        """``[L, P]`` log of the summed tracked probability of ``ids`` (NaN: not tracked)."""
+    def trajectories(self, ids: Sequence[int]) -> np.ndarray:
+        """``[L, P]`` summed tracked probability of ``ids`` (NaN where none is tracked)."""
         out = np.full((self.n_rows, self.n_pos), np.nan)
         for p in range(self.n_pos):
             t = self.trajectory(p, ids)
             if t is not None:
-                with np.errstate(divide="ignore"):
-                    out[:, p] = np.log(t.astype(float))
+                out[:, p] = t
         return out
 
     def trajectory(self, position: int, ids: Sequence[int]) -> np.ndarray | None:
@@ -284,6 +282,8 @@ def _decode(payload: Mapping[str, Any]) -> _Lens:
     offsets = array("tracked_offsets", "<i4", (n_pos + 1,))
     n_tracked = int(offsets[-1])
     status = cell_status_field(payload, n_rows, n_pos)
+    targets = payload.get("targets") or []
+    per_target = (len(targets), n_rows, n_pos)
     num_layers = payload.get("num_layers")
     final_row = n_rows - 1
     if num_layers is not None and int(num_layers) - 1 in layers:
@@ -303,13 +303,9 @@ def _decode(payload: Mapping[str, Any]) -> _Lens:
         if payload.get("entropy") is None
         else array("entropy", "<f4", (n_rows, n_pos)),
         kl=None if payload.get("kl") is None else array("kl", "<f4", (n_rows, n_pos)),
-        targets=[[int(i) for i in t["ids"]] for t in payload.get("targets") or []],
-        target_logprobs=None
-        if not payload.get("targets")
-        else array("target_logprobs", "<f4", (len(payload["targets"]), n_rows, n_pos)),
-        target_ranks=None
-        if not payload.get("targets")
-        else array("target_ranks", "<i4", (len(payload["targets"]), n_rows, n_pos)),
+        targets=[[int(i) for i in t["ids"]] for t in targets],
+        target_logprobs=array("target_logprobs", "<f4", per_target) if targets else None,
+        target_ranks=array("target_ranks", "<i4", per_target) if targets else None,
         status=status,
         final_row=final_row,
     )
@@ -425,6 +421,11 @@ def _check_drawable(state: Any) -> None:
         )
 
 
+def _id_key(ids: Sequence[int]) -> tuple[int, ...]:
+    """A token set's identity, whatever the order or repeats (frontend/lens.js's idKey)."""
+    return tuple(sorted({int(i) for i in ids}))
+
+
 def _zoom_columns(zoom: Sequence[int], n_rows: int) -> list[int]:
     """Lens rows shown, clamped as the widget clamps ``x_zoom`` (frontend/layout.js)."""
     if len(zoom) != 2:
@@ -460,9 +461,9 @@ def _color_foil(state: Any, lens: _Lens) -> list[int]:
     """
     if state.color_foil:
         return list(state.color_foil)
-    target = sorted(set(_color_target(state, lens)))
+    target = _id_key(_color_target(state, lens))
     candidates = [list(p["ids"]) for p in state.pins] + lens.targets
-    return next((c for c in candidates if sorted(set(c)) != target), [])
+    return next((c for c in candidates if _id_key(c) != target), [])
 
 
 def _log_ratio(lens: _Lens, target: Sequence[int], foil: Sequence[int]) -> np.ndarray:
@@ -472,9 +473,9 @@ def _log_ratio(lens: _Lens, target: Sequence[int], foil: Sequence[int]) -> np.nd
     is untracked, or both are 0).
     """
     a, b = lens.exact_log_prob(target), lens.exact_log_prob(foil)
-    if a is None or b is None:
-        a, b = lens.tracked_log_prob(target), lens.tracked_log_prob(foil)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if a is None or b is None:
+            a, b = np.log(lens.trajectories(target)), np.log(lens.trajectories(foil))
         return a - b
 
 
@@ -487,12 +488,8 @@ def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
         ids = _color_target(state, lens)
         if not ids:
             return None
-        values = np.zeros((lens.n_rows, lens.n_pos))
-        for p in range(lens.n_pos):
-            t = lens.trajectory(p, ids)
-            if t is not None:
-                values[:, p] = t
-        values = _layer_change(values, lens.status) if mode == "delta" else np.minimum(1, values)
+        probs = np.nan_to_num(lens.trajectories(ids))  # untracked: 0, uncolored
+        values = _layer_change(probs, lens.status) if mode == "delta" else np.minimum(1, probs)
     elif mode == "rank":
         ids = _color_target(state, lens)
         if not ids:
@@ -561,8 +558,8 @@ def _ids_label(lens: _Lens, state: Any, ids: Sequence[int]) -> str:
     A pin's name when it has one (a target is pinned under its name), else the tokens
     joined by " + ".
     """
-    key = sorted(set(ids))
-    named = next((p for p in state.pins if p.get("name") and sorted(set(p["ids"])) == key), None)
+    key = _id_key(ids)
+    named = next((p for p in state.pins if p.get("name") and _id_key(p["ids"]) == key), None)
     if named is not None:
         return str(named["name"])
     return " + ".join(visible(lens.token(i)) for i in ids)
@@ -774,22 +771,24 @@ def _grid_axes(ax, lens, state, columns, colors) -> None:
         )
 
 
-def _draw_colorbar(fig, box, mappable, label, colors) -> None:
+def _draw_colorbar(fig, box, mappable, label, colors, ticks=None) -> None:
+    """The color bar; ``ticks``: (levels, labels) where its values are not its units."""
     if mappable is None:
         return
     cax = fig.add_axes(box.colorbar)
     bar = fig.colorbar(mappable, cax=cax)
+    if ticks is not None:
+        cax.set_yticks(*ticks)
     bar.set_label(label, color=colors["fg"], fontsize=_LABEL_PT)
     bar.outline.set_edgecolor(colors["border"])
     cax.tick_params(labelsize=_LABEL_PT - 0.5, colors=colors["fg"])
 
 
-def _rank_ticks(cax: Any, max_rank: int) -> None:
-    """Label the rank color bar in ranks (1, 10, 100, …, the palest) at their intensities."""
+def _rank_ticks(max_rank: int) -> tuple[np.ndarray, list[str]]:
+    """The rank color bar's ticks: ranks 1, 10, 100, …, the palest, at their intensities."""
     ranks = [10**e for e in range(int(math.log10(max_rank)) + 1) if 10**e < max_rank]
     ranks.append(max_rank)
-    levels = _rank_intensity(np.array(ranks, float), max_rank)
-    cax.set_yticks(levels, labels=[f"{r:,}" for r in ranks])
+    return _rank_intensity(np.array(ranks, float), max_rank), [f"{r:,}" for r in ranks]
 
 
 def _pinned_rows(lens: _Lens, state: Any) -> list[int]:
@@ -835,9 +834,8 @@ def _chart_lines(lens: _Lens, state: Any) -> list[_Line]:
 def _values(lens: _Lens, state: Any, p: int, ids: Sequence[int]) -> np.ndarray:
     """The plotted metric at every lens row; NaN where unknown (as frontend/pins.js)."""
     if state.trajectory_metric == "rank":
-        top = lens.topk_ids[:, p, :]
-        ranks = np.where(np.isin(top, list(ids)), np.arange(1, lens.k + 1), np.inf).min(axis=1)
-        values = np.where(np.isfinite(ranks), ranks, np.nan)
+        ranks = lens.rank(ids)[:, p]
+        values = np.where(ranks > 0, ranks, np.nan)
     else:
         t = lens.trajectory(p, ids)
         values = np.full(lens.n_rows, np.nan) if t is None else t.astype(float)
