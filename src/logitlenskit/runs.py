@@ -47,7 +47,7 @@ class _JobControl(Control):
     def __init__(self, report: Callable[[float, str], None]) -> None:
         self.cancelled = threading.Event()
         self._report = report
-        self._last = time.monotonic() + PROGRESS_DELAY - PROGRESS_INTERVAL
+        self._next_report = time.monotonic() + PROGRESS_DELAY
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -55,8 +55,8 @@ class _JobControl(Control):
 
     def progress(self, fraction: float, status: str) -> None:
         now = time.monotonic()
-        if now - self._last >= PROGRESS_INTERVAL:
-            self._last = now
+        if now >= self._next_report:
+            self._next_report = now + PROGRESS_INTERVAL
             self._report(fraction, status)
 
 
