@@ -3,7 +3,15 @@
 The content is encoded first, then written to a temporary file next to the target and
 renamed over it (:func:`write_text_atomic`); :func:`check_output_path` says what is wrong
 with a target before anything slow (a model load, a page render) happens. ``save_html``,
-``LogitLensWidget.save_html`` and the ``logitlens`` command all write through here.
+``LogitLensWidget.save_html``, figures, study tables and the ``logitlens`` command all
+write through here.
+
+Only regular files are written. Anything else at the target (a FIFO, a device node such as
+``/dev/null``, a socket) is refused even with ``overwrite``: replacing it would break the
+system, and opening it could hang. A symbolic link is refused too and never written through
+(its target is often not where the user thinks); give the real path, or remove the link.
+:func:`write_files_atomic` writes several files all or none: each goes to a temporary
+first, and only when every one is written are they moved into place.
 """
 
 from __future__ import annotations
@@ -11,9 +19,23 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["check_output_path", "write_bytes_atomic", "write_text_atomic"]
+__all__ = [
+    "check_output_path",
+    "write_bytes_atomic",
+    "write_files_atomic",
+    "write_text_atomic",
+]
+
+# What a path that is not a regular file is, for the message that refuses it.
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def check_output_path(
@@ -37,7 +59,8 @@ def check_output_path(
     Raises:
         TypeError: ``path`` is not a path.
         ValueError: ``path`` is a symbolic link (never written through, even with
-            ``overwrite``: the link's target is often not where the user thinks).
+            ``overwrite``: the link's target is often not where the user thinks), or
+            something else that is not a regular file (a FIFO, a device, a socket).
         FileExistsError: the file exists and ``overwrite`` is false.
         IsADirectoryError, FileNotFoundError, NotADirectoryError, PermissionError: the
             path names a folder, or its folder is missing or not writable.
@@ -54,6 +77,7 @@ def check_output_path(
         raise IsADirectoryError(
             f"{name}: {path} is a folder: give a file name inside it, e.g. {path / 'lens.html'}"
         )
+    _refuse_special(path, name)
     if path.exists() and not overwrite:
         raise FileExistsError(
             f"{name}: {path} already exists; {overwrite_hint}, or choose another name"
@@ -68,6 +92,21 @@ def check_output_path(
             f"{name}: cannot write in the folder {folder}: choose a folder you can write to"
         )
     return path
+
+
+def _refuse_special(path: Path, name: str) -> None:
+    """Refuse an existing path that is neither a folder nor a regular file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = next((k for test, k in _KINDS if test(mode)), "not a file")
+    raise ValueError(
+        f"{name}: {path} is {kind}, not a regular file; only regular files are written "
+        "(even with overwrite): give the path of a file"
+    )
 
 
 def _encode(text: str, name: str) -> bytes:
@@ -142,6 +181,57 @@ def write_bytes_atomic(
         OSError: see :func:`check_output_path`; or the disk is full (the target is intact).
     """
     path = check_output_path(path, overwrite=overwrite, name=name, overwrite_hint=overwrite_hint)
+    temp = _stage(path, data)
+    try:
+        _place(temp, path, overwrite, name, overwrite_hint)
+    finally:
+        _discard(temp)
+    return path
+
+
+def write_files_atomic(
+    files: Sequence[tuple[str | os.PathLike[str], str | bytes, str]],
+    *,
+    overwrite: bool = False,
+    overwrite_hint: str = "pass overwrite=True to replace it",
+) -> list[Path]:
+    """Write several files all or none.
+
+    Every path is checked, then every file is written to a temporary, and only then are
+    they moved into place. A failure while checking or writing (a refused path, a full
+    disk) leaves every target as it was and no temporary behind. Text is saved as UTF-8.
+
+    Args:
+        files: ``(path, content, name)`` each; ``name`` is how messages call the path
+            (the CLI passes ``"argument --html"``).
+        overwrite: replace existing files (default: refuse).
+        overwrite_hint: the fix a message gives for an existing file.
+
+    Returns:
+        The paths, in order.
+
+    Raises:
+        ValueError, OSError: as :func:`write_bytes_atomic`, naming the path that failed.
+    """
+    paths = [
+        check_output_path(path, overwrite=overwrite, name=name, overwrite_hint=overwrite_hint)
+        for path, _, name in files
+    ]
+    contents = [c if isinstance(c, bytes) else _encode(c, n) for _, c, n in files]
+    temps: list[Path] = []
+    try:
+        for path, content in zip(paths, contents, strict=True):
+            temps.append(_stage(path, content))
+        for temp, path, (_, _, name) in zip(temps, paths, files, strict=True):
+            _place(temp, path, overwrite, name, overwrite_hint)
+    finally:
+        for temp in temps:
+            _discard(temp)
+    return paths
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a new temporary file beside ``path``, on disk; returns its path."""
     old_mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     # O_EXCL: never reuse or follow something already there; 0o666 lets the umask decide.
@@ -153,14 +243,23 @@ def write_bytes_atomic(
             os.fsync(file.fileno())
         if old_mode is not None:
             os.chmod(temp, old_mode)
-        if overwrite:
-            os.replace(temp, path)
-        else:
-            _place_new(temp, path, name, overwrite_hint)
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
-    return path
+    except BaseException:
+        _discard(temp)
+        raise
+    return temp
+
+
+def _place(temp: Path, path: Path, overwrite: bool, name: str, overwrite_hint: str) -> None:
+    """Move a staged file into place: over an old file with ``overwrite``, else only new."""
+    if overwrite:
+        os.replace(temp, path)
+    else:
+        _place_new(temp, path, name, overwrite_hint)
+
+
+def _discard(temp: Path) -> None:
+    if os.path.lexists(temp):
+        os.unlink(temp)
 
 
 def _place_new(temp: Path, path: Path, name: str, overwrite_hint: str) -> None:
