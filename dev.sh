@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh clone: every command does all the set-up it needs first.
-#   ./dev.sh demo    set up, build, open JupyterLab on notebooks/demo.ipynb
+#   ./dev.sh demo    set up, build, open JupyterLab on notebooks/demo.ipynb (extra args go
+#                    to jupyter lab, e.g. --port=8890)
 #   ./dev.sh test    set up, build, run the whole test suite (extra args go to pytest)
 #   ./dev.sh setup   set up and build only
 #   ./dev.sh bench   set up, build, run the benchmarks in bench/
@@ -25,11 +26,22 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# The project's package.json says "type": "module" for its own JS (frontend/, tests/); Node
+# applies the nearest package.json to every .js below it, .venv included, so the CommonJS
+# scripts Python packages ship there (jupyter_builder's yarn.js, which JupyterLab runs at
+# start-up) would load as ES modules and fail. A package.json at the venv's root is the
+# boundary Node honours: .venv is Python's, not part of the JS project. Checked on every
+# command, so a venv made before this line gets it too.
+venv_is_commonjs() {
+  [ -f "$VENV/package.json" ] || printf '%s\n' '{"type": "commonjs"}' > "$VENV/package.json"
+}
+
 setup_python() {
   if [ ! -x "$PY" ]; then
     say "creating $VENV"
     "$PYTHON" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; "$PYTHON" -m venv "$VENV"; }
   fi
+  venv_is_commonjs
   fresh python pyproject.toml && return
   say "installing Python packages (first time: a few minutes)"
   "$PY" -m pip install -q --upgrade pip
@@ -50,7 +62,8 @@ setup_node() {
 
 build() {
   # Always rebuild: esbuild takes well under a second, and a stale bundle hides changes.
-  npm run --silent build
+  # Its size table is noise on every command; warnings and errors still show.
+  npm run --silent build -- --log-level=warning
 }
 
 # JupyterLab keeps widget state in a saved notebook only with "Save Widget State
@@ -74,8 +87,15 @@ case "${1:-}" in
   demo)
     setup_node; build; setup_python
     save_widget_state
+    shift
+    lab_args=()
+    # JupyterLab refuses to start as root without --allow-root, and root is what containers,
+    # Colab and these machines run as.
+    [ "$(id -u)" = 0 ] && lab_args+=(--allow-root)
+    # With no terminal (a script, CI, a test) there is no one to see a browser window.
+    { [ -t 0 ] && [ -t 1 ]; } || lab_args+=(--no-browser)
     say "opening JupyterLab on notebooks/demo.ipynb (Ctrl+C to stop)"
-    exec "$VENV/bin/jupyter" lab notebooks/demo.ipynb ;;
+    exec "$VENV/bin/jupyter" lab notebooks/demo.ipynb "${lab_args[@]}" "$@" ;;
   test)
     setup_node; build; setup_python; setup_browser
     shift
@@ -84,6 +104,6 @@ case "${1:-}" in
     setup_node; build; setup_python; setup_browser
     for script in bench/*.py; do say "$script"; "$PY" "$script"; done ;;
   *)
-    echo "usage: ./dev.sh {demo|test|setup|bench} [pytest args]" >&2
+    echo "usage: ./dev.sh {demo [jupyter lab args]|test [pytest args]|setup|bench}" >&2
     exit 2 ;;
 esac
