@@ -153,8 +153,11 @@ function defaultItem(d) {
     el("span", { class: "llk-legend-default-tag", text: "default" }),
     el("span", {
       class: "llk-legend-label",
-      text: `${d.token} @${d.p}`,
-      title: `the final prediction ${d.token} at position ${d.p}, shown until you pin a token`,
+      // In words: a bare "@13" read as a layer, a count or a handle.
+      text: `${d.token} at position ${d.p}`,
+      title:
+        `the model's final prediction ${d.token} at input position ${d.p} (the row of the ` +
+        "cell opened last, else the last row), shown until you pin a token",
     }),
   ]);
 }

@@ -1,11 +1,19 @@
-// Token strings made visible: whitespace and control characters get glyphs, and tokens that
-// are only part of a UTF-8 character (they decode to U+FFFD or to <0xNN>) are flagged.
+// Token strings made visible: whitespace and control characters get glyphs, bidi controls and
+// other invisible format characters are escaped (a right-to-left override would otherwise
+// show "\u202eemoR" as "Rome"), and tokens that are only part of a UTF-8 character (they
+// decode to U+FFFD or to <0xNN>) are flagged. widget.css isolates each token's direction, so
+// right-to-left letters never reorder the text around them.
 
 import { BYTE_TOKEN_PATTERN, EMPTY_TOKEN, TOKEN_GLYPHS } from "./schema.js";
 
 const GLYPHS = new Map(Object.entries(TOKEN_GLYPHS));
 
-const SPECIAL = /[\s\p{Cc}]/gu;
+/**
+ * Whitespace, control characters, the bidi controls (ALM, LRM, RLM, the embeddings and
+ * overrides U+202A–U+202E, the isolates U+2066–U+2069) and the invisible zero-width space,
+ * word joiner and byte-order mark. The zero-width joiner stays: emoji sequences need it.
+ */
+const SPECIAL = /[\s\p{Cc}\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/gu;
 const BYTE_TOKEN = new RegExp(`^${BYTE_TOKEN_PATTERN}$`);
 
 /**
@@ -38,7 +46,9 @@ function glyph(ch) {
   const g = GLYPHS.get(ch);
   if (g) return g;
   const code = ch.codePointAt(0) ?? 0;
-  return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+  return code < 0x100
+    ? `\\x${code.toString(16).padStart(2, "0")}`
+    : `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
 /**

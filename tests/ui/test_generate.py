@@ -504,13 +504,13 @@ def test_the_chart_follows_the_newest_token_until_a_cell_is_opened(wp):
     """The default line is the last position's prediction: it moves with the generation."""
     wp.mount(generation_payload(run=3, n_prompt=4, n_gen=3, shown=5))
     label = wp.page.locator(f"{OUT} .llk-legend-default .llk-legend-label")
-    expect(label).to_have_text(re.compile(r"@4$"))
+    expect(label).to_have_text(re.compile(r" at position 4$"))
     wp.set_data(generation_payload(run=3, n_prompt=4, n_gen=3, shown=6))
-    expect(label).to_have_text(re.compile(r"@5$"))
+    expect(label).to_have_text(re.compile(r" at position 5$"))
     wp.cell(1, 2).click()
-    expect(label).to_have_text(re.compile(r"@2$"))
+    expect(label).to_have_text(re.compile(r" at position 2$"))
     wp.set_data(generation_payload(run=3, n_prompt=4, n_gen=3, shown=7))
-    expect(label).to_have_text(re.compile(r"@2$"))  # a clicked position stays
+    expect(label).to_have_text(re.compile(r" at position 2$"))  # a clicked position stays
 
 
 def test_a_new_run_with_fewer_positions_starts_afresh(wp):

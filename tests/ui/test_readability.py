@@ -254,7 +254,10 @@ def test_default_line_until_something_is_pinned(wp):
     assert line.count() == 1 and line.get_attribute("stroke-dasharray")
     token = f"tok{data['topk'][-1, last_p, 0]}"
     legend = wp.page.locator(f"{OUT} .llk-legend-default")
-    assert "default" in legend.text_content() and f"{token} @{last_p}" in legend.text_content()
+    assert (
+        "default" in legend.text_content()
+        and f"{token} at position {last_p}" in legend.text_content()
+    )
     # Its values are the final prediction's probabilities at the last position.
     svg = wp.page.locator(f"{OUT} .llk-chart-svg").bounding_box()
     x = float(wp.page.locator(f"{OUT} .llk-xtick").nth(5).get_attribute("x"))
@@ -264,7 +267,7 @@ def test_default_line_until_something_is_pinned(wp):
     assert wp.trait("pins") == [] and wp.saves() == 0
     # Pinning replaces it; unpinning brings it back.
     wp.cell(2, 1).click()
-    assert "@1" in wp.page.locator(f"{OUT} .llk-legend-default").text_content()
+    assert "at position 1" in wp.page.locator(f"{OUT} .llk-legend-default").text_content()
     wp.page.locator(f"{OUT} .llk-popup-row").first.click()
     assert line.count() == 0 and legend.count() == 0
     assert wp.page.locator(f"{OUT} .llk-lines path").count() == 1
