@@ -77,3 +77,34 @@ def test_command_reports_bad_input_without_traceback():
     assert result.returncode == 2
     assert "error: the prompt is empty" in result.stderr and "Traceback" not in result.stderr
     assert "Loading weights" not in result.stderr  # refused before loading the model
+
+
+def test_the_table_shows_control_characters_as_visible_escapes(make_collection):
+    vocab = {i: f"tok{i}" for i in range(30)}
+    vocab.update({i: "\x1b[2J\x07" for i in range(30) if i % 2})  # clear screen, then bell
+    vocab.update({i: "a\u202eb" for i in range(30) if i % 4 == 2})  # right-to-left override
+    data = make_collection(
+        n_layers=4, n_pos=3, vocab=vocab, input_tokens=["\x1b]0;x\x07", "b", "c"]
+    )
+    table = render_table(data, 200)
+    assert not [ch for ch in table if (ord(ch) < 32 and ch != "\n") or 0x7F <= ord(ch) < 0xA0]
+    assert "\u202e" not in table
+    assert "\\x1b" in table  # the input token, shown as the widget shows it
+    shown = {vocab[int(data["topk"][i, p, 0])] for i in range(4) for p in range(3)}
+    if "\x1b[2J\x07" in shown:
+        assert "\\x1b[2J\\x07"[:7] in table
+    if "a\u202eb" in shown:
+        assert "a\\u202eb" in table
+
+
+def test_no_output_is_left_behind_when_a_later_one_fails(tmp_path):
+    ok = tmp_path / "ok.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "logitlenskit.cli", "The capital of France is", "-k", "1",
+         "--layers", "0,-1", "--json", str(ok), "--html", "/proc/version", "--overwrite"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "--html" in result.stderr and "Traceback" not in result.stderr
+    assert not ok.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary either

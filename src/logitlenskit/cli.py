@@ -8,14 +8,16 @@ Examples::
     logitlens "The capital of France is" --figure lens.svg --figure lens.png --dpi 600
 
 Every argument and output path is checked before the model loads. Files are written
-atomically (see ``export.write_text_atomic``) and existing ones are replaced only with
---overwrite.
+all or none (see ``files.write_files_atomic``): each to a temporary first, moved into place
+only when every one is written; existing ones are replaced only with --overwrite, and only
+regular files are written (a FIFO, a device or a symbolic link is refused).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -25,8 +27,10 @@ from .ui_state import TOKEN_GLYPHS
 
 __all__ = ["main", "parse_layers", "render_table"]
 
-# Whitespace as the widget shows it, so a table and the grid read alike.
-_VISIBLE = str.maketrans(TOKEN_GLYPHS)
+# Whitespace as the widget shows it, so a table and the grid read alike; other control
+# characters (ESC, BEL: a token could clear or retitle the terminal) and bidirectional
+# overrides (they reorder the rest of the line) as visible escapes, as frontend/tokens.js does.
+_SPECIAL = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _CELL = 9
 # A sanity bound for --layers: the deepest public models have about a hundred layers, and a
 # typo like '0:1000000000' must not build a billion-element list.
@@ -76,8 +80,15 @@ def parse_layers(spec: str) -> list[int]:
     return layers
 
 
+def _glyph(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in TOKEN_GLYPHS:
+        return TOKEN_GLYPHS[ch]
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+
 def _label(text: str) -> str:
-    text = text.translate(_VISIBLE)
+    text = _SPECIAL.sub(_glyph, text)
     return text if len(text) <= _CELL - 1 else text[: _CELL - 2] + "…"
 
 
@@ -244,22 +255,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_args(parser, args)
     from .collect import collect_logit_lens
-    from .files import write_bytes_atomic, write_text_atomic
+    from .files import write_files_atomic
     from .models import ModelLoadError, load_model
 
     remote = {"ndif": True, "local": "local", None: None}[args.remote]
     try:
         model = load_model(args.model, **({"remote": True} if remote is True else {}))
         data = collect_logit_lens(args.prompt, model, k=args.k, layers=args.layers, remote=remote)
-        for name, path, content in _outputs(args, data):
-            write = write_bytes_atomic if isinstance(content, bytes) else write_text_atomic
-            write(
-                path,
-                content,
-                overwrite=args.overwrite,
-                name=f"argument {name}",
-                overwrite_hint="add --overwrite to replace it",
-            )
+        # All or none: a later output that fails must not leave the earlier ones behind.
+        written = write_files_atomic(
+            [(path, content, f"argument {name}") for name, path, content in _outputs(args, data)],
+            overwrite=args.overwrite,
+            overwrite_hint="add --overwrite to replace it",
+        )
+        for path in written:
             print(f"wrote {path}", file=sys.stderr)
     except (ModelLoadError, ValueError, TypeError, OSError) as exc:
         print(f"logitlens: error: {exc}", file=sys.stderr)

@@ -220,8 +220,13 @@ def write_files_atomic(
     contents = [c if isinstance(c, bytes) else _encode(c, n) for _, c, n in files]
     temps: list[Path] = []
     try:
-        for path, content in zip(paths, contents, strict=True):
-            temps.append(_stage(path, content))
+        for path, content, (_, _, name) in zip(paths, contents, files, strict=True):
+            try:
+                temps.append(_stage(path, content))
+            except OSError as exc:
+                raise type(exc)(
+                    exc.errno, f"{name}: cannot write {path} ({exc.strerror}); nothing was written"
+                ) from None
         for temp, path, (_, _, name) in zip(temps, paths, files, strict=True):
             _place(temp, path, overwrite, name, overwrite_hint)
     finally:
