@@ -314,3 +314,35 @@ def test_a_rank_figure_is_pale_in_log_rank_and_labels_its_bar_in_ranks(smollm2):
     labels = [t.get_text() for t in bar.get_yticklabels()]
     assert labels[0] == "1" and labels[-1] == f"{top:,}"
     assert bar.yaxis.label.get_text() == "rank of Paris (1 = top)"
+
+
+def _label_boxes(fig, labels) -> list:
+    renderer = fig.canvas.get_renderer()
+    return [t.get_window_extent(renderer) for t in labels if t.get_visible() and t.get_text()]
+
+
+def assert_no_overlap(fig, labels) -> list[str]:
+    """The shown tick labels' boxes, none overlapping another; returns their texts."""
+    shown = [t for t in labels if t.get_visible() and t.get_text()]
+    boxes = _label_boxes(fig, shown)
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            apart = a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0
+            assert apart, f"{shown[i].get_text()!r} overlaps {shown[j].get_text()!r}"
+    return [t.get_text() for t in shown]
+
+
+@pytest.mark.parametrize("prompt", [PROMPT, "Paris"])
+def test_rank_color_bar_ticks_do_not_overlap(smollm2, prompt):
+    # Issue 23 item 20: with SmolLM2's 49k vocabulary the palest rank's tick sat on 10,000's.
+    w = LogitLensWidget(model=smollm2, prompt=prompt, targets=["Paris"])
+    w.color_mode = "rank"
+    fig = lens_figure(w)
+    fig.canvas.draw()
+    bar = fig.axes[1]
+    texts = assert_no_overlap(fig, bar.get_yticklabels())
+    top = max(2, w.k + 1, max(int(i) for i in w.data["vocab"]) + 1)
+    assert texts[0] == "1" and texts[-1].replace(",", "").isdigit()
+    assert int(texts[-1].replace(",", "")) >= top, "the palest rank keeps its tick"
+    assert len(texts) >= (3 if prompt == PROMPT else 2)  # a one-row bar has room for two

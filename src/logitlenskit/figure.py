@@ -107,7 +107,8 @@ def lens_figure(source: Any, *, theme: str | None = None) -> Figure:
         box = _layout(fig, lens, state, len(columns))
         _draw_title(fig, box, _title(state, lens), colors)
         mappable = _draw_grid(fig, box, lens, state, columns, colors)
-        ticks = _rank_ticks(lens.max_rank) if state.color_mode == "rank" else None
+        bar_pt = box.colorbar[3] * fig.get_figheight() * 72
+        ticks = _rank_ticks(lens.max_rank, bar_pt) if state.color_mode == "rank" else None
         _draw_colorbar(fig, box, mappable, _color_label(lens, state), colors, ticks)
         _draw_chart(fig, box, lens, state, columns, colors)
     return fig
@@ -784,11 +785,22 @@ def _draw_colorbar(fig, box, mappable, label, colors, ticks=None) -> None:
     cax.tick_params(labelsize=_LABEL_PT - 0.5, colors=colors["fg"])
 
 
-def _rank_ticks(max_rank: int) -> tuple[np.ndarray, list[str]]:
-    """The rank color bar's ticks: ranks 1, 10, 100, …, the palest, at their intensities."""
+def _rank_ticks(max_rank: int, bar_pt: float) -> tuple[np.ndarray, list[str]]:
+    """The rank color bar's ticks: ranks 1, 10, 100, …, the palest, at their intensities.
+
+    Both ends always; a power of ten only where its label clears the kept ones on a bar
+    ``bar_pt`` points tall (labels are stacked vertically, about 1.3 lines apart).
+    """
     ranks = [10**e for e in range(int(math.log10(max_rank)) + 1) if 10**e < max_rank]
-    ranks.append(max_rank)
-    return _rank_intensity(np.array(ranks, float), max_rank), [f"{r:,}" for r in ranks]
+    at = _rank_intensity(np.array([*ranks, max_rank], float), max_rank)
+    gap = 1.3 * _LABEL_PT / max(bar_pt, 1e-9)  # one label's height in bar fractions
+    kept = [0]  # rank 1, at the full color
+    for i in range(1, len(ranks)):
+        if at[kept[-1]] - at[i] >= gap and at[i] >= gap:  # clear of the last kept and the end
+            kept.append(i)
+    kept.append(len(ranks))
+    shown = [*ranks, max_rank]
+    return at[kept], [f"{shown[i]:,}" for i in kept]
 
 
 def _pinned_rows(lens: _Lens, state: Any) -> list[int]:
