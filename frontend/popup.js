@@ -14,6 +14,7 @@ import { el } from "./dom.js";
 import { setToken, showToken } from "./tokens.js";
 import { formatProb } from "./format.js";
 import { bestAtAnyLayer } from "./lens.js";
+import { visibleBox } from "./visible.js";
 
 /** How many tokens "best at any layer" lists. */
 export const BEST_N = 10;
@@ -333,7 +334,7 @@ export class Popup {
 
   /**
    * Below the anchor cell if it fits, else above; clamped so the whole popup is in the
-   * viewport. Where that would cover the chart's last layers, above, left or right of the
+   * viewport and not above the part of it the host shows the widget in (visible.js). Where that would cover the chart's last layers, above, left or right of the
    * cell instead, whichever covers least of them without covering the cell. Call again
    * when anything scrolls: the popup follows its cell.
    * @param {HTMLElement} anchor
@@ -345,9 +346,12 @@ export class Popup {
     const a = anchor.getBoundingClientRect();
     const box = this.root.getBoundingClientRect();
     const below = a.bottom + 2 + box.height > vh ? a.top - box.height - 2 : a.bottom + 2;
+    // Never above what the host shows of the widget: over a notebook's menu bar it would
+    // hide the menus (and the top layer would put it in front of them).
+    const floor = visibleBox(this.root).top;
     const clamp = (/** @type {number} */ left, /** @type {number} */ top) => ({
       left: Math.max(0, Math.min(left, vw - box.width)),
-      top: Math.max(0, Math.min(top, vh - box.height)),
+      top: Math.max(floor, Math.min(top, vh - box.height)),
     });
     let { left, top } = clamp(a.left, below);
     const chart = this.avoid?.getBoundingClientRect();

@@ -6,6 +6,7 @@ import { Popup } from "./popup.js";
 import { navigate } from "./interactions.js";
 import { CELL_OK, CELL_INVALID } from "./lens.js";
 import { DETAIL_K } from "./schema.js";
+import { visibleBox } from "./visible.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./grid.js").Grid} Grid */
@@ -351,14 +352,15 @@ export class Selection {
     const anchor = sel ? g.cellAt(sel.ci, sel.p) : null;
     const view = g.root.getBoundingClientRect();
     const head = g.head.getBoundingClientRect();
-    const page = this.root.ownerDocument.documentElement;
+    // What the host shows of the grid: a cell scrolled under a notebook's menu bar is gone.
+    const seen = visibleBox(g.root);
     const a = anchor?.getBoundingClientRect();
     const inView =
       a !== undefined &&
-      a.bottom > Math.max(head.bottom, 0) &&
-      a.top < Math.min(view.bottom, page.clientHeight) &&
-      a.right > Math.max(view.left, 0) &&
-      a.left < Math.min(view.right, page.clientWidth);
+      a.bottom > Math.max(head.bottom, seen.top) &&
+      a.top < Math.min(view.bottom, seen.bottom) &&
+      a.right > Math.max(view.left, seen.left) &&
+      a.left < Math.min(view.right, seen.right);
     if (anchor && inView) this.popup.place(anchor);
     else this.close(false);
   }

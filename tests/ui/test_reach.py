@@ -53,3 +53,74 @@ def test_the_default_lines_legend_names_its_position_in_words(wp):
     assert "position 3" in label.get_attribute("title")
     wp.cell(2, 1).click()
     expect(label).to_have_text(re.compile(r" at position 1$"))
+
+
+# The popup stays on its cell (item 16) -------------------------------------------------------
+
+MENU = 60  # px: a host's menu bar over the scrolling notebook, as in JupyterLab
+
+IN_A_NOTEBOOK = """(menu) => {
+  const bar = document.createElement('div');
+  bar.id = 'menubar';
+  Object.assign(bar.style, { position: 'fixed', top: '0', left: '0', right: '0',
+    height: menu + 'px', background: '#ddd' });
+  const scroller = document.createElement('div');
+  scroller.id = 'notebook';
+  Object.assign(scroller.style, { position: 'fixed', top: menu + 'px', left: '0', right: '0',
+    bottom: '0', overflow: 'auto' });
+  const above = document.createElement('div');
+  above.style.height = '300px';
+  const below = document.createElement('div');
+  below.style.height = '3000px';
+  scroller.append(above, document.getElementById('out1'), below);
+  document.body.append(bar, scroller);
+}"""
+
+
+def scroll_notebook(wp, y: int) -> None:
+    wp.page.evaluate("y => { document.getElementById('notebook').scrollTop = y; }", y)
+    wp.page.wait_for_timeout(60)  # scroll events are dispatched at the next frame
+
+
+def test_popup_scrolls_with_its_cell_and_never_covers_the_hosts_menu(wp):
+    wp.page.evaluate(IN_A_NOTEBOOK, MENU)
+    wp.mount(payload(n_layers=6, n_pos=12, k=5))
+    cell = wp.cell(2, 1)
+    cell.click()
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    expect(popup).to_be_visible()
+    start = cell.bounding_box()
+    gap = popup.bounding_box()["y"] - start["y"]
+    # The notebook scrolls: the popup moves with its cell.
+    scroll_notebook(wp, 150)
+    moved = cell.bounding_box()
+    assert moved["y"] == pytest.approx(start["y"] - 150, abs=1)
+    assert popup.is_visible()
+    assert popup.bounding_box()["y"] - moved["y"] == pytest.approx(gap, abs=1)
+    assert popup.bounding_box()["x"] == pytest.approx(moved["x"], abs=1)
+    # Its cell under the menu bar (scrolled out of the notebook, still inside the window):
+    # the popup goes too, instead of sitting over the menus.
+    top = start["y"] - MENU + start["height"] + 10
+    scroll_notebook(wp, int(top))
+    assert cell.bounding_box()["y"] + cell.bounding_box()["height"] < MENU
+    assert cell.bounding_box()["y"] > 0
+    expect(popup).to_be_hidden()
+
+
+def test_popup_in_a_short_window_stays_below_the_hosts_menu(wp):
+    """Room neither below nor above the cell: the popup is clamped to the notebook's visible
+    area, never pushed over the host's menu bar at the window's top."""
+    wp.page.set_viewport_size({"width": 1000, "height": 330})
+    wp.page.evaluate(IN_A_NOTEBOOK, MENU)
+    wp.mount(payload(n_layers=6, n_pos=12, k=8))
+    cell = wp.cell(3, 6)
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    for y in range(300, 700, 50):
+        scroll_notebook(wp, y)
+        box = cell.bounding_box()
+        if box is None or box["y"] < MENU or box["y"] + box["height"] > 330:
+            continue
+        cell.click()
+        expect(popup).to_be_visible()
+        assert popup.bounding_box()["y"] >= MENU - 0.5, y
+        wp.page.keyboard.press("Escape")

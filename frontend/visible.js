@@ -1,0 +1,34 @@
+// Where an element can be seen: the viewport cut down by every ancestor that clips its
+// content (a notebook's scrolling panel, an output area). A host's menu bar sits outside its
+// scrolling notebook, so the part of the window above the notebook is not the widget's.
+
+/** @typedef {{ left: number, top: number, right: number, bottom: number }} Box */
+
+/**
+ * The viewport box (client coordinates) that `node`'s ancestors leave visible.
+ * @param {Element} node
+ * @returns {Box}
+ */
+export function visibleBox(node) {
+  const doc = node.ownerDocument;
+  const page = doc.documentElement;
+  const box = { left: 0, top: 0, right: page.clientWidth, bottom: page.clientHeight };
+  const view = doc.defaultView;
+  if (!view) return box;
+  for (let e = node.parentElement; e && e !== doc.body && e !== page; e = e.parentElement) {
+    const s = view.getComputedStyle(e);
+    const clipX = s.overflowX !== "visible";
+    const clipY = s.overflowY !== "visible";
+    if (!clipX && !clipY) continue;
+    const r = e.getBoundingClientRect();
+    if (clipX) {
+      box.left = Math.max(box.left, r.left);
+      box.right = Math.min(box.right, r.right);
+    }
+    if (clipY) {
+      box.top = Math.max(box.top, r.top);
+      box.bottom = Math.min(box.bottom, r.bottom);
+    }
+  }
+  return box;
+}
