@@ -34,7 +34,8 @@ How it works (see docs/engine.md):
 * The log-sum-exp makes follow-up questions cheap and honest: with it, any token's exact
   probability at a cell is one dot product away (:func:`token_log_probs`), and a
   non-finite value marks a cell whose hidden state or logits were NaN/Inf, which
-  :func:`decode_lens` reports as invalid instead of decoding codes made from NaN.
+  :func:`decode_lens` reports as invalid instead of decoding codes made from NaN. So is
+  every cell of a position whose KL reference is not finite: KL is undefined there.
 """
 
 from __future__ import annotations
@@ -474,9 +475,11 @@ def decode_lens(
         Dict with ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k] float32, ``tracked``
         (per position int32 ids, sorted), ``probs`` (per position [L, n] float32),
         ``entropy`` [L, P] float32, ``lse`` [L, P] float32 (log-sum-exp of the logits),
-        ``invalid`` [L, P] bool (non-finite model output: those cells' probabilities and
-        entropy are NaN), and ``tracked_offsets`` [P+1] / ``tracked_probs`` [T, L] (the flat
-        form of the same trajectories); with ``deep_k``, ``deep_ids`` [L, P, deep_k] int32.
+        ``invalid`` [L, P] bool (non-finite model output, or with ``kl`` a non-finite KL
+        reference at the cell's position: those cells' probabilities, entropy and metrics
+        are NaN, their target ranks 0), and ``tracked_offsets`` [P+1] /
+        ``tracked_probs`` [T, L] (the flat form of the same trajectories); with
+        ``deep_k``, ``deep_ids`` [L, P, deep_k] int32.
     """
     ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
     np_dtype = {torch.int16: np.int16, torch.int32: np.int32, torch.uint8: np.uint8}
@@ -500,6 +503,11 @@ def decode_lens(
     flat = decode_probs(codes).astype(np.float32).reshape(total, n_layers)
     lse = lse.reshape(n_layers, n_pos).copy()
     invalid = ~np.isfinite(lse)
+    if kl:
+        # KL against a non-finite reference (the model's output at that position, e.g. after
+        # a float16 overflow in its last block) is undefined at every layer of the position.
+        kl_values = kl_values.reshape(n_layers, n_pos).copy()
+        invalid |= ~np.isfinite(kl_values)
     if invalid.any():
         # Codes made from NaN decode to ordinary-looking probabilities: blank them.
         owner = np.repeat(np.arange(n_pos), counts)
@@ -517,7 +525,6 @@ def decode_lens(
         metrics["target_logprobs"] = torch.from_numpy(t_lp)
         metrics["target_ranks"] = torch.from_numpy(t_rank)
     if kl:
-        kl_values = kl_values.reshape(n_layers, n_pos).copy()
         kl_values[invalid] = np.nan
         metrics["kl"] = torch.from_numpy(kl_values)
     if deep_k:

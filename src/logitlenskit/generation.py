@@ -43,6 +43,7 @@ __all__ = [
     "MAX_NEW_TOKENS",
     "PROMPT",
     "TEMPLATE",
+    "NonFiniteOutputError",
     "chat_prompt_ids",
     "check_arguments",
     "commitment",
@@ -56,6 +57,13 @@ __all__ = [
 PROMPT, TEMPLATE, GENERATED = 0, 1, 2
 #: Most tokens one call generates.
 MAX_NEW_TOKENS = 512
+
+
+class NonFiniteOutputError(FloatingPointError):
+    """The model's output was NaN or Inf where the next token had to be chosen from it.
+
+    Generation stops there: the tokens chosen before stay in the run.
+    """
 
 
 def has_chat_template(tokenizer: Any) -> bool:
@@ -206,6 +214,8 @@ def generate(
         ValueError: ``n`` out of range, a remote run (generation runs here), or a bad
             temperature.
         Cancelled: Stop, after the tokens so far were appended and reported.
+        NonFiniteOutputError: the model's output was NaN or Inf where a token had to be
+            chosen ("output not finite at token N"); the tokens before it stay.
     """
     _check(run, n, temperature)
     control = control or Control()
@@ -232,6 +242,13 @@ def generate(
         for step in range(n):
             control.check()
             control.progress(step / n, f"generating, token {step + 1}/{n}")
+            if not torch.isfinite(logits).all():
+                # argmax of NaN logits is id 0: a token the model never chose.
+                raise NonFiniteOutputError(
+                    f"output not finite at token {step + 1}: the model's logits hold NaN or "
+                    f"Inf, so no token can be chosen; the {step} token(s) before it stay. "
+                    "Common causes: float16 overflow or an intervention that wrote NaN."
+                )
             token = _choose(logits, sample, temperature, generator)
             out = hf(input_ids=torch.tensor([[token]]), use_cache=True, **{cache: past})
             hidden = torch.stack([states[spec][0, -1] for spec in specs])[:, None, :]

@@ -39,6 +39,7 @@ from .architectures import (
 )
 from .engine import decode_lens, lens_reduce, target_index
 from .request import (
+    NonFiniteWarning,
     Remote,
     encode_prompt,
     is_nnterp,
@@ -370,6 +371,22 @@ class Study:
             q += 1
         self.values[q, a:b] = out["kl"].T
         self.values[q + 1, a:b] = out["entropy"].T
+        self._flag_non_finite(a, out["invalid"].T)
+
+    def _flag_non_finite(self, a: int, invalid: np.ndarray) -> None:
+        """NaN (not rank 0) where a prompt's output was not finite, and a warning naming it."""
+        if not invalid.any():
+            return
+        self.values[:, a : a + len(invalid)][:, invalid] = np.nan
+        bad = [a + int(i) for i in np.flatnonzero(invalid.any(axis=1))]
+        named = ", ".join(f"prompt {i} ({self._items[i].prompt!r})" for i in bad[:5])
+        warnings.warn(
+            f"the model's output is not finite (NaN/Inf) for {len(bad)} prompt(s): {named}"
+            f"{', ...' if len(bad) > 5 else ''}; their values there are NaN and summaries "
+            "leave them out. Common causes: float16 overflow or an intervention that wrote NaN.",
+            NonFiniteWarning,
+            stacklevel=2,
+        )
 
     # ---------------------------------------------------------------- view
 
@@ -431,8 +448,8 @@ def _trace_batch(
 ) -> dict[str, np.ndarray]:
     """One padded forward pass over a batch; the lens of each prompt's last position.
 
-    Returns numpy ``target_logprobs``/``target_ranks`` ``[T, L, B]``, ``kl`` and
-    ``entropy`` ``[L, B]``.
+    Returns numpy ``target_logprobs``/``target_ranks`` ``[T, L, B]``, ``kl``,
+    ``entropy`` and ``invalid`` (non-finite output, flagged by the engine) ``[L, B]``.
     """
     tokenizer = model_tokenizer(model)
     encoded = [encode_prompt(p, tokenizer, model) for p in prompts]
@@ -488,7 +505,7 @@ def _trace_batch(
     lens = decode_lens(
         get_value(saved), len(layers), len(prompts), 1, size, len(target_sets), kl=True
     )
-    out = {name: lens[name].numpy() for name in ("kl", "entropy")}
+    out = {name: lens[name].numpy() for name in ("kl", "entropy", "invalid")}
     if target_sets:
         out["target_logprobs"] = lens["target_logprobs"].numpy()
         out["target_ranks"] = lens["target_ranks"].numpy()

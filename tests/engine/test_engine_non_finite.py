@@ -1,0 +1,137 @@
+"""Non-finite model output on the real model: flagged, never shown or counted as a number.
+
+A float16 overflow (an Inf in one position's last hidden state) or a broken intervention
+(NaN logits) is written into SmolLM2 with a forward hook, and every public path that runs the
+model must flag what it cannot compute instead of raising or inventing numbers.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from logitlenskit import LogitLensWidget, NonFiniteWarning, collect_logit_lens, collect_study
+from logitlenskit.formats import to_widget_payload
+from logitlenskit.generation import NonFiniteOutputError, generate
+from logitlenskit.session import start_run
+from logitlenskit.validate import validate_payload
+
+pytestmark = pytest.mark.slow
+
+PROMPT = "The capital of France is"
+POISONED = 2  # the position whose final block overflows
+
+
+@pytest.fixture
+def inf_at_final_block(smollm2):
+    """Write +Inf into one position of the last block's output, as a float16 overflow does."""
+
+    def overflow(_module, _inputs, output):
+        hidden = output[0] if isinstance(output, tuple) else output
+        if hidden.shape[1] > POISONED:
+            hidden[0, POISONED, 0] = float("inf")
+
+    handle = smollm2._model.model.layers[-1].register_forward_hook(overflow)
+    yield
+    handle.remove()
+
+
+def _status(payload):
+    shape = (len(payload["layers"]), len(payload["input"]))
+    if payload.get("cell_status") is None:
+        return np.zeros(shape, np.uint8)
+    return np.frombuffer(payload["cell_status"], np.uint8).reshape(shape)
+
+
+def _check_flagged_position(result, payload):
+    """KL of every cell of the poisoned position is undefined: flagged, not a number."""
+    invalid = np.asarray(result["invalid"])
+    assert invalid[:, POISONED].all(), "KL against a non-finite reference is undefined"
+    assert not np.delete(invalid, POISONED, axis=1).any(), "the other positions are exact"
+    kl = np.asarray(result["kl"])
+    assert np.isnan(kl[:, POISONED]).all() and np.isfinite(np.delete(kl, POISONED, 1)).all()
+    assert (_status(payload)[:, POISONED] == 1).all()
+    validate_payload(payload)
+
+
+def test_kl_against_a_non_finite_reference_is_flagged(smollm2, inf_at_final_block):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
+    assert any(issubclass(w.category, NonFiniteWarning) for w in caught)
+    _check_flagged_position(data, to_widget_payload(data))
+
+
+def test_the_live_widget_and_a_diff_show_such_a_run(smollm2, inf_at_final_block):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteWarning)
+        w = LogitLensWidget(model=smollm2, prompt=PROMPT)
+        assert w.wait(120) and w.error == ""
+        _check_flagged_position(w.result, w.data)
+        diff = LogitLensWidget.compare(PROMPT, "The capital of Italy is", model=smollm2)
+        assert diff.wait(120) and diff.error == ""
+    _check_flagged_position(diff.result, diff.data)
+    _check_flagged_position(diff.compare_result, diff.compare_data)
+
+
+def test_a_study_gives_nan_ranks_and_warns_for_non_finite_prompts(smollm2):
+    prompts = ["The capital of France is", "The capital of Italy is", "Berlin is in"]
+
+    def poison(_module, _inputs, output):
+        hidden = output[0] if isinstance(output, tuple) else output
+        hidden[1, -1] = float("nan")  # the second prompt of the batch, at its last position
+
+    handle = smollm2._model.model.layers[-1].register_forward_hook(poison)
+    try:
+        with pytest.warns(NonFiniteWarning, match="prompt 1 .*The capital of Italy is"):
+            study = collect_study(prompts, smollm2, {"Paris": "Paris"}, progress=False)
+    finally:
+        handle.remove()
+    rank = [q.name for q in study.quantities].index("rank(Paris)")
+    assert np.isnan(study.values[:, 1]).all(), "nothing of the broken prompt is a number"
+    assert (study.values[rank, [0, 2]] >= 1).all()
+    summary = study.summary()
+    assert (summary["n"] == 2).all(), "the broken prompt is not counted"
+
+
+def test_generation_stops_at_non_finite_output(smollm2):
+    run = start_run(smollm2, PROMPT)
+    first = len(run.input_ids)
+    calls = []
+
+    def nan_logits(_module, _inputs, output):
+        if output.dim() != 3:  # the lens's own unembedding of the new position
+            return
+        calls.append(output.shape[1])
+        if len(calls) >= 3:  # the prompt, token 1, then NaN for token 3's choice
+            output[:] = float("nan")
+
+    handle = smollm2._model.lm_head.register_forward_hook(nan_logits)
+    try:
+        with pytest.raises(NonFiniteOutputError, match="output not finite at token 3"):
+            generate(run, 4, stop_at_eos=False)
+    finally:
+        handle.remove()
+    assert len(run.input_ids) == first + 2, "the tokens chosen from finite output stay"
+    assert 0 not in run.input_ids[first:]
+
+
+def test_the_widget_reports_non_finite_generation(smollm2):
+    w = LogitLensWidget(model=smollm2, prompt=PROMPT)
+    assert w.wait(120)
+    before = len(w.data["input"])
+
+    def nan_logits(_module, _inputs, output):
+        if output.dim() == 3:  # the model's forward, not the lens's unembedding
+            output[:] = float("nan")
+
+    handle = smollm2._model.lm_head.register_forward_hook(nan_logits)
+    try:
+        w.generate(4)
+    finally:
+        handle.remove()
+    assert "output not finite at token 1" in w.error
+    assert len(w.data["input"]) == before and not torch.tensor(w.result["input_ids"]).eq(0).any()
