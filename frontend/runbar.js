@@ -284,7 +284,13 @@ export class RunBar {
     const text = this.k.value.trim();
     const k = Number(text);
     if (!/^\d+$/.test(text) || k < 1 || k > MAX_RUN_K) {
-      this.showOptionsError(`k must be a whole number from 1 to ${MAX_RUN_K}`);
+      // A refused value never stays in the box: it shows the trait's value again.
+      const now = this.synced?.k ?? null;
+      this.k.value = now === null ? "" : String(now);
+      const stays = now === null ? "" : `; k stays ${now}`;
+      this.showOptionsError(
+        `k must be a whole number from 1 to ${MAX_RUN_K}, not "${text}"${stays}`,
+      );
       return;
     }
     this.showOptionsError("");
@@ -293,12 +299,16 @@ export class RunBar {
 
   commitLayers() {
     const parsed = parseLayers(this.layers.value, this.synced?.numLayers ?? null);
+    const now = this.synced?.layers ?? null;
     if (!parsed.ok) {
-      this.showOptionsError(`layers: ${parsed.error}`);
+      const text = this.layers.value.trim();
+      this.layers.value = formatLayers(now); // as k: the box shows the trait's value again
+      this.showOptionsError(
+        `layers: ${parsed.error} ("${text}"); layers stay ${this.layers.value}`,
+      );
       return;
     }
     this.showOptionsError("");
-    const now = this.synced?.layers ?? null;
     if (JSON.stringify(parsed.layers) !== JSON.stringify(now))
       this.cb.onOptions({ layers: parsed.layers });
     else this.layers.value = formatLayers(now);
@@ -381,6 +391,8 @@ export class RunBar {
     const error = s.error || this.commandError;
     this.error.textContent = error;
     this.error.hidden = !error;
+    // A run that succeeded after a refused k or layers: the refusal is history.
+    if (old?.busy && !s.busy && !s.error) this.showOptionsError("");
     this.generateButton.disabled = s.busy;
     this.chatLabel.hidden = !s.hasChatTemplate;
     if (!old || old.chat !== s.chat) this.chat.checked = s.chat;
