@@ -62,10 +62,15 @@ export class Channel {
    * @param {Experimental | undefined} experimental from anywidget's render(); absent in hosts
    *   without commands (an exported HTML page, an old anywidget)
    * @param {AbortSignal} signal the view's: ends every pending request
+   * @param {import("./state.js").Model} [model] the widget's model: carries the commands as
+   *   custom messages where the host's `invoke` is a stub that throws (marimo)
    */
-  constructor(experimental, signal) {
+  constructor(experimental, signal, model) {
     this.invoke = experimental?.invoke;
     this.signal = signal;
+    this.model = model;
+    /** Set once the host's `invoke` said it is not supported: messages from then on. */
+    this.byMessage = false;
   }
 
   /** Whether commands can be sent at all (not whether a kernel answers). */
@@ -90,7 +95,7 @@ export class Channel {
     const ctl = follow(all);
     let result;
     try {
-      result = await invoke(name, msg, { signal: ctl.signal });
+      result = await this.send(invoke, name, msg, ctl.signal);
     } catch (err) {
       if (this.signal.aborted || signal?.aborted)
         throw new ChannelError(`${name} aborted`, "abort");
@@ -112,6 +117,28 @@ export class Channel {
     if (typeof a.error === "string")
       throw new ChannelError(a.error, a.stale === true ? "stale" : "answer");
     return { answer: a, buffers: buffers ?? [] };
+  }
+
+  /**
+   * One command through the host's `invoke`, or, where that is a stub, through anywidget's
+   * own protocol over the model's custom messages (Python's side is the same).
+   * @param {NonNullable<Experimental["invoke"]>} invoke
+   * @param {string} name
+   * @param {Record<string, unknown>} msg
+   * @param {AbortSignal} signal
+   * @returns {Promise<[unknown, DataView[]]>}
+   */
+  async send(invoke, name, msg, signal) {
+    const model = this.model;
+    if (!this.byMessage || !model) {
+      try {
+        return /** @type {[unknown, DataView[]]} */ (await invoke(name, msg, { signal }));
+      } catch (err) {
+        if (!model || signal.aborted || !UNSUPPORTED.test(message(err))) throw err;
+        this.byMessage = true;
+      }
+    }
+    return invokeByMessage(model, name, msg, signal);
   }
 
   /** @returns {Promise<void>} resolves when Python answers; rejects with a ChannelError */
@@ -259,6 +286,47 @@ function tokenListProblem(ids, tokens) {
     return `does not give one token string per id (${ids.length})`;
   }
   return "";
+}
+
+/** What a host's stub `invoke` throws: marimo's says "anywidget.invoke not supported in marimo". */
+const UNSUPPORTED = /invoke not supported/i;
+let commandSeq = 0;
+
+/**
+ * anywidget's command protocol (what its own `invoke` sends, and what the Python side of
+ * `@anywidget.experimental.command` answers) over the model's custom messages: the channel
+ * marimo does carry. An id per request pairs each answer with its question.
+ * @param {import("./state.js").Model} model
+ * @param {string} name
+ * @param {Record<string, unknown>} msg
+ * @param {AbortSignal} signal
+ * @returns {Promise<[unknown, DataView[]]>}
+ */
+function invokeByMessage(model, name, msg, signal) {
+  const id = `llk-${++commandSeq}-${Math.random().toString(36).slice(2)}`;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    /** @type {(answer: any, buffers: DataView[]) => void} */
+    const handler = (answer, buffers) => {
+      if (answer?.kind !== "anywidget-command-response" || answer.id !== id) return;
+      done();
+      resolve([answer.response, buffers ?? []]);
+    };
+    const onAbort = () => {
+      done();
+      reject(signal.reason);
+    };
+    const done = () => {
+      model.off("msg:custom", handler);
+      signal.removeEventListener("abort", onAbort);
+    };
+    model.on("msg:custom", handler);
+    signal.addEventListener("abort", onAbort, { once: true });
+    model.send({ id, kind: "anywidget-command", name, msg }, undefined, []);
+  });
 }
 
 /**

@@ -62,7 +62,7 @@ export class Explorer {
     this.model = model;
     this.host = host;
     this.state = new State(model, signal);
-    this.channel = new Channel(experimental, signal);
+    this.channel = new Channel(experimental, signal, model);
     /** @type {Lens | null} */
     this.lens = null;
     /** @type {Lens | null} side B of a diff (`compare_data`), null without one */
