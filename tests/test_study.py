@@ -193,3 +193,90 @@ def test_the_figure_draws_each_mean_and_its_band(study):
         study.plot(["p(Paris)", "KL to final"])
     with pytest.raises(ValueError, match="unknown quantities"):
         study.plot(["p(Berlin)"])
+
+
+# ------------------------------------------------------------------ files (issue 23)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_table_file_is_replaced_only_with_overwrite(study, tmp_path, suffix):
+    path = tmp_path / f"s{suffix}"
+    save = study.to_csv if suffix == ".csv" else study.to_parquet
+    save(path)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        save(path)
+    assert path.read_bytes() == before
+    assert save(path, overwrite=True) == path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_table_is_never_written_through_a_link(study, tmp_path, suffix):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep")
+    link = tmp_path / f"s{suffix}"
+    link.symlink_to(target)
+    save = study.to_csv if suffix == ".csv" else study.to_parquet
+    with pytest.raises(ValueError, match="symbolic link"):
+        save(link, overwrite=True)
+    assert target.read_text() == "keep"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_full_disk_keeps_the_last_good_checkpoint(study, tmp_path, suffix):
+    from test_files import disk_full_after
+
+    path = tmp_path / f"s{suffix}"
+    save, read = (
+        (study.to_csv, pd.read_csv) if suffix == ".csv" else (study.to_parquet, pd.read_parquet)
+    )
+    save(path)
+    good = read(path)
+    with disk_full_after(path.stat().st_size // 2), pytest.raises(OSError):
+        save(path, overwrite=True)
+    pd.testing.assert_frame_equal(read(path), good)  # the checkpoint still reads, unchanged
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_csv_fields_that_a_spreadsheet_would_run_are_neutralized(smollm2, tmp_path):
+    import csv
+
+    items = [
+        {"prompt": '=HYPERLINK("http://x.test","y") is', "note": "+cmd|' /C calc'!A0"},
+        {"prompt": "-2 plus 3 is", "note": "@SUM(1,2)"},
+        {"prompt": "\tThe capital of France is", "note": "\rx"},
+        {"prompt": "The capital of Italy is", "note": "plain"},
+    ]
+    s = collect_study(items, smollm2, TARGETS, contrasts=[("Paris", "London")], progress=False)
+    path = s.to_csv(tmp_path / "s.csv")
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    prompts = [dict((r["prompt_index"], r["prompt"]) for r in rows)[str(i)] for i in range(4)]
+    assert prompts == [
+        '\'=HYPERLINK("http://x.test","y") is',
+        "'-2 plus 3 is",
+        "'\tThe capital of France is",
+        "The capital of Italy is",
+    ]
+    notes = {r["note"] for r in rows}
+    assert notes == {"'+cmd|' /C calc'!A0", "'@SUM(1,2)", "'\rx", "plain"}
+    values = [float(r["value"]) for r in rows if r["value"]]  # numbers stay numbers
+    assert min(values) < 0
+    assert not [r for r in rows if r["value"].startswith("'")]
+
+
+# ------------------------------------------------------------------ inputs (issue 23)
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ("   ", "empty"),
+        ("word " * 9000, "longer than the model's context"),
+        ("a \ud800 b", "lone surrogate"),
+    ],
+)
+def test_every_prompt_is_checked_before_any_runs(smollm2, bad, words):
+    prompts = [PROMPTS[0]] * 40 + [bad]
+    with pytest.raises(ValueError, match=rf"prompts\[40\].*{words}"):
+        collect_study(prompts, smollm2, TARGETS, run=False)

@@ -248,23 +248,23 @@ class Study:
 
         return study_figure(self, quantities, **kwargs)
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write :meth:`table` as CSV; returns the path."""
-        path = Path(path)
-        self.table().to_csv(path, index=False)
-        return path
+    def to_csv(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write :meth:`table` as CSV; returns the path.
 
-    def to_parquet(self, path: str | Path) -> Path:
-        """Write :meth:`table` as Parquet (needs pyarrow); returns the path."""
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ImportError(
-                "Parquet files need pyarrow: pip install pyarrow (or use to_csv)"
-            ) from None
-        path = Path(path)
-        self.table().to_parquet(path, index=False)
-        return path
+        Written atomically (a full disk leaves the old file whole), never through a link,
+        and an existing file is replaced only with ``overwrite=True``. Text fields that a
+        spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) get a
+        leading ``'`` (see :mod:`logitlenskit.study_files`).
+        """
+        from .study_files import save_csv
+
+        return save_csv(self.table(), path, overwrite=overwrite)
+
+    def to_parquet(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write :meth:`table` as Parquet (needs pyarrow), atomically like :meth:`to_csv`."""
+        from .study_files import save_parquet
+
+        return save_parquet(self.table(), path, overwrite=overwrite)
 
     # ---------------------------------------------------------------- running
 
@@ -566,6 +566,8 @@ def collect_study(
     ]
     if not items:
         raise ValueError("no prompts: give a list of strings, a text file, or dicts with 'prompt'")
+    for i, item in enumerate(items):  # all now, not when prompt i's batch comes
+        _check_prompt(item.prompt, i, tokenizer, model)
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     names = list(dict.fromkeys(name for item in items for name in item.targets))
@@ -615,6 +617,13 @@ def _raw_items(prompts: Any) -> list[Any]:
     if not isinstance(prompts, Iterable):
         raise TypeError(f"prompts must be an iterable of prompts, got {type(prompts).__name__}")
     return list(prompts)
+
+
+def _check_prompt(prompt: str, index: int, tokenizer: Any, model: Any) -> None:
+    try:
+        encode_prompt(prompt, tokenizer, model)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"prompts[{index}]: {exc}") from None
 
 
 def _resolved(
