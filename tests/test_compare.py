@@ -90,3 +90,27 @@ def test_top_k_jensen_shannon_against_a_direct_computation():
     same = jsd_topk(np.array([1, 2]), np.array([0.6, 0.4]), np.array([1, 2]), np.array([0.6, 0.4]))
     apart = jsd_topk(np.array([1]), np.array([1.0]), np.array([2]), np.array([1.0]))
     assert same == 0.0 and apart == pytest.approx(math.log(2))
+
+
+def test_an_edited_prompt_renames_its_side(smollm2):
+    # Issue 23 item 19: the labels named the old prompts after an edit ("Italy" for Spain).
+    w = LogitLensWidget.compare(
+        A, "The capital of Italy is", model=smollm2, labels=["France", "Italy"], metrics=False
+    )
+    assert w.wait(120)
+    assert w.compare_labels == ["France", "Italy"], "given labels stay until a prompt changes"
+    w.compare_prompt = "The capital of Spain is"
+    assert w.wait(120)
+    assert w.compare_labels == ["France", "Spain"]  # the words that differ from side A
+    w.prompt = "The capital of Germany is"
+    assert w.wait(120)
+    assert w.compare_labels == ["Germany", "Spain"]
+    long = "Once upon a time in a land far away, the capital was"
+    w.compare_prompt = long
+    assert w.wait(120)
+    label = w.compare_labels[1]
+    assert label.endswith("\u2026") and long.startswith(label[:-1]) and len(label) <= 24
+    # A side B that is the same text as side A is named by its whole (shortened) prompt.
+    w.compare_prompt = w.prompt
+    assert w.wait(120)
+    assert w.compare_labels[1] == "The capital of Germany\u2026"

@@ -18,6 +18,7 @@ from anywidget import experimental
 
 from . import generation, session
 from .compare import CompareSide, check_same_tokenizer
+from .diff_labels import side_label
 from .files import check_output_path, write_text_atomic
 from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
 from .generation import has_chat_template
@@ -327,6 +328,17 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if len(value) != 2:
             raise traitlets.TraitError(f"compare_labels must be two names, got {value!r}")
         return [check_text(v, f"compare_labels[{i}]") for i, v in enumerate(value)]
+
+    @traitlets.observe("prompt", "compare_prompt")
+    def _relabel_side(self, change: dict[str, Any]) -> None:
+        # A diff's label names its side's prompt: an edited prompt renames its side
+        # (diff_labels.py). The first prompt of each side keeps the labels given to compare().
+        if self._side_b is None or not change["old"] or change["new"] == change["old"]:
+            return
+        side = 0 if change["name"] == "prompt" else 1
+        labels = list(self.compare_labels)
+        labels[side] = side_label(change["new"], self.compare_prompt if side == 0 else self.prompt)
+        self.compare_labels = labels
 
     def _run_inputs(self, prompt: str) -> dict[str, Any]:
         """``start_run``'s arguments for ``prompt`` from the current traits."""
