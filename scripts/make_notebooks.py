@@ -316,7 +316,10 @@ STUDY = [
         "summary = study.summary()\n"
         'summary[summary.quantity.isin(["p(Deutsch)", "p(English)"]) & summary.layer.isin([11, 12, 13, 17])]'
     ),
-    new_code_cell('study.to_csv("study.csv")\nstudy.table().head()'),
+    new_code_cell(
+        "# overwrite=True: running the notebook again replaces the earlier file\n"
+        'study.to_csv("study.csv", overwrite=True)\nstudy.table().head()'
+    ),
     new_markdown_cell(
         "## Targets and metrics in the grid\n\n"
         "The same targets work in the live widget: they are pinned by name, and the color "
