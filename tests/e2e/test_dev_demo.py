@@ -8,6 +8,7 @@ bundle (under a second) and starts the server.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -79,9 +80,22 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def _require_fresh_setup() -> None:
+    """Fail fast, rather than let dev.sh reinstall (minutes) inside a bounded test.
+
+    dev.sh stamps each set-up step with the sha256 of its input (``cat FILE | sha256sum``).
+    """
+    for step, source in {"python": "pyproject.toml", "node": "package-lock.json"}.items():
+        stamp = ROOT / ".venv" / ".stamps" / step
+        digest = hashlib.sha256((ROOT / source).read_bytes()).hexdigest()
+        if not stamp.exists() or stamp.read_text().split()[0] != digest:
+            pytest.fail(f"{source} changed since the last set-up: run `./dev.sh setup` first")
+
+
 @contextmanager
 def running_demo(tmp: Path, env: dict[str, str]) -> Iterator[Demo]:
     """Run `./dev.sh demo` on a free port with a known token until the block ends."""
+    _require_fresh_setup()
     port, token = free_port(), secrets.token_hex(16)
     stderr = tmp / "demo-stderr.log"
     with open(stderr, "w") as err, open(tmp / "demo-stdout.log", "w") as out:
