@@ -8,15 +8,11 @@
 // validated"). Sizes are checked before anything is allocated.
 
 import { Lens, CELL_OK, CELL_PENDING, POS_GENERATED } from "./lens.js";
-import { MAX_DATA_BYTES, MAX_DATA_K } from "./schema.js";
+import { ENTROPY_SLACK, MAX_DATA_BYTES, MAX_DATA_K, METRIC_SLACK } from "./schema.js";
 
 export class DecodeError extends Error {}
 
 const PROBS = "probabilities must be finite numbers in [0, 1]";
-/** Entropies are stored as float16 by the engine: a one-hot row can round to a tiny negative. */
-const ENTROPY_SLACK = 1e-3;
-/** KL and log-probabilities are float32: a cell equal to the output may round past 0. */
-const METRIC_SLACK = 1e-6;
 const TARGET = '{"name": string, "ids": [token ids]}';
 /** Vocab keys are token ids written in decimal. */
 const ID_KEY = /^(0|[1-9][0-9]*)$/;

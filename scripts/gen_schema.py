@@ -177,6 +177,10 @@ def render() -> str:
         f"export const MAX_DATA_K = {validate.MAX_K};",
         "/** The most bytes one view's data may take (validate.py). */",
         f"export const MAX_DATA_BYTES = {validate.MAX_PAYLOAD_BYTES};",
+        "/** How far below 0 a float32 entropy may round (validate.py). */",
+        f"export const ENTROPY_SLACK = {validate.ENTROPY_SLACK!r};",
+        "/** How far past 0 a float32 KL or log-probability may round (validate.py). */",
+        f"export const METRIC_SLACK = {validate.METRIC_SLACK!r};",
     ]
     return "\n".join(lines) + "\n"
 

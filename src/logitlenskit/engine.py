@@ -19,7 +19,7 @@ How it works (see docs/engine.md):
   once) holding, back to back in native (little-endian) byte order: per-position tracked
   counts (int32), tracked ids (int16 offset by -32768 when the vocabulary fits 16 bits,
   else int32), trajectories as 16-bit codes (see :func:`encode_probs`), the top-k as slot
-  indices into the position's tracked list (uint8, or int16 past 256 slots), float16
+  indices into the position's tracked list (uint8, or int16 past 256 slots), float32
   entropy and float32 log-sum-exp of the logits. Top-k probabilities are the trajectory
   values at those slots, so they are not sent twice. Every size follows from (L, P, k, V)
   and the counts, which the client knows.
@@ -374,7 +374,7 @@ def lens_reduce(
             ids.to(ids_dtype),
             torch.cat([p[3] for p in parts]),
             torch.cat([p[2] for p in parts], dim=1).to(slot_dtype),
-            torch.cat([p[4] for p in parts], dim=1).to(torch.float16),
+            torch.cat([p[4] for p in parts], dim=1).to(torch.float32),
             torch.cat([p[5] for p in parts], dim=1).to(torch.float32),
         ]
         for i in (6, 7):  # target log-probs [T, L, P], ranks [T, L, P]
@@ -489,7 +489,7 @@ def decode_lens(
     ids, at = _take(buf, at, np_dtype[ids_dtype], total)
     codes, at = _take(buf, at, np.int16, total * n_layers)
     slots, at = _take(buf, at, np_dtype[slot_dtype], n_layers * n_pos * k)
-    entropy, at = _take(buf, at, np.float16, n_layers * n_pos)
+    entropy, at = _take(buf, at, np.float32, n_layers * n_pos)
     lse, at = _take(buf, at, np.float32, n_layers * n_pos)
     cells = n_layers * n_pos
     t_lp, at = _take(buf, at, np.float32, n_targets * cells)

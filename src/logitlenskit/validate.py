@@ -23,8 +23,10 @@ from typing import Any, NoReturn
 import numpy as np
 
 __all__ = [
+    "ENTROPY_SLACK",
     "MAX_K",
     "MAX_PAYLOAD_BYTES",
+    "METRIC_SLACK",
     "InvalidDataError",
     "as_int",
     "binary_field",
@@ -49,11 +51,12 @@ _STATUS = {0: "computed", 1: "invalid", 2: "pending"}
 _KINDS = {0: "prompt text", 1: "chat template or special token", 2: "generated"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ID_KEY = re.compile(r"0|[1-9][0-9]*")
-# Entropies are stored as float16 by the engine: a one-hot row can round to a tiny negative.
-_ENTROPY_SLACK = 1e-3
-# KL divergences and log-probabilities are computed exactly but stored as float32: a cell equal
-# to the output (KL 0) or a certain target (log p 0) may round a hair past 0.
-_METRIC_SLACK = 1e-6
+#: Entropies are float32 sums over the vocabulary: a one-hot row can round to a tiny negative
+#: (about 1e-7; the slack keeps a wide margin). frontend/schema.js carries the same number.
+ENTROPY_SLACK = 1e-5
+#: KL divergences and log-probabilities are computed exactly but stored as float32: a cell equal
+#: to the output (KL 0) or a certain target (log p 0) may round a hair past 0.
+METRIC_SLACK = 1e-6
 _TARGET = "{'name': str, 'ids': [token ids]}"
 
 
@@ -338,7 +341,7 @@ def _check_entropy(payload: Mapping[str, Any], computed: np.ndarray) -> None:
         computed.shape
     )
     with np.errstate(invalid="ignore"):
-        bad = computed & ~(np.isfinite(entropy) & (entropy >= -_ENTROPY_SLACK))
+        bad = computed & ~(np.isfinite(entropy) & (entropy >= -ENTROPY_SLACK))
     if bad.any():
         flat = int(np.flatnonzero(bad)[0])
         _fail(
@@ -352,7 +355,7 @@ def _check_kl(payload: Mapping[str, Any], computed: np.ndarray) -> None:
         return
     kl = binary_field(payload, "kl", "<f4", computed.size, "float32 [L, P]").reshape(computed.shape)
     with np.errstate(invalid="ignore"):
-        bad = computed & ~(np.isfinite(kl) & (kl >= -_METRIC_SLACK))
+        bad = computed & ~(np.isfinite(kl) & (kl >= -METRIC_SLACK))
     if bad.any():
         flat = int(np.flatnonzero(bad)[0])
         _fail(
@@ -408,7 +411,7 @@ def _check_targets(payload: Mapping[str, Any], computed: np.ndarray) -> None:
         payload, "target_logprobs", "<f4", int(np.prod(shape)), "float32 [T, L, P]"
     ).reshape(shape)
     with np.errstate(invalid="ignore"):
-        bad = ~flagged & ~(logprobs <= _METRIC_SLACK)  # NaN fails, -Infinity passes
+        bad = ~flagged & ~(logprobs <= METRIC_SLACK)  # NaN fails, -Infinity passes
     if bad.any():
         flat = int(np.flatnonzero(bad)[0])
         _fail(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from logitlenskit import LogitLensWidget
 from logitlenskit.collect import collect_logit_lens
 
 pytestmark = pytest.mark.slow
@@ -56,9 +58,19 @@ def test_float64_reference_smollm2(smollm2, prompt, reference, check_reference):
     hf, layers, norm, head = _hf_parts(smollm2)
     ref_lp, _ = reference(hf, layers, norm, head, data["input_ids"], data["layers"])
     check_reference(data, ref_lp)
-    # Entropy (float16 on the wire): relative 1e-3.
+    # Entropy is exact like every other value (float32 on the wire, within 5e-5 nats).
     ref_h = -(ref_lp.exp() * ref_lp).sum(-1)
-    assert torch.allclose(data["entropy"].double(), ref_h, rtol=2e-3, atol=1e-3)
+    assert (data["entropy"].double() - ref_h).abs().max().item() <= 5e-5
+
+
+def test_entropy_in_the_widget_payload_is_exact(smollm2, reference):
+    w = LogitLensWidget(model=smollm2, prompt=PROMPTS[0])
+    assert w.wait(120) and w.error == ""
+    hf, layers, norm, head = _hf_parts(smollm2)
+    ref_lp, _ = reference(hf, layers, norm, head, w.result["input_ids"], w.result["layers"])
+    ref_h = -(ref_lp.exp() * ref_lp).sum(-1).numpy()
+    shown = np.frombuffer(w.data["entropy"], "<f4").reshape(ref_h.shape)
+    assert np.abs(shown - ref_h).max() <= 5e-5
 
 
 def test_float64_reference_gemma3(gemma3, reference, check_reference):
