@@ -280,3 +280,34 @@ def test_every_prompt_is_checked_before_any_runs(smollm2, bad, words):
     prompts = [PROMPTS[0]] * 40 + [bad]
     with pytest.raises(ValueError, match=rf"prompts\[40\].*{words}"):
         collect_study(prompts, smollm2, TARGETS, run=False)
+
+
+# ------------------------------------------------------------------ display (issue 23)
+
+
+def test_plot_displays_as_an_image_in_a_fresh_kernel(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "from logitlenskit import collect_study, load_model\n"
+        "study = collect_study(['The capital of France is', 'Rome is in'], load_model(),\n"
+        "                      {'Paris': 'Paris'}, progress=False)",
+        "study.plot()",
+        "fig = study.plot()\nfig",
+        "import matplotlib.pyplot as plt  # the inline backend: still one image\nstudy.plot()",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    for cell in notebook.cells[1:]:
+        outputs = cell.outputs
+        assert [o.output_type for o in outputs] == ["execute_result"], outputs  # one, no copy
+        data = outputs[0]["data"]
+        assert "image/png" in data, data.get("text/plain")
+        png = __import__("base64").b64decode(data["image/png"])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

@@ -3,11 +3,13 @@
 The layout of Wendler et al. (2024), "Do Llamas Work in English?": one panel of lines, each
 a quantity's mean over the prompts with a shaded 95% confidence interval, and under it a
 strip colored by the mean entropy at each layer. Drawn with matplotlib's object API (no
-pyplot state), so it works headless and in any kernel thread.
+pyplot state), so it works headless and in any kernel thread; since no pyplot backend then
+shows it, the figure displays itself in a notebook (:class:`StudyFigure`).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .ui_state import PIN_PALETTE
 
-__all__ = ["study_figure"]
+__all__ = ["StudyFigure", "study_figure"]
 
 _AXIS = {
     "probability": "probability",
@@ -27,13 +29,27 @@ _AXIS = {
 }
 
 
+class StudyFigure(Figure):
+    """A matplotlib ``Figure`` that shows itself as a PNG when a notebook displays it.
+
+    A figure made without pyplot is otherwise shown as ``<Figure size ...>`` in a kernel
+    where pyplot was never imported. Where IPython's inline backend has registered its own
+    PNG printer for figures, that one is used instead; either way there is one image.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def study_figure(
     study: Any,
     quantities: Sequence[str] | None = None,
     *,
     title: str = "",
     width: float = 6.0,
-) -> Figure:
+) -> StudyFigure:
     """Draw a study's per-layer means with 95% bands, and its mean entropy as a strip.
 
     Args:
@@ -43,7 +59,8 @@ def study_figure(
         width: inches; the height follows.
 
     Returns:
-        The matplotlib ``Figure`` (save it with ``fig.savefig("study.pdf")``).
+        The matplotlib ``Figure`` (a :class:`StudyFigure`: a notebook displays it; save it
+        with ``fig.savefig("study.pdf")``).
 
     Raises:
         ValueError: an unknown name, names of different kinds, or nothing computed yet.
@@ -68,7 +85,7 @@ def study_figure(
         raise ValueError("the study has no computed prompts yet: run it first")
     summary = study.summary_arrays()
     layers = np.asarray(study.layers)
-    fig = Figure(figsize=(width, width * 0.62), layout="constrained")
+    fig = StudyFigure(figsize=(width, width * 0.62), layout="constrained")
     lines, strip = fig.subplots(2, 1, sharex=True, height_ratios=[8, 1])
     for n, name in enumerate(names):
         i, q = by_name[name]
