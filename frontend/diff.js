@@ -84,3 +84,75 @@ export function mismatch(a, b) {
   if (a.k !== b.k) return `side B has k = ${b.k}, side A k = ${a.k}`;
   return "";
 }
+
+/** @typedef {import("./channel.js").Channel} Channel */
+/** @typedef {{ id: number, prob: number }} Entry */
+
+/**
+ * Side B's deeper popup list: Python's `detail` for side B's run (`side: "b"`), asked for
+ * beside side A's so the two columns grow alike (to DETAIL_K rows on opening, MORE_K on
+ * "more"). The answer's trajectories go into side B's Lens, as side A's go into A's.
+ */
+export class SideBDetail {
+  /**
+   * @param {Channel} channel
+   * @param {() => Lens | null} lensB side B as shown now (null: no diff)
+   * @param {() => void} onAnswer refill the popup
+   */
+  constructor(channel, lensB, onAnswer) {
+    this.channel = channel;
+    this.lensB = lensB;
+    this.onAnswer = onAnswer;
+    /** @type {{ l: number, p: number, run: number, ids: number[] } | null} */
+    this.deep = null;
+    /** @type {AbortController | null} the request in flight */
+    this.ctl = null;
+  }
+
+  /**
+   * Ask for side B's `k` most probable tokens at cell (l, p), where side B has numbers there.
+   * @param {number} k
+   * @param {number} l
+   * @param {number} p
+   */
+  load(k, l, p) {
+    this.cancel();
+    const b = this.lensB();
+    if (!b || b.run === null || p >= b.P || b.status(l, p) !== CELL_OK) return;
+    const ctl = new AbortController();
+    this.ctl = ctl;
+    const msg = { run: b.run, layer: b.layers[l], row: l, position: p, k, side: "b" };
+    const done = () => {
+      if (this.ctl === ctl) this.ctl = null;
+    };
+    this.channel.detail(msg, b.L, ctl.signal).then(
+      (d) => {
+        done();
+        const now = this.lensB();
+        if (!now || now.run !== d.run || now.L !== b.L) return; // side B changed: stale
+        now.addTrajectories(p, d.ids, d.probs, d.tokens);
+        this.deep = { l, p, run: d.run, ids: d.ids };
+        this.onAnswer();
+      },
+      done, // side A's foot reports failures; side B keeps its top-k
+    );
+  }
+
+  cancel() {
+    this.ctl?.abort();
+    this.ctl = null;
+  }
+
+  /**
+   * Side B's deeper rows at cell (l, p), or null when Python has not answered for it.
+   * @param {Lens} b
+   * @param {number} l
+   * @param {number} p
+   * @returns {Entry[] | null}
+   */
+  entries(b, l, p) {
+    const d = this.deep;
+    if (!d || d.l !== l || d.p !== p || d.run !== b.run) return null;
+    return d.ids.map((id) => ({ id, prob: b.trajectory(p, id)?.[l] ?? NaN }));
+  }
+}

@@ -6,6 +6,7 @@ import { Popup } from "./popup.js";
 import { navigate } from "./interactions.js";
 import { CELL_OK, CELL_INVALID } from "./lens.js";
 import { DETAIL_K } from "./schema.js";
+import { SideBDetail } from "./diff.js";
 import { visibleBox } from "./visible.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
@@ -58,6 +59,12 @@ export class Selection {
     this.loading = null;
     /** why the last `detail` request failed, for the popup's foot */
     this.deepError = "";
+    /** a diff's side B grows beside side A (diff.js) */
+    this.detailB = new SideBDetail(
+      this.channel,
+      () => cb.diff?.()?.b ?? null,
+      () => this.refresh(),
+    );
     this.bind(signal);
   }
 
@@ -218,7 +225,9 @@ export class Selection {
     const done = () => {
       if (this.loading?.ctl === ctl) this.loading = null;
     };
-    this.channel.detail(msg, lens.L, ctl.signal).then(
+    const sent = this.channel.detail(msg, lens.L, ctl.signal);
+    this.detailB.load(k, l, p); // after side A's: messages reach the kernel in order
+    sent.then(
       (d) => {
         done();
         const now = this.cb.lens();
@@ -245,6 +254,7 @@ export class Selection {
   cancelDetail() {
     this.loading?.ctl.abort();
     this.loading = null;
+    this.detailB.cancel();
   }
 
   /**
@@ -305,11 +315,13 @@ export class Selection {
     else if (b.status(l, p) !== CELL_OK) {
       note = b.status(l, p) === CELL_INVALID ? INVALID_NOTE : PENDING_NOTE;
     } else {
+      const deep = this.detailB.entries(b, l, p);
       const base = b.cellBase(l, p);
-      for (let j = 0; j < b.k; j++) {
+      for (let j = 0; !deep && j < b.k; j++) {
         const id = b.topkIds[base + j];
         if (id >= 0) entries.push({ id, prob: b.topkProbs[base + j] });
       }
+      if (deep) entries.push(...deep);
     }
     return { labels, entries, note, lens: b };
   }

@@ -114,3 +114,22 @@ def test_an_edited_prompt_renames_its_side(smollm2):
     w.compare_prompt = w.prompt
     assert w.wait(120)
     assert w.compare_labels[1] == "The capital of Germany\u2026"
+
+
+def test_detail_answers_side_bs_deeper_list(smollm2):
+    # Issue 23 item 19: the popup's side B grows from Python as side A does.
+    from logitlenskit.session import DEEP_K
+
+    w = LogitLensWidget.compare(A, B, model=smollm2, metrics=False, layers=[0, 29])
+    assert w.wait(120)
+    msg = {"run": w.compare_data["run"], "layer": 29, "row": 1, "position": 6, "k": DEEP_K}
+    answer, buffers = w.detail({**msg, "side": "b"}, [])
+    assert answer["run"] == w.compare_data["run"] and len(answer["ids"]) == DEEP_K
+    side_b = w.compare_result
+    assert answer["ids"][:5] == side_b["topk"][1, 6].tolist()
+    probs = np.frombuffer(buffers[0], "<f4").reshape(DEEP_K, 2)
+    np.testing.assert_allclose(probs[:5, 1], side_b["topk_probs"][1, 6].numpy(), atol=5e-5)
+    # Side A's run id on side B (or the reverse) is stale, not another side's numbers.
+    assert w.detail(msg, [])[0].get("stale") is True
+    stale = {**msg, "run": w.data["run"], "side": "b"}
+    assert w.detail(stale, [])[0].get("stale") is True

@@ -694,6 +694,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     def detail(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         """Browser: a cell's deeper top-k with every token's trajectory at its position."""
         run = self._run
+        if msg.get("side") == "b":  # a diff's popup grows side B's list too
+            run = None if self._side_b is None else self._side_b.run
         if run is None or msg.get("run") != run.run_id:
             return {"error": "stale: the data changed", "stale": True}, []
         try:

@@ -268,3 +268,72 @@ def test_hovering_a_cell_draws_its_token_on_both_sides(wp):
     wp.cell(row, P_A - 1).hover()
     assert line_a.get_attribute("d").startswith("M")
     assert (line_b.get_attribute("d") or "") == ""
+
+
+def detail_of(probs: np.ndarray, run: int, layer: int, position: int, count: int):
+    """Python's ``detail`` answer for one side: its ``count`` most probable ids at the cell
+    and their trajectories at that position, float32 [n, L]."""
+    order = np.argsort(-probs[layer, position], kind="stable")[:count]
+    ids = [int(i) for i in order]
+    answer = {"run": run, "layer": layer, "position": position, "ids": ids, "tokens": []}
+    answer["tokens"] = [f"t{i}" for i in ids]
+    trajectories = np.ascontiguousarray(probs[:, position, order].T, dtype="<f4")
+    return answer, (trajectories.tobytes(),), ids
+
+
+def wait_calls(wp, name: str, n: int) -> list[dict]:
+    wp.page.wait_for_function(
+        "([n, k]) => window.llk.commands.calls.filter(c => c.name === n).length >= k", arg=[name, n]
+    )
+    return wp.calls(name)
+
+
+@pytest.mark.browser
+def test_side_bs_list_grows_as_side_as_does(wp):
+    # Issue 23 item 19: side A grew to 20 rows from Python while side B stayed at k.
+    pa, pb, a, b = sides()
+    wp.mount({**pa, "run": 7}, compare_data={**pb, "run": 9}, compare_labels=LABELS)
+    page = wp.page
+    rows_a = page.locator(f"{OUT} .llk-popup-list:not(.llk-popup-list-b) .llk-popup-row")
+    rows_b = page.locator(f"{OUT} .llk-popup-list-b .llk-popup-row")
+    wp.cell(2, 1).click()
+    assert rows_b.count() == K  # at once, from side B's data
+    calls = wait_calls(wp, "detail", 2)
+    assert [c["msg"] for c in calls] == [
+        {"run": 7, "layer": 2, "row": 2, "position": 1, "k": 20},
+        {"run": 9, "layer": 2, "row": 2, "position": 1, "k": 20, "side": "b"},
+    ]
+    answer_a, buffers_a, _ = detail_of(a, 7, 2, 1, 20)
+    answer_b, buffers_b, ids_b = detail_of(b, 9, 2, 1, 20)
+    assert wp.reply("detail", answer_a, buffers_a) and wp.reply("detail", answer_b, buffers_b)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#out1 .llk-popup-list-b .llk-popup-row').length === 20"
+    )
+    assert rows_a.count() == 20
+    assert [int(r) for r in rows_b.evaluate_all("rs => rs.map(r => r.dataset.id)")] == ids_b
+    shown = rows_b.locator(".llk-prob").all_text_contents()
+    want = [float(b[2, 1, i]) for i in ids_b]
+    assert [float(t.rstrip("%")) / 100 for t in shown] == pytest.approx(want, rel=0.01, abs=6e-5)
+    # "more" asks both sides for 100.
+    page.locator(f"{OUT} .llk-popup-more").click()
+    calls = wait_calls(wp, "detail", 4)
+    assert [c["msg"]["k"] for c in calls[2:]] == [100, 100]
+    assert calls[3]["msg"]["side"] == "b"
+    # A cell past side B's prompt asks side A only.
+    page.keyboard.press("Escape")
+    wp.cell(2, P_A - 1).click()
+    calls = wait_calls(wp, "detail", 5)
+    page.wait_for_timeout(200)
+    assert len(wp.calls("detail")) == 5 and "side" not in calls[4]["msg"]
+
+
+@pytest.mark.browser
+def test_the_popup_names_the_sides_by_their_current_labels(wp):
+    mount_diff(wp)
+    wp.cell(2, 1).click()
+    page = wp.page
+    assert page.locator(f"{OUT} .llk-popup-side-head").all_text_contents() == LABELS
+    wp.set_trait("compare_labels", ["base", "Spain"])  # Python renamed an edited side
+    assert page.locator(f"{OUT} .llk-popup-side-head").all_text_contents() == ["base", "Spain"]
+    assert page.locator(f"{OUT} .llk-compare-label").text_content() == "Spain:"
+    assert "Spain" in page.locator(f"{OUT} .llk-diff-note").text_content()
