@@ -311,3 +311,21 @@ def test_plot_displays_as_an_image_in_a_fresh_kernel(tmp_path):
         assert "image/png" in data, data.get("text/plain")
         png = __import__("base64").b64decode(data["image/png"])
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_a_target_has_one_color_in_every_figure(study):
+    from matplotlib.colors import to_hex
+
+    from logitlenskit.study_plot import quantity_color
+    from logitlenskit.ui_state import PIN_PALETTE
+
+    def colors(names):
+        lines = study.plot(names).axes[0].get_lines()
+        return {line.get_label(): to_hex(line.get_color()) for line in lines}
+
+    both = colors(["p(Paris)", "p(London)"])
+    assert colors(["p(London)"])["p(London)"] == both["p(London)"]
+    assert colors(["rank(London)"])["rank of London"] == both["p(London)"]
+    # The rule the widget's band chart uses too (tests/ui/test_study_view.py checks it there):
+    # the palette entry of the quantity's place among the quantities of its kind.
+    assert both["p(London)"] == quantity_color(study.quantities, "p(London)") == PIN_PALETTE[2]

@@ -36,11 +36,18 @@ export function columnCenter(c, i) {
 }
 
 /**
- * A quantity's color, by its index: the main widget's pin palette, distinct in light and dark.
+ * A quantity's color: the main widget's pin palette (distinct in light and dark), by the
+ * quantity's place among the quantities of its kind. study_plot.quantity_color in Python
+ * applies the same rule, so a target (a language) has one color for its probability and its
+ * rank, here and in study.plot()'s figures.
+ * @param {{ name: string, kind: string }[]} quantities
  * @param {number} q
  */
-export function quantityColor(q) {
-  return PIN_PALETTE[q % PIN_PALETTE.length];
+export function quantityColor(quantities, q) {
+  const kind = quantities[q]?.kind;
+  let place = 0;
+  for (let i = 0; i < q; i++) if (quantities[i].kind === kind) place++;
+  return PIN_PALETTE[place % PIN_PALETTE.length];
 }
 
 const HEIGHT = 200;
@@ -158,7 +165,10 @@ export class BandChart {
               ? `${q.label}: on the ${kindOf(q.kind).axis} axis (pick it under "axis")`
               : `${q.label} (${kindOf(q.kind).axis}): click to ${shown ? "hide" : "show"}`,
           },
-          [swatch(quantityColor(i)), el("span", { class: "llks-entry-label", text: q.label })],
+          [
+            swatch(quantityColor(quantities, i)),
+            el("span", { class: "llks-entry-label", text: q.label }),
+          ],
         );
         return b;
       }),
@@ -211,7 +221,7 @@ export class BandChart {
     this.bands.replaceChildren();
     this.means.replaceChildren();
     for (const q of this.drawn) {
-      const color = quantityColor(q);
+      const color = quantityColor(study.quantities, q);
       const name = study.quantities[q].name;
       const mean = summaryRow(study, q, MEAN);
       const low = summaryRow(study, q, CI_LOW);

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .ui_state import PIN_PALETTE
 
-__all__ = ["StudyFigure", "study_figure"]
+__all__ = ["StudyFigure", "quantity_color", "study_figure"]
 
 _AXIS = {
     "probability": "probability",
@@ -27,6 +27,28 @@ _AXIS = {
     "kl": "KL divergence (nats)",
     "entropy": "entropy (nats)",
 }
+
+
+def quantity_color(quantities: Sequence[Any], name: str) -> str:
+    """The color a quantity gets in every study figure and in the study widget.
+
+    The pin palette's entry for the quantity's place among the quantities of its kind
+    (frontend/study/bandchart.js applies the same rule). A study lists its targets in one
+    order for every kind, so a target (a language) has one color for its probability and its
+    rank, whichever quantities a figure or the widget's chart shows.
+
+    Args:
+        quantities: the study's quantities (:class:`~logitlenskit.study.Quantity` objects or
+            the widget's ``{"name", "kind", ...}`` dicts), in order.
+        name: the quantity's name.
+    """
+
+    def field(q: Any, key: str) -> str:
+        return q[key] if isinstance(q, dict) else getattr(q, key)
+
+    kind = next(field(q, "kind") for q in quantities if field(q, "name") == name)
+    same_kind = [field(q, "name") for q in quantities if field(q, "kind") == kind]
+    return PIN_PALETTE[same_kind.index(name) % len(PIN_PALETTE)]
 
 
 class StudyFigure(Figure):
@@ -87,9 +109,9 @@ def study_figure(
     layers = np.asarray(study.layers)
     fig = StudyFigure(figsize=(width, width * 0.62), layout="constrained")
     lines, strip = fig.subplots(2, 1, sharex=True, height_ratios=[8, 1])
-    for n, name in enumerate(names):
+    for name in names:
         i, q = by_name[name]
-        color = PIN_PALETTE[n % len(PIN_PALETTE)]
+        color = quantity_color(study.quantities, name)
         mean, low, high = summary[i, 0], summary[i, 1], summary[i, 2]
         lines.plot(layers, mean, color=color, label=q.label, marker="o", markersize=2.5)
         lines.fill_between(layers, low, high, color=color, alpha=0.2, linewidth=0)

@@ -167,6 +167,30 @@ def test_band_chart_draws_each_shown_mean_and_band_from_the_summary(sp):
     assert ticks[-1][1] == pytest.approx(10, abs=0.1)
 
 
+def test_a_language_has_the_color_study_plot_gives_it(sp):
+    from logitlenskit.study import _quantities
+    from logitlenskit.study_plot import quantity_color
+
+    # A real study's quantities: two targets (p and rank each), a contrast, KL, entropy.
+    quantities = _quantities(["Deutsch", "English"], [("Deutsch", "English")])
+    values = np.random.default_rng(0).random((len(quantities), 6, 4)).astype(np.float32)
+    w = StudyWidget([0, 1, 2, 3], [f"p{i}" for i in range(6)], [q.as_dict() for q in quantities])
+    w.update(values=values, summary=np.nanmean(values, 1, keepdims=True).repeat(3, 1), n_done=6)
+    sp.mount(w)
+    for shown in (["p(Deutsch)", "p(English)"], ["p(English)"], ["rank(English)"]):
+        sp.set_trait("shown", shown)
+        for name in shown:
+            mean = sp.page.locator(f'{OUT} .llks-mean[data-name="{name}"]')
+            assert mean.get_attribute("stroke") == quantity_color(quantities, name), (shown, name)
+            swatch = sp.page.locator(f'{OUT} .llks-entry[data-name="{name}"] .llks-swatch')
+            python = quantity_color(quantities, name).lstrip("#")
+            rgb = tuple(int(python[i : i + 2], 16) for i in (0, 2, 4))
+            assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == f"rgb{rgb}"
+    # One language, one color: its probability and its rank; the other language another.
+    assert quantity_color(quantities, "p(English)") == quantity_color(quantities, "rank(English)")
+    assert quantity_color(quantities, "p(English)") != quantity_color(quantities, "p(Deutsch)")
+
+
 def test_rank_is_drawn_on_a_log_axis_with_rank_1_on_top(sp):
     w = study_widget(shown=["rank"])
     sp.mount(w)
