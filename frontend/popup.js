@@ -190,9 +190,16 @@ export class Popup {
     const d = c.sideB;
     this.headA.hidden = !d;
     this.sideB.hidden = !d;
+    this.root.classList.toggle("llk-popup-two", Boolean(d)); // two columns (widget.css)
     if (!d) return;
-    this.headA.textContent = d.labels[0];
-    this.headB.textContent = d.labels[1];
+    // A long name is cut with "…" in its column: the title holds it whole.
+    for (const [head, label] of [
+      [this.headA, d.labels[0]],
+      [this.headB, d.labels[1]],
+    ]) {
+      head.textContent = label;
+      head.title = label;
+    }
     const rows = d.entries.map(({ id, prob }, j) =>
       el(
         "div",

@@ -337,3 +337,66 @@ def test_the_popup_names_the_sides_by_their_current_labels(wp):
     assert page.locator(f"{OUT} .llk-popup-side-head").all_text_contents() == ["base", "Spain"]
     assert page.locator(f"{OUT} .llk-compare-label").text_content() == "Spain:"
     assert "Spain" in page.locator(f"{OUT} .llk-diff-note").text_content()
+
+
+LONG = " internationalization"  # a long token: cut with "…", whole in the row's title
+
+
+def popup_fit(wp) -> dict:
+    """What overflows in the open two-sided popup: boxes wider than they show, values cut,
+    tokens cut without an ellipsis or without their whole text in a title."""
+    return wp.page.evaluate(
+        """() => {
+            const pop = document.querySelector('#out1 .llk-popup');
+            const wide = (e) => e.scrollWidth > e.clientWidth + 1;
+            const over = [pop, ...pop.querySelectorAll(
+                '.llk-popup-sides, .llk-popup-side, .llk-popup-list')]
+                .filter(wide).map((e) => e.className);
+            const cut = [];
+            for (const list of pop.querySelectorAll('.llk-popup-list')) {
+                const box = list.getBoundingClientRect();
+                for (const row of list.querySelectorAll('.llk-popup-row')) {
+                    const prob = row.querySelector('.llk-prob');
+                    const r = prob.getBoundingClientRect();
+                    if (wide(prob) || r.right > box.right + 0.5 || r.left < box.left - 0.5)
+                        cut.push(prob.textContent);
+                    const token = row.querySelector('.llk-popup-token');
+                    const style = getComputedStyle(token);
+                    if (wide(token) && style.textOverflow !== 'ellipsis') cut.push(token.textContent);
+                    if (!row.title.includes(token.textContent.replace(/\u2026$/, '')))
+                        cut.push(row.title);
+                }
+            }
+            const heads = [...pop.querySelectorAll('.llk-popup-side-head')].map((h) => ({
+                text: h.textContent, title: h.title, cut: wide(h),
+                ellipsis: getComputedStyle(h).textOverflow === 'ellipsis',
+            }));
+            const r = pop.getBoundingClientRect();
+            return { over, cut, heads, left: r.left, right: r.right,
+                     vw: document.documentElement.clientWidth };
+        }"""
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1000, 720])
+def test_the_two_sided_popup_fits_without_scrolling_sideways(wp, width):
+    # Issue 23 item 19: the two columns cut tokens and percentages and scrolled sideways.
+    wp.page.set_viewport_size({"width": width, "height": 900})
+    a, b = distributions(P_A, 1), distributions(P_B, 2)
+    vocab = {i: f"{LONG}{i}" for i in range(V)}
+    pa, pb = payload(a), payload(b)
+    pa["vocab"] = {str(i): t for i, t in vocab.items()}
+    pb["vocab"] = dict(pa["vocab"])
+    labels = ["The capital of France is", "The capital of Italy is, famously"]
+    wp.mount(pa, compare_data=pb, compare_labels=labels)
+    for p in (1, 3):
+        wp.cell(2, p).click()
+        fit = popup_fit(wp)
+        assert fit["over"] == [], f"scrolls sideways: {fit['over']}"
+        assert fit["cut"] == [], f"cut: {fit['cut'][:4]}"
+        assert fit["left"] >= 0 and fit["right"] <= fit["vw"]
+        for head, label in zip(fit["heads"], labels, strict=True):
+            assert head["title"] == label
+            assert not head["cut"] or head["ellipsis"]
+        wp.page.keyboard.press("Escape")
