@@ -324,7 +324,8 @@ class Study:
                 if bar is not None:
                     bar.update(b - a)
                 elapsed = time.perf_counter() - started
-                self._notify(busy=True, status=f"{b}/{len(self)} prompts · {elapsed:.1f} s")
+                # No count here: the widget's header shows n_done / N next to the status.
+                self._notify(busy=True, status=f"running · {elapsed:.1f} s")
                 for callback in self._on_batch:
                     callback(self)
         except Exception as exc:
@@ -334,8 +335,10 @@ class Study:
         finally:
             if bar is not None:
                 bar.close()
-            stopped = "stopped · " if self._stop.is_set() and not self.done else ""
-            self._notify(busy=False, status=f"{stopped}{self.n_done}/{len(self)} prompts")
+            self._notify(busy=False, status=self._idle_status())
+
+    def _idle_status(self) -> str:
+        return "done" if self.done else "stopped" if self.n_done else ""
 
     def _notify(self, busy: bool, status: str) -> None:
         if self._widget is not None:
@@ -426,7 +429,7 @@ class Study:
             box.children = (view, lens)
 
         view.observe(open_prompt, "selected_prompt")
-        self._notify(busy=self.running, status=f"{self.n_done}/{len(self)} prompts")
+        self._notify(busy=self.running, status="running" if self.running else self._idle_status())
         return box
 
 

@@ -466,6 +466,37 @@ def test_header_progress_and_status_follow_the_traits(sp):
     expect(sp.page.locator(f"{OUT} .llks-error")).to_have_text("RuntimeError: out of memory")
 
 
+def test_the_header_says_the_count_once_through_a_real_run(sp, smollm2):
+    from logitlenskit import collect_study
+
+    study = collect_study(
+        ["The capital of France is", "Rome is in", "Paris is a city in"],
+        smollm2,
+        {"Paris": "Paris"},
+        batch_size=1,
+        run=False,
+    )
+    w = study.show().children[0]
+    states: list[dict[str, Any]] = []
+    w.observe(lambda _: states.append({"status": w.status, "busy": w.busy}), "status")
+
+    def stop_after_two(s: Any) -> None:
+        if s.n_done == 2:
+            s.stop()
+
+    study.on_batch(stop_after_two)
+    study.run(progress=False)
+    study.run(progress=False)
+    assert study.done and len(states) >= 4
+    sp.mount(w)
+    headline = sp.page.locator(f"{OUT} .llks-headline")
+    for state in states:
+        sp.page.evaluate("(p) => window.llk.setMany(p)", state)
+        text = headline.text_content()
+        assert len(re.findall(r"\d+\s*/\s*\d+", text)) == 1, text  # "study: 3 / 3 prompts"
+        assert text.count("prompts") == 1, text
+
+
 def test_stop_and_resume_invoke_the_commands(sp):
     sp.mount(study_widget(busy=True))
     stop = sp.page.get_by_role("button", name="Stop the study after the current batch")
