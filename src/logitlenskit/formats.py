@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .validate import validate_payload, validate_v2
+from .checked import ID_MAX, integer, numbers_array
+from .validate import check_text, validate_payload, validate_v2
 
 __all__ = [
     "PAYLOAD_VERSION",
@@ -25,11 +26,29 @@ PAYLOAD_VERSION = 3
 _REQUIRED = ("input", "layers", "topk", "tracked", "probs", "vocab")
 
 
-def _array(value: Any, dtype: type) -> np.ndarray:
-    """A numpy copy of a tensor, array or nested list, in the given dtype."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.ascontiguousarray(np.asarray(value), dtype=dtype)
+def _array(value: Any, dtype: type, name: str) -> np.ndarray:
+    """A numpy copy of a tensor, array or nested list in ``dtype``, refused if that changes it."""
+    return numbers_array(value, dtype, name)
+
+
+def _ids(value: Any, name: str) -> np.ndarray:
+    """Token ids as int64, each a whole number in int32's range (how they travel)."""
+    return numbers_array(value, np.int64, name, 0, ID_MAX, "token ids")
+
+
+def _ints(values: Any, name: str, low: int = 0) -> list[int]:
+    """A list of plain ints (``layers``, ``input_ids``, ...); bools and fractions refused."""
+    return [integer(v, f"{name}[{i}]", low) for i, v in enumerate(values)]
+
+
+def _texts(values: Any, name: str) -> list[str]:
+    """A list of strings: None or a number is refused, not shown as "None"."""
+    return [check_text(t, f"{name}[{i}]") for i, t in enumerate(values)]
+
+
+def _model_name(data: Mapping[str, Any]) -> str:
+    name = data.get("model")
+    return "" if name is None else check_text(name, "model")
 
 
 def _check_collection(data: Mapping[str, Any]) -> tuple[int, int, int]:
@@ -40,7 +59,8 @@ def _check_collection(data: Mapping[str, Any]) -> tuple[int, int, int]:
             f"collection dict is missing {missing}; expected the dict returned by "
             "collect_logit_lens() (keys: " + ", ".join(_REQUIRED) + ")"
         )
-    topk = _array(data["topk"], np.int64)
+    _ints(data["layers"], "layers")
+    topk = _ids(data["topk"], "topk")
     n_layers, n_pos = len(data["layers"]), len(data["input"])
     if topk.ndim != 3 or topk.shape[:2] != (n_layers, n_pos):
         raise ValueError(
@@ -52,7 +72,7 @@ def _check_collection(data: Mapping[str, Any]) -> tuple[int, int, int]:
             f"{len(data['tracked'])} and {len(data['probs'])}"
         )
     for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
-        shape = tuple(np.shape(_array(traj, np.float32)))
+        shape = tuple(np.shape(_array(traj, np.float32, f"probs[{pos}]")))
         if shape != (n_layers, len(ids)):
             raise ValueError(
                 f"probs[{pos}] has shape {shape}, expected [n_layers={n_layers}, "
@@ -62,7 +82,7 @@ def _check_collection(data: Mapping[str, Any]) -> tuple[int, int, int]:
 
 
 def _vocab_lookup(vocab: Mapping[Any, str], ids: np.ndarray) -> dict[str, str]:
-    table = {int(key): text for key, text in vocab.items()}
+    table = {_vocab_key(key): text for key, text in vocab.items()}
     unknown = sorted({int(i) for i in ids.ravel()} - table.keys())
     if unknown:
         raise ValueError(f"vocab has no string for token ids {unknown[:10]}")
@@ -72,17 +92,18 @@ def _vocab_lookup(vocab: Mapping[Any, str], ids: np.ndarray) -> dict[str, str]:
 def _topk_probs(data: Mapping[str, Any], topk: np.ndarray) -> np.ndarray:
     """The top-k probabilities, read from the trajectories when the dict lacks them."""
     if data.get("topk_probs") is not None:
-        return _array(data["topk_probs"], np.float32)
+        return _array(data["topk_probs"], np.float32, "topk_probs")
     out = np.empty(topk.shape, dtype=np.float32)
     for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
-        column = {int(t): c for c, t in enumerate(_array(ids, np.int64))}
+        column = {int(t): c for c, t in enumerate(_ids(ids, f"tracked[{pos}]"))}
         try:
             index = np.vectorize(column.__getitem__, otypes=[np.int64])(topk[:, pos, :])
         except KeyError as exc:
             raise ValueError(
                 f"top-k id {exc} of position {pos} is not among its tracked ids"
             ) from None
-        out[:, pos, :] = np.take_along_axis(_array(traj, np.float32), index, axis=1)
+        probs = _array(traj, np.float32, f"probs[{pos}]")
+        out[:, pos, :] = np.take_along_axis(probs, index, axis=1)
     return out
 
 
@@ -97,8 +118,9 @@ def _sorted_tracking(data: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np
     """
     tracked, trajectories = [], []
     for pos, (ids, probs) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
-        ids = _array(ids, np.int64)
-        by_token = _array(probs, np.float32).T  # a view: the copy is the payload's concat
+        ids = _ids(ids, f"tracked[{pos}]")
+        # a view: the copy is the payload's concat
+        by_token = _array(probs, np.float32, f"probs[{pos}]").T
         if not np.all(ids[1:] > ids[:-1]):
             order = np.argsort(ids, kind="stable")
             ids, by_token = ids[order], by_token[order]
@@ -124,14 +146,16 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
             value breaks the format (``validate.validate_payload``: e.g. a NaN probability).
     """
     n_layers, n_pos, k = _check_collection(data)
-    topk = _array(data["topk"], np.int64)
+    topk = _ids(data["topk"], "topk")
     tracked, trajectories = _sorted_tracking(data)
     offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in tracked])]).astype("<i4")
     flat_ids = np.concatenate(tracked) if tracked else np.zeros(0, np.int32)
     flat_probs = np.concatenate(trajectories) if trajectories else np.zeros((0, n_layers))
     status = _cell_status(data, n_layers, n_pos)
     topk_probs = _topk_probs(data, topk)
-    entropy = None if data.get("entropy") is None else _array(data["entropy"], np.float32)
+    entropy = None
+    if data.get("entropy") is not None:
+        entropy = _array(data["entropy"], np.float32, "entropy")
     if status is not None:
         # Flagged cells carry no numbers (NaN from non-finite model output, nothing yet for
         # pending ones); zeros keep the wire format strict and cell_status says why.
@@ -143,10 +167,10 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
             entropy = np.where(flagged, 0.0, entropy)
     payload: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
-        "model": str(data.get("model", "")),
-        "input": [str(t) for t in data["input"]],
-        "input_ids": [int(i) for i in data.get("input_ids", [])],
-        "layers": [int(layer) for layer in data["layers"]],
+        "model": _model_name(data),
+        "input": _texts(data["input"], "input"),
+        "input_ids": _ints(data.get("input_ids") or [], "input_ids"),
+        "layers": _ints(data["layers"], "layers"),
         "k": int(k),
         "vocab": _vocab_lookup(data["vocab"], np.concatenate([topk.ravel(), flat_ids])),
         "topk_ids": topk.astype("<i4").tobytes(),
@@ -156,7 +180,7 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
         "tracked_probs": np.ascontiguousarray(flat_probs, dtype="<f4").tobytes(),
     }
     if data.get("num_layers") is not None:
-        payload["num_layers"] = int(data["num_layers"])
+        payload["num_layers"] = integer(data["num_layers"], "num_layers", 1)
     if entropy is not None:
         if entropy.shape != (n_layers, n_pos):
             raise ValueError(f"entropy has shape {entropy.shape}, expected [{n_layers}, {n_pos}]")
@@ -175,7 +199,7 @@ def _generation_fields(data: Mapping[str, Any], n_pos: int) -> dict[str, Any]:
         kinds = _shaped(data["position_kinds"], np.uint8, (n_pos,), "position_kinds")
         fields["position_kinds"] = kinds.tobytes()
     if data.get("row_kinds") is not None:
-        fields["row_kinds"] = [int(kind) for kind in data["row_kinds"]]
+        fields["row_kinds"] = _ints(data["row_kinds"], "row_kinds")
     for name in ("commitment", "entered_topk"):
         if data.get(name) is not None:
             fields[name] = _shaped(data[name], np.int64, (n_pos,), name).astype("<i4").tobytes()
@@ -196,7 +220,8 @@ def _metric_fields(
         fields["kl"] = np.where(flagged, 0.0, kl).astype("<f4").tobytes()
     if data.get("targets"):
         targets = [
-            {"name": str(t["name"]), "ids": [int(i) for i in t["ids"]]} for t in data["targets"]
+            {"name": t["name"], "ids": _ints(t["ids"], f"targets[{i}]['ids']")}
+            for i, t in enumerate(data["targets"])
         ]
         shape = (len(targets), n_layers, n_pos)
         log_p = _shaped(data["target_logprobs"], np.float32, shape, "target_logprobs")
@@ -208,7 +233,7 @@ def _metric_fields(
 
 
 def _shaped(value: Any, dtype: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    array = _array(value, dtype)
+    array = _array(value, dtype, name)
     if array.shape != shape:
         raise ValueError(f"{name} has shape {list(array.shape)}, expected {list(shape)}")
     return array
@@ -220,14 +245,30 @@ def _cell_status(data: Mapping[str, Any], n_layers: int, n_pos: int) -> np.ndarr
     From ``cell_status`` (the live widget's runs) or the collection's ``invalid`` mask.
     """
     if data.get("cell_status") is not None:
-        status = _array(data["cell_status"], np.uint8)
+        status = numbers_array(data["cell_status"], np.uint8, "cell_status", 0, 2)
     elif data.get("invalid") is not None:
-        status = _array(data["invalid"], np.uint8)
+        status = _invalid_mask(data["invalid"])
     else:
         return None
     if status.shape != (n_layers, n_pos):
         raise ValueError(f"cell status has shape {status.shape}, expected [{n_layers}, {n_pos}]")
     return status if status.any() else None
+
+
+def _invalid_mask(value: Any) -> np.ndarray:
+    """The collection's ``invalid`` mask as uint8 status: booleans, or 0 and 1."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if np.asarray(value).dtype == np.bool_:
+        return np.asarray(value).astype(np.uint8)
+    return numbers_array(value, np.uint8, "invalid", 0, 1)
+
+
+def _vocab_key(key: Any) -> int:
+    """A vocab key: an id, or an id written in decimal (JSON keys are strings)."""
+    if isinstance(key, str) and key.isdecimal() and key.isascii():
+        return int(key)
+    return integer(key, f"vocab key {key!r}")
 
 
 def _significant(value: float, digits: int = 5) -> float:
@@ -259,16 +300,16 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
             f"{int(positions[0])}) and V2 JSON has no way to mark them: show this data with "
             "LogitLensWidget(data) or export the widget payload instead"
         )
-    vocab = {int(key): text for key, text in data["vocab"].items()}
-    topk = _array(data["topk"], np.int64)
-    tracked = [_array(ids, np.int64) for ids in data["tracked"]]
+    vocab = {_vocab_key(key): text for key, text in data["vocab"].items()}
+    topk = _ids(data["topk"], "topk")
+    tracked = [_ids(ids, f"tracked[{pos}]") for pos, ids in enumerate(data["tracked"])]
     keys = _v2_keys(np.concatenate([topk.ravel(), *tracked]), vocab)
     topk_js = [
         [[keys[int(i)] for i in topk[li, pos]] for pos in range(n_pos)] for li in range(n_layers)
     ]
     tracked_js = []
-    for ids, traj in zip(tracked, data["probs"], strict=True):
-        traj = _array(traj, np.float64)
+    for pos, (ids, traj) in enumerate(zip(tracked, data["probs"], strict=True)):
+        traj = _array(traj, np.float64, f"probs[{pos}]")
         tracked_js.append(
             {
                 keys[int(token_id)]: [_significant(p) for p in traj[:, column]]
@@ -277,9 +318,9 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
         )
     return validate_v2(
         {
-            "meta": {"version": 2, "model": str(data.get("model", ""))},
+            "meta": {"version": 2, "model": _model_name(data)},
             "input": list(data["input"]),
-            "layers": [int(layer) for layer in data["layers"]],
+            "layers": _ints(data["layers"], "layers"),
             "topk": topk_js,
             "tracked": tracked_js,
         }
@@ -313,12 +354,12 @@ def from_topk_efficient(data: Mapping[str, Any], tokenizer: Any) -> dict[str, An
     """
     if data.get("tracked_indices") is None or data.get("tracked_probs") is None:
         raise ValueError("the widget needs trajectories: collect with track_across_layers=True")
-    topk = _array(data["top_indices"], np.int64)
-    tracked = [_array(ids, np.int64) for ids in data["tracked_indices"]]
+    topk = _ids(data["top_indices"], "top_indices")
+    tracked = [_ids(ids, f"tracked_indices[{p}]") for p, ids in enumerate(data["tracked_indices"])]
     all_ids = sorted({int(i) for i in topk.ravel()}.union(*(set(t.tolist()) for t in tracked)))
     strings = tokenizer.batch_decode([[i] for i in all_ids])
     return {
-        "model": str(data.get("model", "")),
+        "model": _model_name(data),
         "input": list(data["tokens"]),
         "input_ids": list(data.get("input_ids", [])),
         "layers": list(data["layers"]),
