@@ -271,6 +271,7 @@ export class Explorer {
         "confirm",
         "chat",
         "has_chat_template",
+        "draft",
       ],
       () => this.updateToolbar(),
     );

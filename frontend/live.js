@@ -101,5 +101,7 @@ export function runState(model, lens) {
     // Absent from a widget state saved before generation existed: off.
     chat: Boolean(model.get("chat")),
     hasChatTemplate: Boolean(model.get("has_chat_template")),
+    // Absent from a widget state saved before Stop kept drafts: none.
+    draft: model.get("draft") ?? "",
   };
 }

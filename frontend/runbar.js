@@ -26,6 +26,8 @@ import { formatLayers, parseLayers } from "./layerspec.js";
  * @property {number | null} numLayers the model's layer count, when the data says
  * @property {boolean} chat the prompt is wrapped in the model's chat template
  * @property {boolean} hasChatTemplate the model has a chat template: the chat box shows
+ * @property {string} draft a prompt whose run was stopped (Python went back to the previous
+ *   run): the box keeps it, marked as not run, until it runs or Python clears it
  */
 
 /** @typedef {{ n: number, sample: boolean, seed: number | null }} GenerateOptions */
@@ -140,8 +142,14 @@ export class RunBar {
       [this.chat, document.createTextNode(" chat")],
     );
     this.optionsMsg = el("span", { class: "llk-options-msg", attrs: { role: "alert" } });
+    this.draftNote = el("div", {
+      class: "llk-draft-note",
+      text: "not run: its run was stopped; the lens shows the previous prompt (Enter runs this one)",
+      attrs: { role: "status" },
+    });
     this.controls = el("div", { class: "llk-run" }, [
       this.prompt,
+      this.draftNote,
       el("div", { class: "llk-run-row" }, [
         this.runButton,
         el("span", { class: "llk-gen" }, [
@@ -199,6 +207,7 @@ export class RunBar {
     this.confirm.hidden = true;
     this.notice.hidden = true;
     this.optionsMsg.hidden = true;
+    this.draftNote.hidden = true;
     this.seedLabel.hidden = true;
     this.chatLabel.hidden = true;
     /** a refused command's message (`generate_tokens`), shown in the error line */
@@ -227,7 +236,14 @@ export class RunBar {
       },
       o,
     );
-    this.prompt.addEventListener("input", () => this.fitPrompt(), o);
+    this.prompt.addEventListener(
+      "input",
+      () => {
+        this.fitPrompt();
+        this.markDraft();
+      },
+      o,
+    );
     this.runButton.addEventListener("click", () => cb.onRun(this.prompt.value), o);
     // JupyterLab swallows Enter's `change` on inputs: commit on keydown too (a repeat with an
     // unchanged value sends nothing).
@@ -364,6 +380,15 @@ export class RunBar {
     this.notice.hidden = !text;
   }
 
+  /** Mark the box while it holds a stopped prompt that is not the one shown. */
+  markDraft() {
+    const s = this.synced;
+    const draft = Boolean(s?.draft) && this.prompt.value === s?.draft && s?.draft !== s?.prompt;
+    this.draftNote.hidden = !draft;
+    this.prompt.classList.toggle("llk-draft", draft);
+    this.prompt.style.borderStyle = draft ? "dashed" : "";
+  }
+
   /** Grow the box with its lines, up to MAX_ROWS (then it scrolls). */
   fitPrompt() {
     const lines = this.prompt.value.split("\n").length;
@@ -380,10 +405,12 @@ export class RunBar {
     const old = this.synced;
     this.synced = s;
     this.controls.hidden = !s.editable;
-    if (!old || old.prompt !== s.prompt) {
-      this.prompt.value = s.prompt;
-      this.fitPrompt();
-    }
+    // A stopped prompt (draft) stays in the box over the prompt Python went back to.
+    const promptChanged = !old || old.prompt !== s.prompt;
+    if (s.draft && (promptChanged || old?.draft !== s.draft)) this.prompt.value = s.draft;
+    else if (promptChanged) this.prompt.value = s.prompt;
+    this.fitPrompt();
+    this.markDraft();
     if (!old || old.k !== s.k) this.k.value = s.k === null ? "" : String(s.k);
     if (!old || JSON.stringify(old.layers) !== JSON.stringify(s.layers))
       this.layers.value = formatLayers(s.layers);

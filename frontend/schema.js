@@ -44,6 +44,7 @@
  * @property {string} compare_prompt
  * @property {string} confirm
  * @property {Record<string, unknown>} data
+ * @property {string} draft
  * @property {boolean} editable_prompt
  * @property {string} error
  * @property {boolean} has_chat_template

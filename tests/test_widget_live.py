@@ -183,6 +183,50 @@ def test_stop_abandons_the_run_and_keeps_the_view(live, monkeypatch):
     assert live.data == before and "Stopped" in live.error and not live.busy
 
 
+def _stop_while_streaming(w: LogitLensWidget, monkeypatch, prompt: str) -> None:
+    """Start ``prompt`` from the browser and press Stop once its first screen is shown."""
+    monkeypatch.setattr(widget_module, "LARGE_PROMPT_TOKENS", 10**6)
+    monkeypatch.setattr(session, "BLOCK", 64)
+    real = session.lens_reduce
+
+    def slow_reduce(*args, **kwargs):  # real numbers, slow enough to press Stop mid-stream
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session, "lens_reduce", slow_reduce)
+    streamed = []
+    w.observe(lambda c: streamed.append("cell_status" in c["new"]), names="data")
+    _from_browser(w, prompt=prompt)
+    deadline = time.monotonic() + 120
+    while not any(streamed) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert any(streamed) and w.busy, "the first screen is shown, the rest pending"
+    assert w.halt({}, [])[0] == {"stopped": True}
+    assert w.wait(10) and not w.busy
+
+
+def test_stop_while_a_long_prompt_streams_cancels_it_whole(live, monkeypatch):
+    live.layers = [0, -1]
+    data, before = live.data, live.result
+    long_prompt = "word " * 600
+    _stop_while_streaming(live, monkeypatch, long_prompt)
+    assert live.data == data and live.result["input"] == before["input"]
+    for key in ("topk", "topk_probs", "entropy"):
+        np.testing.assert_array_equal(live.result[key].numpy(), before[key].numpy())
+    assert live.prompt == PROMPT and live.draft == long_prompt, "the typed text waits, not run"
+    assert "previous run" in live.error
+    live.prompt = "Hello"
+    assert live.draft == "" and live.result["input"] == ["Hello"]
+
+
+def test_stop_before_a_first_run_finished_shows_no_data_not_zeros(smollm2, monkeypatch):
+    w = LogitLensWidget(model=smollm2, k=3, layers=[0, -1])
+    _stop_while_streaming(w, monkeypatch, "word " * 600)
+    assert w.result is None and w.data == {} and w.prompt == ""
+    assert w.draft.startswith("word word") and "no lens to show yet" in w.error
+    w.close()
+
+
 def test_a_large_browser_run_asks_first(live, monkeypatch):
     monkeypatch.setattr(widget_module, "LARGE_PROMPT_TOKENS", 5)
     before = live.data

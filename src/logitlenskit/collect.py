@@ -18,6 +18,7 @@ and runs the engine for that :class:`~logitlenskit.request.LensRequest` with
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,11 +26,13 @@ import torch
 
 from .architectures import apply_module_or_callable, get_value, resolve_accessor
 from .engine import decode_lens, lens_reduce, target_index
+from .locks import model_lock
 from .request import (
     LensRequest,
     NonFiniteWarning,
     Remote,
     check_track_ids,
+    large_run,
     layer_count,
     logit_softcap,
     model_name,
@@ -83,9 +86,10 @@ def trace_lens(request: LensRequest, extra: Sequence[int] | None = None) -> torc
         The engine's packed uint8 result: what leaves the trace (and the NDIF server).
     """
     extra_ids = sorted({*(extra or ()), *request.target_ids()}) or None
-    if request.architecture is None:
-        return _trace_nnterp(request, extra_ids)
-    return _trace_registry(request, extra_ids)
+    with model_lock(request.model):  # one trace per model at a time, whatever the thread
+        if request.architecture is None:
+            return _trace_nnterp(request, extra_ids)
+        return _trace_registry(request, extra_ids)
 
 
 def metric_args(request: LensRequest) -> tuple[torch.Tensor | None, int | None, int | None]:
@@ -265,7 +269,8 @@ def collect_logit_lens(
     Non-finite model output (a NaN or Inf hidden state or logit, e.g. a float16 overflow) is
     flagged, not raised: those cells' probabilities and entropy are NaN, ``invalid`` marks
     them, and a :class:`NonFiniteWarning` names the layers and positions. The other cells
-    are still exact.
+    are still exact. A large collection (over 2,000 tokens, or an estimated 50 MB, the
+    widget's rule) emits a ``ResourceWarning`` with its estimated size first.
 
     Raises:
         TypeError: not an nnsight model, no tokenizer, or arguments of the wrong type.
@@ -275,6 +280,7 @@ def collect_logit_lens(
     request = prepare_request(
         prompt, model, k, layers, remote, targets=targets, kl=metrics, sublayers=sublayers
     )
+    _warn_if_large(request)
     lens = run_lens(request, check_track_ids(track, request.vocab_size))
     warn_non_finite(lens["invalid"].numpy(), request.layers)
     return {
@@ -292,6 +298,19 @@ def collect_logit_lens(
         "num_layers": layer_count(model, request.architecture),
         "invalid": lens["invalid"],
     }
+
+
+def _warn_if_large(request: LensRequest) -> None:
+    """A ResourceWarning before a collection the widget would ask about first."""
+    megabytes = large_run(request.n_rows, request.n_positions, request.k)
+    if megabytes is not None:
+        warnings.warn(
+            f"This collection is large: {request.n_positions:,} tokens × {request.n_rows} "
+            f"lens rows with k={request.k} holds about {megabytes:,.0f} MB; a smaller k or "
+            "fewer layers (layers=[...]) makes it smaller",
+            ResourceWarning,
+            stacklevel=3,
+        )
 
 
 def metric_fields(request: LensRequest, lens: dict[str, Any]) -> dict[str, Any]:
@@ -370,7 +389,8 @@ def collect_logit_lens_topk(
     not for NDIF work. The reduction is the same engine, run on the client.
     """
     request = prepare_request(prompt, model, top_k, layers, remote, model_type, nnterp_ok=False)
-    logits = [t[0] if t.dim() == 3 else t for t in _trace_full_logits(request)]
+    with model_lock(model):
+        logits = [t[0] if t.dim() == 3 else t for t in _trace_full_logits(request)]
     packed = lens_reduce(logits, None, None, request.k, request.vocab_size, logit_softcap(model))
     lens = decode_lens(packed, request.n_rows, request.n_positions, request.k, request.vocab_size)
     return _seed_result(request, lens, track_across_layers)

@@ -128,6 +128,11 @@ class CompareSide:
         """Block until side B is idle."""
         return self._runner.wait_idle(timeout)
 
+    def close(self) -> None:
+        """Abandon side B's runs and end its thread (the widget was closed)."""
+        self._runner.close()
+        self.run = None
+
     def _show(self, run: LensRun) -> None:
         self.run = run
         self._show_payload({**to_widget_payload(run.payload_source()), "run": run.run_id})

@@ -407,6 +407,29 @@ def layer_count(model: Any, architecture: dict[str, Accessor] | None) -> int:
     return int(resolve_accessor(model, architecture["n_layers"]))
 
 
+#: Above these, a run is large: the widget asks first (browser) or warns (Python), and
+#: ``collect_logit_lens`` warns.
+LARGE_PROMPT_TOKENS = 2000
+LARGE_PAYLOAD_MB = 50.0
+
+
+def lens_megabytes(n_rows: int, n_positions: int, k: int) -> float:
+    """Estimated size of a lens in MB: top-k ids and probabilities, entropy, trajectories."""
+    return n_rows * n_positions * (8 * k + 12 + 4 * min(n_rows * k, 4 * k)) / 1e6
+
+
+def large_run(
+    n_rows: int,
+    n_positions: int,
+    k: int,
+    max_tokens: int = LARGE_PROMPT_TOKENS,
+    max_mb: float = LARGE_PAYLOAD_MB,
+) -> float | None:
+    """The estimated MB of a lens past either limit, or None when it is not large."""
+    megabytes = lens_megabytes(n_rows, n_positions, k)
+    return megabytes if n_positions > max_tokens or megabytes > max_mb else None
+
+
 def token_strings(tokenizer: Any, ids: Sequence[int]) -> list[str]:
     """Decode single ids, all in one batch call."""
     return list(tokenizer.batch_decode([[int(i)] for i in ids]))

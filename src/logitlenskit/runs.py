@@ -9,38 +9,29 @@ A widget submits work (a new prompt, a tracked token) as a *job*: a function of 
   layer or block) and an abandoned job's result is dropped, never shown;
 * ``busy`` is true from the first request until no job is running or waiting;
 * browser requests run in a worker thread (the kernel stays free for other cells); Python
-  requests run in the caller's thread and return once the result is applied.
+  requests run in the caller's thread and return once the result is applied;
+* a failure while a result is applied goes to ``fail`` like a failed run (never lost in a
+  worker thread);
+* :meth:`Runner.close` abandons its jobs and ends its thread, so a closed widget is freed.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
+from .locks import model_lock
 from .session import Cancelled, Control
 
 __all__ = ["Runner", "model_lock"]
-
-_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
 
 #: Progress reports closer together than this are dropped. Each is a comm message the
 #: page must handle while the run needs both cores, and the bar moves smoothly enough at 4 Hz.
 PROGRESS_INTERVAL = 0.25
 #: No report in a run's first half second: the page shows progress only after a second.
 PROGRESS_DELAY = 0.5
-
-
-def model_lock(model: Any) -> threading.Lock:
-    """The lock that serializes every computation on ``model``."""
-    with _locks_guard:
-        lock = _locks.get(model)
-        if lock is None:
-            lock = _locks[model] = threading.Lock()
-        return lock
 
 
 class _JobControl(Control):
@@ -89,6 +80,7 @@ class Runner:
         self._pending: tuple[int, Job, Apply, Fail] | None = None
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
+        self._closed = False
 
     # -------------------------------------------------------------- requests
 
@@ -108,6 +100,8 @@ class Runner:
         Background jobs replace any job still waiting; foreground jobs block the caller.
         ``ticket`` comes from :meth:`claim` (default: claim now).
         """
+        if self._closed:
+            return
         generation = self._supersede() if ticket is None else ticket
         if background:
             with self._state:
@@ -127,6 +121,16 @@ class Runner:
         self._supersede()
         self._sync_busy()
         return had
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Abandon every job and end the worker thread (within ``timeout`` seconds)."""
+        self._closed = True
+        self._supersede()
+        self._wake.set()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+        self._sync_busy()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no job runs or waits (tests, and code that reads results)."""
@@ -175,7 +179,10 @@ class Runner:
                         if self._control is control:
                             self._control = None
                 if self._current(generation):
-                    apply(result)
+                    try:
+                        apply(result)
+                    except Exception as exc:  # shown like a failed run, not lost in a thread
+                        fail(exc)
         finally:
             self._leave()
 
@@ -206,10 +213,10 @@ class Runner:
             self._worker.start()
 
     def _work(self) -> None:
-        while True:
+        while not self._closed:
             self._wake.wait()
             self._wake.clear()
-            while True:
+            while not self._closed:
                 with self._state:
                     item, self._pending = self._pending, None
                     if item is not None:

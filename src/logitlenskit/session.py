@@ -26,6 +26,7 @@ import torch
 from .architectures import apply_module_or_callable, get_value, hf_config, resolve_accessor
 from .collect import metric_args, run_lens
 from .engine import cell_log_probs, decode_lens, lens_reduce, token_log_probs
+from .locks import model_lock
 from .request import (
     BLOCK_OUTPUT,
     LensRequest,
@@ -310,6 +311,16 @@ def _run(
     """Collect the lens of a checked request (``extra``: checked ids to track everywhere)."""
     if request.remote:
         return _remote_run(request, extra, control)
+    with model_lock(request.model):  # held by a widget's runner already (re-entrant)
+        return _local_run(request, extra, control, on_partial)
+
+
+def _local_run(
+    request: LensRequest,
+    extra: list[int],
+    control: Control,
+    on_partial: Callable[[LensRun], None] | None,
+) -> LensRun:
     control.check()
     n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
     cache_bytes = n_rows * n_pos * _hidden_size(request.model) * 4
@@ -612,7 +623,8 @@ def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[
         )
         top = cell[0].topk(k).indices.tolist()
         return top, np.ascontiguousarray(_cached_probs(run, [position], top)[:, 0].T)
-    return _trace_cell(run, layer_index, position, k, softcap)
+    with model_lock(run.model):  # a trace: the browser asks while other runs may go on
+        return _trace_cell(run, layer_index, position, k, softcap)
 
 
 def _trace_cell(

@@ -297,6 +297,7 @@ class UIStateTraits(traitlets.HasTraits):
                     f"('color' and 'name' optional), got {pin!r}"
                 )
             ids = _token_ids(pin.get("ids"), f"pins[{i}]['ids']")
+            self._check_pin_ids(ids, f"pins[{i}]['ids']")
             if not ids:
                 raise traitlets.TraitError(
                     f"pins[{i}] has no token ids: give at least one, e.g. {{'ids': [42]}}"
@@ -308,6 +309,9 @@ class UIStateTraits(traitlets.HasTraits):
                 entry["name"] = name
             pins.append(entry)
         return pins
+
+    def _check_pin_ids(self, ids: list[int], name: str) -> None:
+        """Raise TraitError for ids a pin cannot hold (a live widget checks its vocabulary)."""
 
     @traitlets.validate("pinned_rows")
     def _validate_pinned_rows(self, proposal: dict[str, Any]) -> list[int]:

@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anywidget
 import numpy as np
@@ -16,14 +16,31 @@ import torch
 import traitlets
 from anywidget import experimental
 
-from . import generation, session
+from . import generation, request, session
+from .callbacks import CallbackOutput
 from .compare import CompareSide, check_same_tokenizer
 from .diff_labels import side_label
 from .files import check_output_path, write_text_atomic
 from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
 from .generation import has_chat_template
+from .live_checks import (
+    RefusedValueError,
+    RefusingWidget,
+    check_model_layers,
+    check_pin_ids,
+    check_seed,
+    check_selection,
+    refusing,
+)
 from .page import page_html
-from .request import check_track_ids, layer_count, model_tokenizer, token_strings, vocab_size
+from .request import (
+    check_track_ids,
+    large_run,
+    layer_count,
+    model_tokenizer,
+    token_strings,
+    vocab_size,
+)
 from .runs import Runner
 from .session import Control, LensRun, start_run
 from .targets import Target, resolve_targets
@@ -84,7 +101,7 @@ def widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
+class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
     """Interactive logit-lens explorer: layers × positions grid, popups, trajectories.
 
     Show collected data, or attach a model to make it live: a prompt typed in the widget or
@@ -167,6 +184,9 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
     status = traitlets.Unicode("", help="What the current run is doing").tag(sync=True)
     confirm = traitlets.Unicode("", help="A large run waiting for the user's yes").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    draft = traitlets.Unicode(
+        "", help="A prompt whose run was stopped: the box keeps it, marked as not run"
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -186,6 +206,9 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self._run: LensRun | None = None
         self._collection: Mapping[str, Any] | None = None
         self._select_callbacks: list[Callable[..., Any]] = []
+        self._callback_output = CallbackOutput()
+        self._settled: _Shown | None = None  # what a stopped streaming run goes back to
+        self._restoring = False
         self._waiting: Callable[[], None] | None = None
         self._request_lock = threading.Lock()
         self._own_payload: dict[str, Any] | None = None
@@ -227,21 +250,38 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if old.get("run") is None or old.get("run") != new.get("run"):
             self.set_trait("selected_cell", None)
 
+    # Refusals are TraitErrors, so traitlets rolls a browser's value back (live_checks).
     @traitlets.validate("k")
     def _validate_k(self, proposal: dict[str, Any]) -> int:
-        return _check_k(proposal["value"])
+        with refusing():
+            return _check_k(proposal["value"])
 
     @traitlets.validate("layers")
     def _validate_layers(self, proposal: dict[str, Any]) -> list[int] | None:
-        return _check_layers(proposal["value"])
+        with refusing():
+            layers = _check_layers(proposal["value"])
+            check_model_layers(self._model, layers)
+            return layers
 
     @traitlets.validate("remote")
     def _validate_remote(self, proposal: dict[str, Any]) -> bool | str | None:
-        return _check_remote(proposal["value"])
+        with refusing():
+            return _check_remote(proposal["value"])
 
     @traitlets.validate("prompt")
     def _validate_prompt(self, proposal: dict[str, Any]) -> str:
-        return check_text(proposal["value"], "prompt")
+        with refusing():
+            text = check_text(proposal["value"], "prompt")
+        if not text and self._model is not None and not self._restoring:
+            raise RefusedValueError("prompt is empty: type some text to run (the lens shown stays)")
+        return text
+
+    def _check_pin_ids(self, ids: Sequence[int], name: str) -> None:
+        """Pinned ids must be in the model's vocabulary (ui_state's pins validator asks)."""
+        try:
+            check_pin_ids(self._model, ids, name)
+        except traitlets.TraitError as exc:
+            raise RefusedValueError(str(exc)) from None
 
     @traitlets.validate("targets")
     def _validate_targets(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
@@ -292,8 +332,10 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
     @traitlets.observe("prompt", "k", "layers", "remote", "targets", "metrics", "chat", "sublayers")
     def _on_run_input(self, change: dict[str, Any]) -> None:
-        if self._model is None or change["new"] == change["old"]:
+        if self._model is None or change["new"] == change["old"] or self._restoring:
             return
+        if change["name"] == "prompt":
+            self.draft = ""  # the box's text is the prompt again
         background = self._from_browser(change["name"])
         if self.prompt:
             self._request_run(background=background)
@@ -307,7 +349,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
     @traitlets.validate("compare_prompt")
     def _validate_compare_prompt(self, proposal: dict[str, Any]) -> str:
-        return check_text(proposal["value"], "compare_prompt")
+        with refusing():
+            return check_text(proposal["value"], "compare_prompt")
 
     @traitlets.validate("compare_data")
     def _validate_compare_data(self, proposal: dict[str, Any]) -> dict[str, Any]:
@@ -366,7 +409,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if self._side_b is not None:
             self._side_b.track(_pinned_ids(change["new"]), self._from_browser("pins"))
         if self._run is not None:
-            self.track(_pinned_ids(change["new"]), _background=self._from_browser("pins"))
+            self._track(_pinned_ids(change["new"]), _background=self._from_browser("pins"))
 
     def _from_browser(self, name: str) -> bool:
         # ipywidgets holds the names being set by a frontend message in _property_lock.
@@ -415,18 +458,24 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self._runner.submit(job, self._show, self._fail, background, ticket)
 
     def _show(self, run: LensRun, partial: bool = False, ahead: Sequence[int] = ()) -> None:
+        # Built before anything changes: a failure here leaves the view and w.result as
+        # they were (the runner reports it in w.error).
+        payload = {**to_widget_payload(run.payload_source()), "run": run.run_id}
         if ahead:
             self._push_trajectories(run, ahead)
+        if not run.complete and (self._run is None or self._run.complete):
+            # A run starts streaming: keep what Stop would go back to.
+            self._settled = _Shown(self._run, self._collection, self.data)
         with self.hold_sync():
             self._run = run
-            self._own_payload = {**to_widget_payload(run.payload_source()), "run": run.run_id}
-            self.data = self._own_payload
+            self._own_payload = payload
+            self.data = payload
             if not partial:
                 self.error = ""
         if not partial:
             missing = set(_pinned_ids(self.pins)) - set(run.extra)
             if missing:
-                self.track(sorted(missing))
+                self._track(sorted(missing))
 
     def _push_trajectories(self, run: LensRun, ids: Sequence[int]) -> None:
         """Send newly tracked trajectories before the payload that also holds them.
@@ -449,15 +498,42 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         self.error = _one_line(exc)
 
     def stop(self) -> bool:
-        """Abandon the current run; the shown data stays. True if something was running."""
+        """Cancel the current run. True if something was running.
+
+        A prompt's run is cancelled whole: the data, ``w.result`` and ``w.prompt`` go back
+        to the last finished run (a long prompt's first screens are taken back), and the
+        new prompt waits in ``w.draft`` (the widget's box keeps it, marked as not run).
+        Tokens a generation wrote before Stop stay.
+        """
         stopped = self._runner.stop() if self._runner is not None else False
         if self._side_b is not None:
             stopped = self._side_b.stop() or stopped
-        if stopped:
-            self.error = (
-                "Stopped: the run for this prompt was abandoned; the lens shown is the previous one"
-            )
-        return stopped
+        if not stopped:
+            return False
+        self._runner.wait_idle(2.0)  # its next layer or block check ends it
+        self.error = self._cancel_to_settled()
+        return True
+
+    def _cancel_to_settled(self) -> str:
+        """Put back the last finished run and keep the stopped prompt as a draft."""
+        draft = self.prompt
+        if self._run is not None and not self._run.complete and self._settled is not None:
+            self._run, self._collection, data = self._settled
+            self._own_payload = data
+        else:
+            data = self.data
+        shown_prompt = self._run.prompt if self._run is not None else ""
+        self._restoring = True
+        try:
+            with self.hold_sync():
+                self.data = data
+                if self._model is not None and draft != shown_prompt:
+                    self.prompt, self.draft = shown_prompt, draft
+        finally:
+            self._restoring = False
+        if not data:
+            return "Stopped before the first run finished: there is no lens to show yet"
+        return "Stopped: the run was cancelled; the lens shown is the previous run's"
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until runs started from the browser are done; False on timeout."""
@@ -492,8 +568,8 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             n_layers = len(layers) if layers else layer_count(self._model, None)
         except Exception:  # the run itself will report what is wrong
             return ""
-        megabytes = n_layers * n_pos * (8 * k + 12 + 4 * min(n_layers * k, 4 * k)) / 1e6
-        if n_pos > LARGE_PROMPT_TOKENS or megabytes > LARGE_PAYLOAD_MB:
+        megabytes = large_run(n_layers, n_pos, k, LARGE_PROMPT_TOKENS, LARGE_PAYLOAD_MB)
+        if megabytes is not None:
             return (
                 f"This run is large: {n_pos:,} tokens × {n_layers} layers with k={k} "
                 f"sends about {megabytes:,.0f} MB to the browser. Run anyway?"
@@ -506,12 +582,25 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
     # -------------------------------------------------------------- follow-ups
 
-    def track(self, ids: Sequence[int], _background: bool = False) -> None:
-        """Compute the exact trajectory of token ``ids`` at every layer and position.
+    def track(self, ids: Sequence[int]) -> None:
+        """Compute the exact trajectory of token ``ids`` everywhere, and pin them to show it.
 
-        They join the data (pins, pinned rows, color-by-token and groups are then exact
-        everywhere) and stay tracked when the prompt changes while they are pinned.
+        Each id not pinned yet gets a pin of its own, so its line shows in the chart. They
+        join the data (pins, pinned rows, color-by-token and groups are then exact
+        everywhere) and stay tracked when the prompt changes while they are pinned; unpin
+        one (``w.pins``) to hide its line. Returns once they are computed and shown.
         """
+        if self._run is None:
+            raise ValueError("nothing to track yet: the widget has no run of a model")
+        ids = check_track_ids(ids, self._run.request.vocab_size)
+        pinned = set(_pinned_ids(self.pins))
+        new = [{"ids": [i]} for i in dict.fromkeys(ids) if i not in pinned]
+        if new:
+            self.pins = [*self.pins, *new]  # the pins observer tracks them
+        else:
+            self._track(ids)
+
+    def _track(self, ids: Sequence[int], _background: bool = False) -> None:
         run = self._run
         if run is None:
             raise ValueError("nothing to track yet: the widget has no run of a model")
@@ -558,6 +647,7 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         if self.remote:
             raise ValueError("generation runs on this machine only: set w.remote = False first")
         generation.check_arguments(n, temperature)
+        seed = check_seed(seed)
         if not self.prompt:
             raise ValueError("set a prompt first: w.prompt = '...'")
         with self._request_lock:
@@ -607,11 +697,13 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         """Call ``callback(layer, position, token_id, token)`` when the user selects.
 
         A selection is a click on a cell (its top-1 token) or on a token in its popup. An
-        exception in a callback is logged and shown in ``w.error``, not raised.
+        exception in a callback is logged and shown in ``w.error``, not raised. In a
+        notebook, what callbacks print appears below the cell that called ``on_select``.
         """
         if remove:
             self._select_callbacks.remove(callback)
         else:
+            self._callback_output.show_here()
             self._select_callbacks.append(callback)
 
     @classmethod
@@ -673,10 +765,29 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 
     @property
     def result(self) -> dict[str, Any] | None:
-        """The shown data in ``collect_logit_lens``'s format (None for V2 or payload data)."""
-        if self._run is not None:
-            return _as_collection(self._run.result)
-        return None if self._collection is None else dict(self._collection)
+        """The shown data in ``collect_logit_lens``'s format (None for V2 or payload data).
+
+        Only finished runs: while a long prompt streams it is the run before (what Stop
+        goes back to; None if there was none), never cells not computed yet.
+        """
+        run, collection = self._run, self._collection
+        if run is not None and not run.complete:
+            run, collection, _ = self._settled or _Shown(None, None, {})
+        if run is not None:
+            return _as_collection(run.result)
+        return None if collection is None else dict(collection)
+
+    def close(self) -> None:
+        """Close the widget: stop its runs, end their threads and let it be freed."""
+        if self._runner is not None:
+            self._runner.close()
+        if self._side_b is not None:
+            self._side_b.close()
+        self._callback_output.close()
+        self._select_callbacks.clear()
+        self._run = self._collection = self._settled = self._waiting = None
+        self._side_b = None
+        super().close()
 
     def to_v2(self) -> dict[str, Any]:
         """The shown data as seed V2 JSON (``to_js_format``)."""
@@ -722,11 +833,12 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
             return {"error": _one_line(exc)}, []
         text = self._token_text(token)
         for callback in list(self._select_callbacks):
-            try:
-                callback(layer, position, token, text)
-            except Exception as exc:
-                log.error("on_select callback %r failed", callback, exc_info=exc)
-                self.error = f"on_select callback failed: {_one_line(exc)}"
+            with self._callback_output.capture():
+                try:
+                    callback(layer, position, token, text)
+                except Exception as exc:
+                    log.error("on_select callback %r failed", callback, exc_info=exc)
+                    self.error = f"on_select callback failed: {_one_line(exc)}"
         return {"ok": True}, []
 
     @experimental.command
@@ -774,9 +886,13 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
         return {"ok": True}, []
 
     def _selection(self, msg: Mapping[str, Any]) -> tuple[int, int, int]:
-        layer, position, token = int(msg["layer"]), int(msg["position"]), msg.get("token")
+        data = self.data or {}
+        size = None if self._model is None else vocab_size(self._model)
+        layers = data.get("layers") if "input" in data else None
+        n_pos = len(data["input"]) if "input" in data else 2**63
+        layer, position, token = check_selection(msg, layers, n_pos, size)
         if token is not None:
-            return layer, position, int(token)
+            return layer, position, token
         result = self.result
         if result is None:
             raise ValueError("no collection to read the cell's top token from")
@@ -922,8 +1038,16 @@ class LogitLensWidget(UIStateTraits, anywidget.AnyWidget):
 STREAM_INTERVAL = 0.1
 
 #: Above these, a run started from the browser asks first (and one from Python warns).
-LARGE_PROMPT_TOKENS = 2000
-LARGE_PAYLOAD_MB = 50.0
+LARGE_PROMPT_TOKENS = request.LARGE_PROMPT_TOKENS
+LARGE_PAYLOAD_MB = request.LARGE_PAYLOAD_MB
+
+
+class _Shown(NamedTuple):
+    """What the widget showed before a run started streaming (Stop goes back to it)."""
+
+    run: LensRun | None
+    collection: Mapping[str, Any] | None
+    data: dict[str, Any]
 
 
 def _as_target(item: Any) -> Any:

@@ -432,6 +432,43 @@ def test_busy_shows_elapsed_progress_status_and_stop(wp):
     assert wp.page.evaluate("window.llk.counts().timers") == 0
 
 
+def test_stop_mid_stream_shows_the_previous_run_and_keeps_the_typed_prompt_as_a_draft(wp):
+    """Issue 23 item 1: Python cancels a stopped run; the box keeps what the user typed."""
+    old = live_payload(run=1, n_pos=4)
+    wp.mount(old, editable_prompt=True, prompt="old prompt")
+    box = prompt_box(wp)
+    box.fill("a much longer new prompt")
+    box.press("Enter")
+    assert wp.trait("prompt") == "a much longer new prompt"
+    streaming = np.full((6, 9), 2, np.uint8)
+    streaming[:, :2] = 0  # the first screen is in, the rest pending
+    wp.set_data(live_payload(run=2, n_pos=9, cell_status=streaming))
+    wp.set_trait("busy", True)
+    stop = wp.page.locator(f"{OUT} .llk-stop")
+    expect(stop).to_be_visible(timeout=2500)
+    stop.click()
+    assert len(expect_calls(wp, "halt", 1)) == 1
+    # What widget.stop() sends back: the previous run, its prompt, the new one as a draft.
+    wp.set_data(old)
+    wp.set_trait("draft", "a much longer new prompt")
+    wp.set_trait("prompt", "old prompt")
+    wp.set_trait("error", "Stopped: the run was cancelled; the lens shown is the previous run's")
+    wp.set_trait("busy", False)
+    assert wp.page.locator(f"{OUT} .llk-pending").count() == 0, "no cell waits forever"
+    assert wp.page.locator(f"{OUT} .llk-input").count() == 4, "the previous run's rows"
+    assert box.input_value() == "a much longer new prompt", "the typed text is not lost"
+    note = wp.page.locator(f"{OUT} .llk-draft-note")
+    expect(note).to_be_visible()
+    assert "not run" in note.text_content()
+    wp.set_trait("pins", [{"ids": [1], "color": "#e6194b"}])  # a re-render keeps the draft
+    assert box.input_value() == "a much longer new prompt" and note.is_visible()
+    box.press("Enter")  # runs the draft: it differs from the prompt shown
+    assert wp.trait("prompt") == "a much longer new prompt"
+    wp.set_trait("draft", "")
+    expect(note).to_be_hidden()
+    assert box.input_value() == "a much longer new prompt"
+
+
 def test_confirm_buttons_answer_python(wp):
     wp.mount(payload(), editable_prompt=True, prompt="x")
     box = wp.page.locator(f"{OUT} .llk-confirm")
