@@ -346,3 +346,63 @@ def test_rank_color_bar_ticks_do_not_overlap(smollm2, prompt):
     assert texts[0] == "1" and texts[-1].replace(",", "").isdigit()
     assert int(texts[-1].replace(",", "")) >= top, "the palest rank keeps its tick"
     assert len(texts) >= (3 if prompt == PROMPT else 2)  # a one-row bar has room for two
+
+
+def mesh_values(ax) -> np.ndarray:
+    mesh = next(c for c in ax.collections if hasattr(c, "get_array"))
+    return mesh, np.ma.filled(mesh.get_array(), np.nan)
+
+
+def test_a_diff_figure_draws_both_sides(smollm2):
+    # Issue 23 item 19: a PNG of a diff drew side A only.
+    b_prompt = "The capital of Italy is the city of"
+    w = LogitLensWidget.compare(
+        PROMPT, b_prompt, model=smollm2, labels=["France", "Italy"], targets=["Paris"]
+    )
+    assert w.wait(120)
+    w.pinned_rows = [3]
+    a, b = w.result, w.compare_result
+    svg = figure_bytes(w, "svg")
+    root = ET.fromstring(svg)
+    titles = {}
+    for group in root.iter(f"{SVG}g"):
+        if group.get("id", "").startswith("llk-cell"):
+            titles[group.get("id")] = group.find(f"{SVG}title").text
+    for side, prefix in ((a, "llk-cell-"), (b, "llk-cellb-")):
+        for row, layer in enumerate(side["layers"]):
+            for p in range(len(side["input"])):
+                assert titles[f"{prefix}{layer}-{p}"] == top1(side, row, p)
+    assert len(titles) == 30 * (5 + 8)
+    fig = lens_figure(w)
+    grid_a, grid_b = fig.axes[0], fig.axes[1]
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "France" in texts and "Italy" in texts, "each grid is headed by its side's name"
+    (_, shown_a), (_, shown_b) = mesh_values(grid_a), mesh_values(grid_b)
+    np.testing.assert_allclose(shown_a.reshape(5, -1), a["topk_probs"][:, :, 0].numpy().T)
+    np.testing.assert_allclose(shown_b.reshape(8, -1), b["topk_probs"][:, :, 0].numpy().T)
+    # The chart: the pin at the pinned row on both sides, side B dashed and named.
+    chart = fig.axes[-1]
+    lines = {line.get_label(): line for line in chart.get_lines() if line.get_label()[0] != "_"}
+    (label_a,) = [k for k in lines if k.endswith("(France)")]
+    (label_b,) = [k for k in lines if k.endswith("(Italy)")]
+    assert lines[label_a].get_linestyle() != lines[label_b].get_linestyle()
+    paris = w.pins[0]["ids"]
+    np.testing.assert_allclose(lines[label_b].get_ydata(), _trajectory(b, 3, paris), atol=1e-6)
+    np.testing.assert_allclose(lines[label_a].get_ydata(), _trajectory(a, 3, paris), atol=1e-6)
+    png = figure_bytes(w, "png", dpi=100)
+    width, height = png_size(png)
+    w_in, h_in = fig.get_size_inches()
+    assert (width, height) == (round(w_in * 100), round(h_in * 100))
+
+
+def test_a_diff_figure_shares_one_color_scale_and_refuses_the_diff_modes(smollm2):
+    w = LogitLensWidget.compare(PROMPT, "Paris is the capital of", model=smollm2)
+    assert w.wait(120)
+    w.color_mode = "entropy"
+    fig = lens_figure(w)
+    (mesh_a, shown_a), (mesh_b, shown_b) = mesh_values(fig.axes[0]), mesh_values(fig.axes[1])
+    assert mesh_a.norm.vmax == mesh_b.norm.vmax == max(np.nanmax(shown_a), np.nanmax(shown_b))
+    for mode in ("diff_token", "jsd"):
+        w.color_mode = mode
+        with pytest.raises(ValueError, match="both sides"):
+            lens_figure(w)

@@ -86,6 +86,9 @@ def lens_figure(source: Any, *, theme: str | None = None) -> Figure:
     Returns:
         A ``Figure`` with no pyplot manager; its size is set in inches.
 
+    A diff (``LogitLensWidget.compare``) draws both sides: side A's grid over side B's,
+    each under its name, on one color scale, and the chart with side B's lines dashed.
+
     Raises:
         ValueError: the data is seed V2 JSON or empty, the theme is unknown, the grid has
             more than ``MAX_CELLS`` cells (zoom to fewer layers: ``w.x_zoom``), or the
@@ -95,6 +98,10 @@ def lens_figure(source: Any, *, theme: str | None = None) -> Figure:
     lens, state = _lens_and_state(source)
     _check_drawable(state)
     colors = THEMES[_theme(state, theme)]
+    if getattr(state, "compare_data", None):  # a diff: both sides (figure_diff.py)
+        from .figure_diff import diff_figure
+
+        return diff_figure(lens, state, colors)
     columns = _zoom_columns(state.x_zoom, lens.n_rows)
     if len(columns) * lens.n_pos > MAX_CELLS:
         raise ValueError(
@@ -402,14 +409,20 @@ def _check_dpi(dpi: Any) -> int:
 
 
 #: What a figure can draw: every color mode but the sub-layer split and the diff's two
-#: (a figure shows one side), since a figure that silently differs from the view would
-#: mislead.
+#: (a diff's figure draws each side's grid in one of these), since a figure that silently
+#: differs from the view would mislead.
 DRAWN_COLOR_MODES = tuple(m for m in COLOR_MODES if m not in ("sublayer", "diff_token", "jsd"))
 DIVERGING_COLOR_MODES = ("delta", "logprob_diff")
 DRAWN_METRICS = ("probability", "rank")
 
 
 def _check_drawable(state: Any) -> None:
+    if state.color_mode in ("diff_token", "jsd"):
+        raise ValueError(
+            f"figures cannot draw color mode {state.color_mode!r} yet: a figure of a diff "
+            "draws both sides' grids, each colored by one of "
+            f"{', '.join(DRAWN_COLOR_MODES)}; set w.color_mode to one of those first"
+        )
     if state.color_mode not in DRAWN_COLOR_MODES:
         raise ValueError(
             f"figures cannot draw color mode {state.color_mode!r} yet (they draw "
@@ -480,8 +493,11 @@ def _log_ratio(lens: _Lens, target: Sequence[int], foil: Sequence[int]) -> np.nd
         return a - b
 
 
-def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
-    """[L, P] values the cells are colored by (NaN: no number), or None for no coloring."""
+def _intensity(lens: _Lens, state: Any, max_rank: int | None = None) -> np.ndarray | None:
+    """[L, P] values the cells are colored by (NaN: no number), or None for no coloring.
+
+    ``max_rank``: the palest rank when it is not this data's own (a diff's two sides share one).
+    """
     mode = state.color_mode
     if mode == "top1":
         values = lens.topk_probs[:, :, 0].astype(float)
@@ -495,7 +511,7 @@ def _intensity(lens: _Lens, state: Any) -> np.ndarray | None:
         ids = _color_target(state, lens)
         if not ids:
             return None
-        values = _rank_intensity(lens.rank(ids), lens.max_rank)
+        values = _rank_intensity(lens.rank(ids), max_rank or lens.max_rank)
     elif mode == "logprob_diff":
         target, foil = _color_target(state, lens), _color_foil(state, lens)
         if not target or not foil:
@@ -683,10 +699,14 @@ def _text_color(rgb: Sequence[float]) -> str:
     return "#ffffff" if luminance < DARK_INK_BELOW else "#000000"
 
 
-def _draw_grid(fig, box, lens, state, columns, colors):
-    """The cells, their top-1 tokens, row and column labels; returns the color mapping."""
+def _draw_grid(fig, box, lens, state, columns, colors, *, side="", bound=None, max_rank=None):
+    """The cells, their top-1 tokens, row and column labels; returns the color mapping.
+
+    A diff's side B: ``side`` "b" marks its SVG ids (``llk-cellb-…``), ``bound`` is the color
+    bound both sides share (entropy, KL, diverging modes) and ``max_rank`` their palest rank.
+    """
     ax = fig.add_axes(box.grid, facecolor=colors["bg"])
-    values = _intensity(lens, state)
+    values = _intensity(lens, state, max_rank)
     color = {"entropy": state.entropy_color, "kl": state.metric_color}.get(
         state.color_mode, state.heat_color
     )
@@ -694,12 +714,12 @@ def _draw_grid(fig, box, lens, state, columns, colors):
     vmin, vmax = 0.0, 1.0
     cmap = _heat_map(color, colors)
     if values is not None and state.color_mode in ("entropy", "kl"):
-        vmax = float(np.nanmax(shown, initial=0.0)) or 1.0
+        vmax = bound or float(np.nanmax(shown, initial=0.0)) or 1.0
     elif values is not None and state.color_mode in DIVERGING_COLOR_MODES:
         # Diverging over a round symmetric bound of the shown rows' finite values
         # (frontend/color.js); a probability change is never beyond ±1.
         finite = np.abs(shown[np.isfinite(shown)])
-        vmax = _nice_ceil(float(finite.max(initial=0.0)))
+        vmax = bound or _nice_ceil(float(finite.max(initial=0.0)))
         vmax = min(1.0, vmax) if state.color_mode == "delta" else vmax
         vmin = -vmax
         shown = np.clip(shown, vmin, vmax)  # ±∞ (a 0 probability) is the full color
@@ -715,12 +735,12 @@ def _draw_grid(fig, box, lens, state, columns, colors):
     rgba = mesh.to_rgba(masked)
     for ci, row in enumerate(columns):
         for p in range(lens.n_pos):
-            _cell_text(ax, lens, row, p, ci, rgba[p, ci], box.cell_chars, colors)
-    _grid_axes(ax, lens, state, columns, colors)
+            _cell_text(ax, lens, row, p, ci, rgba[p, ci], box.cell_chars, colors, side)
+    _grid_axes(ax, lens, state, columns, colors, side)
     return None if values is None else mesh
 
 
-def _cell_text(ax, lens, row, p, ci, rgba, chars, colors) -> None:
+def _cell_text(ax, lens, row, p, ci, rgba, chars, colors, side="") -> None:
     status = int(lens.status[row, p])
     if status == 0:
         raw = lens.token(int(lens.topk_ids[row, p, 0]))
@@ -738,18 +758,18 @@ def _cell_text(ax, lens, row, p, ci, rgba, chars, colors) -> None:
         color=ink,
         fontstyle=style,
     )
-    label.set_gid(f"{_CELL_ID}-{lens.layers[row]}-{p}")
+    label.set_gid(f"{_CELL_ID}{side}-{lens.layers[row]}-{p}")
     _titles(ax.figure)[label.get_gid()] = text if status == 0 else "no value"
 
 
-def _grid_axes(ax, lens, state, columns, colors) -> None:
+def _grid_axes(ax, lens, state, columns, colors, side="") -> None:
     ax.set_xlim(0, len(columns))
     ax.set_ylim(lens.n_pos, 0)
     ax.xaxis.tick_top()
     ax.set_xticks([i + 0.5 for i in range(len(columns))], [str(lens.layers[r]) for r in columns])
     ax.set_yticks([p + 0.5 for p in range(lens.n_pos)], [_fit(visible(t), 18) for t in lens.input])
     for p, tick in enumerate(ax.get_yticklabels()):
-        tick.set_gid(f"llk-input-{p}")
+        tick.set_gid(f"llk-input{side}-{p}")
         _titles(ax.figure)[tick.get_gid()] = visible(lens.input[p])
     ax.tick_params(length=0, labelsize=_LABEL_PT, colors=colors["fg"], pad=3)
     ax.set_xlabel("layer", color=colors["muted"], fontsize=_LABEL_PT)
@@ -818,6 +838,8 @@ class _Line:
     color: str
     dash: Any
     label: str
+    ids: Sequence[int] = ()
+    position: int = 0
 
 
 def _chart_lines(lens: _Lens, state: Any) -> list[_Line]:
@@ -838,6 +860,8 @@ def _chart_lines(lens: _Lens, state: Any) -> list[_Line]:
             pin["color"],
             _dash(j) if rows else "solid",
             f"{_fit(pin.get('name') or _ids_label(lens, state, pin['ids']), 22)} @{p}{note}",
+            pin["ids"],
+            p,
         )
         for pin, p, j, note in series
     ]
@@ -854,10 +878,11 @@ def _values(lens: _Lens, state: Any, p: int, ids: Sequence[int]) -> np.ndarray:
     return np.where(lens.status[:, p] == 0, values, np.nan)
 
 
-def _draw_chart(fig, box, lens, state, columns, colors) -> None:
+def _draw_chart(fig, box, lens, state, columns, colors, lines=None) -> None:
+    """The trajectory chart: ``lines``, default the pins' (or predictions') on ``lens``."""
     ax = fig.add_axes(box.chart, facecolor=colors["bg"])
     x = np.arange(len(columns)) + 0.5
-    lines = _chart_lines(lens, state)
+    lines = _chart_lines(lens, state) if lines is None else lines
     for line in lines:
         values = line.values[columns]
         if state.chart_scale == "log" and state.trajectory_metric != "rank":
