@@ -120,15 +120,18 @@ export class Selection {
       "pointerdown",
       (e) => {
         if (!this.open) return;
-        const t = /** @type {Node} */ (e.target);
-        if (!this.popup.root.contains(t) && !g.locate(e.target)) this.close(false);
+        // Where the host draws the widget in a shadow root (marimo), a document listener
+        // sees the shadow host as e.target: the event's own target is the path's first.
+        const t = /** @type {Node} */ (e.composedPath()[0] ?? e.target);
+        if (!this.popup.root.contains(t) && !g.locate(t)) this.close(false);
       },
       o,
     );
     // The popup is placed in viewport coordinates: follow its cell when the grid, the
     // notebook or the page scrolls (scroll does not bubble, so listen in the capture phase).
     const follow = (/** @type {Event} */ e) => {
-      const inPopup = e.target instanceof Node && this.popup.root.contains(e.target);
+      const t = e.composedPath()[0] ?? e.target;
+      const inPopup = t instanceof Node && this.popup.root.contains(t);
       if (this.open && !inPopup) this.followAnchor();
     };
     doc.addEventListener("scroll", follow, { capture: true, passive: true, signal });

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,14 @@ from local_jupyter import free_port
 HERE = Path(__file__).parent
 APP = HERE / "lens_app.py"
 START_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class MarimoServer:
+    """A running ``marimo run``: its address and its log (stdout and stderr)."""
+
+    url: str
+    log: Path
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -39,8 +48,8 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def marimo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``marimo run lens_app.py`` headless, without a token; yields its URL."""
+def marimo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarimoServer]:
+    """``marimo run lens_app.py`` headless, without a token, until the session ends."""
     work = tmp_path_factory.mktemp("marimo")
     log = work / "marimo.log"
     port = free_port()
@@ -69,7 +78,7 @@ def marimo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log)
-        yield url
+        yield MarimoServer(url=url, log=log)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

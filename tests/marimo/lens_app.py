@@ -31,8 +31,12 @@ def _(LogitLensWidget, load_model, mo):
 
 @app.cell
 def _(mo, w):
+    # Python's own top 20 for the last cell, and one of them in no position's top-k (so
+    # nothing was collected for it: pinning it needs a trajectory from Python).
     answer, _ = w.detail({"run": w.data["run"], "layer": 29, "position": 4, "k": 20}, [])
-    mo.plain_text("IDS " + " ".join(map(str, answer["ids"])))
+    seen = set().union(*(set(t.tolist()) for t in w.result["tracked"]))
+    fresh = next(i for i in answer["ids"] if i not in seen)
+    mo.plain_text(f"IDS {' '.join(map(str, answer['ids']))} FRESH {fresh}")
     return
 
 
@@ -57,7 +61,8 @@ def _(mo, selections, show, w):
     show.value
     mo.plain_text(
         f"STATE selected={selections[-1] if selections else None} "
-        f"prompt={w.prompt!r} positions={len(w.result['input'])} k={w.k}"
+        f"prompt={w.prompt!r} positions={len(w.result['input'])} k={w.k} "
+        f"pins={[p['ids'] for p in w.pins]} error={w.error!r}"
     )
     return
 

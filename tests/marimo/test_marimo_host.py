@@ -23,12 +23,18 @@ ANSWER_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
-def app(marimo_app: str, page: Page) -> Iterator[Page]:
+def app(marimo_app, page: Page) -> Iterator[Page]:
     """The app in a fresh page (a fresh marimo session), drawn on "The capital of France is"."""
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
-    page.goto(marimo_app)
-    expect(_rows(page)).to_have_count(5, timeout=RUN_TIMEOUT_MS)
+    page.goto(marimo_app.url)
+    try:
+        expect(_rows(page)).to_have_count(5, timeout=RUN_TIMEOUT_MS)
+    except AssertionError as exc:
+        raise AssertionError(
+            f"the widget did not draw in marimo: {exc}\npage: {page.inner_text('body')[:2000]}"
+            f"\nmarimo's log: {marimo_app.log.read_text()[-3000:]}\npage errors: {errors}"
+        ) from exc
     expect(_last_prediction(page)).to_contain_text("Paris")
     yield page
     assert errors == [], errors
@@ -59,15 +65,27 @@ def _python_state(page: Page, expected: str) -> str:
                 raise
 
 
-def test_a_click_grows_the_popup_with_pythons_20_rows_and_reaches_on_select(app: Page):
-    ids = app.get_by_text(re.compile(r"^IDS ")).inner_text().split()[1:]
-    assert len(ids) == 20
+def test_a_click_grows_the_popup_with_pythons_20_rows_and_a_pin_is_tracked(app: Page):
+    words = app.get_by_text(re.compile(r"^IDS ")).inner_text().split()
+    ids, fresh = words[1:21], words[22]
+    assert words[21] == "FRESH" and fresh in ids
 
     _last_prediction(app).click()
     rows = app.locator(".llk-popup-row")
     expect(rows).to_have_count(20, timeout=ANSWER_TIMEOUT_MS)  # the browser's 5, then Python's
     assert [rows.nth(i).get_attribute("data-id") for i in range(20)] == ids
     _python_state(app, "selected=(29, 4, 7042, ' Paris')")
+
+    # A token no top-k holds: its line needs the trajectory Python pushes (custom message
+    # with a buffer) or sends with the next data. (The button click above closed the popup.)
+    _last_prediction(app).click()
+    expect(rows).to_have_count(20, timeout=ANSWER_TIMEOUT_MS)
+    rows.locator(f"xpath=self::*[@data-id='{fresh}']").click()
+    expect(app.locator(".llk-legend-pin")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+    expect(app.locator(".llk-lines path")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+    d = app.locator(".llk-lines path").first.get_attribute("d") or ""
+    assert d.count("L") == 29 and d.count("M") == 1, d  # a point at every layer, no gap
+    _python_state(app, f"pins=[[{fresh}]]")
 
 
 def test_a_prompt_typed_in_the_widget_reruns_in_python(app: Page):
