@@ -132,8 +132,10 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
         >>> w.result["topk"].shape       # the data in collect_logit_lens's format
     """
 
-    _esm = _bundle_file("widget.js")
-    _css = _bundle_file("widget.css")
+    # The text, not the Path: anywidget watches a Path for changes with a callback that holds
+    # every instance forever (a closed widget would never be freed).
+    _esm = _bundle_file("widget.js").read_text(encoding="utf-8")
+    _css = _bundle_file("widget.css").read_text(encoding="utf-8")
 
     data = traitlets.Dict().tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
