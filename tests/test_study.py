@@ -238,6 +238,35 @@ def test_a_full_disk_keeps_the_last_good_checkpoint(study, tmp_path, suffix):
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_table_is_never_written_into_a_fifo(study, tmp_path, suffix):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / f"s{suffix}"
+    os.mkfifo(fifo)
+    save = study.to_csv if suffix == ".csv" else study.to_parquet
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            save(fifo, overwrite=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(30)
+    if thread.is_alive():  # blocked opening the FIFO: give it a reader so the thread ends
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        thread.join(5)
+        pytest.fail("writing the table blocked on a FIFO")
+    assert len(errors) == 1 and isinstance(errors[0], ValueError), errors
+    assert "not a regular file" in str(errors[0])
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
 def test_csv_fields_that_a_spreadsheet_would_run_are_neutralized(smollm2, tmp_path):
     import csv
 
