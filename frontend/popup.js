@@ -193,13 +193,10 @@ export class Popup {
     this.root.classList.toggle("llk-popup-two", Boolean(d)); // two columns (widget.css)
     if (!d) return;
     // A long name is cut with "…" in its column: the title holds it whole.
-    for (const [head, label] of [
-      [this.headA, d.labels[0]],
-      [this.headB, d.labels[1]],
-    ]) {
-      head.textContent = label;
-      head.title = label;
-    }
+    [this.headA, this.headB].forEach((head, i) => {
+      head.textContent = d.labels[i];
+      head.title = d.labels[i];
+    });
     const rows = d.entries.map(({ id, prob }, j) =>
       el(
         "div",
