@@ -108,3 +108,22 @@ def test_no_output_is_left_behind_when_a_later_one_fails(tmp_path):
     assert "--html" in result.stderr and "Traceback" not in result.stderr
     assert not ok.exists()
     assert list(tmp_path.iterdir()) == []  # no temporary either
+
+
+@pytest.mark.parametrize("flag", ["--json", "--html", "--figure"])
+def test_a_device_or_fifo_output_is_refused_before_the_model_loads(tmp_path, capsys, flag):
+    import os
+
+    from logitlenskit import cli
+
+    fifo = tmp_path / "pipe.svg"
+    os.mkfifo(fifo)
+    cases = [("/dev/null", "a character device"), (str(fifo), "a FIFO")]
+    for path, kind in cases[flag == "--figure" :]:  # a figure's path needs .svg or .png first
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["The capital of France is", flag, path, "--overwrite"])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {flag}: {path} is {kind}" in err and "not a regular file" in err, err
+        assert "Loading" not in err and "first use" not in err
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
