@@ -68,3 +68,23 @@ def test_no_command_channel_hides_the_buttons(wp):
 
 def collection_payload() -> dict:
     return LogitLensWidget(collection()).data
+
+
+def test_the_export_of_a_diff_draws_both_sides(wp):
+    # Issue 23 item 19: the PNG of a diff dropped side B.
+    import re
+
+    labels = ["base", "edited"]
+    widget = LogitLensWidget.compare(
+        collection(n_pos=4), collection(n_pos=3, seed=1), labels=labels
+    )
+    wp.mount(widget.data, compare_data=widget.compare_data, compare_labels=labels)
+    with wp.page.expect_download() as download:
+        wp.page.locator(f"{OUT} .llk-export-svg").click()
+        call = pending_figure_call(wp)
+        answer, buffers = widget.figure(call["msg"], [])
+        assert wp.reply("figure", answer, tuple(buffers))
+    svg = Path(download.value.path()).read_bytes()
+    side_a = set(re.findall(rb'<g id="llk-cell-(\d+-\d+)"', svg))
+    side_b = set(re.findall(rb'<g id="llk-cellb-(\d+-\d+)"', svg))
+    assert len(side_a) == 6 * 4 and len(side_b) == 6 * 3
