@@ -172,6 +172,8 @@ export class Explorer {
     );
     this.celltip = new CellTip(signal, this.grid.root, this.root, (cell) => this.cellTip(cell));
     this.selection.popup.avoid = this.chart.svg;
+    // Every layer is a column, so the grid may scroll sideways: the chart's layers follow it.
+    this.grid.root.addEventListener("scroll", () => this.alignChart(), { signal, passive: true });
     this.root.append(
       this.toolbar.root,
       this.message,
@@ -414,7 +416,14 @@ export class Explorer {
       this.applyColoring();
     }
     this.chart.setGeometry(fit.geometry, fit.zoomed);
+    this.alignChart();
     this.selection.reanchor();
+  }
+
+  /** Shift the chart by the grid's sideways scroll, so each layer stays over its column. */
+  alignChart() {
+    const x = this.grid.root.scrollLeft;
+    this.chart.svg.style.transform = x ? `translateX(${-x}px)` : "";
   }
 
   /** Font, row, column and panel sizes as CSS; no measuring. */

@@ -431,12 +431,26 @@ export class Grid {
     p = Math.max(0, Math.min(lens.P - 1, p));
     this.cellAt(this.active.ci, this.active.p)?.setAttribute("tabindex", "-1");
     this.active = { ci, p };
+    this.scrollToColumn(ci);
     this.scrollToRow(p);
     const cell = this.cellAt(ci, p);
     if (cell) {
       cell.tabIndex = 0;
       cell.focus({ preventScroll: true });
     }
+  }
+
+  /**
+   * Scroll sideways until column ci is clear of the sticky input column and the right edge.
+   * @param {number} ci
+   */
+  scrollToColumn(ci) {
+    const g = this.root;
+    let left = this.inputWidth;
+    for (let i = 0; i < ci; i++) left += this.widths[i] ?? 0;
+    const right = left + (this.widths[ci] ?? 0);
+    if (left - this.inputWidth < g.scrollLeft) g.scrollLeft = left - this.inputWidth;
+    else if (right > g.scrollLeft + g.clientWidth) g.scrollLeft = right - g.clientWidth;
   }
 
   /** @param {number} p */

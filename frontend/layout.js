@@ -1,7 +1,8 @@
-// Which lens rows become grid columns and how wide each is: as many layers as fit the width
-// (evenly spaced, the first and the last always shown), each column as wide as its widest
-// token needs, the final layer's never cut, and the space left over shared out so a zoom to
-// a few layers fills the output instead of leaving it half empty.
+// Which lens rows become grid columns and how wide each is: every layer of the zoom range
+// (the grid and chart scroll sideways when they do not fit), each column as wide as its
+// widest token needs when there is room, the final layer's never cut, and the space left
+// over shared out so a zoom to a few layers fills the output instead of leaving it half
+// empty. fitColumns can also spread a given number of columns evenly over the range.
 
 /**
  * @typedef {object} Columns
@@ -137,7 +138,10 @@ const MAX_FINAL_EM = 18;
 
 /**
  * The shown columns and their widths for a total width, and the chart geometry that aligns
- * with them.
+ * with them. Every lens row of the zoom range is a column: a stride hid the layers where
+ * predictions change (a 30-layer model at ~950 px showed 14 and hid layer 28). When they
+ * do not fit at their narrowest, the grid and the chart scroll sideways together; each
+ * column is then `column_width` wide, the final layer's as wide as its answer needs.
  * @param {import("./lens.js").Lens} lens
  * @param {Pick<import("./state.js").UIState, "x_zoom" | "input_column_width" | "column_width"
  *   | "chart_height" | "font_size">} s
@@ -145,7 +149,8 @@ const MAX_FINAL_EM = 18;
  * @param {number} scrollbar px the grid's scrollbar takes
  * @param {(l: number) => number} [textWidth] px the widest text of lens row l's cells takes
  *   (0 when not measured: columns are then `column_width` wide, shared space aside)
- * @returns {{ hint: string, zoomed: boolean, geometry: import("./chart.js").Geometry }}
+ * @returns {{ hint: string, zoomed: boolean, scrolls: boolean,
+ *   geometry: import("./chart.js").Geometry }}
  */
 export function chartColumns(lens, s, total, scrollbar, textWidth = () => 0) {
   const scale = s.font_size / BASE_FONT;
@@ -158,36 +163,26 @@ export function chartColumns(lens, s, total, scrollbar, textWidth = () => 0) {
     const cap = (l === lens.finalRow ? MAX_FINAL_EM : MAX_TEXT_EM) * s.font_size;
     return Math.min(cap, textWidth(l)) + pad;
   };
-  let count;
-  let cols;
-  let widths;
   const kinds = lens.rowKinds;
-  // Fewer columns only when the final layer's answer would otherwise be cut.
-  for (;;) {
-    cols = fitColumns({
-      layers: lens.layers,
-      zoom: s.x_zoom,
-      available,
-      columnWidth: min,
-      count,
-      kinds,
-    });
-    widths = columnWidths({
-      needs: cols.rows.map(need),
-      min,
-      available,
-      final: cols.rows.indexOf(lens.finalRow),
-    });
-    // Pairs of sub-layer rows stop shrinking at two layers (four columns).
-    if (widths || cols.rows.length <= 2 || (count !== undefined && cols.rows.length > count)) break;
-    count = cols.rows.length - 1;
-  }
+  const cols = fitColumns({
+    layers: lens.layers,
+    zoom: s.x_zoom,
+    available: Infinity,
+    columnWidth: min,
+    kinds,
+  });
+  const final = cols.rows.indexOf(lens.finalRow);
+  const widths =
+    columnWidths({ needs: cols.rows.map(need), min, available, final }) ??
+    cols.rows.map((l, i) => (i === final ? Math.max(min, Math.ceil(need(l))) : min));
+  const scrolls = widths.reduce((a, b) => a + b, 0) > available;
   return {
-    hint: cols.hint,
+    hint: scrolls ? `${cols.hint} (scroll the grid sideways for the rest)` : cols.hint,
     zoomed: zoomed(s.x_zoom, lens.L),
+    scrolls,
     geometry: {
       inputWidth: inputW + 1,
-      widths: widths ?? cols.rows.map((l) => Math.max(min, Math.ceil(need(l)))),
+      widths,
       cols: cols.rows,
       layers: lens.layers,
       labels: lens.layers.map((_, l) => lens.rowLabel(l)),

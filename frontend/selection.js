@@ -374,7 +374,7 @@ export class Selection {
       a !== undefined &&
       a.bottom > Math.max(head.bottom, seen.top) &&
       a.top < Math.min(view.bottom, seen.bottom) &&
-      a.right > Math.max(view.left, seen.left) &&
+      a.right > Math.max(view.left + g.inputWidth, seen.left) &&
       a.left < Math.min(view.right, seen.right);
     if (anchor && inView) this.popup.place(anchor);
     else this.close(false);

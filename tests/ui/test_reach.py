@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 
@@ -124,3 +125,82 @@ def test_popup_in_a_short_window_stays_below_the_hosts_menu(wp):
         expect(popup).to_be_visible()
         assert popup.bounding_box()["y"] >= MENU - 0.5, y
         wp.page.keyboard.press("Escape")
+
+
+# Every layer is in the view (item 15) ------------------------------------------------------
+
+
+def grid_reach(wp, layer: str) -> dict:
+    """Scroll the grid until the column of `layer` is in view; where it and its chart tick are."""
+    return wp.page.evaluate(
+        """(layer) => {
+      const grid = document.querySelector('#out1 .llk-grid');
+      const head = [...grid.querySelectorAll('.llk-colhead')].find((h) => h.textContent === layer);
+      head.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+      const g = grid.getBoundingClientRect();
+      const h = head.getBoundingClientRect();
+      const ci = Number(head.dataset.ci);
+      const row = [...document.querySelectorAll('#out1 .llk-xtick')][ci];
+      const tick = row && row.firstChild.textContent === layer ? row : null;
+      const t = tick ? tick.getBoundingClientRect() : null;
+      return { grid: [g.left, g.right], head: [h.left, h.right],
+               tick: t ? (t.left + t.right) / 2 : null, scrolled: grid.scrollLeft };
+    }""",
+        layer,
+    )
+
+
+def test_at_950_px_every_one_of_30_layers_is_a_column_and_layer_28_is_reachable(wp):
+    wp.page.evaluate("document.getElementById('out1').style.width = '950px'")
+    wp.mount(payload(n_layers=30, n_pos=8))
+    heads = wp.page.locator(f"{OUT} .llk-colhead").all_text_contents()
+    assert heads == [str(i) for i in range(30)]
+    hint = wp.page.locator(f"{OUT} .llk-hint").text_content()
+    assert "all 30 layers" in hint and "of 30" not in hint
+    reach = grid_reach(wp, "28")
+    assert reach["scrolled"] > 0  # the widget scrolls sideways; the page does not
+    assert reach["grid"][0] <= reach["head"][0] and reach["head"][1] <= reach["grid"][1] + 0.5
+    # The chart follows the grid: layer 28's tick stays over layer 28's column.
+    wp.page.wait_for_timeout(60)
+    reach = grid_reach(wp, "28")
+    assert reach["head"][0] <= reach["tick"] <= reach["head"][1]
+    # Its cells open their popup where they are.
+    cell = wp.cell(28, 7)
+    cell.click()
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    expect(popup).to_be_visible()
+    box, c = popup.bounding_box(), cell.bounding_box()
+    assert box["x"] <= c["x"] + c["width"] and box["x"] + box["width"] >= c["x"]
+    page_width = wp.page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= wp.page.viewport_size["width"]
+
+
+def test_sublayer_rows_show_every_layer_too(wp):
+    from test_sublayers import V, sublayer_payload
+
+    layers = [n for n in range(30) for _ in (0, 1)]
+    probs = np.random.default_rng(2).dirichlet(np.ones(V), size=(len(layers), 5))
+    data, _ = sublayer_payload(probs, [1, 0] * 30, layers)
+    wp.page.evaluate("document.getElementById('out1').style.width = '950px'")
+    wp.mount(data)
+    heads = wp.page.locator(f"{OUT} .llk-colhead").all_text_contents()
+    assert heads == [f"{n}{a}" for n in range(30) for a in ("\u00b7a", "")]
+    reach = grid_reach(wp, "28")
+    assert reach["grid"][0] <= reach["head"][0] and reach["head"][1] <= reach["grid"][1] + 0.5
+
+
+def test_the_keyboard_reaches_the_last_layers_and_the_popup_leaves_with_its_column(wp):
+    wp.page.evaluate("document.getElementById('out1').style.width = '950px'")
+    wp.mount(payload(n_layers=30, n_pos=8))
+    wp.cell(0, 2).click()
+    wp.page.keyboard.press("Escape")
+    wp.page.keyboard.press("End")  # the row's last column: layer 29
+    grid = wp.page.locator(f"{OUT} .llk-grid").bounding_box()
+    cell = wp.cell(29, 2).bounding_box()
+    assert cell["x"] + cell["width"] <= grid["x"] + grid["width"] + 0.5
+    wp.page.keyboard.press("Enter")
+    popup = wp.page.locator(f"{OUT} .llk-popup")
+    expect(popup).to_be_visible()
+    # Scrolled back to the first layers, the cell is out of the grid's view: the popup goes.
+    wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollLeft = 0")
+    expect(popup).to_be_hidden()
