@@ -199,19 +199,52 @@ function divergingTicks(max, text) {
   });
 }
 
+/** The bar's width in its own em (widget.css .llk-cbar-bar). */
+const BAR_EM = 20;
+/** A tick label's character width, generously, and the least room between two labels. */
+const CHAR_EM = 0.65;
+const GAP_EM = 0.6;
+
+/** @typedef {{ at: number, value: number, text: string }} Tick */
+
 /**
- * Ranks 1, 10, 100, ... up to `max`, and max itself, where the rank scale colors them
- * (1 - log(rank) / log(max)); palest (largest rank) first.
+ * Where a tick's label lies along the bar, in em: the first is drawn rightwards from its
+ * point, the last leftwards, the others centered on it (widget.css .llk-cbar-tick).
+ * @param {Tick} tick
+ * @param {"first" | "middle" | "last"} place
+ * @returns {[number, number]}
+ */
+function labelSpan(tick, place) {
+  const w = tick.text.length * CHAR_EM;
+  const x = tick.at * BAR_EM;
+  if (place === "first") return [x, x + w];
+  if (place === "last") return [x - w, x];
+  return [x - w / 2, x + w / 2];
+}
+
+/**
+ * The palest rank (`max`) and rank 1 at the bar's ends, and between them each of 10, 100,
+ * ... whose label keeps GAP_EM from its neighbours, where the rank scale colors them
+ * (1 - log(rank) / log(max)); palest first. ("47k" and "10k" once touched: "47k10k".)
  * @param {number} max
+ * @returns {Tick[]}
  */
 function rankTicks(max) {
   const at = (/** @type {number} */ r) => 1 - Math.log(r) / Math.log(max);
-  const ticks = [];
-  for (let r = 1; r <= max; r *= 10) ticks.push({ at: at(r), value: r, text: shortRank(r) });
-  if (at(ticks[ticks.length - 1].value) > 0.12)
-    ticks.push({ at: 0, value: max, text: shortRank(max) });
-  else ticks[ticks.length - 1] = { at: 0, value: max, text: shortRank(max) };
-  return ticks.reverse();
+  /** @type {Tick[]} */
+  const inner = [];
+  for (let r = 10; r < max; r *= 10) inner.unshift({ at: at(r), value: r, text: shortRank(r) });
+  const first = { at: 0, value: max, text: shortRank(max) };
+  const last = { at: 1, value: 1, text: "1" };
+  const kept = [first];
+  const end = labelSpan(last, "last")[0];
+  for (const t of inner) {
+    const [left, right] = labelSpan(t, "middle");
+    const prev = labelSpan(kept[kept.length - 1], kept.length === 1 ? "first" : "middle")[1];
+    if (left - prev >= GAP_EM && end - right >= GAP_EM) kept.push(t);
+  }
+  kept.push(last);
+  return kept;
 }
 
 export class ColorBar {
