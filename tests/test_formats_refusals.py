@@ -122,6 +122,18 @@ def test_the_fixture_is_accepted_everywhere(data):
         convert(data)
 
 
+def test_whole_numbers_in_any_container_are_accepted(data):
+    import torch
+
+    data["input_ids"] = torch.tensor(data["input_ids"])
+    data["layers"] = np.arange(6, dtype=np.int16)
+    data["topk"] = torch.from_numpy(data["topk"].astype(np.float32))  # 216.0 is 216
+    data["cell_status"] = [[0] * 4 for _ in range(6)]
+    payload = to_widget_payload(data)
+    assert payload["input_ids"] == [100, 101, 102, 103] and payload["layers"] == list(range(6))
+    assert np.frombuffer(payload["topk_ids"], "<i4")[(3 * 3 + 1)] == 216
+
+
 @pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
 @pytest.mark.parametrize(("edit", "message"), CASES, ids=[c[0].__name__ for c in CASES])
 def test_a_coercible_value_is_refused_with_its_path(data, entry, edit, message):

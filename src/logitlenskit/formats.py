@@ -46,6 +46,10 @@ def _texts(values: Any, name: str) -> list[str]:
     return [check_text(t, f"{name}[{i}]") for i, t in enumerate(values)]
 
 
+def _or_empty(values: Any) -> Any:
+    return [] if values is None else values  # not `or`: a tensor has no truth value
+
+
 def _model_name(data: Mapping[str, Any]) -> str:
     name = data.get("model")
     return "" if name is None else check_text(name, "model")
@@ -169,7 +173,7 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
         "version": PAYLOAD_VERSION,
         "model": _model_name(data),
         "input": _texts(data["input"], "input"),
-        "input_ids": _ints(data.get("input_ids") or [], "input_ids"),
+        "input_ids": _ints(_or_empty(data.get("input_ids")), "input_ids"),
         "layers": _ints(data["layers"], "layers"),
         "k": int(k),
         "vocab": _vocab_lookup(data["vocab"], np.concatenate([topk.ravel(), flat_ids])),
