@@ -96,6 +96,24 @@ def test_a_pin_pushes_its_trajectories_ahead_of_the_payload(live, monkeypatch):
             np.testing.assert_array_equal(block[pos, j], want)
 
 
+def test_track_pins_its_ids_so_their_lines_show(live):
+    live.track([12092, PARIS])
+    assert [pin["ids"] for pin in live.pins] == [[12092], [PARIS]], "one line each"
+    for token in (12092, PARIS):
+        assert all(token in _ids_at(live, p) for p in range(len(live.data["input"])))
+    live.track([PARIS])  # pinned already: no second pin
+    assert len(live.pins) == 2
+
+
+def test_chat_puts_no_default_system_prompt_above_the_question(smollm2):
+    question = "What is the capital of France?"
+    w = LogitLensWidget(model=smollm2, k=2, layers=[0, -1], chat=True, prompt=question)
+    text = "".join(w.result["input"])
+    assert "helpful AI assistant" not in text, "SmolLM2's template injects one by default"
+    assert w.result["input"].index("What") <= 8, "only role markers above the question"
+    w.close()
+
+
 def test_detail_answers_deeper_top_k_and_refuses_stale_runs(live):
     answer, buffers = live.detail(
         {"run": live.data["run"], "layer": 29, "position": 4, "k": 20}, []

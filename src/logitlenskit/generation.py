@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .engine import decode_lens, lens_reduce, target_index
-from .request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, logit_softcap
+from .request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, chat_text, logit_softcap
 from .session import (
     DEEP_K,
     Control,
@@ -86,9 +86,7 @@ def chat_prompt_ids(tokenizer: Any, message: str) -> tuple[list[int], list[int]]
             "this model's tokenizer has no chat template: turn chat off (w.chat = False) "
             "or load an instruction-tuned model"
         )
-    text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": message}], add_generation_prompt=True, tokenize=False
-    )
+    text = chat_text(tokenizer, message)  # no default system prompt above the question
     start = text.rfind(message)
     span = (start, start + len(message)) if start >= 0 else (0, 0)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)

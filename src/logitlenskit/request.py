@@ -430,6 +430,25 @@ def large_run(
     return megabytes if n_positions > max_tokens or megabytes > max_mb else None
 
 
+def chat_text(tokenizer: Any, message: str) -> str:
+    """A user message in the tokenizer's chat template, with no system prompt added.
+
+    Some templates (SmolLM2's) write a default system prompt when the conversation has none,
+    and its ~20 tokens would sit above the question. An empty system message keeps it out;
+    of the two renderings the shorter is used, so a template without a default (or one that
+    folds a system message into the user's turn, as Gemma's) is rendered as it is.
+    """
+    user = [{"role": "user", "content": message}]
+    plain = tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
+    try:
+        empty = tokenizer.apply_chat_template(
+            [{"role": "system", "content": ""}, *user], add_generation_prompt=True, tokenize=False
+        )
+    except Exception:  # a template that refuses a system turn has no default one either
+        return plain
+    return empty if len(empty) < len(plain) else plain
+
+
 def token_strings(tokenizer: Any, ids: Sequence[int]) -> list[str]:
     """Decode single ids, all in one batch call."""
     return list(tokenizer.batch_decode([[int(i)] for i in ids]))

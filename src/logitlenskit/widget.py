@@ -594,9 +594,9 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
         """
         if self._run is None:
             raise ValueError("nothing to track yet: the widget has no run of a model")
-        ids = check_track_ids(ids, self._run.request.vocab_size)
+        check_track_ids(ids, self._run.request.vocab_size)
         pinned = set(_pinned_ids(self.pins))
-        new = [{"ids": [i]} for i in dict.fromkeys(ids) if i not in pinned]
+        new = [{"ids": [i]} for i in dict.fromkeys(map(as_int, ids)) if i not in pinned]
         if new:
             self.pins = [*self.pins, *new]  # the pins observer tracks them
         else:

@@ -135,3 +135,24 @@ def test_stop_abandons_a_long_run_and_keeps_the_view(jupyter_server, page: Page)
     expect(data_rows(page)).to_have_count(5)
     expect(last_prediction(page)).to_contain_text("Paris")
     assert _printed(page, 1, "STATE") == "False Stopped 5"
+    # Cancelled whole: the typed prompt stays in the box as a draft, marked as not run.
+    expect(box).to_have_value("word " * 1500)
+    expect(page.locator(f"{OUTPUT} .llk-draft-note")).to_be_visible()
+
+
+def test_on_select_prints_below_the_cell_that_registered_it(jupyter_server, page: Page):
+    """README's example: `w.on_select(lambda ...: print(...))` prints where the user sees it."""
+    name = jupyter_server.write_notebook(
+        "loop-print.ipynb",
+        [
+            "from logitlenskit import LogitLensWidget, load_model\n"
+            'w = LogitLensWidget(model=load_model(), prompt="The capital of France is")\n'
+            "w",
+            "w.on_select(lambda layer, pos, token_id, token: print('PICKED', layer, pos, token))",
+        ],
+    )
+    open_and_run(page, jupyter_server, "jupyterlab", name)
+    cell = last_prediction(page)
+    expect(cell).to_contain_text("Paris", timeout=RUN_TIMEOUT_MS)
+    cell.click()
+    expect(cell_output(page, 1).first).to_contain_text("PICKED 29 4 Paris", timeout=30_000)
