@@ -73,6 +73,8 @@ export class Explorer {
     this.compareDecoded = { lens: null, problem: "" };
     this.width = host.getBoundingClientRect().width;
     this.scrollbar = 0;
+    /** px the grid is scrolled sideways, as last read on a scroll event */
+    this.scrollX = 0;
     /** position the chart follows while no row is pinned: the last clicked one */
     this.focusPos = 0;
     /** no cell opened in this run yet: the chart follows the last position as it grows */
@@ -173,7 +175,8 @@ export class Explorer {
     this.celltip = new CellTip(signal, this.grid.root, this.root, (cell) => this.cellTip(cell));
     this.selection.popup.avoid = this.chart.svg;
     // Every layer is a column, so the grid may scroll sideways: the chart's layers follow it.
-    this.grid.root.addEventListener("scroll", () => this.alignChart(), { signal, passive: true });
+    const sideways = () => this.alignChart(true);
+    this.grid.root.addEventListener("scroll", sideways, { signal, passive: true });
     this.root.append(
       this.toolbar.root,
       this.message,
@@ -305,16 +308,19 @@ export class Explorer {
     } else if (lens && this.followLast) {
       this.focusPos = lens.P - 1; // a generation's newest token
     }
-    // Sizes first: with no height limit yet the grid would render every row of a long prompt.
-    this.applySizes();
-    this.grid.setLens(lens, extended);
-    // Measured only for new rows: measuring forces a layout, too slow for every drag step.
-    if (!extended) this.scrollbar = this.grid.scrollbarWidth();
-    this.chart.root.hidden = !lens;
-    this.legend.root.hidden = !lens;
-    this.loadCompare();
-    this.layout();
-    this.applyColoring();
+    // The rows are built once, with their final columns and colors (grid.batch).
+    this.grid.batch(() => {
+      // Sizes first: with no height limit yet the grid would render every row of a long prompt.
+      this.applySizes();
+      this.grid.setLens(lens, extended);
+      // Measured only for new rows: measuring forces a layout, too slow for every drag step.
+      if (!extended) this.scrollbar = this.grid.scrollbarWidth();
+      this.chart.root.hidden = !lens;
+      this.legend.root.hidden = !lens;
+      this.loadCompare();
+      this.layout();
+      this.applyColoring();
+    });
     this.applyMetric();
     this.updateToolbar();
     if (extended) this.selection.dataExtended();
@@ -420,9 +426,15 @@ export class Explorer {
     this.selection.reanchor();
   }
 
-  /** Shift the chart by the grid's sideways scroll, so each layer stays over its column. */
-  alignChart() {
-    const x = this.grid.root.scrollLeft;
+  /**
+   * Shift the chart by the grid's sideways scroll, so each layer stays over its column.
+   * @param {boolean} [scrolled] read the offset (a scroll event); otherwise the last one read
+   *   is used, since reading it forces a layout in the middle of building the view (a clamped
+   *   scroll fires its own scroll event)
+   */
+  alignChart(scrolled = false) {
+    if (scrolled) this.scrollX = this.grid.root.scrollLeft;
+    const x = this.scrollX;
     this.chart.svg.style.transform = x ? `translateX(${-x}px)` : "";
   }
 

@@ -86,6 +86,10 @@ export class Grid {
     this.active = { ci: 0, p: 0 };
     /** @type {{ ci: number, p: number } | null} */
     this.selected = null;
+    /** re-renders are held back (batch) */
+    this.held = false;
+    /** a re-render was asked for while held */
+    this.stale = false;
     this.root.addEventListener("scroll", () => this.renderRows(), { signal, passive: true });
   }
 
@@ -203,8 +207,30 @@ export class Grid {
     this.invalidate();
   }
 
-  /** Drop every rendered row and render the view again. */
+  /**
+   * Run `fn` with re-renders held back, then render the rows once: new data sets the lens,
+   * the columns and the colors, and each would otherwise rebuild (and lay out) every row in
+   * view, three times the first render's work.
+   * @param {() => void} fn
+   */
+  batch(fn) {
+    if (this.held) return fn();
+    this.held = true;
+    try {
+      fn();
+    } finally {
+      this.held = false;
+      if (this.stale) this.invalidate();
+    }
+  }
+
+  /** Drop every rendered row and render the view again (once, after a batch). */
   invalidate() {
+    if (this.held) {
+      this.stale = true;
+      return;
+    }
+    this.stale = false;
     // Rebuilt cells must not steal keyboard focus from the user.
     const hadFocus = this.root.contains(this.root.ownerDocument.activeElement);
     for (const row of this.rows.values()) row.remove();

@@ -172,8 +172,11 @@ export function chartColumns(lens, s, total, scrollbar, textWidth = () => 0) {
     kinds,
   });
   const final = cols.rows.indexOf(lens.finalRow);
+  // Measuring every row's tokens costs a first render of 80 layers ~10 ms: when even the
+  // narrowest columns overflow, only the final layer's width depends on its text.
+  const overflow = cols.rows.length * min > available;
   const widths =
-    columnWidths({ needs: cols.rows.map(need), min, available, final }) ??
+    (!overflow && columnWidths({ needs: cols.rows.map(need), min, available, final })) ||
     cols.rows.map((l, i) => (i === final ? Math.max(min, Math.ceil(need(l))) : min));
   const scrolls = widths.reduce((a, b) => a + b, 0) > available;
   return {

@@ -173,6 +173,13 @@ def test_at_950_px_every_one_of_30_layers_is_a_column_and_layer_28_is_reachable(
     assert box["x"] <= c["x"] + c["width"] and box["x"] + box["width"] >= c["x"]
     page_width = wp.page.evaluate("document.documentElement.scrollWidth")
     assert page_width <= wp.page.viewport_size["width"]
+    # A zoom to a few layers fits: the grid's sideways scroll goes, and the chart with it.
+    wp.page.keyboard.press("Escape")
+    wp.set_trait("x_zoom", [0, 5])
+    wp.page.wait_for_timeout(60)
+    reach = grid_reach(wp, "2")
+    assert reach["scrolled"] == 0
+    assert reach["head"][0] <= reach["tick"] <= reach["head"][1]
 
 
 def test_sublayer_rows_show_every_layer_too(wp):
