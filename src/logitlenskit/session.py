@@ -65,6 +65,9 @@ DEEP_K = 20
 #: Positions reduced first (the grid's first screen) and per later block, for long prompts.
 FIRST_BLOCK = 64
 BLOCK = 256
+#: Most cells reduced between two stop checks, so Stop or ``close()`` takes effect within a
+#: fraction of a second even in a block of all layers (a block is still shown at once).
+CHECK_CELLS = 512
 #: Cell status codes, as in docs/live-loop.md.
 OK, INVALID, PENDING = 0, 1, 2
 
@@ -333,26 +336,36 @@ def _local_run(
     tracked = sorted({*extra, *request.target_ids()})
     deep_k = min(DEEP_K, request.vocab_size)
     bounds = _blocks(n_pos)
+    step = max(1, CHECK_CELLS // n_rows)
     for n, (a, b) in enumerate(bounds):
-        control.check()
         control.progress(0.5 + 0.5 * n / len(bounds), f"lens, positions {a}–{b - 1}")
-        packed = lens_reduce(
-            normed[:, a:b],
-            None,
-            head,
-            k,
-            request.vocab_size,
-            softcap,
-            extra_ids=tracked,
-            targets=targets,
-            kl_reference=reference[a:b] if isinstance(reference, torch.Tensor) else reference,
-            head_weight=weight,
-            deep_k=deep_k,
-        )
-        lens = decode_lens(
-            packed, n_rows, b - a, k, request.vocab_size, len(request.targets), request.kl, deep_k
-        )
-        _fill(run, a, lens)
+        for c in range(a, b, step):
+            control.check()
+            d = min(b, c + step)
+            packed = lens_reduce(
+                normed[:, c:d],
+                None,
+                head,
+                k,
+                request.vocab_size,
+                softcap,
+                extra_ids=tracked,
+                targets=targets,
+                kl_reference=reference[c:d] if isinstance(reference, torch.Tensor) else reference,
+                head_weight=weight,
+                deep_k=deep_k,
+            )
+            lens = decode_lens(
+                packed,
+                n_rows,
+                d - c,
+                k,
+                request.vocab_size,
+                len(request.targets),
+                request.kl,
+                deep_k,
+            )
+            _fill(run, c, lens)
         if on_partial is not None and len(bounds) > 1 and b < n_pos:
             on_partial(run)
     run.normed = normed if cache_bytes <= CACHE_BYTES else None

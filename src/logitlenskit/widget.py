@@ -24,14 +24,19 @@ from .files import check_output_path, write_text_atomic
 from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
 from .generation import has_chat_template
 from .live_checks import (
+    MAX_K,  # noqa: F401 (scripts/gen_schema.py reads widget.MAX_K)
     RefusedValueError,
     RefusingWidget,
     check_model_layers,
     check_pin_ids,
     check_seed,
     check_selection,
+    lens_row,
     refusing,
 )
+from .live_checks import check_k as _check_k
+from .live_checks import check_layers as _check_layers
+from .live_checks import check_remote as _check_remote
 from .page import page_html
 from .request import (
     check_track_ids,
@@ -812,7 +817,7 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
         if run is None or msg.get("run") != run.run_id:
             return {"error": "stale: the data changed", "stale": True}, []
         try:
-            layer_index = _lens_row(run.layers, msg)
+            layer_index = lens_row(run.layers, msg)
             ids, probs = session.detail(run, layer_index, int(msg["position"]), _check_k(msg["k"]))
         except Exception as exc:
             return {"error": _one_line(exc)}, []
@@ -898,7 +903,7 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
         result = self.result
         if result is None:
             raise ValueError("no collection to read the cell's top token from")
-        layer_index = _lens_row([int(x) for x in result["layers"]], msg)
+        layer_index = lens_row([int(x) for x in result["layers"]], msg)
         return layer, position, int(result["topk"][layer_index, position, 0])
 
     def _token_text(self, token: int) -> str:
@@ -1062,20 +1067,6 @@ def _as_target(item: Any) -> Any:
     return item
 
 
-def _lens_row(layers: Sequence[int], msg: Mapping[str, Any]) -> int:
-    """The lens row a browser message names, checked against its ``layer``.
-
-    Its ``row`` when given (sub-layer rows share a layer number), else the layer's first row.
-    """
-    layer = int(msg["layer"])
-    if msg.get("row") is None:
-        return list(layers).index(layer)
-    row = int(msg["row"])
-    if not 0 <= row < len(layers) or int(layers[row]) != layer:
-        raise ValueError(f"lens row {row} is not a row of layer {layer} in this data")
-    return row
-
-
 def _pinned_ids(pins: Sequence[Mapping[str, Any]]) -> list[int]:
     return sorted({int(i) for pin in pins for i in pin.get("ids", [])})
 
@@ -1084,41 +1075,6 @@ def _one_line(exc: BaseException) -> str:
     """Exception type and message on one line, no traceback."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _check_k(k: Any) -> int:
-    value = as_int(k)
-    if value is None:
-        raise TypeError(f"k must be an int (e.g. k=5), got {type(k).__name__}")
-    if not 1 <= value <= MAX_K:
-        raise ValueError(
-            f"k={value} is out of range: use 1..{MAX_K} (the popup's 'more' "
-            "shows up to 100 tokens of any cell without a larger k)"
-        )
-    return value
-
-
-def _check_layers(layers: Any) -> list[int] | None:
-    if layers is None:
-        return None
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layers must be a list of ints or None, got {type(layers).__name__}")
-    out = []
-    for layer in layers:
-        if as_int(layer) is None:
-            raise TypeError(f"layer indices must be ints, got {layer!r}")
-        out.append(as_int(layer))
-    if not out:
-        raise ValueError("layers is empty: pass None for all layers or some layer indices")
-    return out
-
-
-def _check_remote(remote: Any) -> bool | str | None:
-    if remote is None or remote is True or remote is False or remote == "local":
-        return remote
-    raise ValueError(
-        f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, got {remote!r}"
-    )
 
 
 def _as_collection(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -1131,7 +1087,3 @@ def _as_collection(result: Mapping[str, Any]) -> dict[str, Any]:
     out["probs"] = [torch.as_tensor(np.asarray(p)) for p in result["probs"]]
     out["vocab"] = dict(result["vocab"])
     return out
-
-
-#: Largest grid top-k: every cell sends k ids and probabilities, and the browser keeps them.
-MAX_K = 200
