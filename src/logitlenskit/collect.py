@@ -322,6 +322,7 @@ def metric_fields(request: LensRequest, lens: dict[str, Any]) -> dict[str, Any]:
         fields["target_ranks"] = lens["target_ranks"]
     if request.kl:
         fields["kl"] = lens["kl"]
+        fields["kl_undefined"] = lens["kl_undefined"]
     if request.row_kinds is not None:
         fields["row_kinds"] = list(request.row_kinds)
     return fields

@@ -34,8 +34,9 @@ How it works (see docs/engine.md):
 * The log-sum-exp makes follow-up questions cheap and honest: with it, any token's exact
   probability at a cell is one dot product away (:func:`token_log_probs`), and a
   non-finite value marks a cell whose hidden state or logits were NaN/Inf, which
-  :func:`decode_lens` reports as invalid instead of decoding codes made from NaN. So is
-  every cell of a position whose KL reference is not finite: KL is undefined there.
+  :func:`decode_lens` reports as invalid instead of decoding codes made from NaN. A
+  position whose KL reference is not finite keeps its cells' numbers; only its KL is
+  undefined (``kl_undefined``).
 """
 
 from __future__ import annotations
@@ -475,11 +476,12 @@ def decode_lens(
         Dict with ``topk`` [L, P, k] int32, ``topk_probs`` [L, P, k] float32, ``tracked``
         (per position int32 ids, sorted), ``probs`` (per position [L, n] float32),
         ``entropy`` [L, P] float32, ``lse`` [L, P] float32 (log-sum-exp of the logits),
-        ``invalid`` [L, P] bool (non-finite model output, or with ``kl`` a non-finite KL
-        reference at the cell's position: those cells' probabilities, entropy and metrics
-        are NaN, their target ranks 0), and ``tracked_offsets`` [P+1] /
-        ``tracked_probs`` [T, L] (the flat form of the same trajectories); with
-        ``deep_k``, ``deep_ids`` [L, P, deep_k] int32.
+        ``invalid`` [L, P] bool (non-finite model output: those cells' probabilities,
+        entropy and metrics are NaN, their target ranks 0), and ``tracked_offsets`` [P+1] /
+        ``tracked_probs`` [T, L] (the flat form of the same trajectories); with ``kl``,
+        ``kl`` [L, P] and ``kl_undefined`` [P] bool (the position's KL reference, the
+        model's output, is not finite: KL is NaN at every layer there while the cells keep
+        their own numbers); with ``deep_k``, ``deep_ids`` [L, P, deep_k] int32.
     """
     ids_dtype, slot_dtype = _wire_dtypes(n_layers, k, vocab_size)
     np_dtype = {torch.int16: np.int16, torch.int32: np.int32, torch.uint8: np.uint8}
@@ -503,11 +505,10 @@ def decode_lens(
     flat = decode_probs(codes).astype(np.float32).reshape(total, n_layers)
     lse = lse.reshape(n_layers, n_pos).copy()
     invalid = ~np.isfinite(lse)
+    kl_undefined = None
     if kl:
-        # KL against a non-finite reference (the model's output at that position, e.g. after
-        # a float16 overflow in its last block) is undefined at every layer of the position.
         kl_values = kl_values.reshape(n_layers, n_pos).copy()
-        invalid |= ~np.isfinite(kl_values)
+        kl_undefined = _kl_undefined(kl_values, invalid)
     if invalid.any():
         # Codes made from NaN decode to ordinary-looking probabilities: blank them.
         owner = np.repeat(np.arange(n_pos), counts)
@@ -525,8 +526,9 @@ def decode_lens(
         metrics["target_logprobs"] = torch.from_numpy(t_lp)
         metrics["target_ranks"] = torch.from_numpy(t_rank)
     if kl:
-        kl_values[invalid] = np.nan
+        kl_values[invalid | kl_undefined] = np.nan
         metrics["kl"] = torch.from_numpy(kl_values)
+        metrics["kl_undefined"] = torch.from_numpy(kl_undefined)
     if deep_k:
         metrics["deep_ids"] = torch.from_numpy(deep_ids.reshape(n_layers, n_pos, deep_k).copy())
     return {
@@ -541,6 +543,17 @@ def decode_lens(
         "tracked_offsets": offsets.astype(np.int32),
         "tracked_probs": flat,
     }
+
+
+def _kl_undefined(kl_values: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    """Positions ``[P]`` whose KL reference (the model's output there) is not finite.
+
+    A cell with a finite lens and a finite reference always has a finite KL, so a non-finite
+    KL at a finite cell means the reference is not (e.g. a float16 overflow in the last
+    block); a position with no finite cell at all has no finite output either. The cells
+    keep their own numbers: only their KL is undefined.
+    """
+    return (~np.isfinite(kl_values) & ~invalid).any(axis=0) | invalid.all(axis=0)
 
 
 def token_log_probs(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .checked import ID_MAX, integer, numbers_array
+from .kl_reference import final_row
 from .validate import check_text, validate_payload, validate_v2
 
 __all__ = [
@@ -222,6 +223,9 @@ def _metric_fields(
     if data.get("kl") is not None:
         kl = _shaped(data["kl"], np.float32, (n_layers, n_pos), "kl")
         fields["kl"] = np.where(flagged, 0.0, kl).astype("<f4").tobytes()
+        undefined = _kl_undefined(data, status, n_layers, n_pos)
+        if undefined.any():
+            fields["kl_undefined"] = undefined.astype(np.uint8).tobytes()
     if data.get("targets"):
         targets = [
             {"name": t["name"], "ids": _ints(t["ids"], f"targets[{i}]['ids']")}
@@ -234,6 +238,32 @@ def _metric_fields(
         fields["target_logprobs"] = np.where(flagged, 0.0, log_p).astype("<f4").tobytes()
         fields["target_ranks"] = np.where(flagged, 1, ranks).astype("<i4").tobytes()
     return fields
+
+
+def _kl_undefined(
+    data: Mapping[str, Any], status: np.ndarray | None, n_layers: int, n_pos: int
+) -> np.ndarray:
+    """Positions whose KL reference (the model's output) is not finite, as bool ``[P]``.
+
+    The collection's ``kl_undefined``, or, without it, the positions whose model-output row
+    (the last layer's, when the lens rows hold it) is invalid.
+    """
+    if data.get("kl_undefined") is not None:
+        value = data["kl_undefined"]
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        if np.asarray(value).dtype != np.bool_:
+            value = numbers_array(value, np.uint8, "kl_undefined", 0, 1)
+        flags = np.asarray(value, bool)
+        if flags.shape != (n_pos,):
+            raise ValueError(f"kl_undefined has shape {list(flags.shape)}, expected [{n_pos}]")
+        return flags
+    num = data.get("num_layers")
+    num = None if num is None else integer(num, "num_layers", 1)
+    final = final_row(_ints(data["layers"], "layers"), num, data.get("row_kinds"))
+    if final is None or status is None:
+        return np.zeros(n_pos, bool)
+    return status[final] == 1
 
 
 def _shaped(value: Any, dtype: Any, shape: tuple[int, ...], name: str) -> np.ndarray:

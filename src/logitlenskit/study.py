@@ -509,6 +509,7 @@ def _trace_batch(
         get_value(saved), len(layers), len(prompts), 1, size, len(target_sets), kl=True
     )
     out = {name: lens[name].numpy() for name in ("kl", "entropy", "invalid")}
+    out["invalid"] |= lens["kl_undefined"].numpy()[None, :]  # a study's KL is always needed
     if target_sets:
         out["target_logprobs"] = lens["target_logprobs"].numpy()
         out["target_ranks"] = lens["target_ranks"].numpy()

@@ -22,6 +22,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from .kl_reference import final_row, flag_problem, kl_problem
+
 __all__ = [
     "ENTROPY_SLACK",
     "MAX_K",
@@ -350,17 +352,29 @@ def _check_entropy(payload: Mapping[str, Any], computed: np.ndarray) -> None:
         )
 
 
-def _check_kl(payload: Mapping[str, Any], computed: np.ndarray) -> None:
+def _check_kl(payload: Mapping[str, Any], status: np.ndarray, header: dict[str, Any]) -> None:
+    """KL: finite and >= 0 at computed cells, NaN only where ``kl_undefined`` flags it."""
+    n_pos = status.shape[1]
+    undefined = np.zeros(n_pos, bool)
+    if payload.get("kl_undefined") is not None:
+        flags = binary_field(payload, "kl_undefined", "u1", n_pos, "uint8 [P]")
+        if (flags > 1).any():
+            p = int(np.flatnonzero(flags > 1)[0])
+            _fail(f"kl_undefined[{p}] is {flags[p]}; a position's flag is 0 or 1")
+        undefined = flags == 1
+        final = final_row(header["layers"], header.get("num_layers"), header.get("row_kinds"))
+        problem = flag_problem(undefined, status, final)
+        if problem:
+            _fail(problem)
     if payload.get("kl") is None:
         return
-    kl = binary_field(payload, "kl", "<f4", computed.size, "float32 [L, P]").reshape(computed.shape)
-    with np.errstate(invalid="ignore"):
-        bad = computed & ~(np.isfinite(kl) & (kl >= -METRIC_SLACK))
-    if bad.any():
-        flat = int(np.flatnonzero(bad)[0])
+    kl = binary_field(payload, "kl", "<f4", status.size, "float32 [L, P]").reshape(status.shape)
+    flat = kl_problem(kl, status == 0, undefined, METRIC_SLACK)
+    if flat is not None:
         _fail(
             f"kl{_index(flat, kl.shape)} is {_describe(kl.ravel()[flat])}; KL divergences must "
-            "be finite numbers >= 0 (nats)"
+            "be finite numbers >= 0 (nats), NaN only at a position whose kl_undefined is 1 "
+            "(the model's output there is not finite)"
         )
 
 
@@ -564,7 +578,7 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     _check_generation(payload, n_layers, n_pos)
     computed = status == 0
     _check_entropy(payload, computed)
-    _check_kl(payload, computed)
+    _check_kl(payload, status, out)
     _check_targets(payload, computed)
     topk = binary_field(payload, "topk_ids", "<i4", grid * k, "int32 [L, P, k]")
     _check_topk_ids(

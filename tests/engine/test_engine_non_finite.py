@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from logitlenskit import LogitLensWidget, NonFiniteWarning, collect_logit_lens, collect_study
+from logitlenskit import (
+    InvalidDataError,
+    LogitLensWidget,
+    NonFiniteWarning,
+    collect_logit_lens,
+    collect_study,
+)
 from logitlenskit.formats import to_widget_payload
 from logitlenskit.generation import NonFiniteOutputError, generate
 from logitlenskit.session import start_run
@@ -25,16 +31,17 @@ PROMPT = "The capital of France is"
 POISONED = 2  # the position whose final block overflows
 
 
+def _overflow(_module, _inputs, output):
+    """Write +Inf into one position of the last block's output, as a float16 overflow does."""
+    hidden = output[0] if isinstance(output, tuple) else output
+    if hidden.shape[1] > POISONED:
+        hidden[0, POISONED, 0] = float("inf")
+
+
 @pytest.fixture
 def inf_at_final_block(smollm2):
-    """Write +Inf into one position of the last block's output, as a float16 overflow does."""
-
-    def overflow(_module, _inputs, output):
-        hidden = output[0] if isinstance(output, tuple) else output
-        if hidden.shape[1] > POISONED:
-            hidden[0, POISONED, 0] = float("inf")
-
-    handle = smollm2._model.model.layers[-1].register_forward_hook(overflow)
+    """The last block overflows at POISONED: only the model's own output there is not finite."""
+    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
     yield
     handle.remove()
 
@@ -47,13 +54,19 @@ def _status(payload):
 
 
 def _check_flagged_position(result, payload):
-    """KL of every cell of the poisoned position is undefined: flagged, not a number."""
+    """Only the final row of the poisoned position is invalid; its KL alone is undefined."""
     invalid = np.asarray(result["invalid"])
-    assert invalid[:, POISONED].all(), "KL against a non-finite reference is undefined"
-    assert not np.delete(invalid, POISONED, axis=1).any(), "the other positions are exact"
+    assert invalid[-1, POISONED], "the model's own output there is not finite"
+    assert invalid.sum() == 1, "every other cell keeps its numbers"
     kl = np.asarray(result["kl"])
     assert np.isnan(kl[:, POISONED]).all() and np.isfinite(np.delete(kl, POISONED, 1)).all()
-    assert (_status(payload)[:, POISONED] == 1).all()
+    probs = np.asarray(result["topk_probs"])[:-1, POISONED]
+    assert np.isfinite(probs).all() and (probs > 0).all()
+    if "kl_undefined" in result:
+        assert np.flatnonzero(np.asarray(result["kl_undefined"])).tolist() == [POISONED]
+    status = _status(payload)
+    assert status[-1, POISONED] == 1 and status.sum() == 1
+    assert np.frombuffer(payload["kl_undefined"], np.uint8).nonzero()[0].tolist() == [POISONED]
     validate_payload(payload)
 
 
@@ -63,6 +76,70 @@ def test_kl_against_a_non_finite_reference_is_flagged(smollm2, inf_at_final_bloc
         data = collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
     assert any(issubclass(w.category, NonFiniteWarning) for w in caught)
     _check_flagged_position(data, to_widget_payload(data))
+
+
+def test_earlier_layers_keep_the_numbers_of_a_clean_run(smollm2):
+    clean = collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
+    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
+    try:
+        with pytest.warns(NonFiniteWarning):
+            broken = collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
+    finally:
+        handle.remove()
+    # Only the last block's output is written: every earlier lens row is unchanged.
+    for name in ("topk_probs", "entropy"):
+        a, b = np.asarray(clean[name])[:-1], np.asarray(broken[name])[:-1]
+        np.testing.assert_allclose(b, a, atol=5e-5, err_msg=name)
+    assert np.array_equal(np.asarray(clean["topk"])[:-1], np.asarray(broken["topk"])[:-1])
+    assert np.isnan(np.asarray(broken["kl"])[:, POISONED]).all()
+    assert np.asarray(broken["invalid"])[-1, POISONED]
+
+
+def _poisoned(smollm2):
+    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NonFiniteWarning)
+            return collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
+    finally:
+        handle.remove()
+
+
+def test_a_nan_kl_where_the_output_is_finite_is_refused(smollm2):
+    data = _poisoned(smollm2)
+    kl = np.asarray(data["kl"]).copy()
+    kl[3, 1] = np.nan  # position 1's output is finite: its KL is defined
+    with pytest.raises(InvalidDataError, match=r"kl\[3\]\[1\] is NaN"):
+        to_widget_payload({**data, "kl": kl})
+    payload = to_widget_payload(data)
+    wire = np.frombuffer(payload["kl"], "<f4").reshape(kl.shape).copy()
+    wire[3, 1] = np.nan
+    with pytest.raises(InvalidDataError, match=r"kl\[3\]\[1\] is NaN"):
+        validate_payload({**payload, "kl": wire.tobytes()})
+    # The flag must agree with the model's output row: position 1's is finite.
+    flag = np.zeros(len(data["input"]), np.uint8)
+    flag[[1, POISONED]] = 1
+    with pytest.raises(InvalidDataError, match=r"kl_undefined\[1\] is 1"):
+        validate_payload({**payload, "kl_undefined": flag.tobytes()})
+    with pytest.raises(InvalidDataError, match=r"kl_undefined\[1\] is 1"):
+        to_widget_payload({**data, "kl_undefined": flag.astype(bool)})
+    # Without the flag a collection that holds the last layer names it by its final row.
+    derived = to_widget_payload({k: v for k, v in data.items() if k != "kl_undefined"})
+    assert derived["kl_undefined"] == payload["kl_undefined"]
+
+
+def test_without_the_last_layer_the_flag_marks_the_undefined_kl(smollm2):
+    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
+    try:
+        data = collect_logit_lens(PROMPT, smollm2, k=3, layers=[0, 10, 20], metrics=True)
+    finally:
+        handle.remove()
+    assert not np.asarray(data["invalid"]).any(), "no lens row is the model's output"
+    assert np.flatnonzero(np.asarray(data["kl_undefined"])).tolist() == [POISONED]
+    payload = to_widget_payload(data)
+    assert np.frombuffer(payload["kl_undefined"], np.uint8).nonzero()[0].tolist() == [POISONED]
+    with pytest.raises(InvalidDataError, match=r"kl\[0\]\[2\] is NaN"):
+        validate_payload({k: v for k, v in payload.items() if k != "kl_undefined"})
 
 
 def test_the_live_widget_and_a_diff_show_such_a_run(smollm2, inf_at_final_block):
