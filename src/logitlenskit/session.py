@@ -409,6 +409,7 @@ def _empty_run(request: LensRequest, extra: list[int]) -> LensRun:
         result["target_ranks"] = np.zeros((n_t, n_rows, n_pos), np.int32)
     if request.kl:
         result["kl"] = np.full((n_rows, n_pos), np.nan, np.float32)
+        result["kl_undefined"] = np.zeros(n_pos, bool)
     if request.position_kinds is not None:
         result["position_kinds"] = np.asarray(request.position_kinds, np.uint8)
     if request.row_kinds is not None:
@@ -439,6 +440,7 @@ def _fill(run: LensRun, a: int, lens: dict[str, Any]) -> None:
             r[name][:, :, a:b] = lens[name].numpy()
     if "kl" in lens:
         r["kl"][:, a:b] = lens["kl"].numpy()
+        r["kl_undefined"][a:b] = lens["kl_undefined"].numpy()
     run.lse[:, a:b] = lens["lse"].numpy()
     if "deep_ids" in lens:
         deep = lens["deep_ids"].numpy()
@@ -458,9 +460,10 @@ def append_position(run: LensRun, lens: dict[str, Any], token: int, normed: torc
         normed: its final-normed hidden states ``[L, d]``, for the follow-up cache.
     """
     r = run.result
-    for name in ("topk", "topk_probs", "entropy", "kl"):
+    for name in ("topk", "topk_probs", "entropy", "kl", "kl_undefined"):
         if name in r:
-            r[name] = np.concatenate([np.asarray(r[name]), lens[name].numpy()], axis=1)
+            axis = 0 if name == "kl_undefined" else 1  # [P] flags, the rest [L, P, ...]
+            r[name] = np.concatenate([np.asarray(r[name]), lens[name].numpy()], axis=axis)
     for name in ("target_logprobs", "target_ranks"):
         if name in r:
             r[name] = np.concatenate([r[name], lens[name].numpy()], axis=2)

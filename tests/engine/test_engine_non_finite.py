@@ -154,6 +154,15 @@ def test_the_live_widget_and_a_diff_show_such_a_run(smollm2, inf_at_final_block)
     _check_flagged_position(diff.compare_result, diff.compare_data)
 
 
+def test_a_live_run_without_the_last_layer_carries_the_flag(smollm2, inf_at_final_block):
+    w = LogitLensWidget(model=smollm2, prompt=PROMPT, layers=[0, 10, 20])
+    assert w.wait(120) and w.error == "", w.error
+    assert np.flatnonzero(np.asarray(w.result["kl_undefined"])).tolist() == [POISONED]
+    assert np.isnan(np.asarray(w.result["kl"])[:, POISONED]).all()
+    assert not np.asarray(w.result["invalid"]).any()
+    assert np.frombuffer(w.data["kl_undefined"], np.uint8).nonzero()[0].tolist() == [POISONED]
+
+
 def test_a_study_gives_nan_ranks_and_warns_for_non_finite_prompts(smollm2):
     prompts = ["The capital of France is", "The capital of Italy is", "Berlin is in"]
 
