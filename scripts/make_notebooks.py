@@ -158,9 +158,9 @@ TOUR = [
         "## Any token, exactly\n\n"
         "A pinned token gets its exact probability at every layer and position, whether or "
         "not it ever reaches a top-k: the widget keeps the run's normed hidden states, so "
-        "this costs a few rows of the unembedding, not another forward pass. `track` does "
-        'the same without pinning. Clicking a cell asks for its top 20 the same way ("more" '
-        "in the popup asks for 100)."
+        "this costs a few rows of the unembedding, not another forward pass. `w.track(ids)` "
+        "does it from Python and pins them, so their lines show. Clicking a cell asks for "
+        'its top 20 the same way ("more" in the popup asks for 100).'
     ),
     new_code_cell(
         'milan = token_id(" Milan")\n'
@@ -174,19 +174,15 @@ TOUR = [
     new_markdown_cell(
         "## Your own analysis on a click\n\n"
         "`on_select` calls a function with (layer, position, token id, token) whenever a "
-        "cell or a token in its popup is selected in the widget. Output from a callback "
-        "needs a place to go: an `Output` widget captures it. Click a cell above, then look "
+        "cell or a token in its popup is selected in the widget. What a callback prints "
+        "appears below the cell that called `on_select`. Click a cell above, then look "
         "below this cell. An exception in a callback shows in the widget; it never breaks it."
     ),
     new_code_cell(
-        "from ipywidgets import Output\n\n"
-        "clicks = Output()\n\n"
-        "@clicks.capture()\n"
         "def describe(layer, position, token_id, token):\n"
         "    print(f\"layer {layer}, position {position} ({data['input'][position]!r}): \"\n"
         '          f"{token!r} (id {token_id})")\n\n'
-        "w.on_select(describe)\n"
-        "clicks"
+        "w.on_select(describe)"
     ),
     new_markdown_cell(
         "## Two prompts side by side\n\n"
