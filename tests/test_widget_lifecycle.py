@@ -102,3 +102,16 @@ def test_a_failure_while_applying_a_result_reaches_error(smollm2, monkeypatch, b
     assert w.data is before and w.result["input"][0] == "The" and len(w.result["input"]) == 5
     assert not w.busy
     w.close()
+
+
+def test_a_failure_while_showing_a_browser_pin_reaches_error(smollm2, monkeypatch):
+    w = LogitLensWidget(model=smollm2, prompt=PROMPT, k=3)
+    before = w.data
+
+    def broken(_source):
+        raise ValueError("payload could not be built")
+
+    monkeypatch.setattr(widget_module, "to_widget_payload", broken)
+    w.set_state({"pins": [{"ids": [12092], "color": "#e6194b"}]})  # tracked at once (cached)
+    assert "payload could not be built" in w.error and w.data is before
+    w.close()

@@ -523,10 +523,10 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
 
     def _cancel_to_settled(self) -> str:
         """Put back the last finished run and keep the stopped prompt as a draft."""
-        draft = self.prompt
+        draft, reverted = self.prompt, False
         if self._run is not None and not self._run.complete and self._settled is not None:
             self._run, self._collection, data = self._settled
-            self._own_payload = data
+            self._own_payload, reverted = data, True
         else:
             data = self.data
         shown_prompt = self._run.prompt if self._run is not None else ""
@@ -535,12 +535,14 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
             with self.hold_sync():
                 self.data = data
                 if self._model is not None and draft != shown_prompt:
-                    self.prompt, self.draft = shown_prompt, draft
+                    self.prompt, self.draft, reverted = shown_prompt, draft, True
         finally:
             self._restoring = False
         if not data:
             return "Stopped before the first run finished: there is no lens to show yet"
-        return "Stopped: the run was cancelled; the lens shown is the previous run's"
+        if reverted:
+            return "Stopped: the run was cancelled; the lens shown is the previous run's"
+        return "Stopped: what is shown stays (a generation keeps the tokens written so far)"
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until runs started from the browser are done; False on timeout."""
@@ -616,7 +618,10 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
             return  # a run still streaming tracks the pins when it ends
         if run.normed is not None:  # milliseconds: no need for a thread
             new = sorted(set(ids) - set(run.extra))
-            self._show(session.track(run, ids), ahead=new)
+            try:
+                self._show(session.track(run, ids), ahead=new)
+            except Exception as exc:  # reported as a run's failure is, never lost
+                self._fail(exc)
             return
         self._runner.submit(
             lambda control: session.track(run, ids, control), self._show, self._fail, _background
