@@ -74,7 +74,13 @@ export function cellFacts(lens, l, p, ctx) {
   if (lens.entropy) {
     out.push(["entropy", formatEntropy(lens.entropy[l * lens.P + p], ctx.unit)]);
   }
-  if (lens.klValues) out.push(["KL to output", formatEntropy(lens.kl(l, p), ctx.unit)]);
+  if (lens.klValues) {
+    // A computed cell's KL is NaN only where the model's output (KL's reference) is not finite.
+    const kl = lens.kl(l, p);
+    if (Number.isNaN(kl))
+      out.push(["KL undefined", "the model's output at this position is not finite"]);
+    else out.push(["KL to output", formatEntropy(kl, ctx.unit)]);
+  }
   return out;
 }
 

@@ -26,6 +26,17 @@ export const DIFF_MODES = ["diff_token", "jsd"];
 export const NEGATIVE = 2;
 
 /**
+ * The intensity of a computed cell whose KL is undefined (the model's output at its position
+ * is not finite, so KL has no reference): cellBackground paints it hatched, like an invalid
+ * cell, while the cell keeps its token and its numbers in the other modes.
+ */
+export const KL_UNDEFINED = -Infinity;
+
+/** The hatch of cells without a value: widget.css's `.llk-invalid` background. */
+const HATCH =
+  "repeating-linear-gradient(135deg, color-mix(in srgb, var(--llk-error-fg) 18%, transparent) 0 3px, transparent 3px 7px)";
+
+/**
  * @typedef {object} ColorChoice the traits that choose what colors the cells
  * @property {ColorMode} color_mode
  * @property {number | null} color_token
@@ -331,6 +342,8 @@ export function intensityFn(lens, spec) {
   return (l, p) => {
     if (lens.status(l, p) !== CELL_OK) return null;
     const v = m.value(l, p);
+    // decode.js lets a computed cell's KL be NaN only where the position's output is not finite.
+    if (m.mode === "kl" && Number.isNaN(v)) return KL_UNDEFINED;
     if (v === null || Number.isNaN(v)) return null;
     const a = intensityOf(m, v);
     return a < 0 ? NEGATIVE - a : a;
@@ -345,6 +358,7 @@ export function intensityFn(lens, spec) {
  * @param {number} a
  */
 export function cellBackground(color, a) {
+  if (a === KL_UNDEFINED) return HATCH;
   const [pos, neg] = color.split(" ");
   const negative = neg !== undefined && a >= NEGATIVE;
   const n = parseInt((negative ? neg : pos).slice(1), 16);

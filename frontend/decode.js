@@ -344,13 +344,16 @@ function decodeV3(d) {
       }
     }
   }
+  const undef = decodeKlUndefined(d, layers, P, numLayers, rowKinds, ok);
   const kl = d.kl == null ? null : binary(d, "kl", Float32Array, grid);
   if (kl) {
     for (let i = 0; i < grid; i++) {
       const v = kl[i];
-      if (ok(i) && !(v >= -METRIC_SLACK && v < Infinity)) {
+      // NaN only where the KL reference (the model's output at the position) is not finite.
+      if (ok(i) && !(v >= -METRIC_SLACK && v < Infinity) && !(undef?.[i % P] && Number.isNaN(v))) {
         fail(
-          `${at("kl", i, [L, P])} is ${describe(v)}; KL divergences must be finite numbers >= 0 (nats)`,
+          `${at("kl", i, [L, P])} is ${describe(v)}; KL divergences must be finite numbers >= 0 (nats), ` +
+            `NaN only at a position whose "kl_undefined" is 1 (the model's output there is not finite)`,
         );
       }
     }
@@ -395,6 +398,36 @@ function decodeV3(d) {
     ...metrics,
     ...generation,
   });
+}
+
+/**
+ * The optional `kl_undefined` (docs/data-format.md §3): 1 at a position whose KL reference,
+ * the model's output, is not finite. When the rows hold the model's output row (the last
+ * layer's output), a flagged position's cell there must not be computed.
+ * @param {Record<string, unknown>} d
+ * @param {number[]} layers
+ * @param {number} P
+ * @param {number | null} numLayers
+ * @param {Uint8Array | null} rowKinds
+ * @param {(cell: number) => boolean} ok
+ * @returns {Uint8Array | null}
+ */
+function decodeKlUndefined(d, layers, P, numLayers, rowKinds, ok) {
+  if (d.kl_undefined == null) return null;
+  const flags = binary(d, "kl_undefined", Uint8Array, P);
+  const L = layers.length;
+  const last = numLayers !== null && layers[L - 1] === numLayers - 1;
+  const final = last && (!rowKinds || rowKinds[L - 1] === 0) ? L - 1 : -1;
+  for (let p = 0; p < P; p++) {
+    if (flags[p] > 1) fail(`"kl_undefined"[${p}] is ${flags[p]}; a position's flag is 0 or 1`);
+    if (flags[p] && final >= 0 && ok(final * P + p)) {
+      fail(
+        `"kl_undefined"[${p}] is 1, but the model's output at position ${p} (lens row ${final}) ` +
+          "is computed and finite, so KL is defined there",
+      );
+    }
+  }
+  return flags;
 }
 
 /**

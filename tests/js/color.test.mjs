@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cellBackground, colorTarget, intensityFn } from "../../frontend/color.js";
+import { cellBackground, colorTarget, intensityFn, KL_UNDEFINED } from "../../frontend/color.js";
 import { PIN_PALETTE } from "../../frontend/schema.js";
 import { decode } from "../../frontend/decode.js";
 import { CELL_PENDING } from "../../frontend/lens.js";
@@ -48,4 +48,19 @@ test("cellBackground: the color at a clamped, scaled opacity", () => {
   assert.equal(cellBackground("#ff8000", 0.5), "rgba(255,128,0,0.45)");
   assert.equal(cellBackground(PIN_PALETTE[2], 2), "rgba(67,99,216,0.9)");
   assert.equal(cellBackground("#000000", -1), "rgba(0,0,0,0)");
+});
+
+test("KL mode: a computed cell whose KL is undefined (NaN) is hatched, not uncolored", () => {
+  const lens = {
+    klValues: new Float32Array([0.5, Number.NaN]),
+    P: 2,
+    layers: [0],
+    status: () => 0,
+    kl: (/** @type {number} */ l, /** @type {number} */ p) => (p ? Number.NaN : 0.5),
+    maxKl: () => 0.5,
+  };
+  const f = intensityFn(/** @type {any} */ (lens), /** @type {any} */ ({ mode: "kl", ids: [] }));
+  assert.equal(f(0, 1), KL_UNDEFINED);
+  assert.match(cellBackground("#8a4fbf", KL_UNDEFINED), /^repeating-linear-gradient/);
+  assert.equal(f(0, 0), 1);
 });
