@@ -8,7 +8,8 @@ import { cellBackground, STRONG } from "./color.js";
 import { CELL_OK, CELL_INVALID, POS_GENERATED, POS_TEMPLATE, ROW_ATTENTION } from "./lens.js";
 import { commitFor, commitMarks, commitText } from "./commitment.js";
 import { dashSample } from "./dashes.js";
-import { DARK_INK_BELOW, THEME_COLORS } from "./schema.js";
+import { columnWindow, scrollToColumn } from "./colwindow.js";
+import { inkOn, THEME_BG } from "./ink.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 
@@ -20,32 +21,6 @@ const PENDING_TITLE = "still computing";
 /** How a row header names its position's kind (docs/data-format.md §3, `position_kinds`). */
 const KIND_CLASS = { [POS_TEMPLATE]: "llk-template", [POS_GENERATED]: "llk-generated" };
 const KIND_NAME = { [POS_TEMPLATE]: "chat template token", [POS_GENERATED]: "generated token" };
-
-/** @param {string} hex "#rrggbb" */
-const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-
-/** The theme backgrounds a heat cell's translucent color lies over. */
-const THEME_BG = { light: rgb(THEME_COLORS.light.bg), dark: rgb(THEME_COLORS.dark.bg) };
-
-/** @param {number} c an sRGB channel 0..255 */
-function linear(c) {
-  const v = c / 255;
-  return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-}
-
-/**
- * The text color ("#fff" or "#000") that reads best on a cell painted `css` ("rgba(r,g,b,a)",
- * as cellBackground makes it) over the background `bg` [r, g, b].
- * @param {string} css
- * @param {number[]} bg
- */
-export function inkOn(css, bg) {
-  const m = /rgba?\(([^)]*)\)/.exec(css);
-  const [r, g, b, a = 1] = m ? m[1].split(",").map(Number) : [bg[0], bg[1], bg[2], 1];
-  const mix = [r, g, b].map((c, i) => c * a + bg[i] * (1 - a));
-  const lum = 0.2126 * linear(mix[0]) + 0.7152 * linear(mix[1]) + 0.0722 * linear(mix[2]);
-  return lum < DARK_INK_BELOW ? "#fff" : "#000";
-}
 
 export class Grid {
   /**
@@ -86,6 +61,8 @@ export class Grid {
     this.active = { ci: 0, p: 0 };
     /** @type {{ ci: number, p: number } | null} */
     this.selected = null;
+    /** @type {[number, number]} the columns built, [first, end) (colwindow.js) */
+    this.span = [0, 0];
     /** re-renders are held back (batch) */
     this.held = false;
     /** a re-render was asked for while held */
@@ -125,7 +102,11 @@ export class Grid {
     this.widths = widths;
     this.applyTemplate();
     const same = cols.length === this.cols.length && cols.every((l, i) => l === this.cols[i]);
-    if (same && this.head.childElementCount === cols.length + 1) return;
+    if (same && this.head.childElementCount === cols.length + 1) {
+      // Narrower columns bring more of them into view.
+      if (this.lens && this.span.join() !== this.columnSpan().join()) this.invalidate();
+      return;
+    }
     this.cols = cols;
     this.active.ci = Math.min(this.active.ci, Math.max(0, cols.length - 1));
     this.root.setAttribute("aria-colcount", String(cols.length + 1));
@@ -260,9 +241,22 @@ export class Grid {
   }
 
   /** Create the rows now in view and remove those scrolled out. */
+  /** The columns to build for the current sideways scroll (reads layout). */
+  columnSpan() {
+    const g = this.root;
+    return columnWindow(this.widths, this.inputWidth, g.scrollLeft, g.clientWidth);
+  }
+
   renderRows() {
     const lens = this.lens;
     if (!lens) return;
+    const span = this.columnSpan();
+    if (span[0] !== this.span[0] || span[1] !== this.span[1]) {
+      // Scrolled sideways past the built columns: build the rows again with those now in view.
+      this.span = span;
+      for (const row of this.rows.values()) row.remove();
+      this.rows.clear();
+    }
     const h = this.rowHeight;
     const top = Math.max(0, this.root.scrollTop - this.head.offsetHeight);
     const view = this.root.clientHeight || h * 30;
@@ -308,12 +302,26 @@ export class Grid {
     row.style.gridTemplateColumns = this.template;
     row.append(this.buildInputCell(lens, p));
     const { active, selected } = this;
-    for (let ci = 0; ci < this.cols.length; ci++) {
+    // Only the columns in view, the row's active and selected cells wherever they are
+    // (keyboard focus, the popup's anchor) and the final layer's (the answer, measured as a
+    // whole); placed by grid-column when not from the first.
+    const [first, end] = this.span;
+    const built = [];
+    for (let ci = first; ci < Math.min(end, this.cols.length); ci++) built.push(ci);
+    const extra = [this.cols.indexOf(lens.finalRow), active.p === p ? active.ci : -1];
+    if (selected?.p === p) extra.push(selected.ci);
+    for (const ci of extra) {
+      if (ci >= 0 && (ci < first || ci >= end) && !built.includes(ci)) built.push(ci);
+    }
+    const place = first > 0 || built.length !== end - first;
+    for (const ci of built) {
       const l = this.cols[ci];
+      if (l === undefined) continue;
       const cell = document.createElement("div");
       cell.className = l === lens.finalRow ? "llk-cell llk-final" : "llk-cell";
       cell.setAttribute("role", "gridcell");
       cell.dataset.ci = String(ci);
+      if (place) cell.style.gridColumn = String(ci + 2);
       const status = lens.status(l, p);
       if (status === CELL_OK) {
         setToken(cell, lens.token(lens.topId(l, p)));
@@ -420,7 +428,10 @@ export class Grid {
    */
   cellAt(ci, p) {
     const row = this.rows.get(p);
-    return row ? /** @type {HTMLElement | null} */ (row.children[ci + 1] ?? null) : null;
+    if (!row) return null;
+    const at = /** @type {HTMLElement | undefined} */ (row.children[ci + 1 - this.span[0]]);
+    if (at?.dataset.ci === String(ci)) return at;
+    return row.querySelector(`:scope > .llk-cell[data-ci="${ci}"]`);
   }
 
   /**
@@ -457,26 +468,13 @@ export class Grid {
     p = Math.max(0, Math.min(lens.P - 1, p));
     this.cellAt(this.active.ci, this.active.p)?.setAttribute("tabindex", "-1");
     this.active = { ci, p };
-    this.scrollToColumn(ci);
+    scrollToColumn(this.root, this.widths, this.inputWidth, ci);
     this.scrollToRow(p);
     const cell = this.cellAt(ci, p);
     if (cell) {
       cell.tabIndex = 0;
       cell.focus({ preventScroll: true });
     }
-  }
-
-  /**
-   * Scroll sideways until column ci is clear of the sticky input column and the right edge.
-   * @param {number} ci
-   */
-  scrollToColumn(ci) {
-    const g = this.root;
-    let left = this.inputWidth;
-    for (let i = 0; i < ci; i++) left += this.widths[i] ?? 0;
-    const right = left + (this.widths[ci] ?? 0);
-    if (left - this.inputWidth < g.scrollLeft) g.scrollLeft = left - this.inputWidth;
-    else if (right > g.scrollLeft + g.clientWidth) g.scrollLeft = right - g.clientWidth;
   }
 
   /** @param {number} p */

@@ -153,16 +153,19 @@ def expected_text(token: str, cols: list[int], commit: int, entered: int, k: int
 
 def marks_in_row(wp, p: int) -> dict:
     """The marks over row p: class → (first, last) shown column, its title, and whether its
-    box starts at that column's cell and ends at the last one's.
+    box starts at that column's left edge and ends at the last one's right edge (the column
+    headers give the edges: a row builds only the cells in view).
     """
     return wp.page.locator(f'{OUT} .llk-row[data-p="{p}"]').evaluate(
         """row => {
           const out = {};
-          const cells = [...row.querySelectorAll('.llk-cell')];
+          const cells = [...document.querySelectorAll('#out1 .llk-colhead')];
+          const r = row.getBoundingClientRect();
           for (const m of row.querySelectorAll('.llk-commit, .llk-entered')) {
             const from = +m.dataset.from, to = +m.dataset.to;
             const b = m.getBoundingClientRect();
-            const a = cells[from].getBoundingClientRect(), z = cells[to].getBoundingClientRect();
+            const a = { left: cells[from].getBoundingClientRect().left, bottom: r.bottom };
+            const z = cells[to].getBoundingClientRect();
             out[m.className] = { span: [from, to], title: m.title,
               fits: Math.abs(b.left - a.left) < 1.5 && Math.abs(b.right - z.right) < 1.5,
               bottom: Math.abs(b.bottom - a.bottom) < 1.5 && b.height > 0 && b.height < 6 };
