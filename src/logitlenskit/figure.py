@@ -31,6 +31,7 @@ from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from .figure_kl import hatch_undefined_kl
 from .files import check_output_path, write_bytes_atomic
 from .ui_state import (
     BYTE_TOKEN_PATTERN,
@@ -736,6 +737,9 @@ def _draw_grid(fig, box, lens, state, columns, colors, *, side="", bound=None, m
     for ci, row in enumerate(columns):
         for p in range(lens.n_pos):
             _cell_text(ax, lens, row, p, ci, rgba[p, ci], box.cell_chars, colors, side)
+    if values is not None and state.color_mode == "kl":
+        gid = lambda row, p: f"{_CELL_ID}{side}-{lens.layers[row]}-{p}"  # noqa: E731
+        hatch_undefined_kl(ax, lens.kl, lens.status, columns, colors["muted"], _titles(fig), gid)
     _grid_axes(ax, lens, state, columns, colors, side)
     return None if values is None else mesh
 
