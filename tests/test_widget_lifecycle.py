@@ -8,6 +8,7 @@ any failure while a result is applied reaches ``w.error``.
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 import weakref
@@ -115,3 +116,14 @@ def test_a_failure_while_showing_a_browser_pin_reaches_error(smollm2, monkeypatc
     w.set_state({"pins": [{"ids": [12092], "color": "#e6194b"}]})  # tracked at once (cached)
     assert "payload could not be built" in w.error and w.data is before
     w.close()
+
+
+def test_a_widget_whose_arguments_were_refused_is_disposed_quietly(smollm2, monkeypatch):
+    unraisable = []  # what "Exception ignored in ... __del__" would report
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(ValueError, match="needs a model"):
+        LogitLensWidget(prompt="no model")
+    with pytest.raises(ValueError, match="prompt is empty"):
+        LogitLensWidget(model=smollm2, prompt="")
+    gc.collect()
+    assert [str(u.exc_value) for u in unraisable] == []

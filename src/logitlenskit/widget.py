@@ -791,14 +791,12 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget: stop its runs, end their threads and let it be freed."""
-        if self._runner is not None:
-            self._runner.close()
-        if self._side_b is not None:
-            self._side_b.close()
-        self._callback_output.close()
-        self._select_callbacks.clear()
-        self._run = self._collection = self._settled = self._waiting = None
-        self._side_b = None
+        # getattr: ipywidgets' __del__ calls close() on a widget whose __init__ raised too.
+        for part in ("_runner", "_side_b", "_callback_output"):
+            if getattr(self, part, None) is not None:
+                getattr(self, part).close()
+        getattr(self, "_select_callbacks", []).clear()
+        self._run = self._collection = self._settled = self._waiting = self._side_b = None
         super().close()
 
     def to_v2(self) -> dict[str, Any]:
