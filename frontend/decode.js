@@ -353,7 +353,7 @@ function decodeV3(d) {
       if (ok(i) && !(v >= -METRIC_SLACK && v < Infinity) && !(undef?.[i % P] && Number.isNaN(v))) {
         fail(
           `${at("kl", i, [L, P])} is ${describe(v)}; KL divergences must be finite numbers >= 0 (nats), ` +
-            `NaN only at a position whose "kl_undefined" is 1 (the model's output there is not finite)`,
+            "NaN only at a position whose model output is not finite (flagged in the per-position KL flags)",
         );
       }
     }

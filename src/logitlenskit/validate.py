@@ -373,8 +373,8 @@ def _check_kl(payload: Mapping[str, Any], status: np.ndarray, header: dict[str, 
     if flat is not None:
         _fail(
             f"kl{_index(flat, kl.shape)} is {_describe(kl.ravel()[flat])}; KL divergences must "
-            "be finite numbers >= 0 (nats), NaN only at a position whose kl_undefined is 1 "
-            "(the model's output there is not finite)"
+            "be finite numbers >= 0 (nats), NaN only at a position whose model output is not "
+            "finite (flagged in the per-position KL flags, docs/data-format.md)"
         )
 
 
