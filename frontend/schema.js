@@ -210,6 +210,6 @@ export const MAX_DATA_K = 1024;
 /** The most bytes one view's data may take (validate.py). */
 export const MAX_DATA_BYTES = 536870912;
 /** How far below 0 a float32 entropy may round (validate.py). */
-export const ENTROPY_SLACK = 1e-05;
+export const ENTROPY_SLACK = 1e-5;
 /** How far past 0 a float32 KL or log-probability may round (validate.py). */
-export const METRIC_SLACK = 1e-06;
+export const METRIC_SLACK = 1e-6;

@@ -9,6 +9,7 @@ differs from what this script writes. Run: .venv/bin/python scripts/gen_schema.p
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -178,11 +179,16 @@ def render() -> str:
         "/** The most bytes one view's data may take (validate.py). */",
         f"export const MAX_DATA_BYTES = {validate.MAX_PAYLOAD_BYTES};",
         "/** How far below 0 a float32 entropy may round (validate.py). */",
-        f"export const ENTROPY_SLACK = {validate.ENTROPY_SLACK!r};",
+        f"export const ENTROPY_SLACK = {_js_number(validate.ENTROPY_SLACK)};",
         "/** How far past 0 a float32 KL or log-probability may round (validate.py). */",
-        f"export const METRIC_SLACK = {validate.METRIC_SLACK!r};",
+        f"export const METRIC_SLACK = {_js_number(validate.METRIC_SLACK)};",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _js_number(value: float) -> str:
+    """A float as biome formats it: Python's repr without an exponent's leading zeros."""
+    return re.sub(r"e([+-]?)0+(\d)", r"e\1\2", repr(value))
 
 
 def main() -> int:

@@ -56,7 +56,7 @@ test("KL mode: a computed cell whose KL is undefined (NaN) is hatched, not uncol
     P: 2,
     layers: [0],
     status: () => 0,
-    kl: (/** @type {number} */ l, /** @type {number} */ p) => (p ? Number.NaN : 0.5),
+    kl: (/** @type {number} */ _l, /** @type {number} */ p) => (p ? Number.NaN : 0.5),
     maxKl: () => 0.5,
   };
   const f = intensityFn(/** @type {any} */ (lens), /** @type {any} */ ({ mode: "kl", ids: [] }));
