@@ -29,3 +29,15 @@ export function svg(tag, attrs = {}) {
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   return node;
 }
+
+/**
+ * The element with keyboard focus in `node`'s own tree. Inside a shadow root (marimo draws
+ * widgets in one) `document.activeElement` is the shadow host, never the focused element;
+ * the node's root (a Document or a ShadowRoot) knows. Null for a detached node.
+ * @param {Node} node
+ * @returns {Element | null}
+ */
+export function focusedElement(node) {
+  const root = node.getRootNode();
+  return root instanceof Document || root instanceof ShadowRoot ? root.activeElement : null;
+}

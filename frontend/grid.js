@@ -2,7 +2,7 @@
 // Rows are virtualized (only those in view exist in the DOM), so 2,000-token prompts scroll
 // smoothly and a re-color touches a few hundred cells, not all of them.
 
-import { el } from "./dom.js";
+import { el, focusedElement } from "./dom.js";
 import { setToken, showToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
 import { CELL_OK, CELL_INVALID, POS_GENERATED, POS_TEMPLATE, ROW_ATTENTION } from "./lens.js";
@@ -213,7 +213,7 @@ export class Grid {
     }
     this.stale = false;
     // Rebuilt cells must not steal keyboard focus from the user.
-    const hadFocus = this.root.contains(this.root.ownerDocument.activeElement);
+    const hadFocus = this.root.contains(focusedElement(this.root));
     for (const row of this.rows.values()) row.remove();
     this.rows.clear();
     this.renderRows();

@@ -10,7 +10,7 @@
 // layer and placed in viewport coordinates; it stays a DOM child of the widget, so the
 // widget's scoped CSS and theme variables still apply.
 
-import { el } from "./dom.js";
+import { el, focusedElement } from "./dom.js";
 import { setToken, showToken } from "./tokens.js";
 import { formatProb } from "./format.js";
 import { bestAtAnyLayer } from "./lens.js";
@@ -246,9 +246,9 @@ export class Popup {
    */
   fill(lens, c) {
     // Re-filling must keep keyboard focus on the same row (or on the list if it is gone).
-    const doc = this.root.ownerDocument;
-    const hadFocus = this.list.contains(doc.activeElement);
-    const focused = this.rowId(doc.activeElement);
+    const active = focusedElement(this.list);
+    const hadFocus = this.list.contains(active);
+    const focused = this.rowId(active);
     const rows = c.entries.map(({ id, prob }, j) => {
       const bar = el("span", { class: "llk-bar" });
       bar.style.width = `${Math.max(0, Math.min(1, prob || 0)) * 100}%`;
@@ -297,10 +297,8 @@ export class Popup {
     const p = this.cell?.p;
     const best = p === undefined || c.note ? [] : bestAtAnyLayer(lens, p, BEST_N);
     this.best.hidden = !best.length;
-    const doc = this.root.ownerDocument;
-    const focused = this.bestList.contains(doc.activeElement)
-      ? this.bestId(doc.activeElement)
-      : null;
+    const active = focusedElement(this.bestList);
+    const focused = this.bestList.contains(active) ? this.bestId(active) : null;
     const rows = best.map(({ id, prob, row }) => {
       const token = tokenSpan(lens.token(id), "llk-popup-token");
       if (c.pinned.has(id)) token.style.fontWeight = "700";

@@ -2,7 +2,7 @@
 // color mode with its target, foil and color pickers, trajectory metric, chart scale, theme
 // and font size.
 
-import { el } from "./dom.js";
+import { el, focusedElement } from "./dom.js";
 import { showToken } from "./tokens.js";
 import { colorFoil, colorTarget, DIFF_MODES, DIVERGING_MODES, TARGET_MODES } from "./color.js";
 import { idKey } from "./lens.js";
@@ -237,7 +237,7 @@ export class Toolbar {
     this.lastLens = lens;
     this.lastState = s;
     this.titleValue = s.title;
-    if (document.activeElement !== this.title) this.title.value = s.title;
+    if (focusedElement(this.title) !== this.title) this.title.value = s.title;
     this.title.placeholder = lens?.model || "logit lens";
     this.busy.hidden = !busy;
     this.mode.value = s.color_mode;
