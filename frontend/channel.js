@@ -6,6 +6,7 @@
 import { typed, DecodeError } from "./decode.js";
 
 /** @typedef {import("@anywidget/types").Experimental} Experimental */
+/** @typedef {import("@anywidget/types").AnyModel<any>} Messenger a model, either widget's */
 
 /**
  * Why a request failed: `abort` (the view or the caller gave up; not worth showing),
@@ -19,9 +20,10 @@ export class ChannelError extends Error {
   /**
    * @param {string} message
    * @param {FailureKind} kind
+   * @param {unknown} [cause] what the host threw, for a `failed` request
    */
-  constructor(message, kind) {
-    super(message);
+  constructor(message, kind, cause) {
+    super(message, cause === undefined ? undefined : { cause });
     this.kind = kind;
   }
 }
@@ -33,7 +35,7 @@ export class ChannelError extends Error {
  * the prompt changed), then streams its tokens as same-run data; the others answer at once.
  * The names are the Python methods': `run`, `stop` and `generate` are taken by the widget's
  * public methods and `confirm` by a trait, hence `rerun`, `halt`, `generate_tokens` and
- * `answer`.
+ * `answer`; `stop` and `resume` are the study widget's (StudyWidget's commands).
  */
 export const TIMEOUT_MS = Object.freeze({
   ping: 3000,
@@ -44,6 +46,10 @@ export const TIMEOUT_MS = Object.freeze({
   detail: 120000,
   generate_tokens: 120000,
   figure: 60000,
+  // The study widget's buttons (study_widget.py): they run Python's on_stop / on_resume
+  // handlers, which set a flag or start a background run, so they answer at once.
+  stop: 10000,
+  resume: 10000,
 });
 
 /**
@@ -62,7 +68,7 @@ export class Channel {
    * @param {Experimental | undefined} experimental from anywidget's render(); absent in hosts
    *   without commands (an exported HTML page, an old anywidget)
    * @param {AbortSignal} signal the view's: ends every pending request
-   * @param {import("./state.js").Model} [model] the widget's model: carries the commands as
+   * @param {Messenger} [model] the widget's model (either widget's): carries the commands as
    *   custom messages where the host's `invoke` is a stub that throws (marimo)
    */
   constructor(experimental, signal, model) {
@@ -71,6 +77,10 @@ export class Channel {
     this.model = model;
     /** Set once the host's `invoke` said it is not supported: messages from then on. */
     this.byMessage = false;
+    // Ids of the commands sent as messages: every view of the model hears every answer, so
+    // each Channel's ids carry their own random part.
+    this.idPrefix = `llk-${Math.random().toString(36).slice(2)}`;
+    this.sent = 0;
   }
 
   /** Whether commands can be sent at all (not whether a kernel answers). */
@@ -105,7 +115,7 @@ export class Channel {
           "timeout",
         );
       }
-      throw new ChannelError(`"${name}" could not reach Python: ${message(err)}`, "failed");
+      throw new ChannelError(`"${name}" could not reach Python: ${message(err)}`, "failed", err);
     } finally {
       ctl.abort();
     }
@@ -138,7 +148,7 @@ export class Channel {
         this.byMessage = true;
       }
     }
-    return invokeByMessage(model, name, msg, signal);
+    return invokeByMessage(model, `${this.idPrefix}-${++this.sent}`, name, msg, signal);
   }
 
   /** @returns {Promise<void>} resolves when Python answers; rejects with a ChannelError */
@@ -290,20 +300,19 @@ function tokenListProblem(ids, tokens) {
 
 /** What a host's stub `invoke` throws: marimo's says "anywidget.invoke not supported in marimo". */
 const UNSUPPORTED = /invoke not supported/i;
-let commandSeq = 0;
 
 /**
  * anywidget's command protocol (what its own `invoke` sends, and what the Python side of
  * `@anywidget.experimental.command` answers) over the model's custom messages: the channel
- * marimo does carry. An id per request pairs each answer with its question.
- * @param {import("./state.js").Model} model
+ * marimo does carry. The id, unique per request, pairs each answer with its question.
+ * @param {Messenger} model
+ * @param {string} id
  * @param {string} name
  * @param {Record<string, unknown>} msg
  * @param {AbortSignal} signal
  * @returns {Promise<[unknown, DataView[]]>}
  */
-function invokeByMessage(model, name, msg, signal) {
-  const id = `llk-${++commandSeq}-${Math.random().toString(36).slice(2)}`;
+function invokeByMessage(model, id, name, msg, signal) {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);

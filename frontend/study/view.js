@@ -4,6 +4,7 @@
 // together, as one update() from Python does, are drawn once), and turns the views' clicks
 // into trait patches and the Stop/Resume commands.
 
+import { Channel, ChannelError } from "../channel.js";
 import { el } from "../dom.js";
 import { observeWidth } from "../interactions.js";
 import { BandChart } from "./bandchart.js";
@@ -48,14 +49,15 @@ export class StudyView {
   /**
    * @param {StudyModel} model
    * @param {HTMLElement} host
-   * @param {import("@anywidget/types").Experimental} [experimental] the command channel
+   * @param {import("@anywidget/types").Experimental} [experimental] the command channel (where
+   *   the host's `invoke` is a stub, marimo's, the Channel sends commands as custom messages)
    */
   constructor(model, host, experimental) {
     this.abort = new AbortController();
     const signal = this.abort.signal;
     this.model = model;
     this.host = host;
-    this.invoke = typeof experimental?.invoke === "function" ? experimental.invoke : null;
+    this.channel = new Channel(experimental, signal, model);
     this.header = new Header(signal, {
       onStop: () => this.command("stop"),
       onResume: () => this.command("resume"),
@@ -172,7 +174,7 @@ export class StudyView {
       busy: m.get("busy") === true,
       status: str(m.get("status")),
       error: str(m.get("error")),
-      commands: this.invoke !== null,
+      commands: this.channel.available,
     });
   }
 
@@ -226,20 +228,24 @@ export class StudyView {
    * @param {"stop" | "resume"} name
    */
   async command(name) {
-    const signal = this.abort.signal;
     const what = name === "stop" ? "Stop" : "Resume";
-    if (!this.invoke) {
+    if (!this.channel.available) {
       this.header.setNotice(`${what}: this view has no connection to Python.`);
       return;
     }
     this.header.setNotice("");
     try {
-      const [answer] = await this.invoke(name, {}, { signal });
-      const error = /** @type {{ error?: unknown } | null} */ (answer)?.error;
-      if (typeof error === "string" && error) this.header.setNotice(`${what}: ${error}`);
+      await this.channel.request(name, {});
     } catch (err) {
-      if (signal.aborted) return;
-      const why = err instanceof Error ? err.message : String(err);
+      const kind = err instanceof ChannelError ? err.kind : "failed";
+      if (kind === "abort") return;
+      const text = err instanceof Error ? err.message : String(err);
+      if (kind === "answer" || kind === "stale") {
+        this.header.setNotice(`${what}: ${text}`); // Python's handler failed: its line
+        return;
+      }
+      // What the host threw (a closed comm), or why no answer came (a timeout).
+      const why = err instanceof Error && err.cause instanceof Error ? err.cause.message : text;
       this.header.setNotice(
         `${what} did not reach Python (${why}): run the widget's cell again if the kernel ` +
           "restarted.",
