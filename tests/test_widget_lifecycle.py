@@ -69,7 +69,7 @@ def test_closed_widgets_are_freed_and_their_threads_end(smollm2):
     assert [r() for r in refs] == [None] * 4, "nothing keeps a closed widget alive"
 
 
-def test_close_mid_run_releases_the_model_within_a_second(smollm2, monkeypatch):
+def test_close_mid_run_releases_the_model_at_once(smollm2, monkeypatch):
     monkeypatch.setattr(widget_module, "LARGE_PROMPT_TOKENS", 10**6)
     w = LogitLensWidget(model=smollm2, prompt=PROMPT, k=3)
     w.set_state({"prompt": "word " * 3000})
@@ -80,9 +80,11 @@ def test_close_mid_run_releases_the_model_within_a_second(smollm2, monkeypatch):
     started = time.monotonic()
     w.close()
     lock = model_lock(smollm2)
-    assert lock.acquire(timeout=1.5), "the run let go of the model"
+    # About 0.2 s on an idle 2-core machine (a lens chunk is 512 cells); the bound leaves room
+    # for a loaded one. Before close() stopped runs, the run held the model to its end.
+    assert lock.acquire(timeout=2.5), "the run let go of the model"
     lock.release()
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5
 
 
 @pytest.mark.parametrize("background", [False, True], ids=["python", "browser"])
