@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -241,3 +243,16 @@ def test_a_browser_command_message_reaches_the_handlers():
     w._handle_custom_msg(msg, [])
     assert calls == ["stop"]
     assert sent[0][0]["response"] == {"ok": True, "handlers": 1}
+
+
+def test_closed_study_widgets_are_freed():
+    # anywidget watches a class's _esm/_css given as a Path, and its watcher's callback holds
+    # every instance: closed study widgets were never freed (issue 23 item 11).
+    refs = []
+    for _ in range(3):
+        w = widget()
+        refs.append(weakref.ref(w))
+        w.close()
+        del w
+    gc.collect()
+    assert [r() for r in refs] == [None] * 3, "nothing keeps a closed study widget alive"

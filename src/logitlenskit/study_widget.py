@@ -141,8 +141,10 @@ class StudyWidget(anywidget.AnyWidget):
         ...          n_done=2, status="done")
     """
 
-    _esm = _bundle_file("study.js")
-    _css = _bundle_file("study.css")
+    # Text, not a Path: anywidget watches a Path for edits, and its watcher's callback holds
+    # every instance of the class, so closed widgets would never be freed.
+    _esm = _bundle_file("study.js").read_text(encoding="utf-8")
+    _css = _bundle_file("study.css").read_text(encoding="utf-8")
 
     layers = traitlets.List(traitlets.Int(), help="Model layer index of each column").tag(sync=True)
     prompts = traitlets.List(traitlets.Unicode(), help="One label per prompt (rows)").tag(sync=True)
