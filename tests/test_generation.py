@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from logitlenskit.generation import (
     commitment,
     generate,
 )
+from logitlenskit.locks import model_lock
 from logitlenskit.session import Cancelled, Control, start_run
 
 pytestmark = pytest.mark.slow
@@ -158,3 +161,23 @@ def test_the_widget_streams_one_run_and_refuses_bad_requests(smollm2):
     w.remote = "local"
     with pytest.raises(ValueError, match="this machine only"):
         w.generate(2)
+
+
+def test_a_direct_generate_holds_the_models_lock(smollm2):
+    # Every path that runs a model takes its lock (issue 23 item 10): a direct generate() beside
+    # a widget's background run would otherwise fail inside nnsight or abort the interpreter.
+    lock = model_lock(smollm2)
+    seen = []
+
+    def free_elsewhere() -> bool:
+        got = []
+        t = threading.Thread(target=lambda: got.append(lock.acquire(blocking=False)))
+        t.start()
+        t.join()
+        if got[0]:
+            lock.release()
+        return got[0]
+
+    run = start_run(smollm2, PROMPT_TEXT)
+    generate(run, 2, on_token=lambda _run: seen.append(free_elsewhere()))
+    assert seen == [False, False], "another thread could take the model while it generated"

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .engine import decode_lens, lens_reduce, target_index
+from .locks import model_lock
 from .request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, chat_text, logit_softcap
 from .session import (
     DEEP_K,
@@ -234,7 +235,12 @@ def generate(
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     ids = torch.tensor([list(request.input_ids)])
     cache = _cache_name(hf)
-    with torch.no_grad(), _residual_states(layers_all, request.mid) as states:
+    # The model's one lock: a direct call must not run beside a widget's run or a collection.
+    with (
+        model_lock(request.model),
+        torch.no_grad(),
+        _residual_states(layers_all, request.mid) as states,
+    ):
         out = hf(input_ids=ids, use_cache=True)
         past, logits = out[cache], out.logits[0, -1]
         for step in range(n):
