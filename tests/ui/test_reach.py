@@ -211,3 +211,25 @@ def test_the_keyboard_reaches_the_last_layers_and_the_popup_leaves_with_its_colu
     # Scrolled back to the first layers, the cell is out of the grid's view: the popup goes.
     wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollLeft = 0")
     expect(popup).to_be_hidden()
+
+
+# A first render builds each row once, with only the columns in view (item 21) ---------------
+
+COUNT_ROWS = """() => {
+  window.rowsAdded = 0;
+  new MutationObserver((records) => {
+    for (const r of records)
+      for (const n of r.addedNodes) if (n.classList?.contains('llk-row')) window.rowsAdded++;
+  }).observe(document.getElementById('out1'), { childList: true, subtree: true });
+}"""
+
+
+def test_a_first_render_builds_each_row_once_with_the_columns_in_view(wp):
+    wp.page.evaluate(COUNT_ROWS)
+    wp.mount(payload(n_layers=80, n_pos=100, k=5))
+    wp.page.wait_for_timeout(50)  # the observer reports after the render's task
+    rows = wp.page.locator(f"{OUT} .llk-row")
+    assert wp.page.evaluate("window.rowsAdded") == rows.count()
+    cells = rows.first.locator(".llk-cell").count()
+    assert len(wp.page.locator(f"{OUT} .llk-colhead").all()) == 80
+    assert cells < 40  # the ~20 columns in view, a few beyond, and the final layer's
