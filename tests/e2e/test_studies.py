@@ -83,7 +83,7 @@ def open_notebook(page: Page, server, name: str) -> None:
 
 
 def shown_layers(out: Locator) -> list[int]:
-    """The layer of each grid column, in order (a narrow grid shows every few layers)."""
+    """The layer of each grid column, in order (every layer is a column; a narrow grid scrolls)."""
     return [int(t.strip()) for t in out.locator(".llk-colhead").all_text_contents()]
 
 

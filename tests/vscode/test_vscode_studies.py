@@ -59,7 +59,7 @@ def wait_py(vscode, expr: str, until, timeout: float = 30.0) -> Any:
 
 
 def shown_layers(output: Locator) -> list[int]:
-    """The layer of each grid column, in order (a narrow grid shows every few layers)."""
+    """The layer of each grid column, in order (every layer is a column; a narrow grid scrolls)."""
     return [int(t.strip()) for t in output.locator(".llk-colhead").all_text_contents()]
 
 
