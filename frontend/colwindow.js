@@ -46,3 +46,15 @@ export function scrollToColumn(root, widths, input, ci) {
   if (left - input < root.scrollLeft) root.scrollLeft = left - input;
   else if (right > root.scrollLeft + root.clientWidth) root.scrollLeft = right - root.clientWidth;
 }
+
+/**
+ * Whether two lenses have the same lens rows (layers and their kinds): data for the same
+ * grid, whose sideways scroll the user set and keeps. Other data is a new grid, which opens
+ * at its end (the last layers and the model's output, where the answer usually shows).
+ * @param {{ layers: number[], rowKind: (l: number) => number } | null} a
+ * @param {{ layers: number[], rowKind: (l: number) => number } | null} b
+ */
+export function sameLayers(a, b) {
+  if (!a || !b || a.layers.length !== b.layers.length) return false;
+  return a.layers.every((n, i) => n === b.layers[i] && a.rowKind(i) === b.rowKind(i));
+}

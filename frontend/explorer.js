@@ -7,6 +7,7 @@
 import { el } from "./dom.js";
 import { decode, typed } from "./decode.js";
 import { chartColumns } from "./layout.js";
+import { sameLayers } from "./colwindow.js";
 import { Grid } from "./grid.js";
 import { Chart } from "./chart.js";
 import { Legend } from "./legend.js";
@@ -75,6 +76,8 @@ export class Explorer {
     this.scrollbar = 0;
     /** px the grid is scrolled sideways, as last read on a scroll event */
     this.scrollX = 0;
+    /** the next layout scrolls the grid to its end (a new grid: colwindow.js sameLayers) */
+    this.openAtEnd = false;
     /** position the chart follows while no row is pinned: the last clicked one */
     this.focusPos = 0;
     /** no cell opened in this run yet: the chart follows the last position as it grows */
@@ -299,6 +302,7 @@ export class Explorer {
     // The same run, extended (docs/live-loop.md): keep popup, scroll, selection and focus.
     // A generation extends it by one position per token (the grid grows, lens.continues).
     const extended = lens !== null && old !== null && lens.continues(old);
+    if (lens && !sameLayers(old, lens)) this.openAtEnd = true;
     if (lens && old) lens.adopt(old, extended);
     this.lens = lens;
     if (!extended) {
@@ -416,6 +420,7 @@ export class Explorer {
       fit ? fit.geometry.widths : [],
     );
     if (!fit) return;
+    if (this.openAtEnd) this.scrollToEnd();
     // Some modes scale their colors over the shown lens rows: a zoom or stride re-scales.
     const mode = s.color_mode;
     if (ROW_SCALED_MODES.includes(mode) && fit.geometry.cols.join() !== this.coloredRows) {
@@ -424,6 +429,15 @@ export class Explorer {
     this.chart.setGeometry(fit.geometry, fit.zoomed);
     this.alignChart();
     this.selection.reanchor();
+  }
+
+  /** A new grid opens scrolled to its last layers (once it has a width to scroll in). */
+  scrollToEnd() {
+    const g = this.grid.root;
+    if (g.clientWidth <= 0) return;
+    this.openAtEnd = false;
+    g.scrollLeft = g.scrollWidth;
+    this.scrollX = g.scrollLeft;
   }
 
   /**

@@ -180,7 +180,9 @@ export function chartColumns(lens, s, total, scrollbar, textWidth = () => 0) {
     cols.rows.map((l, i) => (i === final ? Math.max(min, Math.ceil(need(l))) : min));
   const scrolls = widths.reduce((a, b) => a + b, 0) > available;
   return {
-    hint: scrolls ? `${cols.hint} (scroll the grid sideways for the rest)` : cols.hint,
+    hint: scrolls
+      ? `${cols.hint} (the grid scrolls sideways; the earlier layers are to the left)`
+      : cols.hint,
     zoomed: zoomed(s.x_zoom, lens.L),
     scrolls,
     geometry: {

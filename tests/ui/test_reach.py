@@ -199,6 +199,8 @@ def test_sublayer_rows_show_every_layer_too(wp):
 def test_the_keyboard_reaches_the_last_layers_and_the_popup_leaves_with_its_column(wp):
     wp.page.evaluate("document.getElementById('out1').style.width = '950px'")
     wp.mount(payload(n_layers=30, n_pos=8))
+    # The grid opens at its last layers: start from the first ones.
+    wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollLeft = 0")
     wp.cell(0, 2).click()
     wp.page.keyboard.press("Escape")
     wp.page.keyboard.press("End")  # the row's last column: layer 29
@@ -233,3 +235,56 @@ def test_a_first_render_builds_each_row_once_with_the_columns_in_view(wp):
     cells = rows.first.locator(".llk-cell").count()
     assert len(wp.page.locator(f"{OUT} .llk-colhead").all()) == 80
     assert cells < 40  # the ~20 columns in view, a few beyond, and the final layer's
+
+
+# A new grid opens at its last layers (item 15 follow-up) ----------------------------------
+
+IN_VIEW = """(layer) => {
+  const grid = document.querySelector('#out1 .llk-grid');
+  const head = [...grid.querySelectorAll('.llk-colhead')].find((h) => h.textContent === layer);
+  const input = grid.querySelector('.llk-corner').offsetWidth;
+  const g = grid.getBoundingClientRect();
+  const h = head.getBoundingClientRect();
+  // The sticky input column covers the grid's left edge: a column is in view right of it.
+  const left = g.left + grid.clientLeft + input;
+  return left - 0.5 <= h.left && h.right <= g.left + grid.clientLeft + grid.clientWidth + 0.5;
+}"""
+
+
+def grid_scroll(wp) -> float:
+    return wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollLeft")
+
+
+def test_a_new_grid_opens_at_its_last_layers_and_same_layers_data_keeps_the_scroll(wp):
+    wp.page.evaluate("document.getElementById('out1').style.width = '950px'")
+    wp.mount(payload(n_layers=30, n_pos=8))
+    # No scrolling: the answer's layer (28) and the model's output (29) are in view.
+    assert wp.page.evaluate(IN_VIEW, "28") and wp.page.evaluate(IN_VIEW, "29")
+    assert not wp.page.evaluate(IN_VIEW, "0")
+    hint = wp.page.locator(f"{OUT} .llk-hint").text_content()
+    assert "earlier layers" in hint and "left" in hint, hint
+    # The chart opens shifted with it: layer 29's tick is over layer 29's column.
+    wp.page.wait_for_timeout(60)
+    reach = grid_reach(wp, "29")
+    assert reach["head"][0] <= reach["tick"] <= reach["head"][1]
+    # Layer 0 is reached by scrolling left, and the chart follows.
+    wp.page.mouse.move(400, wp.page.locator(f"{OUT} .llk-grid").bounding_box()["y"] + 40)
+    for _ in range(20):
+        wp.page.mouse.wheel(-200, 0)
+    wp.page.wait_for_timeout(200)
+    assert grid_scroll(wp) == 0
+    assert wp.page.evaluate(IN_VIEW, "0") and not wp.page.evaluate(IN_VIEW, "29")
+    reach = grid_reach(wp, "0")
+    assert reach["head"][0] <= reach["tick"] <= reach["head"][1]
+    # The user scrolls to the middle; a new prompt with the same layers keeps that scroll.
+    wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollLeft = 300")
+    wp.page.wait_for_timeout(60)
+    kept = grid_scroll(wp)
+    assert kept == pytest.approx(300, abs=1)
+    wp.set_data(payload(n_layers=30, n_pos=5, seed=3))
+    wp.page.wait_for_timeout(60)
+    assert grid_scroll(wp) == pytest.approx(kept, abs=1)
+    # A run whose layers changed is a new grid: it opens at its end again.
+    wp.set_data(payload(n_layers=26, n_pos=5))
+    wp.page.wait_for_timeout(60)
+    assert wp.page.evaluate(IN_VIEW, "25") and not wp.page.evaluate(IN_VIEW, "0")

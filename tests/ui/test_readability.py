@@ -152,6 +152,7 @@ def test_final_layer_tokens_are_never_cut(wp, n_layers):
 
 def test_a_cut_token_is_whole_in_the_tooltip(wp):
     wp.mount(payload(n_layers=80, n_pos=8, vocab=LONG), column_width=30)
+    scroll_to_first_layers(wp)
     cells = wp.page.locator(f"{OUT} .llk-cell:not(.llk-final)")
     texts = cut(wp, f"{OUT} .llk-cell:not(.llk-final)")
     assert texts, "narrow columns cut some tokens"
@@ -159,6 +160,12 @@ def test_a_cut_token_is_whole_in_the_tooltip(wp):
     target.hover()
     assert tip_rows(wp)["top token"] == target.text_content()
     assert tip_rows(wp)["top token"] in ("\u2423Madrid", "\u2423Washingtonian")
+
+
+def scroll_to_first_layers(wp) -> None:
+    """A grid that scrolls sideways opens at its last layers: show the first ones."""
+    wp.page.evaluate(f"document.querySelector('{OUT} .llk-grid').scrollLeft = 0")
+    wp.page.wait_for_timeout(60)  # the rows are rebuilt on the scroll event
 
 
 def row_width(wp) -> float:
@@ -169,6 +176,7 @@ def row_width(wp) -> float:
 
 def test_zooming_widens_the_columns_to_the_output_width(wp):
     wp.mount(payload(n_layers=40, n_pos=3))
+    scroll_to_first_layers(wp)
     grid = wp.page.locator(f"{OUT} .llk-grid").evaluate("g => g.clientWidth")
     full = row_width(wp)
     narrow = wp.cell(1, 0).bounding_box()["width"]
@@ -183,6 +191,7 @@ def test_zooming_widens_the_columns_to_the_output_width(wp):
 
 def test_larger_text_scales_the_columns(wp):
     wp.mount(payload(n_layers=80, n_pos=3), font_size=12)
+    scroll_to_first_layers(wp)
     before = len(wp.page.locator(f"{OUT} .llk-colhead").all())
     w12 = wp.cell(1, 0).bounding_box()["width"]
     wp.page.locator(f"{OUT} .llk-font-up").click()
