@@ -386,7 +386,6 @@ export class RunBar {
     const draft = Boolean(s?.draft) && this.prompt.value === s?.draft && s?.draft !== s?.prompt;
     this.draftNote.hidden = !draft;
     this.prompt.classList.toggle("llk-draft", draft);
-    this.prompt.style.borderStyle = draft ? "dashed" : "";
   }
 
   /** Grow the box with its lines, up to MAX_ROWS (then it scrolls). */

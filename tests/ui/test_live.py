@@ -460,6 +460,13 @@ def test_stop_mid_stream_shows_the_previous_run_and_keeps_the_typed_prompt_as_a_
     note = wp.page.locator(f"{OUT} .llk-draft-note")
     expect(note).to_be_visible()
     assert "not run" in note.text_content()
+    # The draft look is the widget's CSS (.llk-draft), not an inline style; the note reads as
+    # a note: smaller, muted, italic.
+    style = "e => [getComputedStyle(e).borderTopStyle, e.style.borderStyle, e.className]"
+    assert box.evaluate(style) == ["dashed", "", "llk-prompt llk-draft"]
+    look = "e => [getComputedStyle(e).fontStyle, parseFloat(getComputedStyle(e).fontSize)]"
+    assert note.evaluate(look)[0] == "italic"
+    assert note.evaluate(look)[1] < box.evaluate(look)[1]
     wp.set_trait("pins", [{"ids": [1], "color": "#e6194b"}])  # a re-render keeps the draft
     assert box.input_value() == "a much longer new prompt" and note.is_visible()
     box.press("Enter")  # runs the draft: it differs from the prompt shown
@@ -467,6 +474,7 @@ def test_stop_mid_stream_shows_the_previous_run_and_keeps_the_typed_prompt_as_a_
     wp.set_trait("draft", "")
     expect(note).to_be_hidden()
     assert box.input_value() == "a much longer new prompt"
+    assert box.evaluate(style) == ["solid", "", "llk-prompt"]
 
 
 def test_confirm_buttons_answer_python(wp):
