@@ -5,6 +5,7 @@
 import { el, svg } from "./dom.js";
 import { formatDecimal, formatProb } from "./format.js";
 import { niceCeil, niceStep, shortRank, signed } from "./color.js";
+import { KL_UNDEFINED } from "./klundefined.js";
 
 export { niceCeil };
 
@@ -16,6 +17,7 @@ export { niceCeil };
  * @property {string} label shown in the point tooltip
  * @property {string} [cls] class of its path (the default line is marked so)
  * @property {boolean} [exact] its ranks (log-probabilities) are exact, not top-k only
+ * @property {boolean} [klUndefined] a KL line whose position's KL is undefined (klundefined.js)
  */
 
 /** @typedef {import("./schema.js").UIState["trajectory_metric"]} Metric */
@@ -530,7 +532,8 @@ export class Chart {
       case "delta":
         return Number.isNaN(v) ? "not known" : `${signed(v * 100, (x) => x.toFixed(1))} pp`;
       case "kl":
-        return Number.isNaN(v) ? "not known" : `${v.toFixed(3)} ${this.unit}`;
+        if (Number.isNaN(v)) return line.klUndefined ? KL_UNDEFINED : "not known";
+        return `${v.toFixed(3)} ${this.unit}`;
       default:
         return Number.isNaN(v) ? "not known" : formatProb(v);
     }

@@ -6,6 +6,7 @@ import { PIN_PALETTE } from "./schema.js";
 import { rowDash } from "./dashes.js";
 import { showToken } from "./tokens.js";
 import { idKey, ROW_ATTENTION, sublayerSplit } from "./lens.js";
+import { klUndefinedAt } from "./klundefined.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 /** @typedef {import("./chart.js").Line} Line */
@@ -246,6 +247,7 @@ export function klLines(lens, rows, focusPos, color, unit) {
     dash: rows.length ? rowDash(j) : "",
     label: `KL to output @${p}`,
     exact: true,
+    klUndefined: klUndefinedAt(lens, p),
   }));
 }
 

@@ -97,3 +97,29 @@ def test_python_refuses_a_nan_kl_where_the_output_is_finite():
         validate_payload({**payload, "kl": kl.tobytes()})
     with pytest.raises(InvalidDataError, match=r"kl\[0\]\[3\] is NaN"):
         validate_payload({k: v for k, v in payload.items() if k != "kl_undefined"})
+
+
+def chart_tip(wp, row: int) -> list[str]:
+    """The chart's point tooltip at lens row `row`: one text per line."""
+    svg = wp.page.locator(f"{OUT} .llk-chart-svg").bounding_box()
+    x = float(wp.page.locator(f"{OUT} .llk-xtick").nth(row).get_attribute("x"))
+    wp.page.mouse.move(svg["x"] + x, svg["y"] + 20)
+    return wp.page.locator(f"{OUT} .llk-tooltip .llk-tip-row").all_text_contents()
+
+
+@pytest.mark.browser
+def test_the_kl_charts_hover_says_undefined_at_a_flagged_position(wp):
+    payload, _, ref = broken_payload()
+    wp.mount(payload, trajectory_metric="kl", pinned_rows=[1, BROKEN])
+    for row in (2, L - 1):
+        defined, undefined = chart_tip(wp, row)
+        assert defined == f"KL to output @1: {ref['kl'][row, 1]:.3f} nats"
+        assert undefined == f"KL to output @{BROKEN}: undefined: {WHY}"
+    # With no rows pinned the line is the selected position's: the same words there.
+    wp.set_trait("pinned_rows", [])
+    wp.cell(2, BROKEN).click()
+    wp.page.keyboard.press("Escape")
+    assert chart_tip(wp, 2) == [f"KL to output @{BROKEN}: undefined: {WHY}"]
+    # Elsewhere a value the chart lacks is still "not known", and other metrics keep theirs.
+    wp.set_trait("trajectory_metric", "probability")
+    assert "undefined" not in " ".join(chart_tip(wp, 2))
