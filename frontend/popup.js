@@ -336,9 +336,10 @@ export class Popup {
 
   /**
    * Below the anchor cell if it fits, else above; clamped so the whole popup is in the
-   * viewport and not above the part of it the host shows the widget in (visible.js). Where that would cover the chart's last layers, above, left or right of the
-   * cell instead, whichever covers least of them without covering the cell. Call again
-   * when anything scrolls: the popup follows its cell.
+   * viewport and not above the part of it the host shows the widget in (visible.js). Where
+   * that would cover the chart's last layers, above, left or right of the cell instead,
+   * whichever covers least of them without covering the cell. Call again when anything
+   * scrolls: the popup follows its cell.
    * @param {HTMLElement} anchor
    */
   place(anchor) {
