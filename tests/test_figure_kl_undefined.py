@@ -7,39 +7,26 @@ figure hatches those cells and titles them so, instead of drawing them as KL 0.
 
 from __future__ import annotations
 
-import warnings
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 from matplotlib.patches import Rectangle
 
-from logitlenskit import LogitLensWidget, NonFiniteWarning, collect_logit_lens
+from logitlenskit import LogitLensWidget
 from logitlenskit.figure import figure_bytes, lens_figure
+from overflow import POISONED, overflowed_collection
 
 pytestmark = pytest.mark.slow
 
 PROMPT = "The capital of France is"
-POISONED = 2
 SVG = "{http://www.w3.org/2000/svg}"
 WHY = "KL undefined: the model's output at this position is not finite"
 
 
-def _overflow(_module, _inputs, output):
-    hidden = output[0] if isinstance(output, tuple) else output
-    if hidden.shape[1] > POISONED:
-        hidden[0, POISONED, 0] = float("inf")
-
-
 @pytest.fixture(scope="module")
 def broken(smollm2):
-    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NonFiniteWarning)
-            return collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
-    finally:
-        handle.remove()
+    return overflowed_collection(smollm2, PROMPT)
 
 
 def _hatched(fig) -> set[tuple[int, int]]:

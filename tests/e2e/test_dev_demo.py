@@ -13,7 +13,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import time
 import urllib.request
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from local_jupyter import ROOT, free_port
+from local_jupyter import ROOT, free_port, stop_process_group
 
 pytestmark = [pytest.mark.jupyter]
 
@@ -69,17 +68,6 @@ def _wait_until_serving(demo: Demo) -> None:
     pytest.fail(f"./dev.sh demo not serving after {START_TIMEOUT_S} s:\n{demo.stderr.read_text()}")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """End the demo's process group (dev.sh execs JupyterLab, which owns any kernels)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def _require_fresh_setup() -> None:
     """Fail fast, rather than let dev.sh reinstall (minutes) inside a bounded test.
 
@@ -113,7 +101,7 @@ def running_demo(tmp: Path, env: dict[str, str]) -> Iterator[Demo]:
         _wait_until_serving(demo)
         yield demo
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 def _foreign_lines(stderr: str) -> list[str]:

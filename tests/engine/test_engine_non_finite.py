@@ -24,24 +24,17 @@ from logitlenskit.formats import to_widget_payload
 from logitlenskit.generation import NonFiniteOutputError, generate
 from logitlenskit.session import start_run
 from logitlenskit.validate import validate_payload
+from overflow import POISONED, overflow_hook, overflowed_collection
 
 pytestmark = pytest.mark.slow
 
 PROMPT = "The capital of France is"
-POISONED = 2  # the position whose final block overflows
-
-
-def _overflow(_module, _inputs, output):
-    """Write +Inf into one position of the last block's output, as a float16 overflow does."""
-    hidden = output[0] if isinstance(output, tuple) else output
-    if hidden.shape[1] > POISONED:
-        hidden[0, POISONED, 0] = float("inf")
 
 
 @pytest.fixture
 def inf_at_final_block(smollm2):
     """The last block overflows at POISONED: only the model's own output there is not finite."""
-    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
+    handle = smollm2._model.model.layers[-1].register_forward_hook(overflow_hook)
     yield
     handle.remove()
 
@@ -80,7 +73,7 @@ def test_kl_against_a_non_finite_reference_is_flagged(smollm2, inf_at_final_bloc
 
 def test_earlier_layers_keep_the_numbers_of_a_clean_run(smollm2):
     clean = collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
-    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
+    handle = smollm2._model.model.layers[-1].register_forward_hook(overflow_hook)
     try:
         with pytest.warns(NonFiniteWarning):
             broken = collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
@@ -96,13 +89,7 @@ def test_earlier_layers_keep_the_numbers_of_a_clean_run(smollm2):
 
 
 def _poisoned(smollm2):
-    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NonFiniteWarning)
-            return collect_logit_lens(PROMPT, smollm2, k=3, metrics=True)
-    finally:
-        handle.remove()
+    return overflowed_collection(smollm2, PROMPT)
 
 
 def test_a_nan_kl_where_the_output_is_finite_is_refused(smollm2):
@@ -129,7 +116,7 @@ def test_a_nan_kl_where_the_output_is_finite_is_refused(smollm2):
 
 
 def test_without_the_last_layer_the_flag_marks_the_undefined_kl(smollm2):
-    handle = smollm2._model.model.layers[-1].register_forward_hook(_overflow)
+    handle = smollm2._model.model.layers[-1].register_forward_hook(overflow_hook)
     try:
         data = collect_logit_lens(PROMPT, smollm2, k=3, layers=[0, 10, 20], metrics=True)
     finally:

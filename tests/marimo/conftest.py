@@ -8,7 +8,6 @@ opens the app in a fresh page, which starts a fresh session that runs the notebo
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from local_jupyter import free_port
+from local_jupyter import free_port, stop_process_group
 
 HERE = Path(__file__).parent
 APP = HERE / "lens_app.py"
@@ -80,9 +79,4 @@ def marimo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarimoServe
         _wait_until_up(url, process, log)
         yield MarimoServer(url=url, log=log)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
