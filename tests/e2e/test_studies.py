@@ -90,7 +90,12 @@ def shown_layers(out: Locator) -> list[int]:
 def grid_cell(out: Locator, layer: int, position: int) -> Locator:
     """The grid cell of a layer (one of ``shown_layers``) at an input position."""
     column = shown_layers(out).index(layer)
-    return out.locator(f'.llk-row[data-p="{position}"] .llk-cell[data-ci="{column}"]')
+    # Rows build only the columns in view (a new grid opens at its last layers): bring the
+    # column into view first, as a user scrolls to it.
+    out.locator(".llk-colhead").nth(column).scroll_into_view_if_needed()
+    cell = out.locator(f'.llk-row[data-p="{position}"] .llk-cell[data-ci="{column}"]')
+    expect(cell).to_be_attached()
+    return cell
 
 
 def last_prediction(out: Locator) -> Locator:

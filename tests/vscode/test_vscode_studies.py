@@ -65,7 +65,12 @@ def shown_layers(output: Locator) -> list[int]:
 
 def grid_cell(output: Locator, layer: int, position: int) -> Locator:
     column = shown_layers(output).index(layer)
-    return output.locator(f'.llk-row[data-p="{position}"] .llk-cell[data-ci="{column}"]')
+    # Rows build only the columns in view (a new grid opens at its last layers): bring the
+    # column into view first, as a user scrolls to it.
+    output.locator(".llk-colhead").nth(column).scroll_into_view_if_needed()
+    cell = output.locator(f'.llk-row[data-p="{position}"] .llk-cell[data-ci="{column}"]')
+    expect(cell).to_be_attached()
+    return cell
 
 
 def last_prediction(output: Locator) -> Locator:
