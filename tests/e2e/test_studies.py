@@ -93,6 +93,8 @@ def grid_cell(out: Locator, layer: int, position: int) -> Locator:
     # Rows build only the columns in view (a new grid opens at its last layers): bring the
     # column into view first, as a user scrolls to it.
     out.locator(".llk-colhead").nth(column).scroll_into_view_if_needed()
+    # The scroll event and the rows' rebuild come in the next frames: read after them.
+    out.evaluate(FRAMES)
     cell = out.locator(f'.llk-row[data-p="{position}"] .llk-cell[data-ci="{column}"]')
     expect(cell).to_be_attached()
     return cell
@@ -103,9 +105,18 @@ def last_prediction(out: Locator) -> Locator:
     return out.locator("[role=row]:has([role=gridcell])").last.locator("[role=gridcell]").last
 
 
+FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
 def background(cell: Locator) -> tuple[tuple[int, int, int], float]:
     """A cell's computed background: its RGB and its alpha (0 = uncolored)."""
-    bg = cell.evaluate("e => getComputedStyle(e).backgroundColor")
+    # A row rebuilt between finding the cell and reading it leaves a detached element
+    # (empty computed style): find it again.
+    for _ in range(20):
+        bg = cell.evaluate("e => e.isConnected ? getComputedStyle(e).backgroundColor : ''")
+        if bg:
+            break
+        cell.page.wait_for_timeout(50)
     nums = [float(x) for x in re.findall(r"[\d.]+", bg)]
     return (int(nums[0]), int(nums[1]), int(nums[2])), (nums[3] if len(nums) == 4 else 1.0)
 
