@@ -29,11 +29,11 @@ from typing import Any
 import psutil
 import torch
 
-from logitlenskit import collect
-from logitlenskit.collect import collect_logit_lens
-from logitlenskit.engine import payload_bytes
-from logitlenskit.models import load_model
-from logitlenskit.request import prepare_request
+from logitlenskit.analyses import collect
+from logitlenskit.analyses.collect import collect_logit_lens
+from logitlenskit.core.engine import payload_bytes
+from logitlenskit.core.models import load_model
+from logitlenskit.core.request import prepare_request
 
 TEXT = (
     "The history of the city goes back two thousand years, to a small settlement on the "

@@ -31,7 +31,7 @@ import psutil
 import torch
 
 from logitlenskit import collect_logit_lens, load_model
-from logitlenskit.widget import LogitLensWidget
+from logitlenskit.live.widget import LogitLensWidget
 
 TEXT = (
     "The history of the city goes back two thousand years, to a small settlement on the "

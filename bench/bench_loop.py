@@ -73,7 +73,7 @@ import datetime, gc, json, statistics, time
 import psutil, torch
 from bench_live import PeakRss, prompt_of
 from logitlenskit import LogitLensWidget, collect_logit_lens, load_model
-from logitlenskit.widget import LARGE_PROMPT_TOKENS
+from logitlenskit.live.widget import LARGE_PROMPT_TOKENS
 
 model = load_model()
 PROMPT = prompt_of(model, __TOKENS__)
@@ -90,7 +90,7 @@ def _out(**kw):
 
 # Where the time goes, in the kernel: (epoch ms, what) for comm messages in and out and
 # the run, detail, track, payload and validation steps.
-import logitlenskit.widget as _lw
+import logitlenskit.live.widget as _lw
 _EV = []
 
 

@@ -66,7 +66,7 @@ def throughput(model: Any, n: int, runs: int) -> None:
 
 def metric_cost(model: Any, runs: int) -> None:
     """What KL and targets add to a live run of a 115-token prompt (the widget's path)."""
-    from logitlenskit.session import start_run
+    from logitlenskit.core.session import start_run
 
     prompt = ("The quick brown fox jumps over the lazy dog. " * 12)[:520]
     cases = {

@@ -38,7 +38,7 @@ from harness import (  # noqa: E402  (tests/ui/harness.py)
     wire,
 )
 from local_jupyter import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from logitlenskit.formats import to_js_format  # noqa: E402
+from logitlenskit.base.formats import to_js_format  # noqa: E402
 
 # A capturing listener on window runs before the widget's handlers, a bubbling one after
 # them; the second forces layout, so the difference is handling + style + layout.

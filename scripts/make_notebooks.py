@@ -424,7 +424,7 @@ VIEWS = [
         "d"
     ),
     new_code_cell(
-        "from logitlenskit.compare import jsd_topk\n\n"
+        "from logitlenskit.live.compare import jsd_topk\n\n"
         "a, b = d.result, d.compare_result\n"
         "for layer in (20, 27, 28, 29):\n"
         '    pa = np.exp(a["target_logprobs"][:, layer, -1].numpy())\n'

@@ -36,7 +36,7 @@ def token_id(tokenizer, text: str) -> int:
 def write_page(folder: Path) -> Path:
     """Collect the lens and write the standalone page into ``folder``; returns its path."""
     from logitlenskit import LogitLensWidget, collect_logit_lens, load_model
-    from logitlenskit.export import save_html
+    from logitlenskit.app.export import save_html
 
     model = load_model()
     data = collect_logit_lens(PROMPT, model, k=5)

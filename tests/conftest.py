@@ -30,7 +30,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 @pytest.fixture(scope="session")
 def smollm2():
     """SmolLM2-135M-Instruct, the embedded default model (loaded once per run)."""
-    from logitlenskit.models import load_model
+    from logitlenskit.core.models import load_model
 
     return load_model()
 
@@ -38,7 +38,7 @@ def smollm2():
 @pytest.fixture(scope="session")
 def gemma3():
     """Gemma 3 270M: 262k vocabulary and final logit softcapping."""
-    from logitlenskit.models import load_model
+    from logitlenskit.core.models import load_model
 
     return load_model("gemma3-270m")
 

@@ -48,7 +48,7 @@ def collection(
 
 def payload(**kwargs: Any) -> dict[str, Any]:
     """The version-3 widget payload, built by the package's own encoder."""
-    from logitlenskit.formats import to_widget_payload
+    from logitlenskit.base.formats import to_widget_payload
 
     return to_widget_payload(collection(**kwargs))
 

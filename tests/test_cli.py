@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from logitlenskit.cli import parse_layers, render_table
+from logitlenskit.app.cli import parse_layers, render_table
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_command_saves_html_and_v2_json(tmp_path):
         [
             sys.executable,
             "-m",
-            "logitlenskit.cli",
+            "logitlenskit.app.cli",
             "The capital of France is",
             "-k",
             "3",
@@ -69,7 +69,7 @@ def test_command_saves_html_and_v2_json(tmp_path):
 
 def test_command_reports_bad_input_without_traceback():
     result = subprocess.run(
-        [sys.executable, "-m", "logitlenskit.cli", "   "],
+        [sys.executable, "-m", "logitlenskit.app.cli", "   "],
         capture_output=True,
         text=True,
         timeout=300,
@@ -100,7 +100,7 @@ def test_the_table_shows_control_characters_as_visible_escapes(make_collection):
 def test_no_output_is_left_behind_when_a_later_one_fails(tmp_path):
     ok = tmp_path / "ok.json"
     result = subprocess.run(
-        [sys.executable, "-m", "logitlenskit.cli", "The capital of France is", "-k", "1",
+        [sys.executable, "-m", "logitlenskit.app.cli", "The capital of France is", "-k", "1",
          "--layers", "0,-1", "--json", str(ok), "--html", "/proc/version", "--overwrite"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -114,7 +114,7 @@ def test_no_output_is_left_behind_when_a_later_one_fails(tmp_path):
 def test_a_device_or_fifo_output_is_refused_before_the_model_loads(tmp_path, capsys, flag):
     import os
 
-    from logitlenskit import cli
+    from logitlenskit.app import cli
 
     fifo = tmp_path / "pipe.svg"
     os.mkfifo(fifo)

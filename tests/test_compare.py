@@ -12,7 +12,7 @@ import transformers as tf
 from nnsight import LanguageModel
 
 from logitlenskit import LogitLensWidget, collect_logit_lens
-from logitlenskit.compare import check_same_tokenizer, jsd_topk
+from logitlenskit.live.compare import check_same_tokenizer, jsd_topk
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +118,7 @@ def test_an_edited_prompt_renames_its_side(smollm2):
 
 def test_detail_answers_side_bs_deeper_list(smollm2):
     # Issue 23 item 19: the popup's side B grows from Python as side A does.
-    from logitlenskit.session import DEEP_K
+    from logitlenskit.core.session import DEEP_K
 
     w = LogitLensWidget.compare(A, B, model=smollm2, metrics=False, layers=[0, 29])
     assert w.wait(120)

@@ -11,8 +11,8 @@ from importlib.resources import files
 
 import pytest
 
-from logitlenskit import datasets
-from logitlenskit.datasets import LANGUAGES, load_words, translation_prompts
+from logitlenskit.analyses import datasets
+from logitlenskit.analyses.datasets import LANGUAGES, load_words, translation_prompts
 
 HEADER = ["concept", "en", "fr", "de", "es", "it"]
 EXAMPLE = re.compile(r'^(\w+): "([^"\s]+)" - (\w+): "([^"\s]+)"$')
@@ -191,7 +191,7 @@ def test_bad_arguments_are_refused(kwargs, message):
 @pytest.fixture(scope="module")
 def smollm2_tokenizer(request):
     """SmolLM2's tokenizer: from the converted cache when present, else via the model."""
-    from logitlenskit.models import cache_dir
+    from logitlenskit.core.models import cache_dir
 
     folder = cache_dir() / "smollm2-135m"
     if (folder / "config.json").exists():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from logitlenskit.export import save_html, to_html
-from logitlenskit.widget import LogitLensWidget
+from logitlenskit.app.export import save_html, to_html
+from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.browser
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from logitlenskit.figure import figure_bytes, lens_figure, visible
-from logitlenskit.widget import LogitLensWidget
+from logitlenskit.output.figure import figure_bytes, lens_figure, visible
+from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture(scope="module")
 def lens(smollm2):
-    from logitlenskit.collect import collect_logit_lens
+    from logitlenskit.analyses.collect import collect_logit_lens
 
     return collect_logit_lens(PROMPT, smollm2, k=3)
 
@@ -178,7 +178,7 @@ def test_figure_command_answers_the_file(widget):
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "logitlenskit.cli", PROMPT, *args],
+        [sys.executable, "-m", "logitlenskit.app.cli", PROMPT, *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -219,7 +219,7 @@ def test_cli_refuses_before_loading_the_model(tmp_path):
 
 def test_a_kl_figure_colors_by_kl_and_modes_it_cannot_draw_are_refused(smollm2):
     from logitlenskit import LogitLensWidget
-    from logitlenskit.figure import lens_figure
+    from logitlenskit.output.figure import lens_figure
 
     w = LogitLensWidget(model=smollm2, prompt="The capital of France is", targets=["Paris"])
     w.color_mode = "kl"
@@ -242,7 +242,7 @@ def test_a_kl_figure_colors_by_kl_and_modes_it_cannot_draw_are_refused(smollm2):
 def test_a_delta_figure_diverges_on_the_targets_change_from_the_layer_before(smollm2):
     from matplotlib.colors import to_rgb
 
-    from logitlenskit.ui_state import CELL_OPACITY
+    from logitlenskit.base.ui_state import CELL_OPACITY
 
     w = LogitLensWidget(model=smollm2, prompt=PROMPT, targets=["Paris"])
     w.color_mode = "delta"

@@ -14,7 +14,7 @@ import pytest
 from matplotlib.patches import Rectangle
 
 from logitlenskit import LogitLensWidget
-from logitlenskit.figure import figure_bytes, lens_figure
+from logitlenskit.output.figure import figure_bytes, lens_figure
 from overflow import POISONED, overflowed_collection
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from logitlenskit.files import (
+from logitlenskit.base.files import (
     check_output_path,
     write_bytes_atomic,
     write_files_atomic,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from logitlenskit.formats import to_js_format, to_widget_payload
+from logitlenskit.base.formats import to_js_format, to_widget_payload
 
 
 @pytest.fixture

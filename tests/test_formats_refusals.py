@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from logitlenskit import InvalidDataError, LogitLensWidget, show_logit_lens
-from logitlenskit.formats import to_js_format, to_widget_payload
+from logitlenskit.base.formats import to_js_format, to_widget_payload
 
 
 def _fractional_topk(data):

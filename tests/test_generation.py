@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from logitlenskit import LogitLensWidget, collect_logit_lens
-from logitlenskit.generation import (
+from logitlenskit.analyses.generation import (
     GENERATED,
     PROMPT,
     TEMPLATE,
@@ -17,8 +17,8 @@ from logitlenskit.generation import (
     commitment,
     generate,
 )
-from logitlenskit.locks import model_lock
-from logitlenskit.session import Cancelled, Control, start_run
+from logitlenskit.core.locks import model_lock
+from logitlenskit.core.session import Cancelled, Control, start_run
 
 pytestmark = pytest.mark.slow
 

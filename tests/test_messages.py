@@ -8,7 +8,7 @@ import queue
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from logitlenskit import models
+from logitlenskit.core import models
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from logitlenskit import collect_logit_lens, models
-from logitlenskit.models import EmbeddedModel, ModelLoadError, load_model
+from logitlenskit.core.models import EmbeddedModel, ModelLoadError, load_model
 
 
 def _next_token_top5(model, prompt: str) -> list[tuple[str, float]]:

@@ -20,12 +20,12 @@ import torch
 import traitlets
 
 from fake_lens import collection
-from logitlenskit import cli
-from logitlenskit.export import save_html, to_html
-from logitlenskit.formats import to_js_format, to_widget_payload
-from logitlenskit.ui_state import UIStateTraits
-from logitlenskit.validate import MAX_K, MAX_PAYLOAD_BYTES
-from logitlenskit.widget import LogitLensWidget
+from logitlenskit.app import cli
+from logitlenskit.app.export import save_html, to_html
+from logitlenskit.base.formats import to_js_format, to_widget_payload
+from logitlenskit.base.ui_state import UIStateTraits
+from logitlenskit.base.validate import MAX_K, MAX_PAYLOAD_BYTES
+from logitlenskit.live.widget import LogitLensWidget
 
 PROBS_RULE = r"probabilities must be finite numbers in \[0, 1\]"
 
@@ -330,12 +330,12 @@ class ModelLoaded(Exception):  # noqa: N818 (a signal that the checks passed, no
 @pytest.fixture
 def no_model(monkeypatch):
     """Make any model load fail loudly, so a check that comes too late is caught."""
-    import logitlenskit.models
+    import logitlenskit.core.models
 
     def load_model(*args, **kwargs):
         raise ModelLoaded("the model was loaded before the arguments were checked")
 
-    monkeypatch.setattr(logitlenskit.models, "load_model", load_model)
+    monkeypatch.setattr(logitlenskit.core.models, "load_model", load_model)
 
 
 def run_cli(argv: list[str], capsys) -> str:
@@ -394,13 +394,13 @@ def test_cli_refuses_one_file_for_both_outputs(tmp_path, no_model, capsys):
 
 def test_cli_writes_json_atomically_and_refuses_nan(tmp_path, monkeypatch, capsys):
     """The command writes through the atomic writer; data with NaN leaves no file behind."""
-    import logitlenskit.collect
-    import logitlenskit.models
+    import logitlenskit.analyses.collect
+    import logitlenskit.core.models
 
     data = collection()
     data["probs"][0][0, 0] = np.nan
-    monkeypatch.setattr(logitlenskit.models, "load_model", lambda *a, **k: object())
-    monkeypatch.setattr(logitlenskit.collect, "collect_logit_lens", lambda *a, **k: data)
+    monkeypatch.setattr(logitlenskit.core.models, "load_model", lambda *a, **k: object())
+    monkeypatch.setattr(logitlenskit.analyses.collect, "collect_logit_lens", lambda *a, **k: data)
     target = tmp_path / "lens.json"
     assert cli.main(["x", "--json", str(target)]) == 2
     assert "is NaN; probabilities must be finite" in capsys.readouterr().err

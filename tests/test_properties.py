@@ -19,14 +19,14 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from fake_lens import collection
-from logitlenskit.engine import (
+from logitlenskit.core.engine import (
     CODE_LINEAR,
     code_error_bound,
     decode_probs,
     encode_probs,
 )
-from logitlenskit.formats import to_widget_payload
-from logitlenskit.validate import InvalidDataError, validate_payload, validate_v2
+from logitlenskit.base.formats import to_widget_payload
+from logitlenskit.base.validate import InvalidDataError, validate_payload, validate_v2
 
 PROPERTY = settings(
     max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]

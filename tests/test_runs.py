@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from logitlenskit import runs
-from logitlenskit.session import Control
+from logitlenskit.core import runs
+from logitlenskit.core.session import Control
 
 
 class _Model:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import traitlets
 
-from logitlenskit import ui_state, widget
+from logitlenskit.base import ui_state
+from logitlenskit.live import widget
 
 ROOT = Path(__file__).resolve().parent.parent
 

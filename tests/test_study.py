@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from logitlenskit import collect_logit_lens, collect_study
-from logitlenskit.study import t_quantile
+from logitlenskit.live.study import t_quantile
 
 pytestmark = pytest.mark.slow
 
@@ -345,8 +345,8 @@ def test_plot_displays_as_an_image_in_a_fresh_kernel(tmp_path):
 def test_a_target_has_one_color_in_every_figure(study):
     from matplotlib.colors import to_hex
 
-    from logitlenskit.study_plot import quantity_color
-    from logitlenskit.ui_state import PIN_PALETTE
+    from logitlenskit.analyses.study_plot import quantity_color
+    from logitlenskit.base.ui_state import PIN_PALETTE
 
     def colors(names):
         lines = study.plot(names).axes[0].get_lines()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import traitlets
 
-from logitlenskit.study_widget import QUANTITY_KINDS, StudyWidget, check_quantities
+from logitlenskit.live.study_widget import QUANTITY_KINDS, StudyWidget, check_quantities
 
 QS = [
     {"name": "p", "kind": "probability", "label": "p(target)"},

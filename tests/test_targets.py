@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from logitlenskit.targets import MAX_TARGETS, Target, resolve_targets, word_tokens
+from logitlenskit.core.targets import MAX_TARGETS, Target, resolve_targets, word_tokens
 
 pytestmark = pytest.mark.slow  # needs the embedded model's tokenizer
 
@@ -77,7 +77,7 @@ def test_suggestions_rank_tokens_by_their_peak_at_any_layer(smollm2):
     import numpy as np
 
     from logitlenskit import collect_logit_lens
-    from logitlenskit.targets import suggest_targets
+    from logitlenskit.core.targets import suggest_targets
 
     data = collect_logit_lens("The capital of France is", smollm2, k=3)
     found = suggest_targets(data, position=-1, n=5)

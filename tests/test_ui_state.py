@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import traitlets
 
-from logitlenskit.ui_state import UIStateTraits
+from logitlenskit.base.ui_state import UIStateTraits
 
 
 class Holder(UIStateTraits):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fake_lens import payload
-from logitlenskit.validate import InvalidDataError, validate_payload
+from logitlenskit.base.validate import InvalidDataError, validate_payload
 
 L, P = 4, 3  # the payload below: 4 lens rows, 3 positions
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logitlenskit import widget as widget_module
-from logitlenskit.formats import to_js_format
-from logitlenskit.widget import BundleMissingError, LogitLensWidget
+from logitlenskit.live import widget as widget_module
+from logitlenskit.base.formats import to_js_format
+from logitlenskit.live.widget import BundleMissingError, LogitLensWidget
 
 PROMPT = "The capital of France is"
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from logitlenskit import collect_logit_lens
-from logitlenskit import widget as widget_module
-from logitlenskit.runs import model_lock
-from logitlenskit.widget import LogitLensWidget
+from logitlenskit.live import widget as widget_module
+from logitlenskit.core.runs import model_lock
+from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.slow
 

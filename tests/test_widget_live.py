@@ -12,9 +12,9 @@ import warnings
 import numpy as np
 import pytest
 
-from logitlenskit import session
-from logitlenskit import widget as widget_module
-from logitlenskit.widget import LogitLensWidget
+from logitlenskit.core import session
+from logitlenskit.live import widget as widget_module
+from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from logitlenskit import collect_logit_lens
-from logitlenskit.widget import LogitLensWidget
+from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import torch
 import traitlets
 
 from logitlenskit import LogitLensWidget, collect_logit_lens
-from logitlenskit.validate import binary_field
+from logitlenskit.base.validate import binary_field
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import torch
 import transformers as tf
 from nnsight import LanguageModel
 
-from logitlenskit.architectures import (
+from logitlenskit.core.architectures import (
     MODEL_ALIASES,
     MODEL_CONFIGS,
     apply_module_or_callable,
@@ -24,7 +24,7 @@ from logitlenskit.architectures import (
     get_model_config,
     resolve_accessor,
 )
-from logitlenskit.collect import collect_logit_lens, collect_logit_lens_topk_efficient
+from logitlenskit.analyses.collect import collect_logit_lens, collect_logit_lens_topk_efficient
 
 VOCAB = 49152  # the SmolLM2 tokenizer's, reused by every tiny model
 SMALL = dict(
@@ -169,7 +169,7 @@ def test_live_session_on_registry_models(model_type, tiny_models):
     """The widget's session (cache, tracking, deeper top-k) on LanguageModel families,
     softcapped (gemma2) and with an unembedding bias (phi) included.
     """
-    from logitlenskit import session
+    from logitlenskit.core import session
 
     model = tiny_models[model_type]
     run = session.start_run(model, PROMPT, k=3, layers=[0, -1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logitlenskit.collect import collect_logit_lens, collect_logit_lens_topk_efficient
+from logitlenskit.analyses.collect import collect_logit_lens, collect_logit_lens_topk_efficient
 
 
 @pytest.mark.parametrize("prompt", ["", "   \n\t "])

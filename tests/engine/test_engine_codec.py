@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from logitlenskit.engine import decode_probs, encode_probs
+from logitlenskit.core.engine import decode_probs, encode_probs
 
 
 def _roundtrip(p: np.ndarray) -> np.ndarray:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from logitlenskit.collect import collect_logit_lens
-from logitlenskit.engine import decode_lens, lens_reduce, target_index
-from logitlenskit.session import start_run
+from logitlenskit.analyses.collect import collect_logit_lens
+from logitlenskit.core.engine import decode_lens, lens_reduce, target_index
+from logitlenskit.core.session import start_run
 
 pytestmark = pytest.mark.slow
 

@@ -20,10 +20,10 @@ from logitlenskit import (
     collect_logit_lens,
     collect_study,
 )
-from logitlenskit.formats import to_widget_payload
-from logitlenskit.generation import NonFiniteOutputError, generate
-from logitlenskit.session import start_run
-from logitlenskit.validate import validate_payload
+from logitlenskit.base.formats import to_widget_payload
+from logitlenskit.analyses.generation import NonFiniteOutputError, generate
+from logitlenskit.core.session import start_run
+from logitlenskit.base.validate import validate_payload
 from overflow import POISONED, overflow_hook, overflowed_collection
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from logitlenskit import LogitLensWidget
-from logitlenskit.collect import collect_logit_lens
+from logitlenskit.analyses.collect import collect_logit_lens
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_engine_keeps_colliding_ids_apart(smollm2):
     tok = smollm2.tokenizer
     frags = [i for i in range(tok.vocab_size) if tok.decode([i]) == "\ufffd"][:2]
     assert len(frags) == 2
-    from logitlenskit.engine import decode_lens, lens_reduce
+    from logitlenskit.core.engine import decode_lens, lens_reduce
 
     W = smollm2._model.lm_head.weight.detach()
     h = (W[frags[0]] * 3 + W[frags[1]] * 2.9)[None]  # both far ahead of the rest

@@ -8,13 +8,13 @@ import pytest
 import torch
 from nnsight import LanguageModel
 
-from logitlenskit.collect import (
+from logitlenskit.analyses.collect import (
     collect_logit_lens,
     collect_logit_lens_topk,
     collect_logit_lens_topk_efficient,
     decode_tracked_tokens,
 )
-from logitlenskit.engine import decode_lens, lens_reduce
+from logitlenskit.core.engine import decode_lens, lens_reduce
 
 PROMPT = "The capital of France is Paris, and 東京 is 🍕"
 
@@ -88,11 +88,17 @@ def test_strict_simulation_can_fail(smollm2, strict_ndif, monkeypatch):
 
     import cloudpickle
 
-    import logitlenskit.request as request
+    import logitlenskit.core.capture as capture
 
-    monkeypatch.setattr(request, "_ship_engine_by_value", lambda remote: None)
+    monkeypatch.setattr(capture, "ship_by_value", lambda remote: None)
     # nnsight registers packages it finds outside site-packages (e.g. via PYTHONPATH).
-    names = ("logitlenskit", "logitlenskit.engine", "logitlenskit.architectures")
+    names = (
+        "logitlenskit",
+        "logitlenskit.core.engine",
+        "logitlenskit.core.architectures",
+        "logitlenskit.core.readout",
+        "logitlenskit.core.capture",
+    )
     was = [n for n in names if n in cloudpickle.list_registry_pickle_by_value()]
     for name in was:
         cloudpickle.unregister_pickle_by_value(importlib.import_module(name))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from logitlenskit.collect import collect_logit_lens
-from logitlenskit.session import start_run
+from logitlenskit.analyses.collect import collect_logit_lens
+from logitlenskit.core.session import start_run
 
 pytestmark = pytest.mark.slow
 

@@ -73,7 +73,7 @@ def start_harness_server() -> tuple[ThreadingHTTPServer, str]:
 
     Returns the running server (call ``shutdown()`` when done) and its address.
     """
-    from logitlenskit.widget import LogitLensWidget
+    from logitlenskit.live.widget import LogitLensWidget
 
     state = LogitLensWidget().get_state()
     files = {
@@ -99,7 +99,7 @@ def serve_files(files: dict[str, tuple[str, bytes]]) -> tuple[ThreadingHTTPServe
 
 def widget_state(data: dict, **traits: Any) -> dict[str, Any]:
     """A new widget's synced traits (private ones left out), with ``data`` and ``traits`` set."""
-    from logitlenskit.widget import LogitLensWidget
+    from logitlenskit.live.widget import LogitLensWidget
 
     state = {k: v for k, v in LogitLensWidget().get_state().items() if not k.startswith("_")}
     state.update(traits)

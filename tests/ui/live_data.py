@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fake_lens import collection
-from logitlenskit.formats import to_widget_payload
+from logitlenskit.base.formats import to_widget_payload
 
 
 def full_probs(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness import HarnessPage, serve_files, wire
-from logitlenskit.study_widget import StudyWidget
+from logitlenskit.live.study_widget import StudyWidget
 
 __all__ = [
     "QUANTITIES",

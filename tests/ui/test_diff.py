@@ -1,4 +1,4 @@
-"""The diff view (LogitLensWidget.compare; src/logitlenskit/compare.py): side B's payload in
+"""The diff view (LogitLensWidget.compare; src/logitlenskit/live/compare.py): side B's payload in
 ``compare_data`` against side A's ``data``.
 
 Both payloads are made here from known distributions; every expected color, value and line
@@ -16,8 +16,8 @@ import pytest
 
 from cells import OUT, nice_ceil, rgba, shown_alpha, tip_rows
 from harness import wire
-from logitlenskit.compare import jsd_topk
-from logitlenskit.formats import to_widget_payload
+from logitlenskit.live.compare import jsd_topk
+from logitlenskit.base.formats import to_widget_payload
 
 L, K, V = 6, 3, 30
 P_A, P_B = 5, 4

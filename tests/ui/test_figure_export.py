@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from fake_lens import collection
-from logitlenskit.widget import LogitLensWidget
+from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 """Fuzz pass over the browser's decoder (frontend/decode.js) with malformed data.
 
 Data can reach the browser without Python (a saved notebook's widget state, an exported
-page, another kernel), so the decoder checks what src/logitlenskit/validate.py checks. Each
+page, another kernel), so the decoder checks what src/logitlenskit/base/validate.py checks. Each
 case mutates a valid version-3 payload or seed V2 document (a truncated buffer, a NaN, an id
 out of range, a field of the wrong type, a missing field, a huge k, ...), and the shipped
 bundle must:
@@ -34,8 +34,8 @@ import pytest
 
 from fake_lens import collection
 from harness import COUNT_ALLOCATIONS
-from logitlenskit.formats import to_js_format, to_widget_payload
-from logitlenskit.validate import validate_data
+from logitlenskit.base.formats import to_js_format, to_widget_payload
+from logitlenskit.base.validate import validate_data
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from fake_lens import payload
 from live_data import generation_payload
-from logitlenskit.validate import InvalidDataError, validate_payload
+from logitlenskit.base.validate import InvalidDataError, validate_payload
 from test_validate_generation import BAD
 
 pytestmark = pytest.mark.browser
@@ -552,8 +552,8 @@ def test_every_command_the_browser_sends_is_a_python_command():
     browser's command is `generate_tokens` (channel.js's TIMEOUT_MS lists every command)."""
     from pathlib import Path
 
-    from logitlenskit.study_widget import StudyWidget
-    from logitlenskit.widget import LogitLensWidget
+    from logitlenskit.live.study_widget import StudyWidget
+    from logitlenskit.live.widget import LogitLensWidget
 
     source = (Path(__file__).parents[2] / "frontend" / "channel.js").read_text()
     table = source[source.index("TIMEOUT_MS = Object.freeze({") :]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cells import OUT, rgba, shown_alpha, tip_rows
-from logitlenskit.validate import InvalidDataError, validate_payload
+from logitlenskit.base.validate import InvalidDataError, validate_payload
 from test_metrics import HEAT, KL_COLOR, L, P, metrics_payload
 
 BROKEN = 3  # the position whose model output is not finite

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from cells import OUT, nice_ceil, rgba, shown_alpha, tip_rows
-from logitlenskit.formats import to_widget_payload
-from logitlenskit.validate import InvalidDataError, validate_payload
+from logitlenskit.base.formats import to_widget_payload
+from logitlenskit.base.validate import InvalidDataError, validate_payload
 
 L, P, K, V = 6, 5, 3, 40
 PARIS, LONDON, OTHER = [7, 8], [9], 12

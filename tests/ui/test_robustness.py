@@ -125,7 +125,7 @@ def _unsorted_tracked_ids() -> dict:
 
 
 def _ragged_v2() -> dict:
-    from logitlenskit.formats import to_js_format
+    from logitlenskit.base.formats import to_js_format
 
     data = to_js_format(collection())
     first = next(iter(data["tracked"][1]))
@@ -157,7 +157,7 @@ def _untracked_topk() -> dict:
 
 
 def _v2(mutate) -> dict:
-    from logitlenskit.formats import to_js_format
+    from logitlenskit.base.formats import to_js_format
 
     data = to_js_format(collection())
     mutate(data)
@@ -246,7 +246,7 @@ def test_empty_data_says_so(wp):
 
 
 def test_v2_json_input(wp):
-    from logitlenskit.formats import to_js_format
+    from logitlenskit.base.formats import to_js_format
 
     data = collection(k=3)
     wp.mount(to_js_format(data))
@@ -277,7 +277,7 @@ def test_ids_that_decode_to_the_same_string_stay_apart(wp):
 
 def test_v2_json_keeps_ids_that_share_a_string_apart(wp):
     """to_js_format's "<string>#<id>" keys come back as two tokens, both shown as the string."""
-    from logitlenskit.formats import to_js_format
+    from logitlenskit.base.formats import to_js_format
 
     data = collection(k=3)
     a, b = (int(i) for i in data["topk"][-1, 0, :2])
@@ -315,7 +315,7 @@ def test_flagged_cells_are_exempt_from_the_probability_checks(wp):
     invalid = np.zeros((6, 4), bool)
     invalid[2, 1] = True
     data["invalid"] = invalid
-    from logitlenskit.formats import to_widget_payload
+    from logitlenskit.base.formats import to_widget_payload
 
     sent = to_widget_payload(data)
     probs = np.frombuffer(sent["topk_probs"], "<f4").copy().reshape(6, 4, 3)
@@ -341,7 +341,7 @@ def test_one_wide_v2_cell_does_not_size_the_browsers_memory(wp):
     """One 10,000-wide top-k cell once made the browser allocate L·P·10,000 slots (over 1 GB
     at 30 layers and 500 positions); now the data is refused before anything is allocated.
     """
-    from logitlenskit.formats import to_js_format
+    from logitlenskit.base.formats import to_js_format
 
     data = to_js_format(collection(n_layers=30, n_pos=50, k=3))
     data["topk"][7][11] = data["topk"][7][11] + [f"w{i}" for i in range(10_000 - 3)]
@@ -404,7 +404,7 @@ def test_invalid_ui_state_falls_back_to_the_default_with_one_message(wp, trait, 
     """UI state that never passed Python (a saved notebook's widget state) cannot break the
     view or load a URL: the trait's default is used and one readable message names it.
     """
-    from logitlenskit.widget import LogitLensWidget
+    from logitlenskit.live.widget import LogitLensWidget
 
     warnings: list[str] = []
     requests: list[str] = []
@@ -473,7 +473,7 @@ def test_strong_cells_have_readable_text_in_both_themes(wp, heat_color):
     """
     import numpy as np
 
-    from logitlenskit.formats import to_widget_payload
+    from logitlenskit.base.formats import to_widget_payload
 
     data = collection()
     for p, tracked in enumerate(data["tracked"]):  # every cell strong, from 0.62 to 1

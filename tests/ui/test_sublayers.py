@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from cells import OUT, nice_ceil, rgba, shown_alpha, tip_rows
-from logitlenskit.formats import to_widget_payload
-from logitlenskit.validate import InvalidDataError, validate_payload
+from logitlenskit.base.formats import to_widget_payload
+from logitlenskit.base.validate import InvalidDataError, validate_payload
 
 N_LAYERS, P, K, V = 4, 5, 3, 30
 L = 2 * N_LAYERS

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .files import check_output_path, write_text_atomic
-from .page import page_html
-from .validate import check_text
-from .widget import LogitLensWidget
+from ..base.files import check_output_path, write_text_atomic
+from ..base.validate import check_text
+from ..live.widget import LogitLensWidget
+from ..output.page import page_html
 
 __all__ = ["check_output_path", "save_html", "synced_state", "to_html", "write_text_atomic"]
 

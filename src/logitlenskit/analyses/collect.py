@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
-from .architectures import apply_module_or_callable, get_value, resolve_accessor
-from .engine import decode_lens, lens_reduce, target_index
-from .locks import model_lock
-from .request import (
+from ..core.capture import BLOCK_OUTPUT, capture_logits
+from ..core.engine import decode_lens, lens_reduce
+from ..core.lens import run_lens
+from ..core.request import (
     LensRequest,
     NonFiniteWarning,
     Remote,
@@ -47,169 +47,8 @@ __all__ = [
     "collect_logit_lens_topk",
     "collect_logit_lens_topk_efficient",
     "decode_tracked_tokens",
-    "metric_args",
     "metric_fields",
 ]
-
-
-def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[str, Any]:
-    """Run the engine for a checked request and expand its result.
-
-    Args:
-        request: from :func:`~logitlenskit.request.prepare_request`.
-        extra: token ids tracked at every position (checked, e.g. by ``check_track_ids``).
-
-    Returns:
-        :func:`~logitlenskit.engine.decode_lens`'s dict: per-position ``tracked`` ids and
-        ``probs`` ``[L, n]``, ``topk``/``topk_probs`` ``[L, P, k]``, ``entropy``, ``lse``
-        and ``invalid`` ``[L, P]``.
-    """
-    packed = trace_lens(request, extra)
-    return decode_lens(
-        packed,
-        request.n_rows,
-        request.n_positions,
-        request.k,
-        request.vocab_size,
-        n_targets=len(request.targets),
-        kl=request.kl,
-    )
-
-
-def trace_lens(request: LensRequest, extra: Sequence[int] | None = None) -> torch.Tensor:
-    """One nnsight trace (on NDIF when the request says so) that runs the engine inside.
-
-    The request's targets are tracked at every position too (``extra``), so their members'
-    trajectories sit beside their summed ones.
-
-    Returns:
-        The engine's packed uint8 result: what leaves the trace (and the NDIF server).
-    """
-    extra_ids = sorted({*(extra or ()), *request.target_ids()}) or None
-    with model_lock(request.model):  # one trace per model at a time, whatever the thread
-        if request.architecture is None:
-            return _trace_nnterp(request, extra_ids)
-        return _trace_registry(request, extra_ids)
-
-
-def metric_args(request: LensRequest) -> tuple[torch.Tensor | None, int | None, int | None]:
-    """What a trace passes the engine for the request's metrics.
-
-    Returns:
-        (the targets' packed ids or None, the lens row that is the final layer or None,
-        the final layer's number when KL needs it and it is not a lens row, else None).
-    """
-    index = target_index(request.target_sets()) if request.targets else None
-    if not request.kl:
-        return index, None, None
-    row = request.final_row()
-    if row is not None:
-        return index, row, None
-    return index, None, request.final_layer
-
-
-# ---------------------------------------------------------------- traces
-# nnsight reads the source of each ``with model.trace`` block and, for NDIF, ships it with
-# the engine's functions and the values of the names it reads; so the blocks read plain
-# local values (never the request, which holds the tokenizer) and call nothing in this
-# module. The outer torch.no_grad() covers the model's forward pass (else autograd keeps
-# every layer's activations: twice the peak memory at 400 tokens); it does not reach the
-# trace body, which is why lens_reduce sets no_grad itself.
-
-
-def _trace_nnterp(request: LensRequest, extra: list[int] | None) -> torch.Tensor:
-    model, ids, remote = request.model, request.input_ids, request.remote
-    k, vocab_size = request.k, request.vocab_size
-    softcap = logit_softcap(model)
-    targets, ref_row, ref_layer = metric_args(request)
-    exact_kl = request.kl and _plain_linear(model.lm_head)
-    specs, wanted, mid = request.row_specs(), _wanted(request, ref_layer), request.mid
-    with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
-        hidden = {}
-        for layer, kind in wanted:
-            if kind:
-                hidden[(layer, kind)] = getattr(model.layers[layer], mid).input[0]
-            else:
-                hidden[(layer, kind)] = model.layers_output[layer][0]
-        saved = lens_reduce(
-            [hidden[spec] for spec in specs],
-            model.ln_final,
-            model.lm_head,
-            k,
-            vocab_size,
-            softcap,
-            extra_ids=extra,
-            targets=targets,
-            kl_reference=ref_row if ref_layer is None else hidden[(ref_layer, 0)],
-            head_weight=model.lm_head.weight if exact_kl else None,
-        ).save()
-        tracer.stop()
-    return get_value(saved)
-
-
-def _trace_registry(request: LensRequest, extra: list[int] | None) -> torch.Tensor:
-    model, ids, remote = request.model, request.input_ids, request.remote
-    k, vocab_size = request.k, request.vocab_size
-    cfg = request.architecture
-    softcap = logit_softcap(model)
-    targets, ref_row, ref_layer = metric_args(request)
-    specs, wanted, mid = request.row_specs(), _wanted(request, ref_layer), request.mid
-    blocks = resolve_accessor(model, cfg["layers"])
-    head = resolve_accessor(model, cfg["lm_head"]) if request.kl else None
-    exact_kl = head is not None and _plain_linear(head)
-    with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
-        hidden = {}
-        for layer, kind in wanted:
-            if kind:
-                hidden[(layer, kind)] = getattr(blocks[layer], mid).input[0]
-            else:
-                out = blocks[layer].output
-                # transformers < 5 returns a tuple per layer, >= 5 the tensor itself.
-                hidden[(layer, kind)] = (out[0] if isinstance(out, tuple) else out)[0]
-        saved = lens_reduce(
-            [hidden[spec] for spec in specs],
-            lambda x: apply_module_or_callable(model, cfg["norm"], x),
-            lambda x: apply_module_or_callable(model, cfg["lm_head"], x),
-            k,
-            vocab_size,
-            softcap,
-            extra_ids=extra,
-            targets=targets,
-            kl_reference=ref_row if ref_layer is None else hidden[(ref_layer, 0)],
-            head_weight=head.weight if exact_kl else None,
-        ).save()
-        tracer.stop()
-    return get_value(saved)
-
-
-def _wanted(request: LensRequest, ref_layer: int | None) -> list[tuple[int, int]]:
-    """The (layer, kind) states a trace reads, in forward order, with the KL reference's."""
-    extra = [] if ref_layer is None else [(ref_layer, 0)]
-    return sorted({*request.captures(), *extra}, key=lambda s: (s[0], -s[1]))
-
-
-def _plain_linear(envoy: Any) -> bool:
-    """Whether a head is a bias-free nn.Linear, so its weight alone gives the logits."""
-    module = getattr(envoy, "_module", envoy)
-    return isinstance(module, torch.nn.Linear) and module.bias is None
-
-
-def _trace_full_logits(request: LensRequest) -> list[torch.Tensor]:
-    model, ids, remote = request.model, request.input_ids, request.remote
-    layers, cfg = request.layers, request.architecture
-    wanted = sorted(set(layers))
-    blocks = resolve_accessor(model, cfg["layers"])
-    with torch.no_grad(), model.trace(ids, remote=remote) as tracer:
-        with torch.no_grad():  # the outer no_grad does not reach the trace body
-            logits = {}
-            for i in wanted:
-                out = blocks[i].output
-                h = (out[0] if isinstance(out, tuple) else out)[0]
-                normed = apply_module_or_callable(model, cfg["norm"], h)
-                logits[i] = apply_module_or_callable(model, cfg["lm_head"], normed)
-            saved = [logits[i] for i in layers].save()
-        tracer.stop()
-    return get_value(saved)
 
 
 def _vocab(tokenizer: Any, lens: dict[str, Any]) -> dict[int, str]:
@@ -390,8 +229,8 @@ def collect_logit_lens_topk(
     not for NDIF work. The reduction is the same engine, run on the client.
     """
     request = prepare_request(prompt, model, top_k, layers, remote, model_type, nnterp_ok=False)
-    with model_lock(model):
-        logits = [t[0] if t.dim() == 3 else t for t in _trace_full_logits(request)]
+    rows = [(layer, BLOCK_OUTPUT) for layer in request.layers]
+    logits = capture_logits(request.adapter, request.input_ids, rows, remote=request.remote)
     packed = lens_reduce(logits, None, None, request.k, request.vocab_size, logit_softcap(model))
     lens = decode_lens(packed, request.n_rows, request.n_positions, request.k, request.vocab_size)
     return _seed_result(request, lens, track_across_layers)

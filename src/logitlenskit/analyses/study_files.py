@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .files import check_output_path, write_bytes_atomic, write_text_atomic
+from ..base.files import check_output_path, write_bytes_atomic, write_text_atomic
 
 __all__ = ["FORMULA_STARTS", "neutralize_formula", "save_csv", "save_parquet"]
 

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["QUANTITY_KINDS", "StudyWidget"]
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 
 #: Kinds of quantity the widget draws, with their units (the browser's axes and color bars
 #: follow them): probability 0–1; rank ≥ 1 (log scale); kl and entropy in nats ≥ 0;

@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from . import architectures, engine
+from ..base.validate import as_int, check_text
+from .adapter import ModelAdapter
 from .architectures import Accessor, get_model_config, hf_config, resolve_accessor
+from .capture import AFTER_ATTENTION, BLOCK_OUTPUT
+from .chat import chat_prompt_ids
 from .targets import Target, resolve_targets
-from .validate import as_int, check_text
 
 __all__ = [
     "AFTER_ATTENTION",
@@ -49,7 +51,6 @@ __all__ = [
 
 #: Lens row kinds (payload ``row_kinds``): the residual stream after a whole decoder layer,
 #: and after its attention (before its MLP).
-BLOCK_OUTPUT, AFTER_ATTENTION = 0, 1
 
 #: Where a run goes: True (NDIF), "local" (nnsight's NDIF simulation), False (here) or None
 #: (here, unless the model was made for NDIF).
@@ -101,6 +102,11 @@ class LensRequest:
     position_kinds: tuple[int, ...] | None = None
     row_kinds: tuple[int, ...] | None = None
     mid: str | None = None
+
+    @property
+    def adapter(self) -> ModelAdapter:
+        """The model's parts, for the captures."""
+        return ModelAdapter(self.model, self.architecture, self.mid)
 
     @property
     def n_rows(self) -> int:
@@ -184,8 +190,6 @@ def prepare_request(
     size = vocab_size(model)
     ids, kinds = encode_prompt(prompt, tokenizer, model), None
     if chat:
-        from .generation import chat_prompt_ids
-
         ids, kinds = chat_prompt_ids(tokenizer, prompt)
     numbers = layer_numbers(layers, layer_count(model, architecture))
     mid, row_kinds = None, None
@@ -209,7 +213,6 @@ def prepare_request(
         row_kinds=row_kinds,
         mid=mid,
     )
-    _ship_engine_by_value(request.remote)
     return request
 
 
@@ -346,26 +349,11 @@ def _resolve_remote(remote: Remote, model: Any) -> bool | str:
 
 
 def remote_target(remote: Remote, model: Any) -> bool | str:
-    """Where a trace on ``model`` runs (see :data:`Remote`), with the engine made ready.
+    """Where a trace on ``model`` runs (see :data:`Remote`).
 
-    For code that runs its own traces (studies) rather than a :class:`LensRequest`.
+    For code that is not given a :class:`LensRequest` (studies).
     """
-    where = _resolve_remote(remote, model)
-    _ship_engine_by_value(where)
-    return where
-
-
-def _ship_engine_by_value(remote: bool | str) -> None:
-    """Make the engine's functions travel with the request.
-
-    NDIF servers cannot import logitlenskit; registered modules are pickled by value
-    (their source), and they import only torch/numpy/stdlib, which servers have.
-    """
-    if remote:
-        from nnsight import ndif
-
-        ndif.register(engine)
-        ndif.register(architectures)
+    return _resolve_remote(remote, model)
 
 
 # ---------------------------------------------------------------- model facts
@@ -428,25 +416,6 @@ def large_run(
     """The estimated MB of a lens past either limit, or None when it is not large."""
     megabytes = lens_megabytes(n_rows, n_positions, k)
     return megabytes if n_positions > max_tokens or megabytes > max_mb else None
-
-
-def chat_text(tokenizer: Any, message: str) -> str:
-    """A user message in the tokenizer's chat template, with no system prompt added.
-
-    Some templates (SmolLM2's) write a default system prompt when the conversation has none,
-    and its ~20 tokens would sit above the question. An empty system message keeps it out;
-    of the two renderings the shorter is used, so a template without a default (or one that
-    folds a system message into the user's turn, as Gemma's) is rendered as it is.
-    """
-    user = [{"role": "user", "content": message}]
-    plain = tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
-    try:
-        empty = tokenizer.apply_chat_template(
-            [{"role": "system", "content": ""}, *user], add_generation_prompt=True, tokenize=False
-        )
-    except Exception:  # a template that refuses a system turn has no default one either
-        return plain
-    return empty if len(empty) < len(plain) else plain
 
 
 def token_strings(tokenizer: Any, ids: Sequence[int]) -> list[str]:

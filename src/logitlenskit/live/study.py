@@ -31,27 +31,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from .architectures import (
-    apply_module_or_callable,
+from ..core.adapter import ModelAdapter
+from ..core.architectures import (
     get_model_config,
-    get_value,
-    resolve_accessor,
 )
-from .engine import decode_lens, lens_reduce, target_index
-from .request import (
+from ..core.capture import BLOCK_OUTPUT, capture_lens
+from ..core.engine import decode_lens, target_index
+from ..core.request import (
     NonFiniteWarning,
     Remote,
     encode_prompt,
     is_nnterp,
     layer_count,
     layer_numbers,
-    logit_softcap,
     model_tokenizer,
     remote_target,
     vocab_size,
 )
-from .runs import model_lock
-from .targets import Target, resolve_targets
+from ..core.runs import model_lock
+from ..core.targets import Target, resolve_targets
 
 __all__ = ["Quantity", "Study", "collect_study", "t_quantile"]
 
@@ -244,7 +242,7 @@ class Study:
         See :func:`~logitlenskit.study_plot.study_figure` (``quantities`` default to every
         probability; ``title``, ``width``).
         """
-        from .study_plot import study_figure
+        from ..analyses.study_plot import study_figure
 
         return study_figure(self, quantities, **kwargs)
 
@@ -256,13 +254,13 @@ class Study:
         spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) get a
         leading ``'`` (see :mod:`logitlenskit.study_files`).
         """
-        from .study_files import save_csv
+        from ..analyses.study_files import save_csv
 
         return save_csv(self.table(), path, overwrite=overwrite)
 
     def to_parquet(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write :meth:`table` as Parquet (needs pyarrow), atomically like :meth:`to_csv`."""
-        from .study_files import save_parquet
+        from ..analyses.study_files import save_parquet
 
         return save_parquet(self.table(), path, overwrite=overwrite)
 
@@ -463,51 +461,22 @@ def _trace_batch(
     # Each prompt's positions count from its first real token, as they would alone.
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     inputs = {"input_ids": input_ids, "attention_mask": mask}
-    size, softcap = vocab_size(model), logit_softcap(model)
+    size = vocab_size(model)
     targets = target_index(target_sets) if target_sets else None
-    final = layer_count(model, None if is_nnterp(model) else get_model_config(model)) - 1
-    ref_row = layers.index(final) if final in layers else None
-    wanted = sorted({*layers, final})
-    if is_nnterp(model):
-        weight_ok = model.lm_head._module.bias is None
-        with torch.no_grad(), model.trace(inputs, position_ids=pos, remote=remote) as tracer:
-            hidden = {}
-            for i in wanted:
-                hidden[i] = model.layers_output[i][:, -1, :]
-            saved = lens_reduce(
-                [hidden[i] for i in layers],
-                model.ln_final,
-                model.lm_head,
-                1,
-                size,
-                softcap,
-                targets=targets,
-                kl_reference=ref_row if ref_row is not None else hidden[final],
-                head_weight=model.lm_head.weight if weight_ok else None,
-            ).save()
-            tracer.stop()
-    else:
-        cfg = get_model_config(model)
-        blocks = resolve_accessor(model, cfg["layers"])
-        with torch.no_grad(), model.trace(inputs, position_ids=pos, remote=remote) as tracer:
-            hidden = {}
-            for i in wanted:
-                out = blocks[i].output
-                hidden[i] = (out[0] if isinstance(out, tuple) else out)[:, -1, :]
-            saved = lens_reduce(
-                [hidden[i] for i in layers],
-                lambda x: apply_module_or_callable(model, cfg["norm"], x),
-                lambda x: apply_module_or_callable(model, cfg["lm_head"], x),
-                1,
-                size,
-                softcap,
-                targets=targets,
-                kl_reference=ref_row if ref_row is not None else hidden[final],
-            ).save()
-            tracer.stop()
-    lens = decode_lens(
-        get_value(saved), len(layers), len(prompts), 1, size, len(target_sets), kl=True
+    arch = None if is_nnterp(model) else get_model_config(model)
+    packed = capture_lens(
+        ModelAdapter(model, arch),
+        inputs,
+        [(layer, BLOCK_OUTPUT) for layer in layers],
+        k=1,
+        vocab_size=size,
+        targets=targets,
+        kl=True,
+        at=(slice(None), -1),
+        remote=remote,
+        position_ids=pos,
     )
+    lens = decode_lens(packed, len(layers), len(prompts), 1, size, len(target_sets), kl=True)
     out = {name: lens[name].numpy() for name in ("kl", "entropy", "invalid")}
     out["invalid"] |= lens["kl_undefined"].numpy()[None, :]  # a study's KL is always needed
     if target_sets:

@@ -31,9 +31,9 @@ from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .figure_kl import hatch_undefined_kl
-from .files import check_output_path, write_bytes_atomic
-from .ui_state import (
+from ..base.files import check_output_path, write_bytes_atomic
+from ..base.formats import widget_payload
+from ..base.ui_state import (
     BYTE_TOKEN_PATTERN,
     CELL_OPACITY,
     COLOR_MODES,
@@ -46,7 +46,8 @@ from .ui_state import (
     UNKNOWN_TOKEN,
     UIStateTraits,
 )
-from .validate import binary_field, cell_status_field
+from ..base.validate import binary_field, cell_status_field
+from .figure_kl import hatch_undefined_kl
 
 __all__ = ["FIGURE_FORMATS", "figure_bytes", "figure_format", "lens_figure", "save_figure"]
 
@@ -322,8 +323,6 @@ def _decode(payload: Mapping[str, Any]) -> _Lens:
 
 def _lens_and_state(source: Any) -> tuple[_Lens, Any]:
     """The decoded data and the UI state (a widget's, or the defaults for bare data)."""
-    from .widget import widget_payload  # widget.py imports this module lazily
-
     if isinstance(source, UIStateTraits):
         payload, state = getattr(source, "data", {}), source
     elif isinstance(source, Mapping):

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .formats import to_widget_payload
-from .request import model_tokenizer
-from .runs import Runner
-from .session import Control, LensRun, start_run
-from .session import track as track_run
+from ..base.formats import to_widget_payload
+from ..core.request import model_tokenizer
+from ..core.runs import Runner
+from ..core.session import Control, LensRun, start_run
+from ..core.session import track as track_run
 
 __all__ = ["CompareSide", "check_same_tokenizer", "jsd_topk"]
 

@@ -26,17 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .engine import decode_lens, lens_reduce, target_index
-from .locks import model_lock
-from .request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, chat_text, logit_softcap
-from .session import (
+from ..core.chat import PROMPT, TEMPLATE, chat_prompt_ids, has_chat_template
+from ..core.engine import decode_lens, lens_reduce, target_index
+from ..core.locks import model_lock
+from ..core.request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, logit_softcap
+from ..core.session import (
     DEEP_K,
     Control,
     LensRun,
     append_position,
-    final_norm,
-    layer_modules,
-    unembedding,
 )
 
 __all__ = [
@@ -55,7 +53,7 @@ __all__ = [
 
 #: Position kinds (payload ``position_kinds``): the user's text, a chat-template token, a
 #: token the model generated.
-PROMPT, TEMPLATE, GENERATED = 0, 1, 2
+GENERATED = 2  # after chat.PROMPT and chat.TEMPLATE
 #: Most tokens one call generates.
 MAX_NEW_TOKENS = 512
 
@@ -65,37 +63,6 @@ class NonFiniteOutputError(FloatingPointError):
 
     Generation stops there: the tokens chosen before stay in the run.
     """
-
-
-def has_chat_template(tokenizer: Any) -> bool:
-    """Whether the tokenizer has a chat template (an instruction-tuned model's)."""
-    return bool(getattr(tokenizer, "chat_template", None))
-
-
-def chat_prompt_ids(tokenizer: Any, message: str) -> tuple[list[int], list[int]]:
-    """A user message in the model's chat template, ready for the assistant's reply.
-
-    Returns:
-        (token ids, position kinds): ``PROMPT`` for tokens inside the message's text,
-        ``TEMPLATE`` for the rest (role markers, separators, a default system prompt).
-
-    Raises:
-        ValueError: the tokenizer has no chat template.
-    """
-    if not has_chat_template(tokenizer):
-        raise ValueError(
-            "this model's tokenizer has no chat template: turn chat off (w.chat = False) "
-            "or load an instruction-tuned model"
-        )
-    text = chat_text(tokenizer, message)  # no default system prompt above the question
-    start = text.rfind(message)
-    span = (start, start + len(message)) if start >= 0 else (0, 0)
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    kinds = [
-        PROMPT if span[0] <= a and b <= span[1] and b > a else TEMPLATE
-        for a, b in encoded["offset_mapping"]
-    ]
-    return [int(i) for i in encoded["input_ids"]], kinds
 
 
 def position_kinds(n_prompt: int, n_generated: int, prompt_kinds: list[int] | None) -> np.ndarray:
@@ -220,8 +187,9 @@ def generate(
     control = control or Control()
     request = run.request
     hf = getattr(request.model, "_model", request.model)
-    layers_all = layer_modules(request)
-    norm, unembed = final_norm(request), unembedding(request.model)
+    adapter = request.adapter
+    layers_all = adapter.layer_modules()
+    norm, unembed = adapter.norm_module(), adapter.head_module()
     first = len(request.input_ids)
     result = run.result
     result["position_kinds"] = position_kinds(

@@ -13,10 +13,10 @@ from typing import Any
 
 from IPython.display import HTML
 
+from ..base.formats import from_topk_efficient
+from ..live.widget import LogitLensWidget
+from ..output.page import fragment_html
 from .export import synced_state
-from .formats import from_topk_efficient
-from .page import fragment_html
-from .widget import LogitLensWidget
 
 __all__ = ["display_logit_lens", "show_logit_lens"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import traitlets
 
-from .request import is_nnterp, layer_count, layer_numbers, vocab_size
-from .validate import as_int
+from ..base.validate import as_int
+from ..core.request import is_nnterp, layer_count, layer_numbers, vocab_size
 
 __all__ = [
     "MAX_K",
@@ -84,7 +84,7 @@ def model_layer_count(model: Any) -> int | None:
     try:
         if is_nnterp(model):
             return layer_count(model, None)
-        from .architectures import get_model_config
+        from ..core.architectures import get_model_config
 
         return layer_count(model, get_model_config(model, None))
     except Exception:  # the run reports what is wrong with the model

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .validate import check_text
+from ..base.validate import check_text
 
 __all__ = [
     "MAX_TARGETS",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from .ui_state import PIN_PALETTE
+from ..base.ui_state import PIN_PALETTE
 
 __all__ = ["StudyFigure", "quantity_color", "study_figure"]
 

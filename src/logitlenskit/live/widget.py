@@ -16,13 +16,28 @@ import torch
 import traitlets
 from anywidget import experimental
 
-from . import generation, request, session
+from ..analyses import generation
+from ..analyses.generation import has_chat_template
+from ..base.diff_labels import side_label
+from ..base.files import check_output_path, write_text_atomic
+from ..base.formats import to_js_format, to_widget_payload, widget_payload
+from ..base.ui_state import UIStateTraits
+from ..base.validate import as_int, check_text
+from ..core import request, session
+from ..core.request import (
+    check_track_ids,
+    large_run,
+    layer_count,
+    model_tokenizer,
+    token_strings,
+    vocab_size,
+)
+from ..core.runs import Runner
+from ..core.session import Control, LensRun, start_run
+from ..core.targets import Target, resolve_targets
+from ..output.page import page_html
 from .callbacks import CallbackOutput
 from .compare import CompareSide, check_same_tokenizer
-from .diff_labels import side_label
-from .files import check_output_path, write_text_atomic
-from .formats import PAYLOAD_VERSION, to_js_format, to_widget_payload
-from .generation import has_chat_template
 from .live_checks import (
     MAX_K,  # noqa: F401 (scripts/gen_schema.py reads widget.MAX_K)
     RefusedValueError,
@@ -37,26 +52,12 @@ from .live_checks import (
 from .live_checks import check_k as _check_k
 from .live_checks import check_layers as _check_layers
 from .live_checks import check_remote as _check_remote
-from .page import page_html
-from .request import (
-    check_track_ids,
-    large_run,
-    layer_count,
-    model_tokenizer,
-    token_strings,
-    vocab_size,
-)
-from .runs import Runner
-from .session import Control, LensRun, start_run
-from .targets import Target, resolve_targets
-from .ui_state import UIStateTraits
-from .validate import as_int, check_text, validate_data
 
 log = logging.getLogger(__name__)
 
 __all__ = ["BundleMissingError", "LogitLensWidget", "widget_payload"]
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 
 
 class BundleMissingError(ImportError):
@@ -72,38 +73,6 @@ def _bundle_file(name: str) -> Path:
             "`./dev.sh setup`); installed wheels ship it already."
         )
     return path
-
-
-def widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Normalize anything the widget accepts into what its ``data`` trait holds.
-
-    Accepted: the collection dict of ``collect_logit_lens`` (turned into the binary
-    version-3 payload), a version-3 payload, or seed V2 JSON (kept as it is; the frontend
-    decodes it). ``{}`` means no data yet.
-
-    Raises:
-        ValueError: the dict is none of these, or its arrays disagree.
-    """
-    if not data:
-        return {}
-    meta = data.get("meta")
-    if data.get("version") == PAYLOAD_VERSION or (
-        isinstance(meta, Mapping) and meta.get("version") == 2
-    ):
-        return validate_data(data)
-    if "topk" in data:
-        return to_widget_payload(data)
-    if "top_indices" in data:
-        raise ValueError(
-            "this looks like a collect_logit_lens_topk_efficient result, which holds ids "
-            "only: convert it with the tokenizer first, "
-            "LogitLensWidget(data=from_topk_efficient(data, model.tokenizer))"
-        )
-    raise ValueError(
-        "unrecognized logit-lens data: expected the dict from collect_logit_lens(), "
-        "seed V2 JSON (to_js_format), or a widget payload; got keys "
-        f"{sorted(data)[:8]}"
-    )
 
 
 class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
@@ -974,7 +943,7 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
         Returns:
             ``path`` as a ``Path``.
         """
-        from .figure import figure_format, save_figure
+        from ..output.figure import figure_format, save_figure
 
         figure_format(path, (".svg",))
         return save_figure(self, path, theme=theme, overwrite=overwrite)
@@ -998,7 +967,7 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
         Returns:
             ``path`` as a ``Path``.
         """
-        from .figure import figure_format, save_figure
+        from ..output.figure import figure_format, save_figure
 
         figure_format(path, (".png",))
         return save_figure(self, path, dpi=dpi, theme=theme, overwrite=overwrite)
@@ -1024,7 +993,7 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
         Raises:
             ValueError: another extension (the message names the allowed ones).
         """
-        from .figure import figure_format, save_figure
+        from ..output.figure import figure_format, save_figure
 
         if figure_format(path, (".svg", ".png", ".html")) == "html":
             return self.save_html(path, title, overwrite=overwrite)
@@ -1033,7 +1002,7 @@ class LogitLensWidget(RefusingWidget, UIStateTraits, anywidget.AnyWidget):
     @experimental.command
     def figure(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         """Browser: the export button; answers ``{format}`` and the file's bytes."""
-        from .figure import figure_bytes
+        from ..output.figure import figure_bytes
 
         fmt, theme = msg.get("format"), msg.get("theme")
         try:

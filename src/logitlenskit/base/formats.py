@@ -13,7 +13,7 @@ import numpy as np
 
 from .checked import ID_MAX, integer, numbers_array
 from .kl_reference import final_row
-from .validate import check_text, validate_payload, validate_v2
+from .validate import check_text, validate_data, validate_payload, validate_v2
 
 __all__ = [
     "PAYLOAD_VERSION",
@@ -21,6 +21,7 @@ __all__ = [
     "from_topk_efficient",
     "to_js_format",
     "to_widget_payload",
+    "widget_payload",
 ]
 
 PAYLOAD_VERSION = 3
@@ -418,3 +419,35 @@ def format_data_for_widget(data: Mapping[str, Any], tokenizer: Any) -> dict[str,
         tokenizer: the model's tokenizer.
     """
     return to_js_format(from_topk_efficient(data, tokenizer))
+
+
+def widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalize anything the widget accepts into what its ``data`` trait holds.
+
+    Accepted: the collection dict of ``collect_logit_lens`` (turned into the binary
+    version-3 payload), a version-3 payload, or seed V2 JSON (kept as it is; the frontend
+    decodes it). ``{}`` means no data yet.
+
+    Raises:
+        ValueError: the dict is none of these, or its arrays disagree.
+    """
+    if not data:
+        return {}
+    meta = data.get("meta")
+    if data.get("version") == PAYLOAD_VERSION or (
+        isinstance(meta, Mapping) and meta.get("version") == 2
+    ):
+        return validate_data(data)
+    if "topk" in data:
+        return to_widget_payload(data)
+    if "top_indices" in data:
+        raise ValueError(
+            "this looks like a collect_logit_lens_topk_efficient result, which holds ids "
+            "only: convert it with the tokenizer first, "
+            "LogitLensWidget(data=from_topk_efficient(data, model.tokenizer))"
+        )
+    raise ValueError(
+        "unrecognized logit-lens data: expected the dict from collect_logit_lens(), "
+        "seed V2 JSON (to_js_format), or a widget payload; got keys "
+        f"{sorted(data)[:8]}"
+    )

@@ -23,16 +23,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .architectures import apply_module_or_callable, get_value, hf_config, resolve_accessor
-from .collect import metric_args, run_lens
-from .engine import cell_log_probs, decode_lens, lens_reduce, token_log_probs
+from .architectures import hf_config
+from .capture import capture_cell, capture_normed
+from .engine import cell_log_probs, decode_lens, lens_reduce, target_index, token_log_probs
+from .lens import run_lens
 from .locks import model_lock
 from .request import (
-    BLOCK_OUTPUT,
     LensRequest,
     Remote,
     check_track_ids,
-    is_nnterp,
     layer_count,
     logit_softcap,
     model_name,
@@ -49,12 +48,9 @@ __all__ = [
     "LensRun",
     "append_position",
     "detail",
-    "final_norm",
-    "layer_modules",
     "start_run",
     "track",
     "trajectories",
-    "unembedding",
 ]
 
 #: Largest hidden-state cache a local run keeps for instant follow-ups (float32 bytes).
@@ -159,26 +155,6 @@ class LensRun:
 # ---------------------------------------------------------------- model access
 
 
-def unembedding(model: Any) -> torch.nn.Module:
-    """The model's unembedding (lm_head) as a torch module."""
-    inner = getattr(model, "_model", model)
-    return inner.get_output_embeddings()
-
-
-def layer_modules(request: LensRequest) -> list[torch.nn.Module]:
-    """The model's decoder layers as torch modules (for hooks outside a trace)."""
-    model, cfg = request.model, request.architecture
-    envoys = model.layers if cfg is None else resolve_accessor(model, cfg["layers"])
-    return [getattr(e, "_module", e) for e in envoys]
-
-
-def final_norm(request: LensRequest) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The model's final norm as a torch module (for use outside a trace)."""
-    model, cfg = request.model, request.architecture
-    envoy = model.ln_final if cfg is None else resolve_accessor(model, cfg["norm"])
-    return getattr(envoy, "_module", envoy)
-
-
 @contextlib.contextmanager
 def _forward_progress(
     modules: Sequence[torch.nn.Module], control: Control, span: float
@@ -201,53 +177,20 @@ def _forward_progress(
             handle.remove()
 
 
-def _capture_normed(request: LensRequest) -> torch.Tensor:
-    """One local forward pass keeping the final-normed hidden state of every lens row.
+def _capture_normed(request: LensRequest) -> tuple[torch.Tensor, int | torch.Tensor | None]:
+    """One local forward pass keeping every lens row's normed state, and the KL reference.
 
-    When KL is asked and the final layer is not a lens row, its normed state comes last, as
-    one more row (:func:`_split_reference` takes it off). The trace blocks read plain
-    locals only (see the note above ``collect._trace_nnterp``).
+    Returns:
+        (normed rows ``[R, P, d]``, the engine's ``kl_reference``: the final layer's lens
+        row, its normed state ``[P, d]`` when it is not a row, or None without KL).
     """
-    model, cfg = request.model, request.architecture
-    ids, mid = request.input_ids, request.mid
-    specs = request.row_specs()
-    if metric_args(request)[2] is not None:
-        specs.append((request.final_layer, BLOCK_OUTPUT))
-    wanted = sorted(set(specs), key=lambda spec: (spec[0], -spec[1]))
-    if cfg is None:
-        with torch.no_grad(), model.trace(ids) as tracer:
-            hidden = {}
-            for layer, kind in wanted:
-                if kind:
-                    hidden[(layer, kind)] = getattr(model.layers[layer], mid).input[0]
-                else:
-                    hidden[(layer, kind)] = model.layers_output[layer][0]
-            normed = model.ln_final(torch.stack([hidden[spec] for spec in specs])).save()
-            tracer.stop()
-        return get_value(normed).detach()
-    blocks = resolve_accessor(model, cfg["layers"])
-    with torch.no_grad(), model.trace(ids) as tracer:
-        hidden = {}
-        for layer, kind in wanted:
-            if kind:
-                hidden[(layer, kind)] = getattr(blocks[layer], mid).input[0]
-            else:
-                out = blocks[layer].output
-                hidden[(layer, kind)] = (out[0] if isinstance(out, tuple) else out)[0]
-        stacked = torch.stack([hidden[spec] for spec in specs])
-        normed = apply_module_or_callable(model, cfg["norm"], stacked).save()
-        tracer.stop()
-    return get_value(normed).detach()
-
-
-def _split_reference(
-    request: LensRequest, normed: torch.Tensor
-) -> tuple[torch.Tensor, int | torch.Tensor | None]:
-    """The lens rows of a capture, and the engine's KL reference (a row or a state)."""
-    _, ref_row, ref_layer = metric_args(request)
-    if ref_layer is not None:
+    rows = request.row_specs()
+    final = request.final_row()
+    reference = request.final_layer if request.kl and final is None else None
+    normed = capture_normed(request.adapter, request.input_ids, rows, reference=reference)
+    if reference is not None:
         return normed[:-1], normed[-1]
-    return normed, ref_row
+    return normed, final if request.kl else None
 
 
 # ---------------------------------------------------------------- runs
@@ -327,11 +270,12 @@ def _local_run(
     control.check()
     n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
     cache_bytes = n_rows * n_pos * _hidden_size(request.model) * 4
-    with _forward_progress(layer_modules(request), control, 0.5 if n_pos > 1 else 0.9):
-        normed, reference = _split_reference(request, _capture_normed(request))
+    adapter = request.adapter
+    with _forward_progress(adapter.layer_modules(), control, 0.5 if n_pos > 1 else 0.9):
+        normed, reference = _capture_normed(request)
     run = _empty_run(request, extra)
-    head, softcap = unembedding(request.model), logit_softcap(request.model)
-    targets = metric_args(request)[0]
+    head, softcap = adapter.head_module(), adapter.softcap()
+    targets = target_index(request.target_sets()) if request.targets else None
     weight = head.weight if request.kl and head.bias is None else None
     tracked = sorted({*extra, *request.target_ids()})
     deep_k = min(DEEP_K, request.vocab_size)
@@ -584,7 +528,7 @@ def trajectories(run: LensRun, token_ids: Sequence[int]) -> np.ndarray:
 
 def _cached_probs(run: LensRun, positions: Any, token_ids: Sequence[int]) -> np.ndarray:
     """Exact probabilities ``[L, len(positions), n]`` of tokens, from the run's cache."""
-    head = unembedding(run.model)
+    head = run.request.adapter.head_module()
     log_p = token_log_probs(
         run.normed[:, positions],
         head.weight,
@@ -635,31 +579,17 @@ def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[
         # The full distribution is needed at the clicked cell only (to rank); at the other
         # lens rows, the k tokens' logits and the kept log-sum-exp give the same numbers.
         cell = cell_log_probs(
-            run.normed[layer_index, position][None], unembedding(run.model), softcap
+            run.normed[layer_index, position][None], run.request.adapter.head_module(), softcap
         )
         top = cell[0].topk(k).indices.tolist()
         return top, np.ascontiguousarray(_cached_probs(run, [position], top)[:, 0].T)
-    with model_lock(run.model):  # a trace: the browser asks while other runs may go on
-        return _trace_cell(run, layer_index, position, k, softcap)
-
-
-def _trace_cell(
-    run: LensRun, layer_index: int, position: int, k: int, softcap: float | None
-) -> tuple[list[int], np.ndarray]:
-    """One position's lens through a trace (NDIF, or no cache): only ``k·L`` values return."""
-    model, layers = run.model, run.layers
-    if not is_nnterp(model):
-        raise ValueError("a deeper top-k without a local cache needs an nnterp model")
-    wanted = sorted(set(layers))
-    with torch.no_grad(), model.trace(run.input_ids, remote=run.remote) as tracer:
-        hidden = {}
-        for i in wanted:
-            hidden[i] = model.layers_output[i][0][position]
-        log_p = cell_log_probs(
-            model.ln_final(torch.stack([hidden[i] for i in layers])), model.lm_head, softcap
-        )
-        top = log_p[layer_index].topk(k).indices
-        saved_top = top.save()
-        saved_probs = log_p[:, top].exp().t().save()
-        tracer.stop()
-    return get_value(saved_top).tolist(), get_value(saved_probs).contiguous().numpy()
+    request = run.request
+    return capture_cell(
+        request.adapter,
+        request.input_ids,
+        request.row_specs(),
+        position,
+        layer_index,
+        k,
+        remote=request.remote,
+    )

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .ui_state import TOKEN_GLYPHS
+from ..base.ui_state import TOKEN_GLYPHS
 
 __all__ = ["main", "parse_layers", "render_table"]
 
@@ -167,8 +167,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
     Exits through ``parser.error`` (status 2) with one message naming the argument.
     """
-    from .files import check_output_path
-    from .validate import MAX_K, check_text
+    from ..base.files import check_output_path
+    from ..base.validate import MAX_K, check_text
 
     if not args.prompt.strip():
         parser.error("the prompt is empty: give some text to analyse")
@@ -211,7 +211,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 def _check_figures(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if not args.figure:
         return  # matplotlib is imported only for figures
-    from .figure import figure_format
+    from ..output.figure import figure_format
 
     for path in args.figure:
         try:
@@ -226,13 +226,13 @@ def _outputs(args: argparse.Namespace, data: dict) -> list[tuple[str, Path, str 
     """The files to write, rendered (and so checked) before any is written."""
     files: list[tuple[str, Path, str | bytes]] = []
     if args.json:
-        from .formats import to_js_format
+        from ..base.formats import to_js_format
 
         text = json.dumps(to_js_format(data), ensure_ascii=False, allow_nan=False)
         files.append(("--json", args.json, text))
     if not (args.html or args.figure):
         return files
-    from .widget import LogitLensWidget
+    from ..live.widget import LogitLensWidget
 
     # One widget checks the data once for the page and every figure.
     widget = LogitLensWidget(data, title=args.title or args.prompt)
@@ -241,7 +241,7 @@ def _outputs(args: argparse.Namespace, data: dict) -> list[tuple[str, Path, str 
 
         files.append(("--html", args.html, to_html(widget, title=args.title or args.prompt)))
     if args.figure:
-        from .figure import figure_bytes, figure_format
+        from ..output.figure import figure_bytes, figure_format
 
         for path in args.figure:
             image = figure_bytes(widget, figure_format(path), dpi=args.dpi, theme=args.theme)
@@ -254,9 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
-    from .collect import collect_logit_lens
-    from .files import write_files_atomic
-    from .models import ModelLoadError, load_model
+    from ..analyses.collect import collect_logit_lens
+    from ..base.files import write_files_atomic
+    from ..core.models import ModelLoadError, load_model
 
     remote = {"ndif": True, "local": "local", None: None}[args.remote]
     try:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import uuid4
 
-from .validate import check_text
+from ..base.validate import check_text
 
 __all__ = ["check_root_id", "fragment_html", "page_html"]
 

@@ -1,0 +1,1 @@
+"""Entry points over everything below: the command line, notebook display, HTML export."""

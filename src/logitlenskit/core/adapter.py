@@ -1,0 +1,101 @@
+"""One view of a model, whatever its kind: nnterp's standard names or a registry model's.
+
+Every part of logitlenskit that touches a model's modules asks a :class:`ModelAdapter`:
+which envoys are the decoder layers, which submodule's input is the residual stream after
+attention, what the final norm and the unembedding are, and the same modules as plain torch
+modules for hooks outside a trace. Nothing else branches on "nnterp or ``MODEL_CONFIGS``".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .architectures import Accessor, apply_module_or_callable, hf_config, resolve_accessor
+
+__all__ = ["ModelAdapter"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelAdapter:
+    """A model's lens-relevant parts.
+
+    Attributes:
+        model: the nnsight model.
+        architecture: its ``MODEL_CONFIGS`` accessors, or None for an nnterp model.
+        mid: the decoder-layer submodule whose input is the after-attention residual, or
+            None when sub-layer rows are not asked for.
+    """
+
+    model: Any
+    architecture: dict[str, Accessor] | None
+    mid: str | None = None
+
+    @property
+    def blocks(self) -> Any:
+        """The decoder layers as envoys (index them inside a trace)."""
+        if self.architecture is None:
+            return self.model.layers
+        return resolve_accessor(self.model, self.architecture["layers"])
+
+    @property
+    def n_layers(self) -> int:
+        """How many decoder layers."""
+        if self.architecture is None:
+            return int(self.model.num_layers)
+        return int(resolve_accessor(self.model, self.architecture["n_layers"]))
+
+    def norm(self) -> Callable[[torch.Tensor], Any]:
+        """The final norm, callable inside a trace."""
+        if self.architecture is None:
+            return self.model.ln_final
+        model, accessor = self.model, self.architecture["norm"]
+        return lambda x: apply_module_or_callable(model, accessor, x)
+
+    def head(self) -> Callable[[torch.Tensor], Any]:
+        """The unembedding, callable inside a trace."""
+        if self.architecture is None:
+            return self.model.lm_head
+        model, accessor = self.model, self.architecture["lm_head"]
+        return lambda x: apply_module_or_callable(model, accessor, x)
+
+    def exact_head_weight(self) -> torch.Tensor | None:
+        """The unembedding's weight when it alone gives the logits (a bias-free Linear).
+
+        The engine then computes KL from the weight directly (see ``lens_reduce``).
+        """
+        if self.architecture is None:
+            envoy = self.model.lm_head
+        else:
+            envoy = resolve_accessor(self.model, self.architecture["lm_head"])
+        module = getattr(envoy, "_module", envoy)
+        if isinstance(module, torch.nn.Linear) and module.bias is None:
+            return envoy.weight
+        return None
+
+    def softcap(self) -> float | None:
+        """The model's ``final_logit_softcapping`` (Gemma 2), or None."""
+        cap = getattr(hf_config(self.model), "final_logit_softcapping", None)
+        return float(cap) if cap else None
+
+    # Torch modules, for hooks and products outside a trace (local runs, generation).
+
+    def layer_modules(self) -> list[torch.nn.Module]:
+        """The decoder layers as torch modules."""
+        return [getattr(e, "_module", e) for e in self.blocks]
+
+    def norm_module(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The final norm as a torch module."""
+        if self.architecture is None:
+            envoy = self.model.ln_final
+        else:
+            envoy = resolve_accessor(self.model, self.architecture["norm"])
+        return getattr(envoy, "_module", envoy)
+
+    def head_module(self) -> torch.nn.Module:
+        """The unembedding as a torch module."""
+        inner = getattr(self.model, "_model", self.model)
+        return inner.get_output_embeddings()

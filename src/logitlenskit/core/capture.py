@@ -1,0 +1,299 @@
+"""The capture core: the only code in logitlenskit that opens an nnsight trace.
+
+Every question a user asks of a model is one forward pass that reads some residual-stream
+states and reduces them inside the trace, so that only the reduction leaves it (and the
+NDIF server): a full lens run, a local run's normed cache, a cell's follow-up, a study batch,
+the seed API's full-logits reference. Each is one public function here, and all of them run
+:func:`_trace`, which
+
+1. walks the decoder layers in forward order (nnsight interleaves the trace body with the
+   forward pass, so sites must be visited in the order the model reaches them),
+2. applies the ``edits`` due at each site (interventions: patch, steer, ablate),
+3. reads each lens row's state at ``at`` (a batch and position index),
+4. passes the rows through the ``readout`` (how a state becomes the decoder's input; the logit
+   lens leaves it as it is) and hands them, with the model's own final-layer state when KL
+   needs it, to the reduction.
+
+NDIF ships the trace body's source with the values of the names it reads; the reductions
+and this module's helpers travel by value (:func:`ship_by_value`), and they import only
+torch and the engine. The outer ``torch.no_grad()`` covers the model's forward pass (else
+autograd keeps every layer's activations); it does not reach the trace body, which is why
+the engine sets ``no_grad`` itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import nnsight
+import torch
+
+from .adapter import ModelAdapter
+from .architectures import get_value
+from .engine import cell_log_probs, lens_reduce
+from .locks import model_lock
+from .readout import LOGIT_LENS, Readout
+
+__all__ = [
+    "AFTER_ATTENTION",
+    "BLOCK_OUTPUT",
+    "Edit",
+    "Site",
+    "capture_cell",
+    "capture_lens",
+    "capture_logits",
+    "capture_normed",
+    "ship_by_value",
+]
+
+#: Row kinds: the residual stream after a whole decoder layer, or after its attention.
+BLOCK_OUTPUT, AFTER_ATTENTION = 0, 1
+
+#: (layer number, row kind): one residual-stream state of the forward pass.
+Site = tuple[int, int]
+
+
+class Edit(Protocol):
+    """An intervention applied inside the trace, at one site, before it is read.
+
+    ``apply`` receives the site's state ``[batch, positions, d]`` and changes it in place
+    (what the model computes from that point on sees the change).
+    """
+
+    site: Site
+
+    def apply(self, state: torch.Tensor) -> None:
+        """Change ``state`` in place."""
+
+
+def forward_order(sites: Sequence[Site]) -> list[Site]:
+    """Distinct sites in the order a forward pass reaches them (after attention first)."""
+    return sorted(set(sites), key=lambda s: (s[0], -s[1]))
+
+
+def _state(block: Any, kind: int, mid: str | None) -> Any:
+    """A site's residual state ``[batch, positions, d]`` inside a trace."""
+    if kind == AFTER_ATTENTION:
+        return getattr(block, mid).input
+    out = block.output
+    # transformers < 5 returns a tuple per layer, >= 5 the tensor itself.
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _trace(
+    adapter: ModelAdapter,
+    inputs: Any,
+    rows: Sequence[Site],
+    reduce: Callable[[list[Any], Any], Any],
+    *,
+    at: tuple[Any, ...] = (0,),
+    reference: int | None = None,
+    remote: bool | str = False,
+    readout: Readout = LOGIT_LENS,
+    edits: Sequence[Edit] = (),
+    **kw: Any,
+) -> Any:
+    """One forward pass: read ``rows`` at ``at``, reduce them in the trace, return the result.
+
+    Args:
+        adapter: the model.
+        inputs: what ``model.trace`` takes (token ids, or a dict with an attention mask).
+        rows: the lens rows' sites, in the order ``reduce`` expects them.
+        reduce: ``reduce(row_states, reference_state)`` run inside the trace; its result
+            (a tensor or a list of tensors) is what leaves it.
+        at: index applied to every state read (``(0,)``: the first sequence, every position).
+        reference: a layer whose own block output ``reduce`` gets as ``reference_state``
+            (the model's final output for KL), without the readout; None for none.
+        remote: ``False`` here, ``True`` NDIF, ``"local"`` nnsight's NDIF simulation.
+        readout: turns each row's state into the decoder's input.
+        edits: interventions, each applied at its site before anything reads it.
+        kw: more ``model.trace`` arguments (``position_ids``).
+    """
+    model, blocks, mid = adapter.model, adapter.blocks, adapter.mid
+    wanted = [*rows, *([] if reference is None else [(reference, BLOCK_OUTPUT)])]
+    sites = forward_order([*wanted, *(edit.site for edit in edits)])
+    edits_at = {site: [e for e in edits if e.site == site] for site in sites}
+    ship_by_value(remote)
+    with model_lock(model), torch.no_grad(), model.trace(inputs, remote=remote, **kw) as tracer:
+        hidden = {}
+        for site in sites:
+            state = _state(blocks[site[0]], site[1], mid)
+            for edit in edits_at[site]:
+                edit.apply(state)
+            hidden[site] = state[at]
+        states = readout.prepare([hidden[site] for site in rows], list(rows))
+        ref = None if reference is None else hidden[(reference, BLOCK_OUTPUT)]
+        saved = nnsight.save(reduce(states, ref))
+        tracer.stop()
+    return get_value(saved)
+
+
+def ship_by_value(remote: bool | str) -> None:
+    """Make the code a trace body calls travel with an NDIF request.
+
+    NDIF servers cannot import logitlenskit; registered modules are pickled by value (their
+    source), and they import only torch, numpy and the standard library.
+    """
+    if not remote:
+        return
+    from nnsight import ndif
+
+    from . import architectures, engine, readout
+
+    for module in (engine, architectures, readout, sys.modules[__name__]):
+        ndif.register(module)
+
+
+# ---------------------------------------------------------------- the captures
+
+
+def _lens(states: list[Any], ref: Any, norm: Any, head: Any, **engine: Any) -> torch.Tensor:
+    row = engine.pop("reference_row")
+    return lens_reduce(states, norm, head, kl_reference=ref if ref is not None else row, **engine)
+
+
+def capture_lens(
+    adapter: ModelAdapter,
+    inputs: Any,
+    rows: Sequence[Site],
+    *,
+    k: int,
+    vocab_size: int,
+    extra_ids: Sequence[int] | None = None,
+    targets: torch.Tensor | None = None,
+    kl: bool = False,
+    at: tuple[Any, ...] = (0,),
+    remote: bool | str = False,
+    readout: Readout = LOGIT_LENS,
+    edits: Sequence[Edit] = (),
+    **trace_kwargs: Any,
+) -> torch.Tensor:
+    """The whole lens reduced inside the trace: the engine's packed result.
+
+    Args:
+        adapter: the model.
+        inputs: what ``model.trace`` takes.
+        rows: the lens rows' sites.
+        k: top-k width.
+        vocab_size: the unembedding's width.
+        extra_ids: ids tracked at every position.
+        targets: ``target_index`` of the target sets.
+        kl: also each cell's KL from the model's final output (its own last layer, read
+            as a lens row when it is one, else as the reference state).
+        at: index applied to every state read (a batch's last positions: ``(slice(None), -1)``).
+        remote: where the trace runs.
+        readout: turns each row's state into the decoder's input.
+        edits: interventions applied inside the trace.
+        **trace_kwargs: more ``model.trace`` arguments (``position_ids``).
+    """
+    final = (adapter.n_layers - 1, BLOCK_OUTPUT)
+    row = list(rows).index(final) if kl and final in rows and readout.is_identity else None
+    reduce = functools.partial(
+        _lens,
+        norm=adapter.norm(),
+        head=adapter.head(),
+        k=k,
+        vocab_size=vocab_size,
+        softcap=adapter.softcap(),
+        extra_ids=list(extra_ids) if extra_ids else None,
+        targets=targets,
+        head_weight=adapter.exact_head_weight() if kl else None,
+        reference_row=row,
+    )
+    reference = final[0] if kl and row is None else None
+    return _trace(
+        adapter,
+        inputs,
+        rows,
+        reduce,
+        at=at,
+        reference=reference,
+        remote=remote,
+        readout=readout,
+        edits=edits,
+        **trace_kwargs,
+    )
+
+
+def _normed(states: list[Any], ref: Any, norm: Any) -> torch.Tensor:
+    stacked = torch.stack([*states, *([] if ref is None else [ref])])
+    return norm(stacked)
+
+
+def capture_normed(
+    adapter: ModelAdapter,
+    inputs: Any,
+    rows: Sequence[Site],
+    *,
+    reference: int | None = None,
+    readout: Readout = LOGIT_LENS,
+    edits: Sequence[Edit] = (),
+) -> torch.Tensor:
+    """Every lens row's decoder input after the final norm, ``[R, P, d]`` (a local run's cache).
+
+    With ``reference``, that layer's own normed block output comes last as one more row.
+    """
+    reduce = functools.partial(_normed, norm=adapter.norm())
+    normed = _trace(
+        adapter, inputs, rows, reduce, reference=reference, readout=readout, edits=edits
+    )
+    return normed.detach()
+
+
+def _cell(
+    states: list[Any], ref: Any, norm: Any, head: Any, softcap: float | None, row: int, k: int
+) -> list[torch.Tensor]:
+    log_p = cell_log_probs(norm(torch.stack(states)), head, softcap)
+    top = log_p[row].topk(k).indices
+    return [top, log_p[:, top].exp().t()]
+
+
+def capture_cell(
+    adapter: ModelAdapter,
+    inputs: Any,
+    rows: Sequence[Site],
+    position: int,
+    row: int,
+    k: int,
+    *,
+    remote: bool | str = False,
+    readout: Readout = LOGIT_LENS,
+    edits: Sequence[Edit] = (),
+) -> tuple[list[int], Any]:
+    """One position's top-``k`` at lens row ``row`` and those tokens' probability at every row.
+
+    Only ``k·R`` values leave the trace (for NDIF runs, which keep no cache here).
+
+    Returns:
+        (ids sorted by probability at ``row``, float32 ``[k, R]`` numpy probabilities).
+    """
+    reduce = functools.partial(
+        _cell, norm=adapter.norm(), head=adapter.head(), softcap=adapter.softcap(), row=row, k=k
+    )
+    top, probs = _trace(
+        adapter,
+        inputs,
+        rows,
+        reduce,
+        at=(0, position),
+        remote=remote,
+        readout=readout,
+        edits=edits,
+    )
+    return top.tolist(), probs.contiguous().numpy()
+
+
+def _logits(states: list[Any], ref: Any, norm: Any, head: Any) -> list[Any]:
+    with torch.no_grad():  # the outer no_grad does not reach the trace body
+        return [head(norm(state)) for state in states]
+
+
+def capture_logits(
+    adapter: ModelAdapter, inputs: Any, rows: Sequence[Site], *, remote: bool | str = False
+) -> list[torch.Tensor]:
+    """Every lens row's full logits ``[P, V]`` (the slow reference path: L·P·V floats leave)."""
+    reduce = functools.partial(_logits, norm=adapter.norm(), head=adapter.head())
+    return list(_trace(adapter, inputs, rows, reduce, remote=remote))

@@ -1,0 +1,49 @@
+"""A checked request's lens, reduced inside one trace (here or on NDIF) and expanded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .capture import capture_lens
+from .engine import decode_lens, target_index
+from .request import LensRequest
+
+__all__ = ["run_lens"]
+
+
+def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[str, Any]:
+    """Run the engine for a checked request, inside its trace, and expand the result.
+
+    The request's targets are tracked at every position too (``extra``), so their members'
+    trajectories sit beside their summed ones.
+
+    Args:
+        request: from :func:`~logitlenskit.core.request.prepare_request`.
+        extra: token ids tracked at every position (checked, e.g. by ``check_track_ids``).
+
+    Returns:
+        :func:`~logitlenskit.core.engine.decode_lens`'s dict: per-position ``tracked`` ids
+        and ``probs`` ``[L, n]``, ``topk``/``topk_probs`` ``[L, P, k]``, ``entropy``,
+        ``lse`` and ``invalid`` ``[L, P]``.
+    """
+    packed = capture_lens(
+        request.adapter,
+        request.input_ids,
+        request.row_specs(),
+        k=request.k,
+        vocab_size=request.vocab_size,
+        extra_ids=sorted({*(extra or ()), *request.target_ids()}) or None,
+        targets=target_index(request.target_sets()) if request.targets else None,
+        kl=request.kl,
+        remote=request.remote,
+    )
+    return decode_lens(
+        packed,
+        request.n_rows,
+        request.n_positions,
+        request.k,
+        request.vocab_size,
+        n_targets=len(request.targets),
+        kl=request.kl,
+    )

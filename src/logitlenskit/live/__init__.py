@@ -1,0 +1,1 @@
+"""Live widgets: the lens widget, its sides and runs, the study widget."""

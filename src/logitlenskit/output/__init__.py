@@ -1,0 +1,4 @@
+"""Output from collected data: figures, standalone pages.
+
+Reads collection dicts and payloads; knows nothing of widgets.
+"""
