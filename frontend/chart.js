@@ -3,6 +3,7 @@
 // path's `d`, not the chart. The axes and y scale are drawn by chartaxes.js, the point
 // tooltip and the zoom drag handled by chartpointer.js.
 
+import "./chart.css";
 import { el, svg } from "./dom.js";
 import { niceCeil } from "./color.js";
 import { domain, drawXAxis, drawYAxis } from "./chartaxes.js";

@@ -2,6 +2,7 @@
 // `compare_prompt`, Python reruns side B) and the note under the chart that says what is
 // compared, or why side B cannot be shown. The explorer decodes side B and says what to show.
 
+import "./compare.css";
 import { el } from "./dom.js";
 import { sendTraits } from "./state.js";
 
