@@ -1,33 +1,25 @@
 // Wires the views to the model and to Python: decodes data, lays out columns for the
 // element's width, re-renders only what a trait change affects, and turns the views'
 // callbacks into trait patches (pins.js) and commands (channel.js). The views, where they
-// go and what each trait re-renders are declared in views.js; the chart's lines are built
-// by chartlines.js. Per-output view state (hover, open popup, the position the chart
+// go and what each trait re-renders are declared in views.js; the cells' coloring is
+// coloring.js's and the chart's lines chartlines.js's. Per-output view state (hover, open popup, the position the chart
 // follows) stays here or in the views; everything worth saving is a trait.
 
 import { decode, typed } from "./decode.js";
 import { chartColumns } from "./layout.js";
 import { sameLayers } from "./colwindow.js";
 import { Channel, onPushedTrajectories } from "./channel.js";
-import {
-  cellMetric,
-  colorFoil,
-  colorTarget,
-  intensityFn,
-  modeColor,
-  ROW_SCALED_MODES,
-} from "./color.js";
+import { colorFoil, colorTarget, ROW_SCALED_MODES } from "./color.js";
 import { State } from "./state.js";
 import { observeWidth, resizeHandles } from "./interactions.js";
-import { idsLabel, isExact, lineValues } from "./pins.js";
-import { colorScale } from "./colorbar.js";
-import { cellFacts } from "./celltip.js";
+import { isExact, lineValues } from "./pins.js";
 import { defaultLine } from "./defaultline.js";
 import { ColumnText } from "./measure.js";
 import { NO_KERNEL, runState } from "./live.js";
 import { mismatch } from "./diff.js";
 import { el } from "./dom.js";
 import { createViews, page, RENDERS } from "./views.js";
+import { cellTipLines, colorKey, paintCells } from "./coloring.js";
 import { chartLines, hoverLines, withSideB } from "./chartlines.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
@@ -299,43 +291,14 @@ export class Explorer {
     this.views.grid.setSizes(rowH, s.grid_height);
   }
 
-  /**
-   * What colors the cells besides the mode and colors: the target and foil, by ids and name.
-   * @param {Lens} lens
-   */
+  /** What colors the cells besides the mode and colors, as a key. @param {Lens} lens */
   colorKey(lens) {
-    const s = this.state.all();
-    const ids = colorTarget(s, lens.targets);
-    const foil = colorFoil(s, lens.targets);
-    const name = (/** @type {number[]} */ x) => (x.length ? idsLabel(lens, s.pins, x) : "");
-    return JSON.stringify([ids, foil, name(ids), name(foil)]);
+    return colorKey(this, lens);
   }
 
+  /** Color the cells, the color bar and the cell tooltip's context for the current mode. */
   applyColoring() {
-    const lens = this.lens;
-    if (!lens) return;
-    const s = this.state.all();
-    const mode = s.color_mode;
-    const color = modeColor(mode, s);
-    const ids = colorTarget(s, lens.targets);
-    const foil = colorFoil(s, lens.targets);
-    const rows = this.views.grid.cols.length ? this.views.grid.cols : undefined;
-    const b = this.lensB;
-    const metric = cellMetric(lens, { mode, ids, foil, rows, b });
-    this.coloredKey = this.colorKey(lens);
-    this.coloredRows = this.views.grid.cols.join();
-    this.views.grid.setColoring(intensityFn(lens, metric), color);
-    const target = ids.length ? idsLabel(lens, s.pins, ids) : "";
-    const foilText = foil.length ? idsLabel(lens, s.pins, foil) : "";
-    const unit = this.entropyUnit;
-    const labels = this.labels();
-    this.tip = { mode, ids, target, unit, metric, foil: foilText, labels, b };
-    this.views.colorbar.render(
-      colorScale(lens, mode, target, unit, { metric, foil: foilText, labels }),
-      color,
-      unit,
-    );
-    this.views.celltip.hide();
+    paintCells(this);
   }
 
   /**
@@ -343,10 +306,7 @@ export class Explorer {
    * @param {HTMLElement} cell
    */
   cellTip(cell) {
-    const lens = this.lens;
-    const at = this.views.grid.locate(cell);
-    if (!lens || !at || at.l === undefined || !this.tip) return null;
-    return cellFacts(lens, at.l, at.p, this.tip);
+    return cellTipLines(this, cell);
   }
 
   applyMetric() {
