@@ -29,10 +29,11 @@ from typing import Any
 import psutil
 import torch
 
-from logitlenskit.analyses import collect
 from logitlenskit.analyses.collect import collect_logit_lens
+from logitlenskit.core.capture import capture_lens
 from logitlenskit.core.engine import payload_bytes
 from logitlenskit.core.models import load_model
+from logitlenskit.core.options import LensOptions
 from logitlenskit.core.request import prepare_request
 
 TEXT = (
@@ -164,8 +165,11 @@ def gemm_rate() -> float:
 
 
 def our_payload(model: Any, prompt: str) -> int:
-    request = prepare_request(prompt, model, k=5, layers=None, remote=False)
-    return payload_bytes(collect.trace_lens(request))
+    request = prepare_request(prompt, model, LensOptions(k=5, remote=False))
+    packed = capture_lens(
+        request.adapter, request.input_ids, request.row_specs(), k=5, vocab_size=request.vocab_size
+    )
+    return payload_bytes(packed)
 
 
 def seed_payload(result: dict) -> int:

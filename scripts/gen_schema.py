@@ -16,8 +16,8 @@ from typing import Any
 
 import traitlets
 
-from logitlenskit.core import session
 from logitlenskit.base import ui_state, validate
+from logitlenskit.core import options, session
 from logitlenskit.live import widget
 
 TARGET = Path(__file__).resolve().parent.parent / "frontend" / "schema.js"
@@ -174,8 +174,8 @@ def render() -> str:
         "/** The deeper list a click asks Python for: as deep as the top list a run keeps per",
         "    cell (session.py), so the answer needs no pass over the unembedding. */",
         f"export const DETAIL_K = {session.DEEP_K};",
-        "/** The largest k a run takes (widget.py); the popup's 'more' asks for up to 100. */",
-        f"export const MAX_RUN_K = {widget.MAX_K};",
+        "/** The largest k a run takes (core/options.py LIMITS); the popup's 'more' asks for up to 100. */",
+        f"export const MAX_RUN_K = {options.LIMITS['k'][1]};",
         "/** The most predictions per cell data may hold (validate.py). */",
         f"export const MAX_DATA_K = {validate.MAX_K};",
         "/** The most bytes one view's data may take (validate.py). */",

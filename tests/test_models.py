@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from logitlenskit import collect_logit_lens, models
+from logitlenskit import collect_logit_lens
+from logitlenskit.core import models
 from logitlenskit.core.models import EmbeddedModel, ModelLoadError, load_model
 
 

@@ -27,6 +27,7 @@ import torch
 from ..core.capture import BLOCK_OUTPUT, capture_logits
 from ..core.engine import decode_lens, lens_reduce
 from ..core.lens import run_lens
+from ..core.options import LensOptions
 from ..core.request import (
     LensRequest,
     NonFiniteWarning,
@@ -116,9 +117,10 @@ def collect_logit_lens(
         ValueError: empty prompt, prompt longer than the context, layer out of range,
             k out of range, unknown architecture.
     """
-    request = prepare_request(
-        prompt, model, k, layers, remote, targets=targets, kl=metrics, sublayers=sublayers
+    options = LensOptions(
+        k=k, layers=layers, remote=remote, targets=targets, metrics=metrics, sublayers=sublayers
     )
+    request = prepare_request(prompt, model, options)
     _warn_if_large(request)
     lens = run_lens(request, check_track_ids(track, request.vocab_size))
     warn_non_finite(lens["invalid"].numpy(), request.layers)
@@ -209,7 +211,8 @@ def collect_logit_lens_topk_efficient(
         ``input_ids``, ``model``, ``entropy``); with ``track_across_layers`` also
         ``tracked_indices`` (per position) and ``tracked_probs`` (per position [L, n]).
     """
-    request = prepare_request(prompt, model, top_k, layers, remote, model_type, nnterp_ok=False)
+    options = LensOptions(k=top_k, layers=layers, remote=remote)
+    request = prepare_request(prompt, model, options, model_type, nnterp_ok=False)
     return _seed_result(request, run_lens(request), track_across_layers)
 
 
@@ -228,7 +231,8 @@ def collect_logit_lens_topk(
     L·P·V floats out of the trace (hundreds of MB for big models); use it to cross-check,
     not for NDIF work. The reduction is the same engine, run on the client.
     """
-    request = prepare_request(prompt, model, top_k, layers, remote, model_type, nnterp_ok=False)
+    options = LensOptions(k=top_k, layers=layers, remote=remote)
+    request = prepare_request(prompt, model, options, model_type, nnterp_ok=False)
     rows = [(layer, BLOCK_OUTPUT) for layer in request.layers]
     logits = capture_logits(request.adapter, request.input_ids, rows, remote=request.remote)
     packed = lens_reduce(logits, None, None, request.k, request.vocab_size, logit_softcap(model))

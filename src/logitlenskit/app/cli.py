@@ -168,7 +168,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     Exits through ``parser.error`` (status 2) with one message naming the argument.
     """
     from ..base.files import check_output_path
-    from ..base.validate import MAX_K, check_text
+    from ..base.validate import check_text
+    from ..core.options import LIMITS
 
     if not args.prompt.strip():
         parser.error("the prompt is empty: give some text to analyse")
@@ -178,9 +179,10 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
                 check_text(text, name)
         except ValueError as exc:
             parser.error(f"{exc} (a byte that is not UTF-8 in the command line?)")
-    if not 1 <= args.k <= MAX_K:
+    low, high = LIMITS["k"]
+    if not low <= args.k <= high:
         parser.error(
-            f"argument -k: got {args.k}; ask for 1 to {MAX_K} predictions per cell, e.g. -k 5"
+            f"argument -k: got {args.k}; ask for {low} to {high} predictions per cell, e.g. -k 5"
         )
     outputs = [
         (name, path)

@@ -37,6 +37,8 @@ def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[s
         targets=target_index(request.target_sets()) if request.targets else None,
         kl=request.kl,
         remote=request.remote,
+        readout=request.readout,
+        edits=request.edits,
     )
     return decode_lens(
         packed,

@@ -24,8 +24,10 @@ import numpy as np
 from ..base.validate import as_int, check_text
 from .adapter import ModelAdapter
 from .architectures import Accessor, get_model_config, hf_config, resolve_accessor
-from .capture import AFTER_ATTENTION, BLOCK_OUTPUT
+from .capture import AFTER_ATTENTION, BLOCK_OUTPUT, Edit
 from .chat import chat_prompt_ids
+from .options import LensOptions, Remote, check_k, check_layers, check_remote
+from .readout import LOGIT_LENS, Readout
 from .targets import Target, resolve_targets
 
 __all__ = [
@@ -54,7 +56,6 @@ __all__ = [
 
 #: Where a run goes: True (NDIF), "local" (nnsight's NDIF simulation), False (here) or None
 #: (here, unless the model was made for NDIF).
-Remote = bool | str | None
 
 
 class NonFiniteWarning(RuntimeWarning):
@@ -86,6 +87,8 @@ class LensRequest:
             residual stream after the layer's attention, before its MLP) or
             ``BLOCK_OUTPUT`` (after the whole layer); None when every row is a block output.
         mid: the decoder-layer submodule whose input is the after-attention residual.
+        readout: how a row's state becomes the decoder's input (:mod:`.readout`).
+        edits: interventions applied inside the trace (:class:`~.capture.Edit`).
     """
 
     model: Any
@@ -102,6 +105,8 @@ class LensRequest:
     position_kinds: tuple[int, ...] | None = None
     row_kinds: tuple[int, ...] | None = None
     mid: str | None = None
+    readout: Readout = LOGIT_LENS
+    edits: tuple[Edit, ...] = ()
 
     @property
     def adapter(self) -> ModelAdapter:
@@ -150,35 +155,22 @@ class LensRequest:
 def prepare_request(
     prompt: Any,
     model: Any,
-    k: Any,
-    layers: Sequence[int] | None,
-    remote: Remote,
+    options: LensOptions,
     model_type: str | None = None,
     nnterp_ok: bool = True,
-    targets: Any = None,
-    kl: bool = False,
-    chat: bool = False,
-    sublayers: bool = False,
 ) -> LensRequest:
     """Check a lens request against ``model`` (see ``collect_logit_lens`` for the rules).
 
     Args:
         prompt: the text.
         model: the nnsight model, with a tokenizer.
-        k: top-k width.
-        layers: layer numbers (negative from the end), or ``None`` for all.
-        remote: see :data:`Remote`.
+        options: the run's options (checked already where they are model-free).
         model_type: a ``MODEL_CONFIGS`` key or alias; ``None`` detects it.
         nnterp_ok: use nnterp's standard names when the model has them (the seed
             ``LanguageModel`` API passes False and always uses the registry).
-        targets: what :func:`~logitlenskit.targets.resolve_targets` accepts, or None.
-        kl: also compute every cell's KL divergence from the final output.
-        chat: wrap the prompt in the tokenizer's chat template as a user message.
-        sublayers: two lens rows per layer: after its attention, then after the layer.
 
     Returns:
-        The checked request. With ``remote`` set, the engine's modules are also registered
-        to travel with the request by value (NDIF servers cannot import logitlenskit).
+        The checked request.
 
     Raises:
         TypeError: not an nnsight model, no tokenizer, or an argument of the wrong type.
@@ -189,31 +181,32 @@ def prepare_request(
     architecture = get_model_config(model, model_type) if use_registry else None
     size = vocab_size(model)
     ids, kinds = encode_prompt(prompt, tokenizer, model), None
-    if chat:
+    if options.chat:
         ids, kinds = chat_prompt_ids(tokenizer, prompt)
-    numbers = layer_numbers(layers, layer_count(model, architecture))
+    numbers = layer_numbers(options.layer_list(), layer_count(model, architecture))
     mid, row_kinds = None, None
-    if sublayers:
+    if options.sublayers:
         mid = _mid_accessor(model, model_type)
         numbers = [n for n in numbers for _ in (AFTER_ATTENTION, BLOCK_OUTPUT)]
         row_kinds = (AFTER_ATTENTION, BLOCK_OUTPUT) * (len(numbers) // 2)
-    request = LensRequest(
+    return LensRequest(
         model=model,
         tokenizer=tokenizer,
         architecture=architecture,
         prompt=prompt,
         input_ids=ids,
         layers=numbers,
-        k=_check_k(k, size),
+        k=check_k(options.k, size),
         vocab_size=size,
-        remote=_resolve_remote(remote, model),
-        targets=tuple(resolve_targets(targets, tokenizer, size)),
-        kl=bool(kl),
+        remote=_resolve_remote(options.remote, model),
+        targets=tuple(resolve_targets(options.targets, tokenizer, size)),
+        kl=options.metrics,
         position_kinds=None if kinds is None else tuple(kinds),
         row_kinds=row_kinds,
         mid=mid,
+        readout=options.readout,
+        edits=options.edits,
     )
-    return request
 
 
 # ---------------------------------------------------------------- checks
@@ -306,16 +299,8 @@ def layer_numbers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
     """The non-negative model layer number of each requested lens row (None: all)."""
     if layers is None:
         return list(range(n_layers))
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layers must be a list of ints, got {type(layers).__name__}")
-    asked = list(layers)
-    if not asked:
-        raise ValueError("layers is empty: pass None for all layers or some layer indices")
     out = []
-    for layer in asked:
-        index = as_int(layer)
-        if index is None:
-            raise TypeError(f"layer indices must be ints, got {layer!r}")
+    for index in check_layers(layers):
         if not -n_layers <= index < n_layers:
             raise ValueError(
                 f"layer {index} is out of range: the model has {n_layers} layers, so "
@@ -325,27 +310,12 @@ def layer_numbers(layers: Sequence[int] | None, n_layers: int) -> list[int]:
     return out
 
 
-def _check_k(k: Any, vocab_size: int) -> int:
-    value = as_int(k)
-    if value is None:
-        raise TypeError(f"k must be an int, got {type(k).__name__}")
-    if not 1 <= value <= vocab_size:
-        raise ValueError(
-            f"k={value} is out of range: it must be between 1 and the vocabulary size {vocab_size}"
-        )
-    return value
-
-
 def _resolve_remote(remote: Remote, model: Any) -> bool | str:
     if remote is None:
         # A model whose weights were never loaded here (nnsight's meta model, e.g.
         # StandardizedTransformer(name, remote=True)) was made for NDIF.
         return not getattr(model, "dispatched", True)
-    if remote is True or remote is False or remote == "local":
-        return remote
-    raise ValueError(
-        f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, got {remote!r}"
-    )
+    return check_remote(remote)
 
 
 def remote_target(remote: Remote, model: Any) -> bool | str:

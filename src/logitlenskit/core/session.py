@@ -28,6 +28,7 @@ from .capture import capture_cell, capture_normed
 from .engine import cell_log_probs, decode_lens, lens_reduce, target_index, token_log_probs
 from .lens import run_lens
 from .locks import model_lock
+from .options import LensOptions
 from .request import (
     LensRequest,
     Remote,
@@ -48,6 +49,7 @@ __all__ = [
     "LensRun",
     "append_position",
     "detail",
+    "run_options",
     "start_run",
     "track",
     "trajectories",
@@ -187,7 +189,14 @@ def _capture_normed(request: LensRequest) -> tuple[torch.Tensor, int | torch.Ten
     rows = request.row_specs()
     final = request.final_row()
     reference = request.final_layer if request.kl and final is None else None
-    normed = capture_normed(request.adapter, request.input_ids, rows, reference=reference)
+    normed = capture_normed(
+        request.adapter,
+        request.input_ids,
+        rows,
+        reference=reference,
+        readout=request.readout,
+        edits=request.edits,
+    )
     if reference is not None:
         return normed[:-1], normed[-1]
     return normed, final if request.kl else None
@@ -231,20 +240,34 @@ def start_run(
         Cancelled: the control abandoned the run.
         ValueError, TypeError: bad arguments (see ``collect_logit_lens``).
     """
-    request = prepare_request(
-        prompt,
-        model,
-        k,
-        layers,
-        remote,
+    options = LensOptions(
+        k=k,
+        layers=layers,
+        remote=remote,
         targets=targets,
-        kl=metrics,
+        metrics=metrics,
         chat=chat,
         sublayers=sublayers,
     )
-    extra = check_track_ids(extra, request.vocab_size)
-    run = _run(request, extra, control or Control(), on_partial)
-    warn_non_finite(run.status == INVALID, request.layers, stacklevel=3)
+    return run_options(model, prompt, options, extra, control, on_partial)
+
+
+def run_options(
+    model: Any,
+    prompt: str,
+    options: LensOptions,
+    extra: Sequence[int] = (),
+    control: Control | None = None,
+    on_partial: Callable[[LensRun], None] | None = None,
+) -> LensRun:
+    """:func:`start_run` for options checked already (the widget's sides carry them).
+
+    ``extra`` (pins) joins ``options.track``: ids tracked at every position.
+    """
+    request = prepare_request(prompt, model, options)
+    tracked = check_track_ids([*options.track, *extra], request.vocab_size)
+    run = _run(request, tracked, control or Control(), on_partial)
+    warn_non_finite(run.status == INVALID, request.layers, stacklevel=4)
     return run
 
 
@@ -592,4 +615,6 @@ def detail(run: LensRun, layer_index: int, position: int, k: int) -> tuple[list[
         layer_index,
         k,
         remote=request.remote,
+        readout=request.readout,
+        edits=request.edits,
     )

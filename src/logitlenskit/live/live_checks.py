@@ -21,14 +21,10 @@ from ..base.validate import as_int
 from ..core.request import is_nnterp, layer_count, layer_numbers, vocab_size
 
 __all__ = [
-    "MAX_K",
     "MAX_SEED",
     "RefusedTypeError",
     "RefusedValueError",
     "RefusingWidget",
-    "check_k",
-    "check_layers",
-    "check_remote",
     "check_seed",
     "check_selection",
     "lens_row",
@@ -37,7 +33,6 @@ __all__ = [
 ]
 
 #: Largest grid top-k: every cell sends k ids and probabilities, and the browser keeps them.
-MAX_K = 200
 #: Largest sampling seed (numpy's and torch's generators both take 0..2**32 - 1).
 MAX_SEED = 2**32 - 1
 
@@ -158,44 +153,6 @@ def check_seed(seed: Any) -> int | None:
     if number is None or not 0 <= number <= MAX_SEED:
         raise ValueError(f"seed must be None or a whole number from 0 to {MAX_SEED}, got {seed!r}")
     return number
-
-
-def check_k(k: Any) -> int:
-    """The grid's top-k: an int in 1..MAX_K."""
-    value = as_int(k)
-    if value is None:
-        raise TypeError(f"k must be an int (e.g. k=5), got {type(k).__name__}")
-    if not 1 <= value <= MAX_K:
-        raise ValueError(
-            f"k={value} is out of range: use 1..{MAX_K} (the popup's 'more' "
-            "shows up to 100 tokens of any cell without a larger k)"
-        )
-    return value
-
-
-def check_layers(layers: Any) -> list[int] | None:
-    """Layer indices (ints, not empty), or None for all; the range is the model's rule."""
-    if layers is None:
-        return None
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layers must be a list of ints or None, got {type(layers).__name__}")
-    out = []
-    for layer in layers:
-        if as_int(layer) is None:
-            raise TypeError(f"layer indices must be ints, got {layer!r}")
-        out.append(as_int(layer))
-    if not out:
-        raise ValueError("layers is empty: pass None for all layers or some layer indices")
-    return out
-
-
-def check_remote(remote: Any) -> bool | str | None:
-    """True (NDIF), 'local' (its simulation), False or None."""
-    if remote is None or remote is True or remote is False or remote == "local":
-        return remote
-    raise ValueError(
-        f"remote must be True (NDIF), 'local' (NDIF simulation), False or None, got {remote!r}"
-    )
 
 
 def lens_row(layers: Sequence[int], msg: Mapping[str, Any]) -> int:
