@@ -24,6 +24,9 @@ from ..base.formats import to_js_format, to_widget_payload, widget_payload
 from ..base.ui_state import UIStateTraits
 from ..base.validate import as_int, check_text
 from ..core import request, session
+from ..core.options import check_k as _check_k
+from ..core.options import check_layers as _check_layers
+from ..core.options import check_remote as _check_remote
 from ..core.request import (
     check_track_ids,
     large_run,
@@ -39,7 +42,6 @@ from ..output.page import page_html
 from .callbacks import CallbackOutput
 from .compare import CompareSide, check_same_tokenizer
 from .live_checks import (
-    MAX_K,  # noqa: F401 (scripts/gen_schema.py reads widget.MAX_K)
     RefusedValueError,
     RefusingWidget,
     check_model_layers,
@@ -49,9 +51,6 @@ from .live_checks import (
     lens_row,
     refusing,
 )
-from .live_checks import check_k as _check_k
-from .live_checks import check_layers as _check_layers
-from .live_checks import check_remote as _check_remote
 
 log = logging.getLogger(__name__)
 
