@@ -6,7 +6,8 @@ sides'), one color bar beside them, and the chart with every line on both sides:
 as in a one-sided figure, side B's dashed (``6 3``, as the widget draws them), each named by
 its side. Positions are aligned by index, so a line at a position side B lacks has no
 side-B twin. Side B's SVG groups are ``llk-cellb-<layer>-<position>`` and
-``llk-inputb-<position>``. The drawing parts are figure.py's.
+``llk-inputb-<position>``. The drawing parts are the one-sided figure's (figure_grid.py,
+figure_chart.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .figure import (
+from .figure import MAX_CELLS
+from .figure_chart import _chart_lines, _draw_chart, _Line, _values
+from .figure_colors import _color_label, _intensity, _nice_ceil, _rule
+from .figure_data import _from_payload, _Lens
+from .figure_grid import _bar_ticks, _draw_colorbar, _draw_grid, _draw_title
+from .figure_layout import (
     _BOTTOM_H,
     _CELL_PT,
     _COL_W,
@@ -28,29 +34,11 @@ from .figure import (
     _MIN_GRID_W,
     _RIGHT_W,
     _ROW_H,
-    DIVERGING_COLOR_MODES,
-    MAX_CELLS,
     _Box,
-    _chart_lines,
-    _color_label,
-    _decode,
-    _draw_chart,
-    _draw_colorbar,
-    _draw_grid,
-    _draw_title,
-    _fit,
-    _intensity,
-    _Lens,
-    _Line,
-    _nice_ceil,
     _quarters,
-    _rank_ticks,
-    _rc,
-    _title,
-    _values,
     _zoom_columns,
-    visible,
 )
+from .figure_text import _fit, _rc, _title, visible
 
 __all__ = ["diff_figure"]
 
@@ -105,8 +93,7 @@ def diff_figure(lens_a: _Lens, state: Any, colors: dict[str, str]) -> Figure:
         for name, y in zip(names, name_ys, strict=True):
             fig.text(box_a.grid[0], y, name, color=colors["fg"], fontsize=_LABEL_PT + 1,
                      fontweight="bold", ha="left", va="center")  # fmt: skip
-        bar_pt = box_a.colorbar[3] * fig.get_figheight() * 72
-        ticks = _rank_ticks(max_rank, bar_pt) if state.color_mode == "rank" else None
+        ticks = _bar_ticks(fig, box_a, state, max_rank)
         _draw_colorbar(fig, box_a, meshes[0], _color_label(lens_a, state), colors, ticks)
         lines = _both_sides_lines(lens_a, lens_b, state, state.compare_labels)
         _draw_chart(fig, box_a, lens_a, state, columns, colors, lines)
@@ -118,7 +105,7 @@ def _side_b(payload: dict[str, Any], lens_a: _Lens) -> _Lens:
         raise ValueError(
             "figures need side B as a collection or a version-3 payload, not seed V2 JSON"
         )
-    lens_b = _decode(payload)
+    lens_b = _from_payload(payload)
     if lens_b.layers != lens_a.layers:
         raise ValueError(
             f"side B has layers {lens_b.layers}, side A {lens_a.layers}: a diff's figure "
@@ -140,12 +127,12 @@ def _names(state: Any) -> list[str]:
 
 def _shared_bound(lens_a, lens_b, state, columns, max_rank) -> float | None:
     """The color bound of both sides' shown cells, where the mode scales to the data."""
-    mode = state.color_mode
-    if mode not in ("entropy", "kl", *DIVERGING_COLOR_MODES):
+    scale = _rule(state).scale
+    if scale not in ("data", "diverging"):
         return None
     shown = [_intensity(lens, state, max_rank) for lens in (lens_a, lens_b)]
     values = np.concatenate([v[columns].ravel() for v in shown if v is not None] or [[]])
-    if mode in ("entropy", "kl"):
+    if scale == "data":
         return float(np.nanmax(values, initial=0.0)) or None
     finite = np.abs(values[np.isfinite(values)])
     return _nice_ceil(float(finite.max(initial=0.0)))
