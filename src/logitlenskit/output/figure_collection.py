@@ -3,8 +3,8 @@
 A figure of a collection dict (``collect_logit_lens``'s, docs/data-format.md §1) reads the
 dict's own numpy arrays. They are checked as the widget checks its data (``formats``'s
 shape checks, then ``validate_payload``'s value rules over zero-copy views of the same
-arrays), so data the widget refuses is refused here too, with the same message, and no
-bytes are made for a payload nobody will send.
+arrays), so data the widget refuses is refused here too, with the same message, and the
+grid's arrays are never packed into bytes for a payload nobody will send.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def checked_collection(data: Mapping[str, Any]) -> Collection:
             value that breaks docs/data-format.md, e.g. a NaN probability).
     """
     n_layers, n_pos, _ = formats._check_collection(data)
-    topk = formats._ids(data["topk"], "topk").astype(np.int32)
+    ids = formats._ids(data["topk"], "topk")
+    topk = ids.astype(np.int32)
     tracked, trajectories = formats._sorted_tracking(data)  # ids sorted, [n, L] each
     status = formats._cell_status(data, n_layers, n_pos)
     entropy = _optional(data, "entropy", (n_layers, n_pos))
@@ -64,7 +65,7 @@ def checked_collection(data: Mapping[str, Any]) -> Collection:
         num_layers=None,
         vocab={},
         topk=topk,
-        topk_probs=formats._topk_probs(data, topk).astype(np.float32, copy=False),
+        topk_probs=formats._topk_probs(data, ids),
         tracked=tracked,
         probs=[t.T for t in trajectories],
         entropy=entropy,
@@ -151,6 +152,8 @@ def _views(
         payload["targets"] = out.targets
         payload["target_logprobs"] = view(out.target_logprobs, np.float32)
         payload["target_ranks"] = view(out.target_ranks, np.int32)
-    if data.get("row_kinds") is not None:
-        payload["row_kinds"] = formats._ints(data["row_kinds"], "row_kinds")
+    if data.get("input_ids") is not None:
+        payload["input_ids"] = formats._ints(data["input_ids"], "input_ids")
+    # [P] or one per row: small enough to pack, and packed as the widget packs them.
+    payload.update(formats._generation_fields(data, len(out.input)))
     return payload
