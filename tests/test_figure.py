@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from logitlenskit.output.figure import figure_bytes, lens_figure, visible
 from logitlenskit.live.widget import LogitLensWidget
+from logitlenskit.output.figure import figure_bytes, lens_figure, visible
 
 pytestmark = pytest.mark.slow
 
