@@ -31,10 +31,10 @@ import torch
 
 from logitlenskit.analyses.collect import collect_logit_lens
 from logitlenskit.core.capture import capture_lens
-from logitlenskit.core.engine import payload_bytes
 from logitlenskit.core.models import load_model
 from logitlenskit.core.options import LensOptions
 from logitlenskit.core.request import prepare_request
+from logitlenskit.core.wire import payload_bytes
 
 TEXT = (
     "The history of the city goes back two thousand years, to a small settlement on the "

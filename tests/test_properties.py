@@ -19,14 +19,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from fake_lens import collection
-from logitlenskit.core.engine import (
-    CODE_LINEAR,
-    code_error_bound,
-    decode_probs,
-    encode_probs,
-)
 from logitlenskit.base.formats import to_widget_payload
 from logitlenskit.base.validate import InvalidDataError, validate_payload, validate_v2
+from logitlenskit.core.engine import CODE_LINEAR, encode_probs
+from logitlenskit.core.wire import code_error_bound, decode_probs
 
 PROPERTY = settings(
     max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]

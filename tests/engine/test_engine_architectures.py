@@ -16,6 +16,7 @@ import torch
 import transformers as tf
 from nnsight import LanguageModel
 
+from logitlenskit.analyses.collect import collect_logit_lens, collect_logit_lens_topk_efficient
 from logitlenskit.core.architectures import (
     MODEL_ALIASES,
     MODEL_CONFIGS,
@@ -24,7 +25,6 @@ from logitlenskit.core.architectures import (
     get_model_config,
     resolve_accessor,
 )
-from logitlenskit.analyses.collect import collect_logit_lens, collect_logit_lens_topk_efficient
 
 VOCAB = 49152  # the SmolLM2 tokenizer's, reused by every tiny model
 SMALL = dict(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from logitlenskit.core.engine import decode_probs, encode_probs
+from logitlenskit.core.engine import encode_probs
+from logitlenskit.core.wire import decode_probs
 
 
 def _roundtrip(p: np.ndarray) -> np.ndarray:

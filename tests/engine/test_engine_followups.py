@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from logitlenskit.core import session
 from logitlenskit.analyses.collect import NonFiniteWarning, collect_logit_lens
 from logitlenskit.base.formats import to_js_format, to_widget_payload
+from logitlenskit.core import session
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from logitlenskit.analyses.collect import collect_logit_lens
-from logitlenskit.core.engine import decode_lens, lens_reduce, target_index
+from logitlenskit.core.engine import lens_reduce, target_index
 from logitlenskit.core.session import start_run
+from logitlenskit.core.wire import decode_lens
 
 pytestmark = pytest.mark.slow
 

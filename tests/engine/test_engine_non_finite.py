@@ -20,10 +20,10 @@ from logitlenskit import (
     collect_logit_lens,
     collect_study,
 )
-from logitlenskit.base.formats import to_widget_payload
 from logitlenskit.analyses.generation import NonFiniteOutputError, generate
-from logitlenskit.core.session import start_run
+from logitlenskit.base.formats import to_widget_payload
 from logitlenskit.base.validate import validate_payload
+from logitlenskit.core.session import start_run
 from overflow import POISONED, overflow_hook, overflowed_collection
 
 pytestmark = pytest.mark.slow

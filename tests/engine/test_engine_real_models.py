@@ -108,7 +108,8 @@ def test_engine_keeps_colliding_ids_apart(smollm2):
     tok = smollm2.tokenizer
     frags = [i for i in range(tok.vocab_size) if tok.decode([i]) == "\ufffd"][:2]
     assert len(frags) == 2
-    from logitlenskit.core.engine import decode_lens, lens_reduce
+    from logitlenskit.core.engine import lens_reduce
+    from logitlenskit.core.wire import decode_lens
 
     W = smollm2._model.lm_head.weight.detach()
     h = (W[frags[0]] * 3 + W[frags[1]] * 2.9)[None]  # both far ahead of the rest

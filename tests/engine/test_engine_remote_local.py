@@ -14,7 +14,8 @@ from logitlenskit.analyses.collect import (
     collect_logit_lens_topk_efficient,
     decode_tracked_tokens,
 )
-from logitlenskit.core.engine import decode_lens, lens_reduce
+from logitlenskit.core.engine import lens_reduce
+from logitlenskit.core.wire import decode_lens
 
 PROMPT = "The capital of France is Paris, and 東京 is 🍕"
 

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from ..core.capture import BLOCK_OUTPUT, capture_logits
-from ..core.engine import decode_lens, lens_reduce
+from ..core.engine import lens_reduce
 from ..core.lens import run_lens
 from ..core.options import LensOptions
 from ..core.request import (
@@ -41,6 +41,7 @@ from ..core.request import (
     token_strings,
     warn_non_finite,
 )
+from ..core.wire import decode_lens
 
 __all__ = [
     "NonFiniteWarning",

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..core.chat import PROMPT, TEMPLATE, chat_prompt_ids, has_chat_template
-from ..core.engine import decode_lens, lens_reduce, target_index
+from ..core.engine import lens_reduce, target_index
 from ..core.locks import model_lock
 from ..core.request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, logit_softcap
 from ..core.session import (
@@ -36,6 +36,7 @@ from ..core.session import (
     LensRun,
     append_position,
 )
+from ..core.wire import decode_lens
 
 __all__ = [
     "GENERATED",

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .capture import capture_lens
-from .engine import decode_lens, target_index
+from .engine import target_index
 from .request import LensRequest
+from .wire import decode_lens
 
 __all__ = ["run_lens"]
 
@@ -23,7 +24,7 @@ def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[s
         extra: token ids tracked at every position (checked, e.g. by ``check_track_ids``).
 
     Returns:
-        :func:`~logitlenskit.core.engine.decode_lens`'s dict: per-position ``tracked`` ids
+        :func:`~logitlenskit.core.wire.decode_lens`'s dict: per-position ``tracked`` ids
         and ``probs`` ``[L, n]``, ``topk``/``topk_probs`` ``[L, P, k]``, ``entropy``,
         ``lse`` and ``invalid`` ``[L, P]``.
     """

@@ -1,7 +1,7 @@
 """One computation at a time per model; the newest request wins.
 
 A widget submits work (a new prompt, a tracked token) as a *job*: a function of a
-:class:`~logitlenskit.session.Control`. :class:`Runner` guarantees, per widget:
+:class:`~logitlenskit.core.run.Control`. :class:`Runner` guarantees, per widget:
 
 * jobs on one model never overlap (a lock per model, shared by every widget on it), so
   nnsight never sees two traces at once, whatever threads the requests come from;
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .locks import model_lock
-from .session import Cancelled, Control
+from .run import Cancelled, Control
 
 __all__ = ["Runner", "model_lock"]
 

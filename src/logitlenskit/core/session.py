@@ -15,7 +15,6 @@ first the ones in view, and each block is handed to ``on_partial`` as soon as it
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -25,7 +24,7 @@ import torch
 
 from .architectures import hf_config
 from .capture import capture_cell, capture_normed
-from .engine import cell_log_probs, decode_lens, lens_reduce, target_index, token_log_probs
+from .engine import cell_log_probs, lens_reduce, target_index, token_log_probs
 from .lens import run_lens
 from .locks import model_lock
 from .options import LensOptions
@@ -33,17 +32,33 @@ from .request import (
     LensRequest,
     Remote,
     check_track_ids,
-    layer_count,
     logit_softcap,
-    model_name,
     prepare_request,
-    token_strings,
     warn_non_finite,
 )
+from .run import (
+    CACHE_BYTES,
+    DEEP_K,
+    INVALID,
+    OK,
+    PENDING,
+    Cancelled,
+    Control,
+    LensRun,
+    add_vocab,
+    append_position,
+    empty_run,
+    fill,
+)
+from .wire import decode_lens
 
+# The run types live in .run; they are named here too because callers get them from here.
 __all__ = [
     "CACHE_BYTES",
     "DEEP_K",
+    "INVALID",
+    "OK",
+    "PENDING",
     "Cancelled",
     "Control",
     "LensRun",
@@ -55,106 +70,12 @@ __all__ = [
     "trajectories",
 ]
 
-#: Largest hidden-state cache a local run keeps for instant follow-ups (float32 bytes).
-CACHE_BYTES = 1 << 30
-#: Each cell's top list a local run keeps, as deep as the popup's first deeper list, so a
-#: click needs a few dot products instead of a pass over the whole unembedding.
-DEEP_K = 20
 #: Positions reduced first (the grid's first screen) and per later block, for long prompts.
 FIRST_BLOCK = 64
 BLOCK = 256
 #: Most cells reduced between two stop checks, so Stop or ``close()`` takes effect within a
 #: fraction of a second even in a block of all layers (a block is still shown at once).
 CHECK_CELLS = 512
-#: Cell status codes, as in docs/live-loop.md.
-OK, INVALID, PENDING = 0, 1, 2
-
-_run_ids = itertools.count(1)
-
-
-class Cancelled(Exception):  # noqa: N818 (a signal, not an error: nothing failed)
-    """The run was abandoned (Stop, or a newer request); its result must not be shown."""
-
-
-class Control:
-    """What a run reports to, and how it is stopped; the default does nothing."""
-
-    def check(self) -> None:
-        """Raise :class:`Cancelled` if the run was abandoned."""
-
-    def progress(self, fraction: float, status: str) -> None:
-        """Report ``fraction`` (0..1, or -1 when unknown) done and what is happening."""
-
-
-@dataclasses.dataclass
-class LensRun:
-    """One collection and its follow-up cache.
-
-    Attributes:
-        run_id: identifies the run; extending it (track) keeps the id.
-        request: what was asked (model, prompt, input ids, layers, k, remote), checked;
-            ``model``, ``prompt``, ``input_ids``, ``layers``, ``k`` and ``remote`` read it.
-        result: the collection dict of docs/data-format.md §1 (``tracked``/``probs`` as
-            numpy arrays per position).
-        status: ``[L, P]`` uint8 cell status (0 ok, 1 invalid, 2 pending).
-        lse: ``[L, P]`` log-sum-exp of each cell's logits (NaN where pending).
-        normed: final-normed hidden states ``[L, P, d]`` (local runs within
-            :data:`CACHE_BYTES`), else None.
-        extra: ids tracked at every position.
-        deep_ids: ``[L, P, DEEP_K]`` int32 top ids of each cell, best first (-1 where not
-            computed: pending cells, NDIF runs).
-    """
-
-    run_id: int
-    request: LensRequest
-    result: dict[str, Any]
-    status: np.ndarray
-    lse: np.ndarray
-    normed: torch.Tensor | None
-    extra: list[int]
-    deep_ids: np.ndarray
-
-    @property
-    def model(self) -> Any:
-        """The model it ran on."""
-        return self.request.model
-
-    @property
-    def prompt(self) -> str:
-        """The text."""
-        return self.request.prompt
-
-    @property
-    def input_ids(self) -> list[int]:
-        """Its token ids, one per position."""
-        return self.request.input_ids
-
-    @property
-    def layers(self) -> list[int]:
-        """The model layer number of each lens row."""
-        return self.request.layers
-
-    @property
-    def k(self) -> int:
-        """Top-k width."""
-        return self.request.k
-
-    @property
-    def remote(self) -> bool | str:
-        """Where it ran (False, True or "local")."""
-        return self.request.remote
-
-    @property
-    def complete(self) -> bool:
-        """Every cell is computed (none pending)."""
-        return not (self.status == PENDING).any()
-
-    def payload_source(self) -> dict[str, Any]:
-        """The collection dict with its cell status, ready for ``to_widget_payload``."""
-        return {**self.result, "cell_status": self.status}
-
-
-# ---------------------------------------------------------------- model access
 
 
 @contextlib.contextmanager
@@ -296,7 +217,7 @@ def _local_run(
     adapter = request.adapter
     with _forward_progress(adapter.layer_modules(), control, 0.5 if n_pos > 1 else 0.9):
         normed, reference = _capture_normed(request)
-    run = _empty_run(request, extra)
+    run = empty_run(request, extra)
     head, softcap = adapter.head_module(), adapter.softcap()
     targets = target_index(request.target_sets()) if request.targets else None
     weight = head.weight if request.kl and head.bias is None else None
@@ -332,7 +253,7 @@ def _local_run(
                 request.kl,
                 deep_k,
             )
-            _fill(run, c, lens)
+            fill(run, c, lens)
         if on_partial is not None and len(bounds) > 1 and b < n_pos:
             on_partial(run)
     run.normed = normed if cache_bytes <= CACHE_BYTES else None
@@ -352,122 +273,14 @@ def _blocks(n_pos: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
-def _empty_run(request: LensRequest, extra: list[int]) -> LensRun:
-    """A run whose cells are all pending, with placeholders that keep the format valid."""
-    n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
-    tokenizer = request.tokenizer
-    result = {
-        "model": model_name(request.model),
-        "input": token_strings(tokenizer, request.input_ids),
-        "input_ids": list(request.input_ids),
-        "layers": list(request.layers),
-        "topk": np.zeros((n_rows, n_pos, k), np.int32),
-        "topk_probs": np.zeros((n_rows, n_pos, k), np.float32),
-        "tracked": [np.zeros(1, np.int32) for _ in range(n_pos)],
-        "probs": [np.zeros((n_rows, 1), np.float32) for _ in range(n_pos)],
-        "entropy": np.zeros((n_rows, n_pos), np.float32),
-        "vocab": {0: token_strings(tokenizer, [0])[0]},
-        "num_layers": layer_count(request.model, request.architecture),
-    }
-    n_t = len(request.targets)
-    if n_t:
-        result["targets"] = [t.as_dict() for t in request.targets]
-        result["target_logprobs"] = np.full((n_t, n_rows, n_pos), np.nan, np.float32)
-        result["target_ranks"] = np.zeros((n_t, n_rows, n_pos), np.int32)
-    if request.kl:
-        result["kl"] = np.full((n_rows, n_pos), np.nan, np.float32)
-        result["kl_undefined"] = np.zeros(n_pos, bool)
-    if request.position_kinds is not None:
-        result["position_kinds"] = np.asarray(request.position_kinds, np.uint8)
-    if request.row_kinds is not None:
-        result["row_kinds"] = list(request.row_kinds)
-    return LensRun(
-        run_id=next(_run_ids),
-        request=request,
-        result=result,
-        status=np.full((n_rows, n_pos), PENDING, np.uint8),
-        lse=np.full((n_rows, n_pos), np.nan, np.float32),
-        normed=None,
-        extra=list(extra),
-        deep_ids=np.full((n_rows, n_pos, DEEP_K), -1, np.int32),
-    )
-
-
-def _fill(run: LensRun, a: int, lens: dict[str, Any]) -> None:
-    """Write a decoded block of positions ``a..`` into the run."""
-    r = run.result
-    b = a + lens["topk"].shape[1]
-    r["topk"][:, a:b] = lens["topk"].numpy()
-    r["topk_probs"][:, a:b] = lens["topk_probs"].numpy()
-    r["entropy"][:, a:b] = lens["entropy"].numpy()
-    r["tracked"][a:b] = [t.numpy() for t in lens["tracked"]]
-    r["probs"][a:b] = [p.numpy() for p in lens["probs"]]
-    for name in ("target_logprobs", "target_ranks"):
-        if name in lens:
-            r[name][:, :, a:b] = lens[name].numpy()
-    if "kl" in lens:
-        r["kl"][:, a:b] = lens["kl"].numpy()
-        r["kl_undefined"][a:b] = lens["kl_undefined"].numpy()
-    run.lse[:, a:b] = lens["lse"].numpy()
-    if "deep_ids" in lens:
-        deep = lens["deep_ids"].numpy()
-        run.deep_ids[:, a:b, : deep.shape[2]] = deep
-    run.status[:, a:b] = np.where(lens["invalid"].numpy(), INVALID, OK)
-    _add_vocab(r, run.request.tokenizer, np.concatenate([t.numpy() for t in lens["tracked"]]))
-    r["invalid"] = torch.from_numpy(run.status == INVALID)
-
-
-def append_position(run: LensRun, lens: dict[str, Any], token: int, normed: torch.Tensor) -> None:
-    """Add one position (a generated token) with its decoded lens to the end of ``run``.
-
-    Args:
-        run: the run; its request's input ids grow by ``token``.
-        lens: :func:`~logitlenskit.engine.decode_lens` of that one position.
-        token: the position's token id.
-        normed: its final-normed hidden states ``[L, d]``, for the follow-up cache.
-    """
-    r = run.result
-    for name in ("topk", "topk_probs", "entropy", "kl", "kl_undefined"):
-        if name in r:
-            axis = 0 if name == "kl_undefined" else 1  # [P] flags, the rest [L, P, ...]
-            r[name] = np.concatenate([np.asarray(r[name]), lens[name].numpy()], axis=axis)
-    for name in ("target_logprobs", "target_ranks"):
-        if name in r:
-            r[name] = np.concatenate([r[name], lens[name].numpy()], axis=2)
-    r["tracked"].append(lens["tracked"][0].numpy())
-    r["probs"].append(lens["probs"][0].numpy())
-    r["input"].append(token_strings(run.request.tokenizer, [token])[0])
-    r["input_ids"].append(int(token))
-    status = np.where(lens["invalid"].numpy(), INVALID, OK).astype(np.uint8)
-    run.status = np.concatenate([run.status, status], axis=1)
-    run.lse = np.concatenate([run.lse, lens["lse"].numpy()], axis=1)
-    deep = np.full((run.deep_ids.shape[0], 1, DEEP_K), -1, np.int32)
-    if "deep_ids" in lens:
-        deep[:, :, : lens["deep_ids"].shape[2]] = lens["deep_ids"].numpy()
-    run.deep_ids = np.concatenate([run.deep_ids, deep], axis=1)
-    r["invalid"] = torch.from_numpy(run.status == INVALID)
-    _add_vocab(r, run.request.tokenizer, [token, *lens["tracked"][0].tolist()])
-    run.request = dataclasses.replace(run.request, input_ids=[*run.request.input_ids, token])
-    if run.normed is not None:
-        run.normed = torch.cat([run.normed, normed.to(run.normed.dtype)[:, None, :]], dim=1)
-        if run.normed.numel() * 4 > CACHE_BYTES:
-            run.normed = None
-
-
-def _add_vocab(result: dict[str, Any], tokenizer: Any, ids: Any) -> None:
-    vocab = result["vocab"]
-    missing = sorted({int(i) for i in np.asarray(ids).ravel()} - vocab.keys())
-    vocab.update(zip(missing, token_strings(tokenizer, missing), strict=True))
-
-
 def _remote_run(request: LensRequest, extra: list[int], control: Control) -> LensRun:
     """NDIF (or its simulation): one request, reduction on the server, no cache here."""
     control.progress(-1, "sending to NDIF" if request.remote is True else "NDIF simulation")
     with _ndif_status(control):
         lens = run_lens(request, extra)
     control.check()  # an NDIF request cannot be interrupted; Stop drops its answer here
-    run = _empty_run(request, extra)
-    _fill(run, 0, lens)
+    run = empty_run(request, extra)
+    fill(run, 0, lens)
     return run
 
 
@@ -523,7 +336,7 @@ def track(run: LensRun, token_ids: Sequence[int], control: Control | None = None
     probs[run.status[:, done] == INVALID] = np.nan
     for j, pos in enumerate(done):
         _merge_tracked(run.result, int(pos), np.asarray(new), probs[:, j, :])
-    _add_vocab(run.result, request.tokenizer, new)
+    add_vocab(run.result, request.tokenizer, new)
     run.extra = sorted({*run.extra, *new})
     return run
 
