@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .validate import InvalidDataError, _describe, _index
+from .scalar_checks import InvalidDataError, _describe, _index
 
 __all__ = ["ID_MAX", "integer", "numbers_array"]
 
