@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logitlenskit.live import widget as widget_module
 from logitlenskit.base.formats import to_js_format
+from logitlenskit.live import side as side_module
+from logitlenskit.live import widget as widget_module
 from logitlenskit.live.widget import BundleMissingError, LogitLensWidget
 
 PROMPT = "The capital of France is"
@@ -70,7 +71,7 @@ def test_failed_run_keeps_the_view_and_says_why(smollm2, monkeypatch):
     def outage(*args, **kwargs):
         raise RuntimeError("NDIF is unreachable")
 
-    monkeypatch.setattr(widget_module, "start_run", outage)
+    monkeypatch.setattr(side_module, "run_options", outage)
     w.prompt = "Something else"
     assert w.error == "RuntimeError: NDIF is unreachable"
     assert w.data == before and not w.busy

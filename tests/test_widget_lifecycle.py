@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from logitlenskit import collect_logit_lens
-from logitlenskit.live import widget as widget_module
 from logitlenskit.core.runs import model_lock
+from logitlenskit.live import widget as widget_module
 from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.slow

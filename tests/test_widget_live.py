@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from logitlenskit.core import session
+from logitlenskit.live import side as side_module
 from logitlenskit.live import widget as widget_module
 from logitlenskit.live.widget import LogitLensWidget
 
@@ -268,7 +269,7 @@ def test_errors_are_one_line_and_clear_when_a_new_run_starts(live, monkeypatch):
     def deep_failure(*_args, **_kwargs):
         raise RuntimeError("CUDA out of memory.\n  Tried to allocate 2 GiB")
 
-    monkeypatch.setattr(widget_module, "start_run", deep_failure)
+    monkeypatch.setattr(side_module, "run_options", deep_failure)
     live.prompt = "Anything"
     assert live.error == "RuntimeError: CUDA out of memory. Tried to allocate 2 GiB"
     monkeypatch.undo()
@@ -278,7 +279,7 @@ def test_errors_are_one_line_and_clear_when_a_new_run_starts(live, monkeypatch):
 
 def test_rerun_after_a_failure_runs_the_unchanged_prompt(live, monkeypatch):
     calls = []
-    real = widget_module.start_run
+    real = side_module.run_options
 
     def flaky(*args, **kwargs):
         calls.append(kwargs["prompt"] if "prompt" in kwargs else args[1])
@@ -286,7 +287,7 @@ def test_rerun_after_a_failure_runs_the_unchanged_prompt(live, monkeypatch):
             raise ConnectionError("NDIF unreachable")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(widget_module, "start_run", flaky)
+    monkeypatch.setattr(side_module, "run_options", flaky)
     live.prompt = "Try again"
     assert "ConnectionError" in live.error
     live.rerun({}, [])

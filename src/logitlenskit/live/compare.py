@@ -1,8 +1,9 @@
-"""Diff two runs in one grid: the second side of a comparison and its rules.
+"""Diff two runs in one grid: the rules of a comparison.
 
 A comparison shows run A (the widget's own ``data``) against run B (``compare_data``):
 prompt A vs prompt B on one model, or model A vs model B over one tokenizer (e.g. a model
-and the same model with a layer ablated or a direction steered through nnsight). Both sides
+and the same model with a layer ablated or a direction steered through nnsight). A live
+diff runs each side with a :class:`~logitlenskit.live.side.LiveSide`. Both sides
 share ``k``, ``layers``, targets, pins and metrics; each has its own prompt, so editing one
 reruns that side only.
 
@@ -19,18 +20,13 @@ Python code and tests).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..base.formats import to_widget_payload
 from ..core.request import model_tokenizer
-from ..core.runs import Runner
-from ..core.session import Control, LensRun, start_run
-from ..core.session import track as track_run
 
-__all__ = ["CompareSide", "check_same_tokenizer", "jsd_topk"]
+__all__ = ["check_same_tokenizer", "jsd_topk"]
 
 
 def check_same_tokenizer(model_a: Any, model_b: Any) -> None:
@@ -75,64 +71,3 @@ def jsd_topk(
         return float(np.sum(x[mask] * np.log(x[mask] / m[mask])))
 
     return 0.5 * kl(p) + 0.5 * kl(q)
-
-
-class CompareSide:
-    """Side B of a comparison: its model, its own runner and its latest run.
-
-    Args:
-        model: the model side B runs on (side A's, or one with the same tokenizer).
-        show: called with each new payload of side B (the widget sets ``compare_data``).
-        fail: called with an exception of a failed run.
-        on_busy: called with True/False as side B's runs start and end.
-        on_progress: called with (fraction, status) while one runs.
-    """
-
-    def __init__(
-        self,
-        model: Any,
-        show: Callable[[dict[str, Any]], None],
-        fail: Callable[[BaseException], None],
-        on_busy: Callable[[bool], None],
-        on_progress: Callable[[float, str], None],
-    ) -> None:
-        self.model = model
-        self.run: LensRun | None = None
-        self._show_payload = show
-        self._fail = fail
-        self._runner = Runner(model, on_busy, on_progress)
-
-    def request(self, inputs: dict[str, Any], background: bool) -> None:
-        """Run side B with ``inputs`` (``start_run``'s keyword arguments)."""
-        ticket = self._runner.claim()
-
-        def job(control: Control) -> LensRun:
-            return start_run(self.model, control=control, **inputs)
-
-        self._runner.submit(job, self._show, self._fail, background, ticket)
-
-    def track(self, ids: list[int], background: bool) -> None:
-        """Track pinned ids on side B too, so the token difference is exact everywhere."""
-        run = self.run
-        if run is None or not set(ids) - set(run.extra):
-            return
-        self._runner.submit(
-            lambda control: track_run(run, ids, control), self._show, self._fail, background
-        )
-
-    def stop(self) -> bool:
-        """Abandon side B's current run."""
-        return self._runner.stop()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until side B is idle."""
-        return self._runner.wait_idle(timeout)
-
-    def close(self) -> None:
-        """Abandon side B's runs and end its thread (the widget was closed)."""
-        self._runner.close()
-        self.run = None
-
-    def _show(self, run: LensRun) -> None:
-        self.run = run
-        self._show_payload({**to_widget_payload(run.payload_source()), "run": run.run_id})

@@ -17,22 +17,26 @@ from typing import Any
 
 import traitlets
 
-from ..base.validate import as_int
-from ..core.request import is_nnterp, layer_count, layer_numbers, vocab_size
+from ..base.formats import widget_payload
+from ..base.validate import as_int, check_text
+from ..core.request import is_nnterp, layer_count, layer_numbers, model_tokenizer, vocab_size
+from ..core.targets import Target, resolve_targets
 
 __all__ = [
     "MAX_SEED",
     "RefusedTypeError",
     "RefusedValueError",
     "RefusingWidget",
+    "check_compare_data",
+    "check_compare_labels",
     "check_seed",
     "check_selection",
+    "check_targets",
     "lens_row",
     "model_layer_count",
     "refusing",
 ]
 
-#: Largest grid top-k: every cell sends k ids and probabilities, and the browser keeps them.
 #: Largest sampling seed (numpy's and torch's generators both take 0..2**32 - 1).
 MAX_SEED = 2**32 - 1
 
@@ -167,3 +171,54 @@ def lens_row(layers: Sequence[int], msg: Mapping[str, Any]) -> int:
     if not 0 <= row < len(layers) or int(layers[row]) != layer:
         raise ValueError(f"lens row {row} is not a row of layer {layer} in this data")
     return row
+
+
+def check_targets(model: Any, items: Sequence[Any]) -> list[dict[str, Any]]:
+    """The ``targets`` trait's value, resolved: ``[{'name', 'ids'}]`` (TraitError if bad).
+
+    Items are ``{'name', 'ids'}`` entries or what ``resolve_targets`` takes; words need
+    ``model``'s tokenizer, and ids must be in its vocabulary.
+    """
+    targets = [_as_target(item) for item in items]
+    if model is None and not all(isinstance(t, Target) for t in targets):
+        raise traitlets.TraitError(
+            "without a model, targets must be [{'name': str, 'ids': [token ids]}]: "
+            "words need the model's tokenizer"
+        )
+    tokenizer = None if model is None else model_tokenizer(model)
+    size = 2**31 if model is None else vocab_size(model)
+    try:
+        return [t.as_dict() for t in resolve_targets(targets, tokenizer, size)]
+    except (TypeError, ValueError) as exc:
+        raise traitlets.TraitError(f"targets: {exc}") from None
+
+
+def _as_target(item: Any) -> Any:
+    """A ``{'name', 'ids'}`` entry of the targets trait as a Target; other items unchanged."""
+    if isinstance(item, Mapping) and set(item) == {"name", "ids"}:
+        ids = item["ids"]
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            raise traitlets.TraitError(f"targets: 'ids' of {item['name']!r} must be a list")
+        return Target(item["name"], tuple(ids))
+    return item
+
+
+def check_compare_data(value: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Side B's payload (``{}``: no diff), with the layers of the shown ``data``."""
+    if not value:
+        return {}
+    payload = widget_payload(value)
+    if data and list(payload["layers"]) != list(data["layers"]):
+        raise traitlets.TraitError(
+            f"compare_data has layers {payload['layers']}, the widget's data "
+            f"{data['layers']}: both sides of a diff need the same layers"
+        )
+    return payload
+
+
+def check_compare_labels(value: Any) -> list[str]:
+    """What a diff calls its two sides: two texts."""
+    labels = list(value)
+    if len(labels) != 2:
+        raise traitlets.TraitError(f"compare_labels must be two names, got {labels!r}")
+    return [check_text(v, f"compare_labels[{i}]") for i, v in enumerate(labels)]
