@@ -175,7 +175,7 @@ def render() -> str:
         "    cell (session.py), so the answer needs no pass over the unembedding. */",
         f"export const DETAIL_K = {session.DEEP_K};",
         "/** The largest k a run takes (core/options.py LIMITS); the popup's 'more' asks for up to 100. */",
-        f"export const MAX_RUN_K = {options.LIMITS['k'][1]};",
+        f"export const MAX_RUN_K = {options.LIMITS['view_k'][1]};",
         "/** The most predictions per cell data may hold (validate.py). */",
         f"export const MAX_DATA_K = {validate.MAX_K};",
         "/** The most bytes one view's data may take (validate.py). */",

@@ -14,7 +14,7 @@ import torch
 
 from logitlenskit.core.capture import BLOCK_OUTPUT, Site
 from logitlenskit.core.lens import run_lens
-from logitlenskit.core.options import LensOptions
+from logitlenskit.core.options import LensOptions, check_k
 from logitlenskit.core.request import prepare_request
 from logitlenskit.core.session import detail, run_options
 
@@ -195,7 +195,9 @@ def test_an_edit_reaches_a_local_runs_cache(smollm2, parts, float64_lens, check_
 def test_options_refuse_what_the_widget_refuses():
     """One limits table: the same k is refused by every entry point, with one message."""
     with pytest.raises(ValueError, match=r"k=1025 is out of range: use 1\.\.1024"):
-        LensOptions(k=1025)
+        check_k(1025)  # a view's rule: the widget's and the command line's
+    with pytest.raises(ValueError, match="k=0 is out of range"):
+        LensOptions(k=0)
     with pytest.raises(TypeError, match="k must be an int"):
         LensOptions(k=2.5)
     with pytest.raises(ValueError, match="layers is empty"):

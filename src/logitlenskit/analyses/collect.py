@@ -162,7 +162,7 @@ def metric_fields(request: LensRequest, lens: dict[str, Any]) -> dict[str, Any]:
         fields["targets"] = [t.as_dict() for t in request.targets]
         fields["target_logprobs"] = lens["target_logprobs"]
         fields["target_ranks"] = lens["target_ranks"]
-    if request.kl:
+    if request.metrics:
         fields["kl"] = lens["kl"]
         fields["kl_undefined"] = lens["kl_undefined"]
     if request.row_kinds is not None:

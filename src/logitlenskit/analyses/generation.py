@@ -226,7 +226,7 @@ def generate(
             out = hf(input_ids=torch.tensor([[token]]), use_cache=True, **{cache: past})
             hidden = torch.stack([states[spec][0, -1] for spec in specs])[:, None, :]
             reference = None
-            if request.kl:
+            if request.metrics:
                 final = states[(n_layers - 1, BLOCK_OUTPUT)][0, -1][None]
                 reference = ref if ref is not None else final
             past, logits = out[cache], out.logits[0, -1]
@@ -252,7 +252,7 @@ def generate(
                 request.k,
                 request.vocab_size,
                 len(request.targets),
-                request.kl,
+                request.metrics,
                 min(DEEP_K, request.vocab_size),
             )
             append_position(run, lens, token, norm(hidden[:, 0]))

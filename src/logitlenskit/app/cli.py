@@ -179,7 +179,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
                 check_text(text, name)
         except ValueError as exc:
             parser.error(f"{exc} (a byte that is not UTF-8 in the command line?)")
-    low, high = LIMITS["k"]
+    low, high = LIMITS["view_k"]
     if not low <= args.k <= high:
         parser.error(
             f"argument -k: got {args.k}; ask for {low} to {high} predictions per cell, e.g. -k 5"

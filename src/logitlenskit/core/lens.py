@@ -36,7 +36,7 @@ def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[s
         vocab_size=request.vocab_size,
         extra_ids=sorted({*(extra or ()), *request.target_ids()}) or None,
         targets=target_index(request.target_sets()) if request.targets else None,
-        kl=request.kl,
+        kl=request.metrics,
         remote=request.remote,
         readout=request.readout,
         edits=request.edits,
@@ -48,5 +48,5 @@ def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[s
         request.k,
         request.vocab_size,
         n_targets=len(request.targets),
-        kl=request.kl,
+        kl=request.metrics,
     )

@@ -23,26 +23,31 @@ __all__ = ["LIMITS", "LensOptions", "Remote", "check_k", "check_layers", "check_
 #: ``None`` here unless the model's weights were never loaded here (a model made for NDIF).
 Remote = bool | Literal["local"] | None
 
-#: Inclusive limits of the run options, shared by every entry point.
-LIMITS = {"k": (1, MAX_K)}
+#: Inclusive limits of the run options, shared by every entry point; None: the model's
+#: vocabulary size. A collection may ask for every token (``k`` up to the vocabulary); what
+#: a view shows (the widget, the command line's page and figures) holds at most ``view_k``,
+#: the data format's limit.
+LIMITS: dict[str, tuple[int, int | None]] = {"k": (1, None), "view_k": (1, MAX_K)}
 
 
-def check_k(k: Any, vocab_size: int | None = None) -> int:
-    """Top-k width: a whole number in ``1..LIMITS['k']``, and at most the vocabulary."""
+def check_k(k: Any, vocab_size: int | None = None, *, collection: bool = False) -> int:
+    """Top-k width: a whole number within ``LIMITS`` and the vocabulary.
+
+    A view's limit (``view_k``) unless ``collection``, which may reach the vocabulary.
+    """
     value = as_int(k)
     if value is None:
         raise TypeError(f"k must be an int (e.g. k=5), got {type(k).__name__}")
-    low, high = LIMITS["k"]
-    if vocab_size is not None and vocab_size < high:
-        if not low <= value <= vocab_size:
-            raise ValueError(
-                f"k={value} is out of range: it must be between 1 and the vocabulary size "
-                f"{vocab_size}"
-            )
-    elif not low <= value <= high:
+    low, high = LIMITS["k" if collection else "view_k"]
+    if high is not None and not low <= value <= high:
         raise ValueError(
             f"k={value} is out of range: use {low}..{high} (the popup's 'more' shows up to "
             "100 tokens of any cell without a larger k)"
+        )
+    if not low <= value or (vocab_size is not None and value > vocab_size):
+        raise ValueError(
+            f"k={value} is out of range: it must be between 1 and the vocabulary size "
+            f"{vocab_size if vocab_size is not None else '(of the model)'}"
         )
     return value
 
@@ -102,7 +107,7 @@ class LensOptions:
 
     def __post_init__(self) -> None:
         layers = check_layers(self.layers)
-        object.__setattr__(self, "k", check_k(self.k))
+        object.__setattr__(self, "k", check_k(self.k, collection=True))
         object.__setattr__(self, "layers", None if layers is None else tuple(layers))
         object.__setattr__(self, "remote", check_remote(self.remote))
         object.__setattr__(self, "track", tuple(int(i) for i in self.track))

@@ -80,7 +80,7 @@ class LensRequest:
             NDIF simulation).
         targets: named token sets whose exact summed probability and rank are computed at
             every cell (:mod:`.targets`); their ids are also tracked at every position.
-        kl: compute every cell's KL divergence from the model's final output.
+        metrics: compute every cell's KL divergence from the model's final output.
         position_kinds: with a chat template, each position's kind (0 the user's text,
             1 a template token; :mod:`.generation`); None for a plain prompt.
         row_kinds: with sub-layer rows, each lens row's kind: ``AFTER_ATTENTION`` (the
@@ -101,7 +101,7 @@ class LensRequest:
     vocab_size: int
     remote: bool | str
     targets: tuple[Target, ...] = ()
-    kl: bool = False
+    metrics: bool = False
     position_kinds: tuple[int, ...] | None = None
     row_kinds: tuple[int, ...] | None = None
     mid: str | None = None
@@ -196,11 +196,11 @@ def prepare_request(
         prompt=prompt,
         input_ids=ids,
         layers=numbers,
-        k=check_k(options.k, size),
+        k=check_k(options.k, size, collection=True),
         vocab_size=size,
         remote=_resolve_remote(options.remote, model),
         targets=tuple(resolve_targets(options.targets, tokenizer, size)),
-        kl=options.metrics,
+        metrics=options.metrics,
         position_kinds=None if kinds is None else tuple(kinds),
         row_kinds=row_kinds,
         mid=mid,

@@ -148,7 +148,7 @@ def empty_run(request: LensRequest, extra: list[int]) -> LensRun:
         result["targets"] = [t.as_dict() for t in request.targets]
         result["target_logprobs"] = np.full((n_t, n_rows, n_pos), np.nan, np.float32)
         result["target_ranks"] = np.zeros((n_t, n_rows, n_pos), np.int32)
-    if request.kl:
+    if request.metrics:
         result["kl"] = np.full((n_rows, n_pos), np.nan, np.float32)
         result["kl_undefined"] = np.zeros(n_pos, bool)
     if request.position_kinds is not None:

@@ -109,7 +109,7 @@ def _capture_normed(request: LensRequest) -> tuple[torch.Tensor, int | torch.Ten
     """
     rows = request.row_specs()
     final = request.final_row()
-    reference = request.final_layer if request.kl and final is None else None
+    reference = request.final_layer if request.metrics and final is None else None
     normed = capture_normed(
         request.adapter,
         request.input_ids,
@@ -120,7 +120,7 @@ def _capture_normed(request: LensRequest) -> tuple[torch.Tensor, int | torch.Ten
     )
     if reference is not None:
         return normed[:-1], normed[-1]
-    return normed, final if request.kl else None
+    return normed, final if request.metrics else None
 
 
 # ---------------------------------------------------------------- runs
@@ -220,7 +220,7 @@ def _local_run(
     run = empty_run(request, extra)
     head, softcap = adapter.head_module(), adapter.softcap()
     targets = target_index(request.target_sets()) if request.targets else None
-    weight = head.weight if request.kl and head.bias is None else None
+    weight = head.weight if request.metrics and head.bias is None else None
     tracked = sorted({*extra, *request.target_ids()})
     deep_k = min(DEEP_K, request.vocab_size)
     bounds = _blocks(n_pos)
@@ -250,7 +250,7 @@ def _local_run(
                 k,
                 request.vocab_size,
                 len(request.targets),
-                request.kl,
+                request.metrics,
                 deep_k,
             )
             fill(run, c, lens)
