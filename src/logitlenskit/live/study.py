@@ -14,105 +14,38 @@ and plot the mean per layer with a confidence band. :func:`collect_study` does t
   stopped (a Stop button, :meth:`Study.stop`, or a kernel interrupt) and resumed, and
   gives a tidy table (:meth:`Study.table`), per-layer means with 95% confidence intervals
   (:meth:`Study.summary`), CSV/Parquet files and a study widget (:meth:`Study.show`).
+
+The prompts' parsing, the batch trace and the statistics are in :mod:`.study_batch`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..core.adapter import ModelAdapter
-from ..core.architectures import (
-    get_model_config,
-)
-from ..core.capture import BLOCK_OUTPUT, capture_lens
-from ..core.engine import decode_lens, target_index
+from ..core.architectures import get_model_config
 from ..core.request import (
     NonFiniteWarning,
     Remote,
-    encode_prompt,
     is_nnterp,
     layer_count,
     layer_numbers,
-    model_tokenizer,
     remote_target,
-    vocab_size,
 )
 from ..core.runs import model_lock
-from ..core.targets import Target, resolve_targets
+from ..core.targets import Target
+from .study_batch import Quantity, StudyItem, read_items, t_quantile, trace_batch
 
 __all__ = ["Quantity", "Study", "collect_study", "t_quantile"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class Quantity:
-    """One number a study measures per prompt and layer.
-
-    Attributes:
-        name: its column name in tables, e.g. ``"p(French)"``.
-        kind: ``"probability"``, ``"rank"``, ``"logprob_diff"`` (nats), ``"kl"`` (nats) or
-            ``"entropy"`` (nats).
-        label: what the widget's legend shows.
-    """
-
-    name: str
-    kind: str
-    label: str
-
-    def as_dict(self) -> dict[str, str]:
-        """The JSON form the study widget takes."""
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class _Item:
-    prompt: str
-    targets: dict[str, tuple[int, ...]]
-    fields: dict[str, Any]
-
-
-def t_quantile(df: int | np.ndarray) -> np.ndarray:
-    """Student's t 97.5% quantile (a 95% two-sided interval), ``df`` degrees of freedom.
-
-    The Cornish–Fisher expansion, within 2e-3 of the exact value from 5 degrees of freedom
-    on; the exact values below 5. It keeps small-sample intervals honest (a batch or two
-    into a run) without making scipy a dependency. ``df`` < 1 gives NaN.
-    """
-    z = math.sqrt(2) * _erfinv(0.95)
-    v = np.asarray(df, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = (
-            z
-            + (z**3 + z) / (4 * v)
-            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-            + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4)
-        )
-    for small, exact in _T_SMALL.items():
-        t = np.where(v == small, exact, t)
-    return np.where(v >= 1, t, np.nan)
-
-
-_T_SMALL = {1: 12.706204736, 2: 4.302652730, 3: 3.182446305, 4: 2.776445105}
-
-
-def _erfinv(y: float) -> float:
-    x = 0.0
-    for _ in range(60):  # Newton on erf(x) = y; erf is smooth and monotone
-        x -= (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
-    return x
 
 
 class Study:
@@ -125,7 +58,7 @@ class Study:
 
     def __init__(
         self,
-        items: list[_Item],
+        items: list[StudyItem],
         model: Any,
         layers: list[int],
         names: list[str],
@@ -351,7 +284,7 @@ class Study:
 
     def _run_batch(self, a: int, b: int) -> None:
         items = self._items[a:b]
-        out = _trace_batch(
+        out = trace_batch(
             self._model,
             [item.prompt for item in items],
             self.layers,
@@ -437,54 +370,6 @@ def _progress_bar(total: int, done: int) -> Any:
     return tqdm(total=total, initial=done, unit="prompt", desc="study")
 
 
-# ---------------------------------------------------------------- the trace
-
-
-def _trace_batch(
-    model: Any,
-    prompts: list[str],
-    layers: list[int],
-    target_sets: list[list[list[int]]],
-    remote: bool | str,
-) -> dict[str, np.ndarray]:
-    """One padded forward pass over a batch; the lens of each prompt's last position.
-
-    Returns numpy ``target_logprobs``/``target_ranks`` ``[T, L, B]``, ``kl``,
-    ``entropy`` and ``invalid`` (non-finite output, flagged by the engine) ``[L, B]``.
-    """
-    tokenizer = model_tokenizer(model)
-    encoded = [encode_prompt(p, tokenizer, model) for p in prompts]
-    width = max(len(ids) for ids in encoded)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    input_ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
-    mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
-    # Each prompt's positions count from its first real token, as they would alone.
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    inputs = {"input_ids": input_ids, "attention_mask": mask}
-    size = vocab_size(model)
-    targets = target_index(target_sets) if target_sets else None
-    arch = None if is_nnterp(model) else get_model_config(model)
-    packed = capture_lens(
-        ModelAdapter(model, arch),
-        inputs,
-        [(layer, BLOCK_OUTPUT) for layer in layers],
-        k=1,
-        vocab_size=size,
-        targets=targets,
-        kl=True,
-        at=(slice(None), -1),
-        remote=remote,
-        position_ids=pos,
-    )
-    lens = decode_lens(packed, len(layers), len(prompts), 1, size, len(target_sets), kl=True)
-    out = {name: lens[name].numpy() for name in ("kl", "entropy", "invalid")}
-    out["invalid"] |= lens["kl_undefined"].numpy()[None, :]  # a study's KL is always needed
-    if target_sets:
-        out["target_logprobs"] = lens["target_logprobs"].numpy()
-        out["target_ranks"] = lens["target_ranks"].numpy()
-    return out
-
-
 # ---------------------------------------------------------------- building a study
 
 
@@ -530,17 +415,7 @@ def collect_study(
     Raises:
         TypeError, ValueError: bad prompts, targets, contrasts or sizes, before any run.
     """
-    tokenizer = model_tokenizer(model)
-    size = vocab_size(model)
-    shared = _resolved(targets, tokenizer, size, case_variants)
-    items = [
-        _item(raw, i, shared, tokenizer, size, case_variants)
-        for i, raw in enumerate(_raw_items(prompts))
-    ]
-    if not items:
-        raise ValueError("no prompts: give a list of strings, a text file, or dicts with 'prompt'")
-    for i, item in enumerate(items):  # all now, not when prompt i's batch comes
-        _check_prompt(item.prompt, i, tokenizer, model)
+    items = read_items(prompts, model, targets, case_variants)
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     names = list(dict.fromkeys(name for item in items for name in item.targets))
@@ -559,6 +434,7 @@ def collect_study(
 
 
 def _quantities(names: list[str], contrasts: list[tuple[str, str]]) -> list[Quantity]:
+    """Per target its probability and rank, each contrast's log-ratio, then KL and entropy."""
     quantities = [
         q
         for name in names
@@ -576,52 +452,3 @@ def _quantities(names: list[str], contrasts: list[tuple[str, str]]) -> list[Quan
         Quantity("entropy", "entropy", "entropy, nats"),
     ]
     return quantities
-
-
-def _raw_items(prompts: Any) -> list[Any]:
-    if isinstance(prompts, Path):
-        lines = prompts.read_text(encoding="utf-8").splitlines()
-        return [line for line in lines if line.strip()]
-    if isinstance(prompts, str):
-        raise TypeError(
-            "prompts is one string: give a list of prompts, or pathlib.Path('file.txt') "
-            "for a file with one prompt per line"
-        )
-    if not isinstance(prompts, Iterable):
-        raise TypeError(f"prompts must be an iterable of prompts, got {type(prompts).__name__}")
-    return list(prompts)
-
-
-def _check_prompt(prompt: str, index: int, tokenizer: Any, model: Any) -> None:
-    try:
-        encode_prompt(prompt, tokenizer, model)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"prompts[{index}]: {exc}") from None
-
-
-def _resolved(
-    spec: Any, tokenizer: Any, size: int, case_variants: bool
-) -> dict[str, tuple[int, ...]]:
-    return {t.name: t.ids for t in resolve_targets(spec, tokenizer, size, case_variants)}
-
-
-def _item(
-    raw: Any,
-    index: int,
-    shared: dict[str, tuple[int, ...]],
-    tokenizer: Any,
-    size: int,
-    case_variants: bool,
-) -> _Item:
-    if isinstance(raw, str):
-        return _Item(raw, dict(shared), {})
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("prompt"), str):
-        raise TypeError(
-            f"prompts[{index}] must be a str or a dict with a 'prompt' str, got {raw!r:.80}"
-        )
-    own = raw.get("targets") or {}
-    if not isinstance(own, Mapping):
-        raise TypeError(f"prompts[{index}]['targets'] must be a dict {{name: word or ids}}")
-    targets = {**shared, **_resolved(own, tokenizer, size, case_variants)}
-    fields = {k: v for k, v in raw.items() if k not in ("prompt", "targets")}
-    return _Item(raw["prompt"], targets, fields)
