@@ -204,3 +204,37 @@ def test_options_refuse_what_the_widget_refuses():
         LensOptions(layers=[])
     with pytest.raises(ValueError, match="remote must be True"):
         LensOptions(remote="ndif")
+
+
+def test_edits_apply_to_every_generated_token(smollm2, parts):
+    """A run's edits shape its generation: the prompt's KV cache and each new token's pass."""
+    from logitlenskit.analyses.generation import generate
+
+    # " London"'s unembedding row, strong enough to change the answer (" Berlin" without it).
+    london = smollm2.tokenizer(" London", add_special_tokens=False)["input_ids"][0]
+    vector = parts["head"].weight[london].detach() * 60
+    edit = Add((20, BLOCK_OUTPUT), vector)
+    run = run_options(smollm2, PROMPT, LensOptions(k=3, layers=[-1], edits=(edit,)))
+    generate(run, 4, stop_at_eos=False)
+
+    def add(_module: Any, _inputs: Any, output: Any) -> Any:
+        if isinstance(output, tuple):
+            return (output[0] + vector, *output[1:])
+        return output + vector
+
+    handle = parts["layers"][20].register_forward_hook(add)
+    try:
+        with torch.no_grad():
+            hooked = (
+                parts["hf"]
+                .generate(torch.tensor([parts["ids"]]), max_new_tokens=4, do_sample=False)[
+                    0, len(parts["ids"]) :
+                ]
+                .tolist()
+            )
+    finally:
+        handle.remove()
+    assert run.result["input_ids"][len(parts["ids"]) :] == hooked
+    plain = run_options(smollm2, PROMPT, LensOptions(k=3, layers=[-1]))
+    generate(plain, 4, stop_at_eos=False)
+    assert plain.result["input_ids"] != run.result["input_ids"], "the edit must change the text"

@@ -18,18 +18,19 @@ system prompt) from the user's text, so the view can show them apart.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..core.capture import capture_step
 from ..core.chat import PROMPT, TEMPLATE, chat_prompt_ids, has_chat_template
 from ..core.engine import lens_reduce, target_index
 from ..core.locks import model_lock
-from ..core.request import AFTER_ATTENTION, BLOCK_OUTPUT, LensRequest, logit_softcap
+from ..core.request import LensRequest
 from ..core.session import (
     DEEP_K,
     Control,
@@ -113,42 +114,6 @@ def _cache_name(hf: Any) -> str:
     return "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
 
 
-@contextlib.contextmanager
-def _residual_states(
-    layers: list[torch.nn.Module], mid: str | None
-) -> Iterator[dict[tuple[int, int], torch.Tensor]]:
-    """Keep each forward pass's residual states, keyed by (layer, row kind).
-
-    A layer's output, and with ``mid`` its after-attention residual (the input of the
-    ``mid`` submodule).
-    """
-    states: dict[tuple[int, int], torch.Tensor] = {}
-
-    def after_layer(i: int) -> Callable[..., None]:
-        def hook(_module: Any, _inputs: Any, output: Any) -> None:
-            states[(i, BLOCK_OUTPUT)] = output[0] if isinstance(output, tuple) else output
-
-        return hook
-
-    def after_attention(i: int) -> Callable[..., None]:
-        def hook(_module: Any, inputs: Any) -> None:
-            states[(i, AFTER_ATTENTION)] = inputs[0]
-
-        return hook
-
-    handles = [layer.register_forward_hook(after_layer(i)) for i, layer in enumerate(layers)]
-    if mid:
-        handles += [
-            getattr(layer, mid).register_forward_pre_hook(after_attention(i))
-            for i, layer in enumerate(layers)
-        ]
-    try:
-        yield states
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
 def generate(
     run: Any,
     n: int,
@@ -189,57 +154,53 @@ def generate(
     request = run.request
     hf = getattr(request.model, "_model", request.model)
     adapter = request.adapter
-    layers_all = adapter.layer_modules()
-    norm, unembed = adapter.norm_module(), adapter.head_module()
+    unembed = adapter.head_module()
     first = len(request.input_ids)
     result = run.result
     result["position_kinds"] = position_kinds(
         first, 0, None if "position_kinds" not in result else list(result["position_kinds"])
     )
-    softcap = logit_softcap(request.model)
+    softcap = adapter.softcap()
     specs = request.row_specs()
-    n_layers = len(layers_all)
-    ref = request.final_row()
+    ref_row = request.final_row() if request.metrics else None
+    # KL needs the model's own output; when it is not a lens row it comes as one more row.
+    reference = request.final_layer if request.metrics and ref_row is None else None
     stops = _stop_ids(hf, request.tokenizer) if stop_at_eos else set()
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    ids = torch.tensor([list(request.input_ids)])
     cache = _cache_name(hf)
+    # Every pass goes through the capture core, so the run's readout and edits apply to the
+    # prompt's KV cache and to every new token as they applied to the lens run itself.
+    step = functools.partial(
+        capture_step, adapter, readout=request.readout, edits=request.edits, use_cache=True
+    )
     # The model's one lock: a direct call must not run beside a widget's run or a collection.
-    with (
-        model_lock(request.model),
-        torch.no_grad(),
-        _residual_states(layers_all, request.mid) as states,
-    ):
-        out = hf(input_ids=ids, use_cache=True)
+    with model_lock(request.model):
+        _, out = step(torch.tensor([list(request.input_ids)]), [])
         past, logits = out[cache], out.logits[0, -1]
-        for step in range(n):
+        for n_done in range(n):
             control.check()
-            control.progress(step / n, f"generating, token {step + 1}/{n}")
+            control.progress(n_done / n, f"generating, token {n_done + 1}/{n}")
             if not torch.isfinite(logits).all():
                 # argmax of NaN logits is id 0: a token the model never chose.
                 raise NonFiniteOutputError(
-                    f"output not finite at token {step + 1}: the model's logits hold NaN or "
-                    f"Inf, so no token can be chosen; the {step} token(s) before it stay. "
+                    f"output not finite at token {n_done + 1}: the model's logits hold NaN or "
+                    f"Inf, so no token can be chosen; the {n_done} token(s) before it stay. "
                     "Common causes: float16 overflow or an intervention that wrote NaN."
                 )
             token = _choose(logits, sample, temperature, generator)
-            out = hf(input_ids=torch.tensor([[token]]), use_cache=True, **{cache: past})
-            hidden = torch.stack([states[spec][0, -1] for spec in specs])[:, None, :]
-            reference = None
-            if request.metrics:
-                final = states[(n_layers - 1, BLOCK_OUTPUT)][0, -1][None]
-                reference = ref if ref is not None else final
+            normed, out = step(torch.tensor([[token]]), specs, reference=reference, **{cache: past})
             past, logits = out[cache], out.logits[0, -1]
+            rows = normed[: len(specs)]
             packed = lens_reduce(
-                hidden,
-                norm,
+                rows[:, None, :],
+                None,
                 unembed,
                 request.k,
                 request.vocab_size,
                 softcap,
                 extra_ids=sorted({*run.extra, *request.target_ids()}) or None,
                 targets=_targets(request),
-                kl_reference=reference,
+                kl_reference=normed[len(specs) :] if reference is not None else ref_row,
                 # A float64 reference converts the whole unembedding per call, which would
                 # triple a token's cost; one position's float32 reference is within 5e-4.
                 head_weight=None,
@@ -255,7 +216,7 @@ def generate(
                 request.metrics,
                 min(DEEP_K, request.vocab_size),
             )
-            append_position(run, lens, token, norm(hidden[:, 0]))
+            append_position(run, lens, token, rows)
             result["position_kinds"] = np.append(result["position_kinds"], GENERATED)
             result["commitment"], result["entered_topk"] = commitment(
                 result["topk"], result["input_ids"], first

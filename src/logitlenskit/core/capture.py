@@ -46,6 +46,7 @@ __all__ = [
     "capture_lens",
     "capture_logits",
     "capture_normed",
+    "capture_step",
     "ship_by_value",
 ]
 
@@ -94,6 +95,7 @@ def _trace(
     remote: bool | str = False,
     readout: Readout = LOGIT_LENS,
     edits: Sequence[Edit] = (),
+    keep_output: bool = False,
     **kw: Any,
 ) -> Any:
     """One forward pass: read ``rows`` at ``at``, reduce them in the trace, return the result.
@@ -110,7 +112,10 @@ def _trace(
         remote: ``False`` here, ``True`` NDIF, ``"local"`` nnsight's NDIF simulation.
         readout: turns each row's state into the decoder's input.
         edits: interventions, each applied at its site before anything reads it.
-        kw: more ``model.trace`` arguments (``position_ids``).
+        keep_output: run the whole forward pass and return ``(result, model output)`` (a
+            generation step needs the logits and the KV cache); otherwise the pass stops
+            once the reduction is done.
+        kw: more ``model.trace`` arguments (``position_ids``, a KV cache).
     """
     model, blocks, mid = adapter.model, adapter.blocks, adapter.mid
     wanted = [*rows, *([] if reference is None else [(reference, BLOCK_OUTPUT)])]
@@ -127,7 +132,12 @@ def _trace(
         states = readout.prepare([hidden[site] for site in rows], list(rows))
         ref = None if reference is None else hidden[(reference, BLOCK_OUTPUT)]
         saved = nnsight.save(reduce(states, ref))
-        tracer.stop()
+        if keep_output:
+            output = nnsight.save(model.output)
+        else:
+            tracer.stop()
+    if keep_output:
+        return get_value(saved), get_value(output)
     return get_value(saved)
 
 
@@ -241,6 +251,51 @@ def capture_normed(
         adapter, inputs, rows, reduce, reference=reference, readout=readout, edits=edits
     )
     return normed.detach()
+
+
+def _step(states: list[Any], ref: Any, norm: Any) -> torch.Tensor:
+    rows = [*states, *([] if ref is None else [ref])]
+    return norm(torch.stack(rows)) if rows else torch.empty(0)
+
+
+def capture_step(
+    adapter: ModelAdapter,
+    inputs: Any,
+    rows: Sequence[Site],
+    *,
+    reference: int | None = None,
+    readout: Readout = LOGIT_LENS,
+    edits: Sequence[Edit] = (),
+    **model_kwargs: Any,
+) -> tuple[torch.Tensor, Any]:
+    """A generation step: the last position's normed rows and the model's whole output.
+
+    Args:
+        adapter: the model.
+        inputs: token ids ``[1, n]`` (the prompt, or the new token with a KV cache).
+        rows: the lens rows' sites (none for the prompt's pass, which only fills the cache).
+        reference: a layer whose own normed block output comes last, as one more row.
+        readout: turns each row's state into the decoder's input.
+        edits: interventions applied inside the trace, as in every capture.
+        **model_kwargs: the model's forward arguments (``use_cache``, the KV cache).
+
+    Returns:
+        (normed rows ``[R, d]``, empty without rows; the model's output: logits, cache).
+    """
+    reduce = functools.partial(_step, norm=adapter.norm())
+    normed, output = _trace(
+        adapter,
+        inputs,
+        rows,
+        reduce,
+        at=(0, -1),
+        reference=reference,
+        readout=readout,
+        edits=edits,
+        keep_output=True,
+        **model_kwargs,
+    )
+    return normed.detach(), output
 
 
 def _cell(
