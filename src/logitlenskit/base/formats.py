@@ -11,130 +11,36 @@ from typing import Any
 
 import numpy as np
 
-from .checked import ID_MAX, integer, numbers_array
-from .kl_reference import final_row
-from .validate import check_text, validate_data, validate_payload, validate_v2
+from .checked import integer
+from .collection import (
+    as_array,
+    cell_status,
+    check_collection,
+    ints,
+    kl_undefined,
+    model_name,
+    or_empty,
+    shaped,
+    sorted_tracking,
+    texts,
+    token_ids,
+    topk_probs,
+    vocab_key,
+    vocab_lookup,
+)
+from .validate import validate_data, validate_payload, validate_v2
 
 __all__ = [
     "PAYLOAD_VERSION",
     "format_data_for_widget",
     "from_topk_efficient",
+    "generation_fields",
     "to_js_format",
     "to_widget_payload",
     "widget_payload",
 ]
 
 PAYLOAD_VERSION = 3
-_REQUIRED = ("input", "layers", "topk", "tracked", "probs", "vocab")
-
-
-def _array(value: Any, dtype: type, name: str) -> np.ndarray:
-    """A numpy copy of a tensor, array or nested list in ``dtype``, refused if that changes it."""
-    return numbers_array(value, dtype, name)
-
-
-def _ids(value: Any, name: str) -> np.ndarray:
-    """Token ids as int64, each a whole number in int32's range (how they travel)."""
-    return numbers_array(value, np.int64, name, 0, ID_MAX, "token ids")
-
-
-def _ints(values: Any, name: str, low: int = 0) -> list[int]:
-    """A list of plain ints (``layers``, ``input_ids``, ...); bools and fractions refused."""
-    return [integer(v, f"{name}[{i}]", low) for i, v in enumerate(values)]
-
-
-def _texts(values: Any, name: str) -> list[str]:
-    """A list of strings: None or a number is refused, not shown as "None"."""
-    return [check_text(t, f"{name}[{i}]") for i, t in enumerate(values)]
-
-
-def _or_empty(values: Any) -> Any:
-    return [] if values is None else values  # not `or`: a tensor has no truth value
-
-
-def _model_name(data: Mapping[str, Any]) -> str:
-    name = data.get("model")
-    return "" if name is None else check_text(name, "model")
-
-
-def _check_collection(data: Mapping[str, Any]) -> tuple[int, int, int]:
-    """Validate a collection dict's shapes; returns (n_layers, n_positions, k)."""
-    missing = [key for key in _REQUIRED if key not in data]
-    if missing:
-        raise ValueError(
-            f"collection dict is missing {missing}; expected the dict returned by "
-            "collect_logit_lens() (keys: " + ", ".join(_REQUIRED) + ")"
-        )
-    _ints(data["layers"], "layers")
-    topk = _ids(data["topk"], "topk")
-    n_layers, n_pos = len(data["layers"]), len(data["input"])
-    if topk.ndim != 3 or topk.shape[:2] != (n_layers, n_pos):
-        raise ValueError(
-            f"topk has shape {topk.shape}, expected [n_layers={n_layers}, n_positions={n_pos}, k]"
-        )
-    if len(data["tracked"]) != n_pos or len(data["probs"]) != n_pos:
-        raise ValueError(
-            f"tracked and probs need one entry per position ({n_pos}); got "
-            f"{len(data['tracked'])} and {len(data['probs'])}"
-        )
-    for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
-        shape = tuple(np.shape(_array(traj, np.float32, f"probs[{pos}]")))
-        if shape != (n_layers, len(ids)):
-            raise ValueError(
-                f"probs[{pos}] has shape {shape}, expected [n_layers={n_layers}, "
-                f"n_tracked={len(ids)}]"
-            )
-    return n_layers, n_pos, topk.shape[2]
-
-
-def _vocab_lookup(vocab: Mapping[Any, str], ids: np.ndarray) -> dict[str, str]:
-    table = {_vocab_key(key): text for key, text in vocab.items()}
-    unknown = sorted({int(i) for i in ids.ravel()} - table.keys())
-    if unknown:
-        raise ValueError(f"vocab has no string for token ids {unknown[:10]}")
-    return {str(i): table[i] for i in sorted({int(i) for i in ids.ravel()})}
-
-
-def _topk_probs(data: Mapping[str, Any], topk: np.ndarray) -> np.ndarray:
-    """The top-k probabilities, read from the trajectories when the dict lacks them."""
-    if data.get("topk_probs") is not None:
-        return _array(data["topk_probs"], np.float32, "topk_probs")
-    out = np.empty(topk.shape, dtype=np.float32)
-    for pos, (ids, traj) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
-        column = {int(t): c for c, t in enumerate(_ids(ids, f"tracked[{pos}]"))}
-        try:
-            index = np.vectorize(column.__getitem__, otypes=[np.int64])(topk[:, pos, :])
-        except KeyError as exc:
-            raise ValueError(
-                f"top-k id {exc} of position {pos} is not among its tracked ids"
-            ) from None
-        probs = _array(traj, np.float32, f"probs[{pos}]")
-        out[:, pos, :] = np.take_along_axis(probs, index, axis=1)
-    return out
-
-
-def _sorted_tracking(data: Mapping[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each position's tracked ids in increasing order with their [n, L] trajectories.
-
-    The browser finds a trajectory by binary search over the ids, so order matters; the
-    [L, n] → [n, L] transpose gives each token's whole trajectory as one contiguous row.
-    Ids from the engine and the live widget are sorted already: they are only checked
-    (one comparison per id), and sorted here when a hand-made dict lists them in another
-    order.
-    """
-    tracked, trajectories = [], []
-    for pos, (ids, probs) in enumerate(zip(data["tracked"], data["probs"], strict=True)):
-        ids = _ids(ids, f"tracked[{pos}]")
-        # a view: the copy is the payload's concat
-        by_token = _array(probs, np.float32, f"probs[{pos}]").T
-        if not np.all(ids[1:] > ids[:-1]):
-            order = np.argsort(ids, kind="stable")
-            ids, by_token = ids[order], by_token[order]
-            if np.any(ids[1:] == ids[:-1]):
-                raise ValueError(f"tracked ids of position {pos} repeat an id: {ids.tolist()[:10]}")
-        tracked.append(ids.astype(np.int32))
-        trajectories.append(by_token)
-    return tracked, trajectories
 
 
 def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,36 +57,36 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
         ValueError: a key is missing, an array's shape disagrees with the others, or a
             value breaks the format (``validate.validate_payload``: e.g. a NaN probability).
     """
-    n_layers, n_pos, k = _check_collection(data)
-    topk = _ids(data["topk"], "topk")
-    tracked, trajectories = _sorted_tracking(data)
+    n_layers, n_pos, k = check_collection(data)
+    topk = token_ids(data["topk"], "topk")
+    tracked, trajectories = sorted_tracking(data)
     offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in tracked])]).astype("<i4")
     flat_ids = np.concatenate(tracked) if tracked else np.zeros(0, np.int32)
     flat_probs = np.concatenate(trajectories) if trajectories else np.zeros((0, n_layers))
-    status = _cell_status(data, n_layers, n_pos)
-    topk_probs = _topk_probs(data, topk)
+    status = cell_status(data, n_layers, n_pos)
+    probs_at_topk = topk_probs(data, topk)
     entropy = None
     if data.get("entropy") is not None:
-        entropy = _array(data["entropy"], np.float32, "entropy")
+        entropy = as_array(data["entropy"], np.float32, "entropy")
     if status is not None:
         # Flagged cells carry no numbers (NaN from non-finite model output, nothing yet for
         # pending ones); zeros keep the wire format strict and cell_status says why.
         flagged = status != 0
-        topk_probs[flagged] = 0
+        probs_at_topk[flagged] = 0
         owner = np.repeat(np.arange(n_pos), np.diff(offsets))
         flat_probs = np.where(flagged[:, owner].T, 0.0, flat_probs)
         if entropy is not None and entropy.shape == flagged.shape:
             entropy = np.where(flagged, 0.0, entropy)
     payload: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
-        "model": _model_name(data),
-        "input": _texts(data["input"], "input"),
-        "input_ids": _ints(_or_empty(data.get("input_ids")), "input_ids"),
-        "layers": _ints(data["layers"], "layers"),
+        "model": model_name(data),
+        "input": texts(data["input"], "input"),
+        "input_ids": ints(or_empty(data.get("input_ids")), "input_ids"),
+        "layers": ints(data["layers"], "layers"),
         "k": int(k),
-        "vocab": _vocab_lookup(data["vocab"], np.concatenate([topk.ravel(), flat_ids])),
+        "vocab": vocab_lookup(data["vocab"], np.concatenate([topk.ravel(), flat_ids])),
         "topk_ids": topk.astype("<i4").tobytes(),
-        "topk_probs": topk_probs.astype("<f4").tobytes(),
+        "topk_probs": probs_at_topk.astype("<f4").tobytes(),
         "tracked_offsets": offsets.tobytes(),
         "tracked_ids": flat_ids.astype("<i4").tobytes(),
         "tracked_probs": np.ascontiguousarray(flat_probs, dtype="<f4").tobytes(),
@@ -194,21 +100,21 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     if status is not None:
         payload["cell_status"] = status.astype(np.uint8).tobytes()
     payload.update(_metric_fields(data, n_layers, n_pos, status))
-    payload.update(_generation_fields(data, n_pos))
+    payload.update(generation_fields(data, n_pos))
     return validate_payload(payload)
 
 
-def _generation_fields(data: Mapping[str, Any], n_pos: int) -> dict[str, Any]:
+def generation_fields(data: Mapping[str, Any], n_pos: int) -> dict[str, Any]:
     """The payload's optional generation and row fields: position and row kinds, commitment."""
     fields: dict[str, Any] = {}
     if data.get("position_kinds") is not None:
-        kinds = _shaped(data["position_kinds"], np.uint8, (n_pos,), "position_kinds")
+        kinds = shaped(data["position_kinds"], np.uint8, (n_pos,), "position_kinds")
         fields["position_kinds"] = kinds.tobytes()
     if data.get("row_kinds") is not None:
-        fields["row_kinds"] = _ints(data["row_kinds"], "row_kinds")
+        fields["row_kinds"] = ints(data["row_kinds"], "row_kinds")
     for name in ("commitment", "entered_topk"):
         if data.get(name) is not None:
-            fields[name] = _shaped(data[name], np.int64, (n_pos,), name).astype("<i4").tobytes()
+            fields[name] = shaped(data[name], np.int64, (n_pos,), name).astype("<i4").tobytes()
     return fields
 
 
@@ -222,88 +128,23 @@ def _metric_fields(
     flagged = status != 0 if status is not None else np.zeros((n_layers, n_pos), bool)
     fields: dict[str, Any] = {}
     if data.get("kl") is not None:
-        kl = _shaped(data["kl"], np.float32, (n_layers, n_pos), "kl")
+        kl = shaped(data["kl"], np.float32, (n_layers, n_pos), "kl")
         fields["kl"] = np.where(flagged, 0.0, kl).astype("<f4").tobytes()
-        undefined = _kl_undefined(data, status, n_layers, n_pos)
+        undefined = kl_undefined(data, status, n_layers, n_pos)
         if undefined.any():
             fields["kl_undefined"] = undefined.astype(np.uint8).tobytes()
     if data.get("targets"):
         targets = [
-            {"name": t["name"], "ids": _ints(t["ids"], f"targets[{i}]['ids']")}
+            {"name": t["name"], "ids": ints(t["ids"], f"targets[{i}]['ids']")}
             for i, t in enumerate(data["targets"])
         ]
         shape = (len(targets), n_layers, n_pos)
-        log_p = _shaped(data["target_logprobs"], np.float32, shape, "target_logprobs")
-        ranks = _shaped(data["target_ranks"], np.int64, shape, "target_ranks")
+        log_p = shaped(data["target_logprobs"], np.float32, shape, "target_logprobs")
+        ranks = shaped(data["target_ranks"], np.int64, shape, "target_ranks")
         fields["targets"] = targets
         fields["target_logprobs"] = np.where(flagged, 0.0, log_p).astype("<f4").tobytes()
         fields["target_ranks"] = np.where(flagged, 1, ranks).astype("<i4").tobytes()
     return fields
-
-
-def _kl_undefined(
-    data: Mapping[str, Any], status: np.ndarray | None, n_layers: int, n_pos: int
-) -> np.ndarray:
-    """Positions whose KL reference (the model's output) is not finite, as bool ``[P]``.
-
-    The collection's ``kl_undefined``, or, without it, the positions whose model-output row
-    (the last layer's, when the lens rows hold it) is invalid.
-    """
-    if data.get("kl_undefined") is not None:
-        value = data["kl_undefined"]
-        if hasattr(value, "detach"):
-            value = value.detach().cpu().numpy()
-        if np.asarray(value).dtype != np.bool_:
-            value = numbers_array(value, np.uint8, "kl_undefined", 0, 1)
-        flags = np.asarray(value, bool)
-        if flags.shape != (n_pos,):
-            raise ValueError(f"kl_undefined has shape {list(flags.shape)}, expected [{n_pos}]")
-        return flags
-    num = data.get("num_layers")
-    num = None if num is None else integer(num, "num_layers", 1)
-    final = final_row(_ints(data["layers"], "layers"), num, data.get("row_kinds"))
-    if final is None or status is None:
-        return np.zeros(n_pos, bool)
-    return status[final] == 1
-
-
-def _shaped(value: Any, dtype: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    array = _array(value, dtype, name)
-    if array.shape != shape:
-        raise ValueError(f"{name} has shape {list(array.shape)}, expected {list(shape)}")
-    return array
-
-
-def _cell_status(data: Mapping[str, Any], n_layers: int, n_pos: int) -> np.ndarray | None:
-    """Per-cell status (0 computed, 1 invalid, 2 pending), or None when every cell is fine.
-
-    From ``cell_status`` (the live widget's runs) or the collection's ``invalid`` mask.
-    """
-    if data.get("cell_status") is not None:
-        status = numbers_array(data["cell_status"], np.uint8, "cell_status", 0, 2)
-    elif data.get("invalid") is not None:
-        status = _invalid_mask(data["invalid"])
-    else:
-        return None
-    if status.shape != (n_layers, n_pos):
-        raise ValueError(f"cell status has shape {status.shape}, expected [{n_layers}, {n_pos}]")
-    return status if status.any() else None
-
-
-def _invalid_mask(value: Any) -> np.ndarray:
-    """The collection's ``invalid`` mask as uint8 status: booleans, or 0 and 1."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    if np.asarray(value).dtype == np.bool_:
-        return np.asarray(value).astype(np.uint8)
-    return numbers_array(value, np.uint8, "invalid", 0, 1)
-
-
-def _vocab_key(key: Any) -> int:
-    """A vocab key: an id, or an id written in decimal (JSON keys are strings)."""
-    if isinstance(key, str) and key.isdecimal() and key.isascii():
-        return int(key)
-    return integer(key, f"vocab key {key!r}")
 
 
 def _significant(value: float, digits: int = 5) -> float:
@@ -325,8 +166,8 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
         ``tracked`` entry and ``topk`` list alike, so a key means one id everywhere, no
         trajectory is silently overwritten and every top-k string finds its own trajectory.
     """
-    n_layers, n_pos, _ = _check_collection(data)
-    status = _cell_status(data, n_layers, n_pos)
+    n_layers, n_pos, _ = check_collection(data)
+    status = cell_status(data, n_layers, n_pos)
     if status is not None:
         layers, positions = np.nonzero(status)
         raise ValueError(
@@ -335,16 +176,16 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
             f"{int(positions[0])}) and V2 JSON has no way to mark them: show this data with "
             "LogitLensWidget(data) or export the widget payload instead"
         )
-    vocab = {_vocab_key(key): text for key, text in data["vocab"].items()}
-    topk = _ids(data["topk"], "topk")
-    tracked = [_ids(ids, f"tracked[{pos}]") for pos, ids in enumerate(data["tracked"])]
+    vocab = {vocab_key(key): text for key, text in data["vocab"].items()}
+    topk = token_ids(data["topk"], "topk")
+    tracked = [token_ids(ids, f"tracked[{pos}]") for pos, ids in enumerate(data["tracked"])]
     keys = _v2_keys(np.concatenate([topk.ravel(), *tracked]), vocab)
     topk_js = [
         [[keys[int(i)] for i in topk[li, pos]] for pos in range(n_pos)] for li in range(n_layers)
     ]
     tracked_js = []
     for pos, (ids, traj) in enumerate(zip(tracked, data["probs"], strict=True)):
-        traj = _array(traj, np.float64, f"probs[{pos}]")
+        traj = as_array(traj, np.float64, f"probs[{pos}]")
         tracked_js.append(
             {
                 keys[int(token_id)]: [_significant(p) for p in traj[:, column]]
@@ -353,9 +194,9 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
         )
     return validate_v2(
         {
-            "meta": {"version": 2, "model": _model_name(data)},
+            "meta": {"version": 2, "model": model_name(data)},
             "input": list(data["input"]),
-            "layers": _ints(data["layers"], "layers"),
+            "layers": ints(data["layers"], "layers"),
             "topk": topk_js,
             "tracked": tracked_js,
         }
@@ -389,12 +230,14 @@ def from_topk_efficient(data: Mapping[str, Any], tokenizer: Any) -> dict[str, An
     """
     if data.get("tracked_indices") is None or data.get("tracked_probs") is None:
         raise ValueError("the widget needs trajectories: collect with track_across_layers=True")
-    topk = _ids(data["top_indices"], "top_indices")
-    tracked = [_ids(ids, f"tracked_indices[{p}]") for p, ids in enumerate(data["tracked_indices"])]
+    topk = token_ids(data["top_indices"], "top_indices")
+    tracked = [
+        token_ids(ids, f"tracked_indices[{p}]") for p, ids in enumerate(data["tracked_indices"])
+    ]
     all_ids = sorted({int(i) for i in topk.ravel()}.union(*(set(t.tolist()) for t in tracked)))
     strings = tokenizer.batch_decode([[i] for i in all_ids])
     return {
-        "model": _model_name(data),
+        "model": model_name(data),
         "input": list(data["tokens"]),
         "input_ids": list(data.get("input_ids", [])),
         "layers": list(data["layers"]),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..base import formats
+from ..base import collection, formats
 from ..base.checked import integer
 from ..base.validate import validate_payload
 
@@ -50,22 +50,22 @@ def checked_collection(data: Mapping[str, Any]) -> Collection:
         ValueError: a key is missing or the arrays disagree (``InvalidDataError`` for a
             value that breaks docs/data-format.md, e.g. a NaN probability).
     """
-    n_layers, n_pos, _ = formats._check_collection(data)
-    ids = formats._ids(data["topk"], "topk")
+    n_layers, n_pos, _ = collection.check_collection(data)
+    ids = collection.token_ids(data["topk"], "topk")
     topk = ids.astype(np.int32)
-    tracked, trajectories = formats._sorted_tracking(data)  # ids sorted, [n, L] each
-    status = formats._cell_status(data, n_layers, n_pos)
+    tracked, trajectories = collection.sorted_tracking(data)  # ids sorted, [n, L] each
+    status = collection.cell_status(data, n_layers, n_pos)
     entropy = _optional(data, "entropy", (n_layers, n_pos))
     kl = _optional(data, "kl", (n_layers, n_pos))
     targets, logprobs, ranks = _targets(data, n_layers, n_pos)
     out = Collection(
-        model=formats._model_name(data),
-        input=formats._texts(data["input"], "input"),
-        layers=formats._ints(data["layers"], "layers"),
+        model=collection.model_name(data),
+        input=collection.texts(data["input"], "input"),
+        layers=collection.ints(data["layers"], "layers"),
         num_layers=None,
         vocab={},
         topk=topk,
-        topk_probs=formats._topk_probs(data, ids),
+        topk_probs=collection.topk_probs(data, ids),
         tracked=tracked,
         probs=[t.T for t in trajectories],
         entropy=entropy,
@@ -78,7 +78,7 @@ def checked_collection(data: Mapping[str, Any]) -> Collection:
     if data.get("num_layers") is not None:
         out.num_layers = integer(data["num_layers"], "num_layers", 1)
     used = np.concatenate([topk.ravel(), *tracked])
-    lookup = formats._vocab_lookup(data["vocab"], used)
+    lookup = collection.vocab_lookup(data["vocab"], used)
     out.vocab = {int(key): text for key, text in lookup.items()}
     validate_payload(_views(out, lookup, trajectories, _kl_flags(data, status, out), data))
     return out
@@ -87,26 +87,26 @@ def checked_collection(data: Mapping[str, Any]) -> Collection:
 def _optional(data: Mapping[str, Any], key: str, shape: tuple[int, ...]) -> np.ndarray | None:
     if data.get(key) is None:
         return None
-    return formats._shaped(data[key], np.float32, shape, key)
+    return collection.shaped(data[key], np.float32, shape, key)
 
 
 def _targets(data: Mapping[str, Any], n_layers: int, n_pos: int) -> tuple[list, Any, Any]:
     if not data.get("targets"):
         return [], None, None
     targets = [
-        {"name": t["name"], "ids": formats._ints(t["ids"], f"targets[{i}]['ids']")}
+        {"name": t["name"], "ids": collection.ints(t["ids"], f"targets[{i}]['ids']")}
         for i, t in enumerate(data["targets"])
     ]
     shape = (len(targets), n_layers, n_pos)
-    logprobs = formats._shaped(data["target_logprobs"], np.float32, shape, "target_logprobs")
-    ranks = formats._shaped(data["target_ranks"], np.int64, shape, "target_ranks")
+    logprobs = collection.shaped(data["target_logprobs"], np.float32, shape, "target_logprobs")
+    ranks = collection.shaped(data["target_ranks"], np.int64, shape, "target_ranks")
     return targets, logprobs, ranks.astype(np.int32)
 
 
 def _kl_flags(data: Mapping[str, Any], status: Any, out: Collection) -> np.ndarray | None:
     if out.kl is None:
         return None
-    flags = formats._kl_undefined(data, status, len(out.layers), len(out.input))
+    flags = collection.kl_undefined(data, status, len(out.layers), len(out.input))
     return flags.astype(np.uint8) if flags.any() else None
 
 
@@ -153,7 +153,7 @@ def _views(
         payload["target_logprobs"] = view(out.target_logprobs, np.float32)
         payload["target_ranks"] = view(out.target_ranks, np.int32)
     if data.get("input_ids") is not None:
-        payload["input_ids"] = formats._ints(data["input_ids"], "input_ids")
+        payload["input_ids"] = collection.ints(data["input_ids"], "input_ids")
     # [P] or one per row: small enough to pack, and packed as the widget packs them.
-    payload.update(formats._generation_fields(data, len(out.input)))
+    payload.update(formats.generation_fields(data, len(out.input)))
     return payload
