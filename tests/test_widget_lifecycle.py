@@ -18,7 +18,7 @@ import pytest
 
 from logitlenskit import collect_logit_lens
 from logitlenskit.core.runs import model_lock
-from logitlenskit.live import widget as widget_module
+from logitlenskit.live import live_methods
 from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def test_closed_widgets_are_freed_and_their_threads_end(smollm2):
 
 
 def test_close_mid_run_releases_the_model_at_once(smollm2, monkeypatch):
-    monkeypatch.setattr(widget_module, "LARGE_PROMPT_TOKENS", 10**6)
+    monkeypatch.setattr(live_methods, "LARGE_PROMPT_TOKENS", 10**6)
     w = LogitLensWidget(model=smollm2, prompt=PROMPT, k=3)
     w.set_state({"prompt": "word " * 3000})
     deadline = time.monotonic() + 30
@@ -95,7 +95,7 @@ def test_a_failure_while_applying_a_result_reaches_error(smollm2, monkeypatch, b
     def broken(_source):
         raise ValueError("payload could not be built")
 
-    monkeypatch.setattr(widget_module, "to_widget_payload", broken)
+    monkeypatch.setattr(live_methods, "to_widget_payload", broken)
     if background:
         w.set_state({"prompt": OTHER})
         assert w.wait(60)
@@ -114,7 +114,7 @@ def test_a_failure_while_showing_a_browser_pin_reaches_error(smollm2, monkeypatc
     def broken(_source):
         raise ValueError("payload could not be built")
 
-    monkeypatch.setattr(widget_module, "to_widget_payload", broken)
+    monkeypatch.setattr(live_methods, "to_widget_payload", broken)
     w.set_state({"pins": [{"ids": [12092], "color": "#e6194b"}]})  # tracked at once (cached)
     assert "payload could not be built" in w.error and w.data is before
     w.close()

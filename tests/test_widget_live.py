@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from logitlenskit.core import session
+from logitlenskit.live import live_methods
 from logitlenskit.live import side as side_module
-from logitlenskit.live import widget as widget_module
 from logitlenskit.live.widget import LogitLensWidget
 
 pytestmark = pytest.mark.slow
@@ -191,7 +191,7 @@ def test_runs_from_many_threads_are_serialized(live, smollm2):
 
 
 def test_stop_abandons_the_run_and_keeps_the_view(live, monkeypatch):
-    monkeypatch.setattr(widget_module, "LARGE_PROMPT_TOKENS", 10**6)
+    monkeypatch.setattr(live_methods, "LARGE_PROMPT_TOKENS", 10**6)
     before = live.data
     _from_browser(live, prompt="word " * 1500)
     time.sleep(0.3)
@@ -204,7 +204,7 @@ def test_stop_abandons_the_run_and_keeps_the_view(live, monkeypatch):
 
 def _stop_while_streaming(w: LogitLensWidget, monkeypatch, prompt: str) -> None:
     """Start ``prompt`` from the browser and press Stop once its first screen is shown."""
-    monkeypatch.setattr(widget_module, "LARGE_PROMPT_TOKENS", 10**6)
+    monkeypatch.setattr(live_methods, "LARGE_PROMPT_TOKENS", 10**6)
     monkeypatch.setattr(session, "BLOCK", 64)
     real = session.lens_reduce
 
@@ -247,7 +247,7 @@ def test_stop_before_a_first_run_finished_shows_no_data_not_zeros(smollm2, monke
 
 
 def test_a_large_browser_run_asks_first(live, monkeypatch):
-    monkeypatch.setattr(widget_module, "LARGE_PROMPT_TOKENS", 5)
+    monkeypatch.setattr(live_methods, "LARGE_PROMPT_TOKENS", 5)
     before = live.data
     _from_browser(live, prompt="This prompt has more than five tokens in it")
     assert "Run anyway?" in live.confirm and not live.busy and live.data == before
@@ -259,7 +259,7 @@ def test_a_large_browser_run_asks_first(live, monkeypatch):
 
 
 def test_a_large_python_run_warns(live, monkeypatch):
-    monkeypatch.setattr(widget_module, "LARGE_PROMPT_TOKENS", 5)
+    monkeypatch.setattr(live_methods, "LARGE_PROMPT_TOKENS", 5)
     with pytest.warns(ResourceWarning, match="This run is large"):
         live.prompt = "This prompt has more than five tokens in it"
     assert live.data["input"][0] == "This"

@@ -3,9 +3,9 @@
 :class:`LiveMethods` is a mixin of :class:`~logitlenskit.LogitLensWidget`: widget.py holds
 the traits, their checks and the browser commands; the public methods that drive the
 widget's :class:`~logitlenskit.live.side.LiveSide` objects (side A, and side B of a live
-diff) and put their runs back on view when a run is stopped are here. They use the
-widget's traits (``prompt``, ``pins``, ``data``, ``error``, ...) and its ``_a``/``_b``
-sides, ``_show`` and ``_size_warning`` (docs/live-loop.md).
+diff), and how their runs go on view (``data``, ``compare_data``) and back when a run is
+stopped, are here. They use the widget's traits (``prompt``, ``pins``, ``data``,
+``error``, ...), its ``_a``/``_b`` sides and its ``_options()`` (docs/live-loop.md).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..analyses import generation
-from ..base.formats import to_js_format
+from ..base.formats import to_js_format, to_widget_payload
 from ..base.validate import as_int
-from ..core import session
+from ..core import request, session
 from ..core.options import LensOptions
-from ..core.request import check_track_ids, model_tokenizer, vocab_size
+from ..core.request import check_track_ids, large_run, layer_count, model_tokenizer, vocab_size
 from ..core.session import LensRun
 from ..core.targets import resolve_targets
 from .commands import one_line
@@ -31,9 +31,13 @@ from .side import as_collection
 if TYPE_CHECKING:
     from .widget import LogitLensWidget
 
-__all__ = ["LiveMethods", "Shown"]
+__all__ = ["LARGE_PAYLOAD_MB", "LARGE_PROMPT_TOKENS", "LiveMethods", "Shown"]
 
 log = logging.getLogger("logitlenskit.live.widget")
+
+#: Above these, a run started from the browser asks first (and one from Python warns).
+LARGE_PROMPT_TOKENS = request.LARGE_PROMPT_TOKENS
+LARGE_PAYLOAD_MB = request.LARGE_PAYLOAD_MB
 
 
 class Shown(NamedTuple):
@@ -111,6 +115,44 @@ class LiveMethods:
     ) -> None:
         self.error = ""
         self._a.request(prompt, options, pins, background, ticket)
+
+    def _show(self, run: LensRun, partial: bool = False, ahead: Sequence[int] = ()) -> None:
+        """Side A's run on view (LiveSide's ``show``)."""
+        # Built before anything changes: a failure here leaves the view and w.result as
+        # they were (the runner reports it in w.error).
+        payload = {**to_widget_payload(run.payload_source()), "run": run.run_id}
+        if ahead:
+            self._push_trajectories(run, ahead)
+        if not run.complete and (self._run is None or self._run.complete):
+            # A run starts streaming: keep what Stop would go back to.
+            self._settled = Shown(self._run, self._collection, self.data)
+        with self.hold_sync():
+            self._a.run = run
+            self._own_payload = payload
+            self.data = payload
+            if not partial:
+                self.error = ""
+
+    def _show_b(self, run: LensRun, partial: bool = False, ahead: Sequence[int] = ()) -> None:
+        """Side B's run on view, as ``compare_data`` (its pushed trajectories: not sent)."""
+        self._b.run = run
+        self.compare_data = {**to_widget_payload(run.payload_source()), "run": run.run_id}
+
+    def _size_warning(self, prompt: str, options: LensOptions) -> str:
+        """Why a run is large enough to ask first, or ""."""
+        try:
+            n_pos = len(self._model.tokenizer.encode(prompt))
+            n_layers = len(options.layers) if options.layers else layer_count(self._model, None)
+        except Exception:  # the run itself will report what is wrong
+            return ""
+        k = options.k
+        megabytes = large_run(n_layers, n_pos, k, LARGE_PROMPT_TOKENS, LARGE_PAYLOAD_MB)
+        if megabytes is not None:
+            return (
+                f"This run is large: {n_pos:,} tokens × {n_layers} layers with k={k} "
+                f"sends about {megabytes:,.0f} MB to the browser. Run anyway?"
+            )
+        return ""
 
     def _push_trajectories(self, run: LensRun, ids: Sequence[int]) -> None:
         """Send newly tracked trajectories before the payload that also holds them.

@@ -15,12 +15,11 @@ from anywidget import experimental
 
 from ..analyses.generation import has_chat_template
 from ..base.diff_labels import side_label
-from ..base.formats import to_widget_payload, widget_payload
+from ..base.formats import widget_payload
 from ..base.ui_state import UIStateTraits
 from ..base.validate import check_text
-from ..core import request
 from ..core.options import LensOptions, check_k, check_layers, check_remote
-from ..core.request import large_run, layer_count, model_tokenizer
+from ..core.request import model_tokenizer
 from ..core.session import LensRun
 from ..core.targets import Target
 from .callbacks import CallbackOutput
@@ -36,7 +35,11 @@ from .live_checks import (
     check_targets,
     refusing,
 )
-from .live_methods import LiveMethods, Shown
+from .live_methods import (
+    LARGE_PROMPT_TOKENS,  # noqa: F401 (bench/bench_loop.py reads it here)
+    LiveMethods,
+    Shown,
+)
 from .side import LiveSide, pinned_ids
 
 log = logging.getLogger(__name__)
@@ -341,44 +344,6 @@ class LogitLensWidget(
         # ipywidgets holds the names being set by a frontend message in _property_lock.
         return name in getattr(self, "_property_lock", {})
 
-    def _show(self, run: LensRun, partial: bool = False, ahead: Sequence[int] = ()) -> None:
-        """Side A's run on view (LiveSide's ``show``)."""
-        # Built before anything changes: a failure here leaves the view and w.result as
-        # they were (the runner reports it in w.error).
-        payload = {**to_widget_payload(run.payload_source()), "run": run.run_id}
-        if ahead:
-            self._push_trajectories(run, ahead)
-        if not run.complete and (self._run is None or self._run.complete):
-            # A run starts streaming: keep what Stop would go back to.
-            self._settled = Shown(self._run, self._collection, self.data)
-        with self.hold_sync():
-            self._a.run = run
-            self._own_payload = payload
-            self.data = payload
-            if not partial:
-                self.error = ""
-
-    def _show_b(self, run: LensRun, partial: bool = False, ahead: Sequence[int] = ()) -> None:
-        """Side B's run on view, as ``compare_data`` (its pushed trajectories: not sent)."""
-        self._b.run = run
-        self.compare_data = {**to_widget_payload(run.payload_source()), "run": run.run_id}
-
-    def _size_warning(self, prompt: str, options: LensOptions) -> str:
-        """Why a run is large enough to ask first, or ""."""
-        try:
-            n_pos = len(self._model.tokenizer.encode(prompt))
-            n_layers = len(options.layers) if options.layers else layer_count(self._model, None)
-        except Exception:  # the run itself will report what is wrong
-            return ""
-        k = options.k
-        megabytes = large_run(n_layers, n_pos, k, LARGE_PROMPT_TOKENS, LARGE_PAYLOAD_MB)
-        if megabytes is not None:
-            return (
-                f"This run is large: {n_pos:,} tokens × {n_layers} layers with k={k} "
-                f"sends about {megabytes:,.0f} MB to the browser. Run anyway?"
-            )
-        return ""
-
     def close(self) -> None:
         """Close the widget: stop its runs, end their threads and let it be freed."""
         # getattr: ipywidgets' __del__ calls close() on a widget whose __init__ raised too.
@@ -470,8 +435,3 @@ class LogitLensWidget(
     def figure(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         """Browser: the export button; answers ``{format}`` and the file's bytes."""
         return figure_answer(self, msg)
-
-
-#: Above these, a run started from the browser asks first (and one from Python warns).
-LARGE_PROMPT_TOKENS = request.LARGE_PROMPT_TOKENS
-LARGE_PAYLOAD_MB = request.LARGE_PAYLOAD_MB
