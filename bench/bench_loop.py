@@ -90,7 +90,10 @@ def _out(**kw):
 
 # Where the time goes, in the kernel: (epoch ms, what) for comm messages in and out and
 # the run, detail, track, payload and validation steps.
-import logitlenskit.live.widget as _lw
+import logitlenskit.base.formats as _formats
+import logitlenskit.core.session as _session
+import logitlenskit.live.live_methods as _lm
+import logitlenskit.live.side as _side
 _EV = []
 
 
@@ -111,9 +114,11 @@ def _wrap(owner, name, label):
     setattr(owner, name, wrapped)
 
 
-for _owner, _name in [(_lw, "start_run"), (_lw.session, "detail"), (_lw.session, "track"),
-                      (_lw, "to_widget_payload"), (_lw, "validate_data")]:
-    _wrap(_owner, _name, _name)
+# Where each step is looked up when it runs; a run is labelled start_run, as it always was.
+for _owner, _name, _label in [(_side, "run_options", "start_run"), (_session, "detail", "detail"),
+                              (_session, "track", "track"), (_lm, "to_widget_payload", "to_widget_payload"),
+                              (_formats, "validate_data", "validate_data")]:
+    _wrap(_owner, _name, _label)
 _send_state, _send, _comm_in = w.send_state, w.send, w.comm._msg_callback
 
 
@@ -172,11 +177,12 @@ def _tracked():
 
 def _collect_ms(prompt):
     # The same data the widget collects: its k, layers, pins, targets and KL metric.
-    inputs = w._run_inputs(prompt)
-    assert not inputs.pop("chat")
-    inputs["track"] = inputs.pop("extra")
+    o = w._options()
+    assert not o.chat
     start = time.perf_counter()
-    collect_logit_lens(model=model, **inputs)
+    collect_logit_lens(prompt, model, k=o.k, layers=o.layer_list(), remote=o.remote,
+                       track=w._pinned(), targets=o.targets, metrics=o.metrics,
+                       sublayers=o.sublayers)
     return (time.perf_counter() - start) * 1000
 """
 

@@ -16,8 +16,8 @@ import pytest
 
 from cells import OUT, nice_ceil, rgba, shown_alpha, tip_rows
 from harness import wire
-from logitlenskit.live.compare import jsd_topk
 from logitlenskit.base.formats import to_widget_payload
+from logitlenskit.live.compare import jsd_topk
 
 L, K, V = 6, 3, 30
 P_A, P_B = 5, 4

@@ -168,8 +168,8 @@ def test_band_chart_draws_each_shown_mean_and_band_from_the_summary(sp):
 
 
 def test_a_language_has_the_color_study_plot_gives_it(sp):
-    from logitlenskit.live.study import _quantities
     from logitlenskit.analyses.study_plot import quantity_color
+    from logitlenskit.live.study import _quantities
 
     # A real study's quantities: two targets (p and rank each), a contrast, KL, entropy.
     quantities = _quantities(["Deutsch", "English"], [("Deutsch", "English")])

@@ -86,7 +86,6 @@ class LensOptions:
         layers: layer indices (negative from the end), or None for all.
         remote: where the trace runs (:data:`Remote`).
         targets: named tokens measured at every cell, as ``resolve_targets`` accepts.
-        track: token ids whose trajectories are wanted at every position (pins).
         metrics: also every cell's KL divergence from the model's final output.
         chat: wrap the prompt in the tokenizer's chat template as a user message.
         sublayers: two lens rows per layer, after its attention and after the layer.
@@ -98,7 +97,6 @@ class LensOptions:
     layers: tuple[int, ...] | None = None
     remote: Remote = None
     targets: Any = None
-    track: tuple[int, ...] = ()
     metrics: bool = False
     chat: bool = False
     sublayers: bool = False
@@ -110,7 +108,6 @@ class LensOptions:
         object.__setattr__(self, "k", check_k(self.k, collection=True))
         object.__setattr__(self, "layers", None if layers is None else tuple(layers))
         object.__setattr__(self, "remote", check_remote(self.remote))
-        object.__setattr__(self, "track", tuple(int(i) for i in self.track))
         object.__setattr__(self, "edits", tuple(self.edits))
         for name in ("metrics", "chat", "sublayers"):
             object.__setattr__(self, name, bool(getattr(self, name)))

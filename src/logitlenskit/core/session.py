@@ -183,10 +183,10 @@ def run_options(
 ) -> LensRun:
     """:func:`start_run` for options checked already (the widget's sides carry them).
 
-    ``extra`` (pins) joins ``options.track``: ids tracked at every position.
+    ``extra``: ids tracked at every position (pins).
     """
     request = prepare_request(prompt, model, options)
-    tracked = check_track_ids([*options.track, *extra], request.vocab_size)
+    tracked = check_track_ids(extra, request.vocab_size)
     run = _run(request, tracked, control or Control(), on_partial)
     warn_non_finite(run.status == INVALID, request.layers, stacklevel=4)
     return run

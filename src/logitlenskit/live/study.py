@@ -15,7 +15,8 @@ and plot the mean per layer with a confidence band. :func:`collect_study` does t
   gives a tidy table (:meth:`Study.table`), per-layer means with 95% confidence intervals
   (:meth:`Study.summary`), CSV/Parquet files and a study widget (:meth:`Study.show`).
 
-The prompts' parsing, the batch trace and the statistics are in :mod:`.study_batch`.
+The prompts' parsing, the batch trace and the statistics are in
+:mod:`logitlenskit.analyses.study_batch`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analyses.study_batch import Quantity, StudyItem, read_items, t_quantile, trace_batch
 from ..core.architectures import get_model_config
 from ..core.request import (
     NonFiniteWarning,
@@ -41,7 +43,6 @@ from ..core.request import (
 )
 from ..core.runs import model_lock
 from ..core.targets import Target
-from .study_batch import Quantity, StudyItem, read_items, t_quantile, trace_batch
 
 __all__ = ["Quantity", "Study", "collect_study", "t_quantile"]
 
