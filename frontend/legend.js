@@ -1,6 +1,7 @@
 // Legend under the chart: pinned tokens/groups (color picker, remove) and pinned rows (line
 // style, remove).
 
+import "./legend.css";
 import { el, svg } from "./dom.js";
 import { showToken } from "./tokens.js";
 import { dashSample } from "./dashes.js";

@@ -10,6 +10,7 @@
 // layer and placed in viewport coordinates; it stays a DOM child of the widget, so the
 // widget's scoped CSS and theme variables still apply.
 
+import "./popup.css";
 import { el, focusedElement } from "./dom.js";
 import { setToken, showToken } from "./tokens.js";
 import { formatProb } from "./format.js";

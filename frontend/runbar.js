@@ -4,6 +4,7 @@
 // button; a pending confirmation; Python's error line (which also shows a refused command)
 // and the widget's own notices (e.g. no kernel).
 
+import "./runbar.css";
 import { el } from "./dom.js";
 import { MAX_RUN_K } from "./schema.js";
 import { formatLayers, parseLayers } from "./layerspec.js";

@@ -2,6 +2,7 @@
 // color mode with its target, foil and color pickers, trajectory metric, chart scale, theme
 // and font size.
 
+import "./toolbar.css";
 import { el, focusedElement } from "./dom.js";
 import { showToken } from "./tokens.js";
 import { colorFoil, colorTarget, DIFF_MODES, DIVERGING_MODES, TARGET_MODES } from "./color.js";

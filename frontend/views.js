@@ -4,15 +4,10 @@
 // says which explorer steps each trait change runs. explorer.js owns the steps (decoding,
 // layout, coloring, lines) that several views share.
 
-// The CSS of the views whose modules do not import their own: colorbar.js and celltip.js
-// are in the node unit tier (tests/js), which cannot import CSS; the others are still to
-// move into their modules (docs/frontend.md). Bundled in this order, after widget.css and
-// before chart.css and compare.css (imported by chart.js and compare.js).
+// The CSS of the views whose modules cannot import their own: colorbar.js and celltip.js
+// are in the node unit tier (tests/js), which cannot load CSS, and grid.js's is imported
+// here until its module does (docs/frontend.md). Every other view imports its own.
 import "./grid.css";
-import "./toolbar.css";
-import "./runbar.css";
-import "./popup.css";
-import "./legend.css";
 import "./colorbar.css";
 import "./celltip.css";
 import { el } from "./dom.js";
