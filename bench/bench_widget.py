@@ -9,9 +9,13 @@ plus the two frames after it (style, layout and paint of what it built), for the
 payload and for a V2 JSON document of the same 80 layers × 100 positions.
 
     .venv/bin/python bench/bench_widget.py [--runs 7] [--only-render] [--bundle DIR]
+        [--baseline DIR]
 
 ``--bundle DIR`` times another build of the frontend (a folder with widget.js and
 widget.css, e.g. esbuild's output for an older commit's frontend/), for before/after tables.
+``--baseline DIR`` also times the first renders of a second build in the same browser,
+alternating the two render by render (the order flipped every run), so a before/after pair
+shares the machine's load; a separate process per build swung ±10 ms on this 2-core VM.
 """
 
 from __future__ import annotations
@@ -169,6 +173,16 @@ def bundle_server(folder: Path):
     )
 
 
+def alternated(pages: dict[str, WidgetPage], fn, runs: int) -> dict[str, list[float]]:
+    """`fn(wp)` on each page in turn, `runs` times, the order flipped every run."""
+    out: dict[str, list[float]] = {label: [] for label in pages}
+    order = list(pages.items())
+    for i in range(runs):
+        for label, wp in order if i % 2 == 0 else order[::-1]:
+            out[label].append(fn(wp))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -176,6 +190,9 @@ def main() -> None:
         "--only-render", action="store_true", help="time the 80 × 100 first renders only"
     )
     parser.add_argument("--bundle", type=Path, help="folder with another build's widget.js/.css")
+    parser.add_argument(
+        "--baseline", type=Path, help="a build whose first renders alternate with this one's"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     _server, url = bundle_server(args.bundle) if args.bundle else start_harness_server()
@@ -184,19 +201,24 @@ def main() -> None:
     v2 = to_js_format(collection(n_layers=80, n_pos=100, k=5, vocab_size=60))
     pins = {"pins": [{"ids": [1, 2], "color": "#e6194b"}, {"ids": [3], "color": "#3cb44b"}]}
     rows: list[tuple[str, float, float, str]] = []
+    base: dict[str, list[float]] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         wp = fresh(browser, url, small)
-        first = [render_ms(wp, small, **pins) for _ in range(args.runs)]
-        rows.append(("first render 80 × 100", statistics.median(first), max(first), "≤ 100"))
-        framed = [render_frames_ms(wp, small, **pins) for _ in range(args.runs)]
-        rows.append(
-            ("first render 80 × 100 + 2 frames", statistics.median(framed), max(framed), "≤ 100")
-        )
-        framed = [render_frames_ms(wp, v2, **pins) for _ in range(args.runs)]
-        rows.append(
-            ("  the same as a V2 document", statistics.median(framed), max(framed), "≤ 100")
-        )
+        pages = {"this": wp}
+        if args.baseline:
+            _base_server, base_url = bundle_server(args.baseline)
+            pages["baseline"] = fresh(browser, base_url, small)
+        for name, fn in [
+            ("first render 80 × 100", lambda w: render_ms(w, small, **pins)),
+            ("first render 80 × 100 + 2 frames", lambda w: render_frames_ms(w, small, **pins)),
+            ("  the same as a V2 document", lambda w: render_frames_ms(w, v2, **pins)),
+        ]:
+            times_ms = alternated(pages, fn, args.runs)
+            ts = times_ms["this"]
+            rows.append((name, statistics.median(ts), max(ts), "≤ 100"))
+            if args.baseline:
+                base[name] = times_ms["baseline"]
         if not args.only_render:
             render_ms(wp, small, **pins)  # the interactions run on the version-3 payload
             # collection() draws full [L, P, V] softmaxes: keep V small for 2,000 positions.
@@ -208,9 +230,14 @@ def main() -> None:
         f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (the benchmark's own "
         f"Chromium counts); {platform.platform()}"
     )
-    print(f"{'figure':38} {'median ms':>10} {'max ms':>8}  goal")
+    if base:
+        print(f"baseline: {args.baseline}, alternated with this build run by run")
+    extra = f" {'baseline median':>16} {'max':>8}" if base else ""
+    print(f"{'figure':38} {'median ms':>10} {'max ms':>8}{extra}  goal")
     for name, med, worst, goal in rows:
-        print(f"{name:38} {med:10.2f} {worst:8.2f}  {goal}")
+        b = base.get(name)
+        cells = f" {statistics.median(b):16.2f} {max(b):8.2f}" if b else " " * len(extra)
+        print(f"{name:38} {med:10.2f} {worst:8.2f}{cells if base else ''}  {goal}")
 
 
 if __name__ == "__main__":

@@ -6,14 +6,15 @@
 const OVERSCAN = 3;
 
 /**
- * The columns [first, end) that overlap the grid's view, widened by OVERSCAN each side.
+ * The columns [first, end) that overlap the grid's view, widened by `overscan` each side.
  * @param {number[]} widths px of each column
  * @param {number} input px of the (sticky) input column before them
  * @param {number} left px the grid is scrolled sideways
  * @param {number} view px of the grid's visible width (0: not laid out yet, all columns)
+ * @param {number} [overscan] columns beyond each edge
  * @returns {[number, number]}
  */
-export function columnWindow(widths, input, left, view) {
+export function columnWindow(widths, input, left, view, overscan = OVERSCAN) {
   const n = widths.length;
   if (view <= 0) return [0, n];
   let x = input;
@@ -28,7 +29,26 @@ export function columnWindow(widths, input, left, view) {
     }
     x = right;
   }
-  return [Math.max(0, first - OVERSCAN), Math.min(n, end + OVERSCAN)];
+  return [Math.max(0, first - overscan), Math.min(n, end + overscan)];
+}
+
+/**
+ * Run `fn` once the browser is idle (after the frame that shows what was just built), or
+ * after `ms` at the latest; cancelled when `signal` aborts. Where requestIdleCallback is
+ * missing (Safari), a timer.
+ * @param {() => void} fn
+ * @param {AbortSignal} signal
+ * @param {number} [ms]
+ */
+export function whenIdle(fn, signal, ms = 200) {
+  const ric = typeof requestIdleCallback === "function";
+  const cancel = () => (ric ? cancelIdleCallback(id) : clearTimeout(id));
+  const run = () => {
+    signal.removeEventListener("abort", cancel);
+    fn();
+  };
+  const id = ric ? requestIdleCallback(run, { timeout: ms }) : setTimeout(run, 50);
+  signal.addEventListener("abort", cancel, { once: true });
 }
 
 /**

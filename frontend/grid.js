@@ -3,12 +3,11 @@
 // smoothly and a re-color touches a few hundred cells, not all of them.
 
 import { el, focusedElement } from "./dom.js";
-import { setToken, showToken } from "./tokens.js";
+import { setToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
 import { CELL_OK, CELL_INVALID, POS_GENERATED, POS_TEMPLATE, ROW_ATTENTION } from "./lens.js";
-import { commitFor, commitMarks, commitText } from "./commitment.js";
-import { dashSample } from "./dashes.js";
-import { columnWindow, scrollToColumn } from "./colwindow.js";
+import { appendCommitMarks, inputCell } from "./gridrow.js";
+import { columnWindow, scrollToColumn, whenIdle } from "./colwindow.js";
 import { inkOn, THEME_BG } from "./ink.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
@@ -18,9 +17,6 @@ const OVERSCAN = 6;
 
 const INVALID_TITLE = "the model's output here is not finite (NaN/Inf)";
 const PENDING_TITLE = "still computing";
-/** How a row header names its position's kind (docs/data-format.md §3, `position_kinds`). */
-const KIND_CLASS = { [POS_TEMPLATE]: "llk-template", [POS_GENERATED]: "llk-generated" };
-const KIND_NAME = { [POS_TEMPLATE]: "chat template token", [POS_GENERATED]: "generated token" };
 
 export class Grid {
   /**
@@ -67,6 +63,13 @@ export class Grid {
     this.held = false;
     /** a re-render was asked for while held */
     this.stale = false;
+    /**
+     * A rebuild makes only the rows and columns in view; the ones beyond the edges follow
+     * once the browser is idle (about a third of a first render's cells, style and paint).
+     */
+    this.lean = false;
+    this.filling = false;
+    this.signal = signal;
     this.root.addEventListener("scroll", () => this.renderRows(), { signal, passive: true });
   }
 
@@ -212,11 +215,21 @@ export class Grid {
       return;
     }
     this.stale = false;
-    // Rebuilt cells must not steal keyboard focus from the user.
+    this.lean = true;
+    this.keepFocus(() => {
+      for (const row of this.rows.values()) row.remove();
+      this.rows.clear();
+      this.renderRows();
+    });
+  }
+
+  /**
+   * Rebuilt cells must not steal keyboard focus from the user.
+   * @param {() => void} fn rebuilds rows
+   */
+  keepFocus(fn) {
     const hadFocus = this.root.contains(focusedElement(this.root));
-    for (const row of this.rows.values()) row.remove();
-    this.rows.clear();
-    this.renderRows();
+    fn();
     if (hadFocus) this.cellAt(this.active.ci, this.active.p)?.focus({ preventScroll: true });
   }
 
@@ -240,13 +253,14 @@ export class Grid {
     this.head.replaceChildren(this.corner, ...cells);
   }
 
-  /** Create the rows now in view and remove those scrolled out. */
   /** The columns to build for the current sideways scroll (reads layout). */
   columnSpan() {
     const g = this.root;
-    return columnWindow(this.widths, this.inputWidth, g.scrollLeft, g.clientWidth);
+    const pad = this.lean ? 0 : undefined;
+    return columnWindow(this.widths, this.inputWidth, g.scrollLeft, g.clientWidth, pad);
   }
 
+  /** Create the rows now in view and remove those scrolled out. */
   renderRows() {
     const lens = this.lens;
     if (!lens) return;
@@ -260,8 +274,9 @@ export class Grid {
     const h = this.rowHeight;
     const top = Math.max(0, this.root.scrollTop - this.head.offsetHeight);
     const view = this.root.clientHeight || h * 30;
-    const start = Math.max(0, Math.floor(top / h) - OVERSCAN);
-    const end = Math.min(lens.P, Math.ceil((top + view) / h) + OVERSCAN);
+    const pad = this.lean ? 0 : OVERSCAN;
+    const start = Math.max(0, Math.floor(top / h) - pad);
+    const end = Math.min(lens.P, Math.ceil((top + view) / h) + pad);
     // The active cell's row stays rendered even when scrolled away: it holds the grid's one
     // tabbable cell and maybe the keyboard focus, which would otherwise fall to <body>.
     const keep = this.active.p;
@@ -273,6 +288,10 @@ export class Grid {
     }
     for (let p = start; p < end; p++) this.ensureRow(lens, p);
     if (keep < lens.P) this.ensureRow(lens, keep);
+    if (this.lean && !this.filling) {
+      this.filling = true;
+      whenIdle(() => this.fill(), this.signal);
+    }
   }
 
   /**
@@ -300,7 +319,7 @@ export class Grid {
     else if (kind === POS_GENERATED) row.dataset.kind = "generated";
     row.style.transform = `translateY(${p * this.rowHeight}px)`;
     row.style.gridTemplateColumns = this.template;
-    row.append(this.buildInputCell(lens, p));
+    row.append(inputCell(lens, p, this.pinnedRows.get(p)));
     const { active, selected } = this;
     // Only the columns in view, the row's active and selected cells wherever they are
     // (keyboard focus, the popup's anchor) and the final layer's (the answer, measured as a
@@ -315,109 +334,92 @@ export class Grid {
     }
     const place = first > 0 || built.length !== end - first;
     for (const ci of built) {
-      const l = this.cols[ci];
-      if (l === undefined) continue;
-      const cell = document.createElement("div");
-      cell.className = l === lens.finalRow ? "llk-cell llk-final" : "llk-cell";
-      cell.setAttribute("role", "gridcell");
-      cell.dataset.ci = String(ci);
-      if (place) cell.style.gridColumn = String(ci + 2);
-      const status = lens.status(l, p);
-      if (status === CELL_OK) {
-        setToken(cell, lens.token(lens.topId(l, p)));
-        const a = this.intensity(l, p);
-        if (a !== null) {
-          const bg = cellBackground(this.color, a);
-          cell.style.background = bg;
-          if (a > STRONG) {
-            // The text color follows the cell's actual background in either theme; the CSS
-            // picks the one of the theme shown (so a theme change needs no re-render).
-            let ink = this.inks.get(bg);
-            if (!ink) {
-              ink = [inkOn(bg, THEME_BG.light), inkOn(bg, THEME_BG.dark)];
-              this.inks.set(bg, ink);
-            }
-            cell.classList.add("llk-strong");
-            cell.style.setProperty("--llk-ink-light", ink[0]);
-            cell.style.setProperty("--llk-ink-dark", ink[1]);
-          }
-        }
-      } else {
-        // No number of such a cell is real: no token, no color.
-        const invalid = status === CELL_INVALID;
-        cell.textContent = invalid ? "NaN" : "\u2026";
-        cell.classList.add(invalid ? "llk-invalid" : "llk-pending");
-        cell.title = invalid ? INVALID_TITLE : PENDING_TITLE;
-      }
-      const isActive = active.p === p && active.ci === ci;
-      cell.tabIndex = isActive ? 0 : -1;
-      if (selected && selected.p === p && selected.ci === ci) {
-        cell.classList.add("llk-selected");
-      }
-      row.append(cell);
+      const cell = this.buildCell(lens, p, ci, place);
+      if (cell) row.append(cell);
     }
-    this.appendCommitMarks(lens, p, row);
+    appendCommitMarks(lens, p, row, this.cols);
     return row;
   }
 
   /**
-   * Over row p, where the next position's token (if generated) became the top-1 and entered
-   * the top-k for good (commitment.js): bars after the cells, placed on the row's own column
-   * grid so they follow widths, strides and zoom. cellAt counts cells from the front, so they
-   * never shift it.
+   * The cell of column ci in row p, or null when ci is not a shown column.
    * @param {Lens} lens
    * @param {number} p
-   * @param {HTMLElement} row
+   * @param {number} ci
+   * @param {boolean} place set its grid column (it is not where the order puts it)
    */
-  appendCommitMarks(lens, p, row) {
-    const c = commitFor(lens, p + 1);
-    if (!c || !this.cols.length) return;
-    const marks = commitMarks(c, this.cols);
-    const text = commitText(c, this.cols);
-    for (const [cls, span] of /** @type {const} */ ([
-      ["llk-entered", marks.entered],
-      ["llk-commit", marks.commit],
-    ])) {
-      if (!span) continue;
-      const bar = el("div", {
-        class: cls,
-        title: text,
-        attrs: {
-          "aria-hidden": "true",
-          "data-from": String(span.from),
-          "data-to": String(span.to),
-        },
-      });
-      // Column 1 is the input column: shown column ci is grid column ci + 2.
-      bar.style.gridColumn = `${span.from + 2} / ${span.to + 3}`;
-      row.append(bar);
+  buildCell(lens, p, ci, place) {
+    const l = this.cols[ci];
+    if (l === undefined) return null;
+    const { active, selected } = this;
+    const cell = document.createElement("div");
+    cell.className = l === lens.finalRow ? "llk-cell llk-final" : "llk-cell";
+    cell.setAttribute("role", "gridcell");
+    cell.dataset.ci = String(ci);
+    if (place) cell.style.gridColumn = String(ci + 2);
+    const status = lens.status(l, p);
+    if (status === CELL_OK) {
+      setToken(cell, lens.token(lens.topId(l, p)));
+      const a = this.intensity(l, p);
+      if (a !== null) {
+        const bg = cellBackground(this.color, a);
+        cell.style.background = bg;
+        if (a > STRONG) {
+          // The text color follows the cell's actual background in either theme; the CSS
+          // picks the one of the theme shown (so a theme change needs no re-render).
+          let ink = this.inks.get(bg);
+          if (!ink) {
+            ink = [inkOn(bg, THEME_BG.light), inkOn(bg, THEME_BG.dark)];
+            this.inks.set(bg, ink);
+          }
+          cell.classList.add("llk-strong");
+          cell.style.setProperty("--llk-ink-light", ink[0]);
+          cell.style.setProperty("--llk-ink-dark", ink[1]);
+        }
+      }
+    } else {
+      // No number of such a cell is real: no token, no color.
+      const invalid = status === CELL_INVALID;
+      cell.textContent = invalid ? "NaN" : "\u2026";
+      cell.classList.add(invalid ? "llk-invalid" : "llk-pending");
+      cell.title = invalid ? INVALID_TITLE : PENDING_TITLE;
     }
+    const isActive = active.p === p && active.ci === ci;
+    cell.tabIndex = isActive ? 0 : -1;
+    if (selected && selected.p === p && selected.ci === ci) {
+      cell.classList.add("llk-selected");
+    }
+    return cell;
   }
 
   /**
-   * @param {Lens} lens
-   * @param {number} p
+   * Rows built lean get the columns they lack (the overscan) in column order, without being
+   * rebuilt: a first render builds each row once. Then the overscan rows are added.
    */
-  buildInputCell(lens, p) {
-    const pinned = this.pinnedRows.get(p);
-    const shown = showToken(lens.input[p]).text;
-    const kind = lens.kind(p);
-    const special = kind === POS_TEMPLATE || kind === POS_GENERATED;
-    let what = special ? `, ${KIND_NAME[kind]}` : "";
-    const c = kind === POS_GENERATED ? commitFor(lens, p) : null;
-    if (c) what += `; ${commitText(c)}`;
-    // The full token first: the column may cut it.
-    const input = el("div", {
-      class: `llk-input${pinned === undefined ? "" : " llk-pinned"}${special ? ` ${KIND_CLASS[kind]}` : ""}`,
-      title: `${shown} (position ${p}${what}): click to ${pinned === undefined ? "pin" : "unpin"} this row`,
-      attrs: { role: "rowheader" },
-    });
-    if (special) input.setAttribute("aria-label", `${shown}${what}`);
-    const text = el("span", { class: "llk-input-text" });
-    setToken(text, lens.input[p]);
-    input.append(text);
-    if (pinned !== undefined) input.append(dashSample(pinned));
-    return input;
+  fill() {
+    this.filling = false;
+    this.lean = false;
+    const lens = this.lens;
+    if (!lens) return;
+    const span = this.columnSpan();
+    const [first, end] = this.span;
+    if (span[0] <= first && span[1] >= end) {
+      for (const [p, row] of this.rows) {
+        const cells = row.querySelectorAll(":scope > .llk-cell");
+        const have = new Set([...cells].map((c) => /** @type {HTMLElement} */ (c).dataset.ci));
+        const add = (/** @type {number} */ ci, /** @type {Element | null} */ at) => {
+          const cell = have.has(String(ci)) ? null : this.buildCell(lens, p, ci, true);
+          if (cell) (at ?? /** @type {Element} */ (row.firstElementChild)).after(cell);
+          return cell ?? at;
+        };
+        let at = /** @type {Element | null} */ (row.firstElementChild);
+        for (let ci = span[0]; ci < first; ci++) at = add(ci, at);
+        at = cells[end - first - 1] ?? at;
+        for (let ci = end; ci < span[1]; ci++) at = add(ci, at);
+      }
+      this.span = span;
+    }
+    this.renderRows();
   }
 
   /**
