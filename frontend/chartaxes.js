@@ -188,7 +188,12 @@ export function formatTick(c, v) {
 export function drawXAxis(c) {
   const y = c.geo.height - Math.round(c.geo.fontSize * 0.5);
   const g = c.xAxis;
+  // One title on the group serves every label (SVG shows the nearest ancestor's), where one
+  // per label cost an element per layer on every first render.
+  const title = svg("title");
+  title.textContent = "drag to another layer to zoom; double-click to reset";
   g.replaceChildren(
+    title,
     ...c.geo.cols.map((l) => {
       const t = svg("text", {
         x: c.x(l),
@@ -199,9 +204,6 @@ export function drawXAxis(c) {
       });
       t.textContent = c.geo.labels?.[l] ?? String(c.geo.layers[l]);
       if (c.geo.kinds?.[l] === 1) t.classList.add("llk-xtick-attn");
-      const title = svg("title");
-      title.textContent = "drag to another layer to zoom; double-click to reset";
-      t.append(title);
       return t;
     }),
   );

@@ -70,20 +70,26 @@ export function decodeV2(d) {
   const perPos = tracked.map((entry, p) => v2Tracked(entry, p, L, intern, allKeys));
   const topkIds = new Int32Array(L * P * k);
   const topkProbs = new Float32Array(L * P * k);
+  // Plain indexed loops: this runs L·P·k times on the first render of a V2 document.
   for (let l = 0; l < L; l++) {
+    const row = topk[l];
     for (let p = 0; p < P; p++) {
-      /** @type {unknown[]} */ (topk[l][p]).forEach((s, j) => {
+      const cell = /** @type {unknown[]} */ (row[p]);
+      const own = perPos[p];
+      const at = (l * P + p) * k;
+      for (let j = 0; j < k; j++) {
+        const s = cell[j];
         const id = typeof s === "string" ? idOf.get(s) : undefined;
-        const traj = id === undefined ? undefined : perPos[p].get(id);
+        const traj = id === undefined ? undefined : own.get(id);
         if (id === undefined || !traj) {
           fail(
             `"topk"[${l}][${p}][${j}] is ${describe(s)}, which has no trajectory in ` +
               `"tracked"[${p}]: every top-k token needs one`,
           );
         }
-        topkIds[(l * P + p) * k + j] = id;
-        topkProbs[(l * P + p) * k + j] = traj[l];
-      });
+        topkIds[at + j] = id;
+        topkProbs[at + j] = traj[l];
+      }
     }
   }
   const offsets = new Int32Array(P + 1);
@@ -148,10 +154,10 @@ function v2Width(topk, L, P) {
             "lists the same number (k) of tokens",
         );
       }
-      cell.forEach((s, j) => {
-        if (typeof s !== "string")
-          fail(`"topk"[${l}][${p}][${j}] is not a string (got ${describe(s)})`);
-      });
+      for (let j = 0; j < cell.length; j++) {
+        if (typeof cell[j] !== "string")
+          fail(`"topk"[${l}][${p}][${j}] is not a string (got ${describe(cell[j])})`);
+      }
       checkTexts(cell, (j) => `"topk"[${l}][${p}][${j}]`);
     });
   });
@@ -168,16 +174,17 @@ function v2Width(topk, L, P) {
  */
 function v2Tracked(entry, p, L, intern, allKeys) {
   const out = new Map();
+  // The name of a value is built only when it fails: this runs for every tracked value.
+  const name = (/** @type {string} */ s) => `"tracked"[${p}][${describe(s)}]`;
   for (const [s, traj] of Object.entries(entry)) {
-    const name = `"tracked"[${p}][${describe(s)}]`;
     if (!Array.isArray(traj) || traj.length !== L) {
-      fail(`${name} must have ${L} values, got ${describe(traj)}`);
+      fail(`${name(s)} must have ${L} values, got ${describe(traj)}`);
     }
-    traj.forEach((x, l) => {
-      if (typeof x !== "number") fail(`${name}[${l}] is ${describe(x)}; ${PROBS}`);
-      const bad = badProb(x);
-      if (bad) fail(`${name}[${l}] ${bad}`);
-    });
+    for (let l = 0; l < L; l++) {
+      const x = traj[l];
+      if (typeof x !== "number") fail(`${name(s)}[${l}] is ${describe(x)}; ${PROBS}`);
+      if (!(x >= 0 && x <= 1)) fail(`${name(s)}[${l}] ${badProb(x)}`);
+    }
     out.set(intern(s, sharedStringLabel(s, allKeys)), traj);
   }
   return out;
