@@ -181,7 +181,8 @@ def test_pin_of_an_untracked_token_from_the_grown_popup(vscode):
             "_seen = set(_r['topk'].flatten().tolist())\n"
             "_seen |= {int(i) for t in _r['tracked'] for i in t.tolist()}\n"
             f"_cands = [i for i in {ids!r} if i not in _seen]\n"
-            "_text = {i: w._token_text(i) for i in _cands}\n"
+            "from logitlenskit.live.commands import token_text as _token_text\n"
+            "_text = {i: _token_text(w, i) for i in _cands}\n"
             "_plain = [i for i in _cands if _text[i].strip() and _text[i].isprintable()"
             " and '\\ufffd' not in _text[i]]\n"
             "_pick = {'id': _plain[0], 'text': _text[_plain[0]]} if _plain else None"
@@ -339,7 +340,11 @@ def test_on_select_callback_fires_with_the_clicked_cell(vscode):
     expect(popup_rows(output)).to_have_count(20, timeout=RENDER_TIMEOUT_MS)
     row = popup_rows(output).nth(1)
     token = int(row.get_attribute("data-id"))
-    text = py(vscode, f"w._token_text({token})")
+    text = py(
+        vscode,
+        "_t",
+        setup=f"from logitlenskit.live.commands import token_text\n_t = token_text(w, {token})",
+    )
     row.click()
     calls = wait_py(vscode, "selected", lambda s: len(s) >= 2)
     assert calls[1] == [LAST_LAYER, LAST_POS, token, text]
