@@ -3,8 +3,8 @@
 Every question a user asks of a model is one forward pass that reads some residual-stream
 states and reduces them inside the trace, so that only the reduction leaves it (and the
 NDIF server): a full lens run, a local run's normed cache, a cell's follow-up, a study batch,
-the seed API's full-logits reference. Each is one public function here, and all of them run
-:func:`_trace`, which
+a generation step, the seed API's full-logits reference. Each is one public function here,
+and all of them run :func:`_trace`, which
 
 1. walks the decoder layers in forward order (nnsight interleaves the trace body with the
    forward pass, so sites must be visited in the order the model reaches them),
