@@ -229,8 +229,8 @@ def capture_lens(
 
 
 def _normed(states: list[Any], ref: Any, norm: Any) -> torch.Tensor:
-    stacked = torch.stack([*states, *([] if ref is None else [ref])])
-    return norm(stacked)
+    rows = [*states, *([] if ref is None else [ref])]
+    return norm(torch.stack(rows)) if rows else torch.empty(0)
 
 
 def capture_normed(
@@ -251,11 +251,6 @@ def capture_normed(
         adapter, inputs, rows, reduce, reference=reference, readout=readout, edits=edits
     )
     return normed.detach()
-
-
-def _step(states: list[Any], ref: Any, norm: Any) -> torch.Tensor:
-    rows = [*states, *([] if ref is None else [ref])]
-    return norm(torch.stack(rows)) if rows else torch.empty(0)
 
 
 def capture_step(
@@ -282,7 +277,7 @@ def capture_step(
     Returns:
         (normed rows ``[R, d]``, empty without rows; the model's output: logits, cache).
     """
-    reduce = functools.partial(_step, norm=adapter.norm())
+    reduce = functools.partial(_normed, norm=adapter.norm())
     normed, output = _trace(
         adapter,
         inputs,
