@@ -43,7 +43,7 @@ class Add:
     def __init__(self, site: Site, vector: torch.Tensor) -> None:
         self.site, self.vector = site, vector
 
-    def apply(self, state: torch.Tensor) -> None:
+    def apply(self, state: torch.Tensor, start: int = 0) -> None:
         state += self.vector.to(state.dtype)
 
 

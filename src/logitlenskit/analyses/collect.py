@@ -24,7 +24,8 @@ from typing import Any
 
 import torch
 
-from ..core.capture import BLOCK_OUTPUT, capture_logits
+from ..core.capture import BLOCK_OUTPUT, Edit, capture_logits
+from ..core.edits import records
 from ..core.engine import lens_reduce
 from ..core.lens import run_lens
 from ..core.options import LensOptions
@@ -71,6 +72,7 @@ def collect_logit_lens(
     targets: Any = None,
     metrics: bool = False,
     sublayers: bool = False,
+    edits: Sequence[Edit] = (),
 ) -> dict[str, Any]:
     """Collect logit-lens data: top-k and exact trajectories at every layer and position.
 
@@ -95,6 +97,10 @@ def collect_logit_lens(
         sublayers: two lens rows per layer, the residual stream after its attention and
             after the whole layer (``row_kinds``: 1, 0), so a token's rise can be split
             between attention and MLP. Not for parallel-attention blocks (GPT-J, NeoX).
+        edits: interventions made inside the forward pass before the lens reads it
+            (:class:`~logitlenskit.Patch`, :class:`~logitlenskit.Steer`,
+            :class:`~logitlenskit.Ablate`; docs/interventions.md). The result then holds
+            ``edits``, one record per edit, and is not the model's own output.
 
     Returns:
         The collection dict of docs/data-format.md §1: ``model``, ``input``,
@@ -105,7 +111,9 @@ def collect_logit_lens(
         ``invalid`` [L, P] bool. With ``targets``: ``targets`` (``[{"name", "ids"}]``),
         ``target_logprobs`` [T, L, P] float32 (log of each target's summed probability)
         and ``target_ranks`` [T, L, P] int32 (1-based rank of its best member among the
-        whole vocabulary); with ``metrics``: ``kl`` [L, P] float32.
+        whole vocabulary); with ``metrics``: ``kl`` [L, P] float32; with ``edits``:
+        ``edits`` (one record per edit: ``kind``, ``label``, ``layer``, ``row_kind``,
+        ``from_position``; docs/data-format.md).
 
     Non-finite model output (a NaN or Inf hidden state or logit, e.g. a float16 overflow) is
     flagged, not raised: those cells' probabilities and entropy are NaN, ``invalid`` marks
@@ -119,7 +127,13 @@ def collect_logit_lens(
             k out of range, unknown architecture.
     """
     options = LensOptions(
-        k=k, layers=layers, remote=remote, targets=targets, metrics=metrics, sublayers=sublayers
+        k=k,
+        layers=layers,
+        remote=remote,
+        targets=targets,
+        metrics=metrics,
+        sublayers=sublayers,
+        edits=tuple(edits),
     )
     request = prepare_request(prompt, model, options)
     _warn_if_large(request)
@@ -167,6 +181,8 @@ def metric_fields(request: LensRequest, lens: dict[str, Any]) -> dict[str, Any]:
         fields["kl_undefined"] = lens["kl_undefined"]
     if request.row_kinds is not None:
         fields["row_kinds"] = list(request.row_kinds)
+    if request.edits:
+        fields["edits"] = records(request.edits)
     return fields
 
 

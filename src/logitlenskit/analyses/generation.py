@@ -188,7 +188,14 @@ def generate(
                     "Common causes: float16 overflow or an intervention that wrote NaN."
                 )
             token = _choose(logits, sample, temperature, generator)
-            normed, out = step(torch.tensor([[token]]), specs, reference=reference, **{cache: past})
+            # start: positional edits (a patch, steering from a position) find their position.
+            normed, out = step(
+                torch.tensor([[token]]),
+                specs,
+                reference=reference,
+                start=first + n_done,
+                **{cache: past},
+            )
             past, logits = out[cache], out.logits[0, -1]
             rows = normed[: len(specs)]
             packed = lens_reduce(

@@ -28,6 +28,7 @@ from .collection import (
     vocab_key,
     vocab_lookup,
 )
+from .edit_records import check_edit_records
 from .validate import validate_data, validate_payload, validate_v2
 
 __all__ = [
@@ -105,13 +106,18 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def generation_fields(data: Mapping[str, Any], n_pos: int) -> dict[str, Any]:
-    """The payload's optional generation and row fields: position and row kinds, commitment."""
+    """The payload's optional generation and row fields.
+
+    Position and row kinds, commitment, and the edits that made the run (:mod:`.edit_records`).
+    """
     fields: dict[str, Any] = {}
     if data.get("position_kinds") is not None:
         kinds = shaped(data["position_kinds"], np.uint8, (n_pos,), "position_kinds")
         fields["position_kinds"] = kinds.tobytes()
     if data.get("row_kinds") is not None:
         fields["row_kinds"] = ints(data["row_kinds"], "row_kinds")
+    if data.get("edits"):
+        fields["edits"] = check_edit_records(data["edits"], data.get("num_layers"), n_pos)
     for name in ("commitment", "entered_topk"):
         if data.get(name) is not None:
             fields[name] = shaped(data[name], np.int64, (n_pos,), name).astype("<i4").tobytes()

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .edit_records import check_edit_records
 from .payload_field_checks import (
     _check_entropy,
     _check_generation,
@@ -180,6 +181,8 @@ def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
         out["run"] = _int(payload["run"], "run")
     if payload.get("row_kinds") is not None:
         out["row_kinds"] = _row_kinds(payload["row_kinds"], out["layers"])
+    if payload.get("edits"):
+        out["edits"] = check_edit_records(payload["edits"], out.get("num_layers"), n_pos)
     return out
 
 

@@ -15,6 +15,12 @@ from typing import Any
 import torch
 
 from .architectures import Accessor, apply_module_or_callable, hf_config, resolve_accessor
+from .sites import AFTER_ATTENTION, ATTENTION_OUTPUT, BLOCK_OUTPUT, HEADS, MLP_OUTPUT
+
+# What transformers' decoder layers call their parts, across architectures.
+_ATTENTION_NAMES = ("self_attn", "attn", "attention", "self_attention")
+_MLP_NAMES = ("mlp", "feed_forward", "ffn")
+_PROJECTION_NAMES = ("o_proj", "out_proj", "c_proj", "dense", "o")
 
 __all__ = ["ModelAdapter"]
 
@@ -81,6 +87,33 @@ class ModelAdapter:
         cap = getattr(hf_config(self.model), "final_logit_softcapping", None)
         return float(cap) if cap else None
 
+    def site_path(self, kind: int) -> str | None:
+        """The decoder-layer submodule a site of ``kind`` is read at (None: the layer's output).
+
+        Raises:
+            ValueError: the model has no such point (no ``mid`` for after-attention sites;
+                no recognisable attention, MLP or output projection).
+        """
+        if kind == BLOCK_OUTPUT:
+            return None
+        if kind == AFTER_ATTENTION:
+            if self.mid is None:
+                raise ValueError(
+                    "this model has no after-attention point known to logitlenskit (its "
+                    "blocks may run attention and the MLP in parallel): use at='output'"
+                )
+            return self.mid
+        block = self.layer_modules()[0]
+        attention = _child(block, _ATTENTION_NAMES, "attention")
+        if kind == ATTENTION_OUTPUT:
+            return attention
+        if kind == MLP_OUTPUT:
+            return _child(block, _MLP_NAMES, "MLP")
+        if kind == HEADS:
+            projection = _child(getattr(block, attention), _PROJECTION_NAMES, "output projection")
+            return f"{attention}.{projection}"
+        raise ValueError(f"unknown site kind {kind}")
+
     # Torch modules, for hooks and products outside a trace (local runs, generation).
 
     def layer_modules(self) -> list[torch.nn.Module]:
@@ -99,3 +132,15 @@ class ModelAdapter:
         """The unembedding as a torch module."""
         inner = getattr(self.model, "_model", self.model)
         return inner.get_output_embeddings()
+
+
+def _child(module: torch.nn.Module, names: tuple[str, ...], what: str) -> str:
+    """The first of ``names`` that ``module`` has as a submodule."""
+    for name in names:
+        if isinstance(getattr(module, name, None), torch.nn.Module):
+            return name
+    raise ValueError(
+        f"cannot find the {what} of {type(module).__name__} (looked for {', '.join(names)}): "
+        "this architecture's layers are named differently; ablate it through an edit of your "
+        "own (see docs/interventions.md)"
+    )

@@ -36,6 +36,7 @@ from .architectures import get_value
 from .engine import cell_log_probs, lens_reduce
 from .locks import model_lock
 from .readout import LOGIT_LENS, Readout
+from .sites import AFTER_ATTENTION, BLOCK_OUTPUT, HEADS, Site, forward_order
 
 __all__ = [
     "AFTER_ATTENTION",
@@ -46,42 +47,40 @@ __all__ = [
     "capture_lens",
     "capture_logits",
     "capture_normed",
+    "capture_states",
     "capture_step",
     "ship_by_value",
 ]
-
-#: Row kinds: the residual stream after a whole decoder layer, or after its attention.
-BLOCK_OUTPUT, AFTER_ATTENTION = 0, 1
-
-#: (layer number, row kind): one residual-stream state of the forward pass.
-Site = tuple[int, int]
 
 
 class Edit(Protocol):
     """An intervention applied inside the trace, at one site, before it is read.
 
-    ``apply`` receives the site's state ``[batch, positions, d]`` and changes it in place
-    (what the model computes from that point on sees the change).
+    ``apply`` receives the site's state (``[batch, positions, d]``, or ``[batch, positions,
+    heads · head_dim]`` for the heads) and changes it in place, so what the model computes
+    from that point on sees the change. ``start`` is the absolute position of the state's
+    first position: a generation step's pass holds only its new token. :mod:`.edits` has
+    patch, steer and ablate.
     """
 
     site: Site
 
-    def apply(self, state: torch.Tensor) -> None:
+    def apply(self, state: torch.Tensor, start: int) -> None:
         """Change ``state`` in place."""
 
 
-def forward_order(sites: Sequence[Site]) -> list[Site]:
-    """Distinct sites in the order a forward pass reaches them (after attention first)."""
-    return sorted(set(sites), key=lambda s: (s[0], -s[1]))
-
-
-def _state(block: Any, kind: int, mid: str | None) -> Any:
-    """A site's residual state ``[batch, positions, d]`` inside a trace."""
-    if kind == AFTER_ATTENTION:
-        return getattr(block, mid).input
-    out = block.output
-    # transformers < 5 returns a tuple per layer, >= 5 the tensor itself.
-    return out[0] if isinstance(out, tuple) else out
+def _state(block: Any, kind: int, path: str | None) -> Any:
+    """A site's state inside a trace (``path``: its submodule, from the adapter)."""
+    if kind == BLOCK_OUTPUT:
+        envoy, port = block, "output"
+    else:
+        envoy = block
+        for name in path.split("."):
+            envoy = getattr(envoy, name)
+        port = "input" if kind in (AFTER_ATTENTION, HEADS) else "output"
+    value = getattr(envoy, port)
+    # transformers < 5 returns a tuple per layer (and per attention), >= 5 the tensor itself.
+    return value[0] if port == "output" and isinstance(value, tuple) else value
 
 
 def _trace(
@@ -96,6 +95,7 @@ def _trace(
     readout: Readout = LOGIT_LENS,
     edits: Sequence[Edit] = (),
     keep_output: bool = False,
+    start: int = 0,
     **kw: Any,
 ) -> Any:
     """One forward pass: read ``rows`` at ``at``, reduce them in the trace, return the result.
@@ -115,19 +115,22 @@ def _trace(
         keep_output: run the whole forward pass and return ``(result, model output)`` (a
             generation step needs the logits and the KV cache); otherwise the pass stops
             once the reduction is done.
+        start: the absolute position of the inputs' first token (a KV-cached step's), so
+            edits at a position find it.
         kw: more ``model.trace`` arguments (``position_ids``, a KV cache).
     """
-    model, blocks, mid = adapter.model, adapter.blocks, adapter.mid
+    model, blocks = adapter.model, adapter.blocks
     wanted = [*rows, *([] if reference is None else [(reference, BLOCK_OUTPUT)])]
     sites = forward_order([*wanted, *(edit.site for edit in edits)])
     edits_at = {site: [e for e in edits if e.site == site] for site in sites}
-    ship_by_value(remote)
+    paths = {kind: adapter.site_path(kind) for kind in {site[1] for site in sites}}
+    ship_by_value(remote, readout, edits)
     with model_lock(model), torch.no_grad(), model.trace(inputs, remote=remote, **kw) as tracer:
         hidden = {}
         for site in sites:
-            state = _state(blocks[site[0]], site[1], mid)
+            state = _state(blocks[site[0]], site[1], paths[site[1]])
             for edit in edits_at[site]:
-                edit.apply(state)
+                edit.apply(state, start)
             hidden[site] = state[at]
         states = readout.prepare([hidden[site] for site in rows], list(rows))
         ref = None if reference is None else hidden[(reference, BLOCK_OUTPUT)]
@@ -141,19 +144,27 @@ def _trace(
     return get_value(saved)
 
 
-def ship_by_value(remote: bool | str) -> None:
+def ship_by_value(
+    remote: bool | str, readout: Readout = LOGIT_LENS, edits: Sequence[Edit] = ()
+) -> None:
     """Make the code a trace body calls travel with an NDIF request.
 
     NDIF servers cannot import logitlenskit; registered modules are pickled by value (their
-    source), and they import only torch, numpy and the standard library.
+    source), and they import only torch, numpy and the standard library. The readout's and
+    the edits' own modules travel too, so a lens or an edit defined in a user's module runs
+    remotely as well (it must import only what the server has).
     """
     if not remote:
         return
     from nnsight import ndif
 
-    from . import architectures, engine, readout
+    from . import architectures, engine, sites
+    from . import edits as edit_classes
+    from . import readout as readouts
 
-    for module in (engine, architectures, readout, sys.modules[__name__]):
+    own = (engine, architectures, readouts, sites, edit_classes, sys.modules[__name__])
+    theirs = {type(item).__module__ for item in (readout, *edits)} - {"builtins", "__main__"}
+    for module in (*own, *(sys.modules[name] for name in sorted(theirs))):
         ndif.register(module)
 
 
@@ -261,6 +272,7 @@ def capture_step(
     reference: int | None = None,
     readout: Readout = LOGIT_LENS,
     edits: Sequence[Edit] = (),
+    start: int = 0,
     **model_kwargs: Any,
 ) -> tuple[torch.Tensor, Any]:
     """A generation step: the last position's normed rows and the model's whole output.
@@ -272,6 +284,7 @@ def capture_step(
         reference: a layer whose own normed block output comes last, as one more row.
         readout: turns each row's state into the decoder's input.
         edits: interventions applied inside the trace, as in every capture.
+        start: the absolute position of ``inputs``' first token (the cache's length).
         **model_kwargs: the model's forward arguments (``use_cache``, the KV cache).
 
     Returns:
@@ -288,6 +301,7 @@ def capture_step(
         readout=readout,
         edits=edits,
         keep_output=True,
+        start=start,
         **model_kwargs,
     )
     return normed.detach(), output
@@ -347,3 +361,24 @@ def capture_logits(
     """Every lens row's full logits ``[P, V]`` (the slow reference path: L·P·V floats leave)."""
     reduce = functools.partial(_logits, norm=adapter.norm(), head=adapter.head())
     return list(_trace(adapter, inputs, rows, reduce, remote=remote))
+
+
+def _clones(states: list[Any], ref: Any) -> list[Any]:
+    return [state.clone() for state in states]
+
+
+def capture_states(
+    adapter: ModelAdapter,
+    inputs: Any,
+    sites: Sequence[Site],
+    *,
+    at: tuple[Any, ...] = (0,),
+    remote: bool | str = False,
+    edits: Sequence[Edit] = (),
+) -> list[torch.Tensor]:
+    """The raw states at ``sites`` (in that order), indexed by ``at``: a patch's source, a mean.
+
+    The pass stops after the last site, so reading layer ``l`` costs ``l + 1`` layers.
+    """
+    states = _trace(adapter, inputs, sites, _clones, at=at, remote=remote, edits=edits)
+    return [state.detach() for state in states]

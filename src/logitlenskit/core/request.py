@@ -26,6 +26,7 @@ from .adapter import ModelAdapter
 from .architectures import Accessor, get_model_config, hf_config, resolve_accessor
 from .capture import AFTER_ATTENTION, BLOCK_OUTPUT, Edit
 from .chat import chat_prompt_ids
+from .edits import ModelShape, check_edits
 from .options import LensOptions, Remote, check_k, check_layers, check_remote
 from .readout import LOGIT_LENS, Readout
 from .targets import Target, resolve_targets
@@ -50,12 +51,6 @@ __all__ = [
     "vocab_size",
     "warn_non_finite",
 ]
-
-#: Lens row kinds (payload ``row_kinds``): the residual stream after a whole decoder layer,
-#: and after its attention (before its MLP).
-
-#: Where a run goes: True (NDIF), "local" (nnsight's NDIF simulation), False (here) or None
-#: (here, unless the model was made for NDIF).
 
 
 class NonFiniteWarning(RuntimeWarning):
@@ -185,10 +180,13 @@ def prepare_request(
         ids, kinds = chat_prompt_ids(tokenizer, prompt)
     numbers = layer_numbers(options.layer_list(), layer_count(model, architecture))
     mid, row_kinds = None, None
-    if options.sublayers:
+    if options.sublayers or any(edit.site[1] == AFTER_ATTENTION for edit in options.edits):
         mid = _mid_accessor(model, model_type)
+    if options.sublayers:
         numbers = [n for n in numbers for _ in (AFTER_ATTENTION, BLOCK_OUTPUT)]
         row_kinds = (AFTER_ATTENTION, BLOCK_OUTPUT) * (len(numbers) // 2)
+    if options.edits:
+        check_edits(options.edits, model_shape(model, architecture, len(ids)))
     return LensRequest(
         model=model,
         tokenizer=tokenizer,
@@ -210,6 +208,17 @@ def prepare_request(
 
 
 # ---------------------------------------------------------------- checks
+
+
+def model_shape(
+    model: Any, architecture: dict[str, Accessor] | None, n_positions: int
+) -> ModelShape:
+    """The sizes an edit is checked against: layers, the prompt, widths and heads."""
+    config = hf_config(model)
+    d_model = int(config.hidden_size)
+    n_heads = int(getattr(config, "num_attention_heads", 1))
+    head_dim = int(getattr(config, "head_dim", None) or d_model // n_heads)
+    return ModelShape(layer_count(model, architecture), n_positions, d_model, n_heads, head_dim)
 
 
 def model_tokenizer(model: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .edits import records
 from .request import LensRequest, layer_count, model_name, token_strings
 
 __all__ = [
@@ -155,6 +156,8 @@ def empty_run(request: LensRequest, extra: list[int]) -> LensRun:
         result["position_kinds"] = np.asarray(request.position_kinds, np.uint8)
     if request.row_kinds is not None:
         result["row_kinds"] = list(request.row_kinds)
+    if request.edits:
+        result["edits"] = records(request.edits)
     return LensRun(
         run_id=next(_run_ids),
         request=request,
