@@ -47,6 +47,7 @@ __all__ = [
     "capture_lens",
     "capture_logits",
     "capture_normed",
+    "capture_outcome",
     "capture_states",
     "capture_step",
     "ship_by_value",
@@ -382,3 +383,55 @@ def capture_states(
     """
     states = _trace(adapter, inputs, sites, _clones, at=at, remote=remote, edits=edits)
     return [state.detach() for state in states]
+
+
+def _outcome(
+    states: list[Any],
+    ref: Any,
+    norm: Any,
+    head: Any,
+    softcap: float | None,
+    token_sets: list[list[int]],
+    against: Any,
+) -> torch.Tensor:
+    log_p = cell_log_probs(norm(states[0]), head, softcap)  # [B, V]
+    columns = [torch.logsumexp(log_p[:, ids], dim=-1) for ids in token_sets]
+    if against is not None:  # KL(against ‖ each row), against a log-distribution [V]
+        columns.append((against.exp() * (against - log_p)).sum(-1))
+    return torch.stack(columns, dim=-1) if columns else log_p[:, :0]
+
+
+def capture_outcome(
+    adapter: ModelAdapter,
+    inputs: Any,
+    *,
+    token_sets: Sequence[Sequence[int]] = (),
+    against: torch.Tensor | None = None,
+    at: tuple[Any, ...] = (slice(None), -1),
+    remote: bool | str = False,
+    edits: Sequence[Edit] = (),
+) -> torch.Tensor:
+    """The model's own output at ``at`` measured in the trace: a sweep's or a metric's pass.
+
+    Args:
+        adapter: the model.
+        inputs: a batch of token ids ``[B, P]`` (or what ``model.trace`` takes).
+        token_sets: token-id sets whose summed probability is measured (log, per set).
+        against: a log-distribution ``[V]``; adds KL(against ‖ output) as the last column.
+        at: which position of each sequence (default the last).
+        remote: where the trace runs.
+        edits: the interventions (a sweep's batch of patches).
+
+    Returns:
+        ``[B, len(token_sets) (+1 with against)]`` float32: only these leave the trace.
+    """
+    final = (adapter.n_layers - 1, BLOCK_OUTPUT)
+    reduce = functools.partial(
+        _outcome,
+        norm=adapter.norm(),
+        head=adapter.head(),
+        softcap=adapter.softcap(),
+        token_sets=[list(map(int, ids)) for ids in token_sets],
+        against=against,
+    )
+    return _trace(adapter, inputs, [final], reduce, at=at, remote=remote, edits=edits).detach()
