@@ -46,6 +46,11 @@ export const TIMEOUT_MS = Object.freeze({
   detail: 120000,
   generate_tokens: 120000,
   figure: 60000,
+  // Issue 20's edits: they answer once Python has accepted them and started the run that
+  // applies them (the new data follows as a trait), which may wait behind a running one.
+  edit: 120000,
+  patch: 120000,
+  sweep: 10000,
   // The study widget's buttons (study_widget.py): they run Python's on_stop / on_resume
   // handlers, which set a flag or start a background run, so they answer at once.
   stop: 10000,
@@ -204,6 +209,33 @@ export class Channel {
    */
   async confirm(accept) {
     await this.request("answer", { accept });
+  }
+
+  /**
+   * Change the shown run's edits (issue 20): remove one, set a steer's α, or clear them all.
+   * Resolves on `{ok: true}`; rejects with a ChannelError (kind `answer` for Python's `{error}`).
+   * @param {{ action: "remove", index: number } | { action: "alpha", index: number,
+   *   alpha: number } | { action: "clear" }} msg
+   */
+  async edit(msg) {
+    await this.request("edit", msg);
+  }
+
+  /**
+   * Patch side A's state at (layer, position) into side B (at position `into`, default the
+   * same) and rerun side B with it (issue 20).
+   * @param {{ layer: number, position: number, row_kind?: 0 | 1, into?: number }} msg
+   */
+  async patch(msg) {
+    await this.request("patch", msg);
+  }
+
+  /**
+   * The patching sweep's panel: `{action: "close"}` ends it and clears the `sweep` trait.
+   * @param {{ action: "close" }} msg
+   */
+  async sweep(msg) {
+    await this.request("sweep", msg);
   }
 
   /**

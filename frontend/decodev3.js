@@ -27,6 +27,7 @@ import {
   decodeRowKinds,
   decodeTargets,
 } from "./decodefields.js";
+import { decodeEdits } from "./edits.js";
 
 /** Vocab keys are token ids written in decimal. */
 const ID_KEY = /^(0|[1-9][0-9]*)$/;
@@ -160,6 +161,7 @@ export function decodeV3(d) {
     kl,
     ...metrics,
     ...generation,
+    edits: decodeEdits(d.edits, numLayers),
   });
 }
 

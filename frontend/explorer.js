@@ -21,6 +21,7 @@ import { el } from "./dom.js";
 import { createViews, page, RENDERS } from "./views.js";
 import { cellTipLines, colorKey, paintCells } from "./coloring.js";
 import { chartLines, hoverLines, withSideB } from "./chartlines.js";
+import { canPatchFrom, touchedFn } from "./edits.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 
@@ -88,6 +89,7 @@ export class Explorer {
       }
     });
     this.loadData();
+    this.renderSweep();
   }
 
   bindModel() {
@@ -146,6 +148,8 @@ export class Explorer {
     this.views.grid.batch(() => {
       // Sizes first: with no height limit yet the grid would render every row of a long prompt.
       this.applySizes();
+      // An edited run's cells that its edits can change are marked as they are built.
+      this.views.grid.touched = lens ? touchedFn(lens) : null;
       this.views.grid.setLens(lens, extended);
       // Measured only for new rows: measuring forces a layout, too slow for every drag step.
       if (!extended) this.scrollbar = this.views.grid.scrollbarWidth();
@@ -201,6 +205,33 @@ export class Explorer {
       problem,
       text: `Diff: ${la} (solid lines, the grid) against ${lb} (dashed lines), positions aligned by index.${lengths}`,
     });
+    this.renderEdits();
+  }
+
+  /** Whether a kernel can act on commands: a model is attached and the host sends them. */
+  live() {
+    return this.channel.available && Boolean(this.model.get("editable_prompt"));
+  }
+
+  /** The edited run's caption and legend (editview.js), from the decoded data. */
+  renderEdits() {
+    this.views.edits.render({
+      edits: this.lens?.edits ?? [],
+      editsB: this.lensB?.edits ?? [],
+      labels: this.labels(),
+      live: this.live(),
+    });
+  }
+
+  /** The patching sweep's panel (sweep.js), from the `sweep` trait. */
+  renderSweep() {
+    // `sweep` is read untyped: schema.js, generated from widget.py, may not list it yet.
+    const raw = /** @type {import("@anywidget/types").AnyModel<any>} */ (this.model).get("sweep");
+    this.views.sweep.render(raw, {
+      heat: this.state.get("heat_color"),
+      negative: this.state.get("negative_color"),
+      live: this.live(),
+    });
   }
 
   /**
@@ -223,6 +254,7 @@ export class Explorer {
       this.lensB ? { labels: this.labels() } : null,
     );
     this.views.runbar.update(run);
+    this.renderEdits();
   }
 
   /** Columns, sizes and chart geometry for the current width, zoom and sizes. */
@@ -400,6 +432,9 @@ export class Explorer {
       if (!s.pinned_rows.length || !s.pins.length) this.updatePins();
     }
     this.state.set({ selected_cell: { layer: lens.layers[l], position: p } });
+    // An edited side says so in the popup; a live diff offers to patch this cell into B.
+    const patchable = this.live() && canPatchFrom(lens.edits);
+    this.views.patch.show(lens, l, p, { b: this.lensB, labels: this.labels(), patchable });
   }
 
   destroy() {

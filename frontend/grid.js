@@ -41,6 +41,8 @@ export class Grid {
     /** @type {(l: number, p: number) => number | null} */
     this.intensity = () => null;
     this.color = "#2b6cd4";
+    /** @type {((l: number, p: number) => boolean) | null} cells an edit touches (edits.js) */
+    this.touched = null;
     /** @type {Map<string, [string, string]>} text color over the light and the dark theme, by cell background */
     this.inks = new Map();
     this.rowHeight = 20;
@@ -384,11 +386,9 @@ export class Grid {
       cell.classList.add(invalid ? "llk-invalid" : "llk-pending");
       cell.title = invalid ? INVALID_TITLE : PENDING_TITLE;
     }
-    const isActive = active.p === p && active.ci === ci;
-    cell.tabIndex = isActive ? 0 : -1;
-    if (selected && selected.p === p && selected.ci === ci) {
-      cell.classList.add("llk-selected");
-    }
+    cell.tabIndex = active.p === p && active.ci === ci ? 0 : -1;
+    if (selected && selected.p === p && selected.ci === ci) cell.classList.add("llk-selected");
+    if (this.touched?.(l, p)) cell.classList.add("llk-touched");
     return cell;
   }
 

@@ -51,6 +51,7 @@ export class Lens {
    * @param {Int32Array | null} [f.commitment] [P] per generated position p, the first lens row
    *   from which its token is position p - 1's top-1 to the last row; -1 for none
    * @param {Int32Array | null} [f.enteredTopk] [P] the same for staying in the top-k
+   * @param {readonly LlkEdit[]} [f.edits] the edits this run was made with (edits.js)
    */
   constructor(f) {
     /** @type {string} */ this.model = f.model;
@@ -112,6 +113,8 @@ export class Lens {
     /** @type {Uint8Array | null} */ this.positionKinds = f.positionKinds ?? null;
     /** @type {Int32Array | null} */ this.commitment = f.commitment ?? null;
     /** @type {Int32Array | null} */ this.enteredTopk = f.enteredTopk ?? null;
+    /** @type {readonly LlkEdit[]} an edited run's edits; empty: the model's own output */
+    this.edits = f.edits ?? [];
   }
 
   /**

@@ -82,6 +82,9 @@ export class Popup {
         this.bestList,
       ])
     );
+    /** places other views fill (editview.js): a line under the head, actions under the lists */
+    this.headSlot = el("div", { class: "llk-popup-slot" });
+    this.actionSlot = el("div", { class: "llk-popup-slot" });
     this.best.style.borderTop = "1px solid var(--llk-border)";
     this.best.style.padding = "0.2em 0";
     this.root = el(
@@ -92,11 +95,13 @@ export class Popup {
       },
       [
         el("div", { class: "llk-popup-head" }, [this.title, this.close]),
+        this.headSlot,
         this.note,
         el("div", { class: "llk-popup-sides" }, [
           el("div", { class: "llk-popup-side" }, [this.headA, this.list]),
           this.sideB,
         ]),
+        this.actionSlot,
         this.best,
         el("div", { class: "llk-popup-foot" }, [
           el("span", { text: "click: pin \u00b7 shift/ctrl/\u2318-click: group" }),

@@ -22,6 +22,9 @@ import { ColorBar } from "./colorbar.js";
 import { CellTip } from "./celltip.js";
 import { CompareBox } from "./compare.js";
 import { runActions } from "./live.js";
+import { EditLegend, PatchAction } from "./editview.js";
+import { editActions } from "./editactions.js";
+import { SweepPanel } from "./sweep.js";
 import { recolor, removePin, togglePin, toggleRow } from "./pins.js";
 
 /** @typedef {import("./explorer.js").Explorer} Explorer */
@@ -87,6 +90,22 @@ export function createViews(x, signal) {
   );
   const celltip = new CellTip(signal, grid.root, x.root, (cell) => x.cellTip(cell));
   selection.popup.avoid = chart.svg;
+  // Issue 20's edits: their commands' refusals go where the run bar shows the others'.
+  const acts = editActions(
+    x.model,
+    x.channel,
+    (text) => runbar.showNotice(text),
+    (text) => runbar.showCommandError(text),
+  );
+  const edits = new EditLegend(signal, acts);
+  const patch = new PatchAction(signal, acts.onPatch);
+  selection.popup.headSlot.append(patch.mark);
+  selection.popup.actionSlot.append(patch.root);
+  const sweep = new SweepPanel(signal, {
+    onPatch: acts.onPatch,
+    onStop: acts.onStop,
+    onClose: acts.onCloseSweep,
+  });
   return {
     runbar,
     toolbar,
@@ -100,6 +119,9 @@ export function createViews(x, signal) {
     compare,
     selection,
     celltip,
+    edits,
+    patch,
+    sweep,
   };
 }
 
@@ -111,6 +133,7 @@ export function createViews(x, signal) {
 export function page(v) {
   return [
     v.toolbar.root,
+    v.edits.caption,
     v.message,
     v.hint,
     v.colorbar.root,
@@ -120,6 +143,8 @@ export function page(v) {
     el("div", { class: "llk-resize-chart", title: "drag to change the chart's height" }),
     v.legend.root,
     v.compare.note,
+    v.edits.root,
+    v.sweep.root,
     v.selection.popup.root,
     v.celltip.root,
     el("div", { class: "llk-resize-table", title: "drag to change the widget's width" }),
@@ -205,6 +230,13 @@ export const RENDERS = [
       "draft",
     ],
     run: (x) => x.updateToolbar(),
+  },
+  // The sweep panel: its trait, its colors, and whether its buttons can act.
+  {
+    traits: /** @type {(keyof import("./schema.js").WidgetState)[]} */ (
+      /** @type {string[]} */ (["sweep", "heat_color", "negative_color", "editable_prompt"])
+    ),
+    run: (x) => x.renderSweep(),
   },
   // Only Python writes these: a kernel is there after all.
   { traits: ["busy", "data"], run: (x) => x.kernelHeard() },
