@@ -7,6 +7,7 @@ import { cellMetric, colorFoil, colorTarget, intensityFn, modeColor } from "./co
 import { idsLabel } from "./pins.js";
 import { colorScale } from "./colorbar.js";
 import { cellFacts } from "./celltip.js";
+import { touches } from "./edits.js";
 
 /** @typedef {import("./explorer.js").Explorer} Explorer */
 /** @typedef {import("./lens.js").Lens} Lens */
@@ -65,5 +66,9 @@ export function cellTipLines(x, cell) {
   const lens = x.lens;
   const at = x.views.grid.locate(cell);
   if (!lens || !at || at.l === undefined || !x.tip) return null;
-  return cellFacts(lens, at.l, at.p, x.tip);
+  const facts = cellFacts(lens, at.l, at.p, x.tip);
+  // An edited run: which of its edits can have changed this cell (edits.js).
+  const by = lens.edits.filter((e) => touches(e, lens.layers[at.l], lens.rowKind(at.l), at.p));
+  if (facts && by.length) facts.push(["changed by", by.map((e) => e.label).join(", ")]);
+  return facts;
 }

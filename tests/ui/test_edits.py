@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cells import OUT
+from cells import OUT, tip_rows
 from logitlenskit.base.formats import to_widget_payload
 
 N_LAYERS, P, K, V = 4, 6, 3, 30
@@ -200,6 +200,13 @@ def test_touched_cells_and_only_those_are_marked(wp, kinds):
         assert not marks[(LAYERS.index(1), 3)] and marks[(LAYERS.index(1) + 1, 3)]
         assert not marks[(LAYERS.index(1) + 1, 2)], "before the ablation's position"
         assert marks[(LAYERS.index(0) + 1, 5)] and not marks[(LAYERS.index(0), 5)]
+    # The cell tooltip names the edits that can have changed a cell, and only those.
+    if kinds:
+        rows = tip_rows(wp, LAYERS.index(1) + 1, 3)
+        assert rows["changed by"] == HOSTILE
+        rows = tip_rows(wp, L - 1, 5)
+        assert rows["changed by"] == f"steer \u00d74, {HOSTILE}, patch"
+        assert "changed by" not in tip_rows(wp, LAYERS.index(1), 2)
     # The mark is drawn (a corner), not only a class.
     width = wp.cell(L - 1 if kinds else N_LAYERS - 1, 5).evaluate(
         "c => getComputedStyle(c, '::after').borderRightWidth"
