@@ -161,7 +161,7 @@ export function decodeV3(d) {
     kl,
     ...metrics,
     ...generation,
-    edits: decodeEdits(d.edits, numLayers),
+    edits: decodeEdits(d.edits, numLayers, P),
   });
 }
 

@@ -7,18 +7,23 @@ import { checkText, describe, fail } from "./decodecheck.js";
 
 /** @typedef {LlkEdit} Edit declared in types.d.ts */
 
-/** The kinds of edit the capture core makes. */
-export const EDIT_KINDS = Object.freeze(["patch", "steer", "ablate"]);
+/** The kinds of edit the capture core makes (base/edit_records.py's EDIT_KINDS). */
+export const EDIT_KINDS = Object.freeze(["patch", "steer", "ablate", "custom"]);
+/** A label's length limit, as Python's. */
+export const LABEL_LIMIT = 200;
 
 /**
  * The optional `edits` field, checked as Python's validate.py checks it: a list of
  * `{kind, label, layer, row_kind, from_position, alpha?}`. Throws a DecodeError naming the
- * record and key that break it. Absent (or null) is no edits.
+ * record and key that break it. Absent (or null) is no edits. Keys other than these (an
+ * ablation's `part`, `mode`, `heads`) are Python's to check and are not shown: the label
+ * names the edit.
  * @param {unknown} v
  * @param {number | null} [numLayers] the model's layer count, when the data says
+ * @param {number | null} [P] the run's positions, when known
  * @returns {Edit[]}
  */
-export function decodeEdits(v, numLayers = null) {
+export function decodeEdits(v, numLayers = null, P = null) {
   if (v == null) return [];
   if (!Array.isArray(v)) fail(`"edits" must be a list of edit records (got ${describe(v)})`);
   return v.map((e, i) => {
@@ -28,10 +33,13 @@ export function decodeEdits(v, numLayers = null) {
     }
     const r = /** @type {Record<string, unknown>} */ (e);
     if (typeof r.kind !== "string" || !EDIT_KINDS.includes(r.kind)) {
-      fail(`${name}.kind is ${describe(r.kind)}; an edit is "patch", "steer" or "ablate"`);
+      fail(`${name}.kind is ${describe(r.kind)}; an edit is one of ${EDIT_KINDS.join(", ")}`);
     }
     if (typeof r.label !== "string") fail(`${name}.label is ${describe(r.label)}, not text`);
     checkText(r.label, `${name}.label`);
+    if (!r.label || r.label.length > LABEL_LIMIT) {
+      fail(`${name}.label must be 1 to ${LABEL_LIMIT} characters (got ${r.label.length})`);
+    }
     const layer = r.layer;
     if (!Number.isSafeInteger(layer) || /** @type {number} */ (layer) < 0) {
       fail(`${name}.layer is ${describe(layer)}; a model layer is a whole number >= 0`);
@@ -49,6 +57,9 @@ export function decodeEdits(v, numLayers = null) {
     if (!Number.isSafeInteger(from) || /** @type {number} */ (from) < 0) {
       fail(`${name}.from_position is ${describe(from)}; a position is a whole number >= 0`);
     }
+    if (P !== null && /** @type {number} */ (from) >= P) {
+      fail(`${name}.from_position is ${from}, past the run's ${P} positions`);
+    }
     /** @type {Edit} */
     const edit = {
       kind: /** @type {Edit["kind"]} */ (r.kind),
@@ -57,10 +68,10 @@ export function decodeEdits(v, numLayers = null) {
       row_kind: r.row_kind,
       from_position: /** @type {number} */ (from),
     };
-    if (r.alpha != null) {
-      if (r.kind !== "steer") fail(`${name}.alpha is given, but only a steer has an α`);
+    // Only a steer has an α, and it must (Python drops an α elsewhere, as this does).
+    if (r.kind === "steer") {
       if (typeof r.alpha !== "number" || !Number.isFinite(r.alpha)) {
-        fail(`${name}.alpha is ${describe(r.alpha)}; α is a finite number`);
+        fail(`${name}.alpha is ${describe(r.alpha)}; a steer's α is a finite number`);
       }
       edit.alpha = r.alpha;
     }

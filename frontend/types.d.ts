@@ -7,7 +7,7 @@ declare module "*.css";
 
 /** One edit an edited run was made with (the payload's `edits`, docs/data-format.md §3). */
 interface LlkEdit {
-  kind: "patch" | "steer" | "ablate";
+  kind: "patch" | "steer" | "ablate" | "custom";
   /** untrusted text (it may hold token strings): shown with textContent only */
   label: string;
   /** model layer number, >= 0 */
@@ -16,7 +16,7 @@ interface LlkEdit {
   row_kind: 0 | 1;
   /** the first position the edit acts on */
   from_position: number;
-  /** a steer's scale */
+  /** a steer's scale (a steer always has one) */
   alpha?: number;
 }
 

@@ -102,7 +102,10 @@ test("malformed edits are refused with the record and key named", () => {
     [[edit({ row_kind: 2 })], /\.row_kind is 2/],
     [[edit({ from_position: "0" })], /\.from_position is "0"/],
     [[edit({ kind: "steer", alpha: Number.NaN })], /\.alpha is NaN/],
-    [[edit({ kind: "patch", alpha: 2 })], /only a steer has an α/],
+    [[edit({ kind: "steer" })], /\.alpha is nothing; a steer's α is a finite number/],
+    [[edit({ label: "" })], /\.label must be 1 to 200 characters \(got 0\)/],
+    [[edit({ label: "x".repeat(201) })], /\.label must be 1 to 200/],
+    [[edit({ from_position: 2 })], /\.from_position is 2, past the run's 2 positions/],
   ];
   for (const [edits, message] of bad) {
     assert.throws(
@@ -115,5 +118,9 @@ test("malformed edits are refused with the record and key named", () => {
     );
   }
   assert.deepEqual(decodeEdits(null), []);
+  // As Python's clean copies: an α only on a steer; other keys (an ablation's part) pass.
+  const [ablate] = decodeEdits([edit({ kind: "ablate", alpha: 2, part: "mlp" })]);
+  assert.equal(ablate.alpha, undefined);
+  assert.equal(decodeEdits([edit({ kind: "custom" })])[0].kind, "custom");
   assert.deepEqual(decodeEdits([edit({ layer: 40 })]).length, 1, "no layer count: no bound");
 });
