@@ -106,6 +106,20 @@ class LiveSide:
 
         self._runner.submit(job, self._apply, self._fail, background, ticket)
 
+    def submit(
+        self,
+        job: Callable[[Control], Any],
+        apply: Callable[[Any], None],
+        fail: Callable[[BaseException], None],
+        background: bool,
+    ) -> None:
+        """Run another kind of job on this side's runner (a patching sweep).
+
+        It takes turns with the side's lens runs, shows in its busy and progress, and the
+        widget's Stop ends it.
+        """
+        self._runner.submit(job, apply, fail, background)
+
     def track(self, ids: Sequence[int], background: bool = False) -> None:
         """Track ``ids`` exactly at every cell of the shown run (nothing without a run).
 

@@ -25,6 +25,7 @@ from ..core.targets import Target
 from .callbacks import CallbackOutput
 from .commands import detail_answer, one_line, select_answer
 from .export_methods import ExportMethods, figure_answer
+from .intervene import InterveneMethods
 from .live_checks import (
     RefusedValueError,
     RefusingWidget,
@@ -65,7 +66,12 @@ def _bundle_file(name: str) -> Path:
 
 
 class LogitLensWidget(
-    LiveMethods, ExportMethods, RefusingWidget, UIStateTraits, anywidget.AnyWidget
+    InterveneMethods,
+    LiveMethods,
+    ExportMethods,
+    RefusingWidget,
+    UIStateTraits,
+    anywidget.AnyWidget,
 ):
     """Interactive logit-lens explorer: layers × positions grid, popups, trajectories.
 
@@ -151,6 +157,10 @@ class LogitLensWidget(
     status = traitlets.Unicode("", help="What the current run is doing").tag(sync=True)
     confirm = traitlets.Unicode("", help="A large run waiting for the user's yes").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    sweep = traitlets.Dict(
+        help="A patching sweep's heat map (sweep_patches): layers × positions of values, "
+        "filled in as batches finish; {} = none"
+    ).tag(sync=True)
     draft = traitlets.Unicode(
         "", help="A prompt whose run was stopped: the box keeps it, marked as not run"
     ).tag(sync=True)
@@ -279,6 +289,7 @@ class LogitLensWidget(
             return
         if change["name"] == "prompt":
             self.draft = ""  # the box's text is the prompt again
+            self._follow_prompt("prompt", change["new"])
         background = self._from_browser(change["name"])
         if self.prompt:
             self._request_run(background=background)
@@ -288,6 +299,7 @@ class LogitLensWidget(
     @traitlets.observe("compare_prompt")
     def _on_compare_prompt(self, change: dict[str, Any]) -> None:
         if change["new"] != change["old"]:
+            self._follow_prompt("compare_prompt", change["new"])
             self._request_side_b(self._from_browser("compare_prompt"))
 
     @traitlets.validate("compare_prompt")
@@ -307,7 +319,7 @@ class LogitLensWidget(
     def _relabel_side(self, change: dict[str, Any]) -> None:
         # A diff's label names its side's prompt: an edited prompt renames its side
         # (diff_labels.py). The first prompt of each side keeps the labels given to compare().
-        if self._b is None or not change["old"] or change["new"] == change["old"]:
+        if self._b is None or not change["old"] or change["new"] == change["old"] or self._edits:
             return
         side = 0 if change["name"] == "prompt" else 1
         labels = list(self.compare_labels)
@@ -324,6 +336,7 @@ class LogitLensWidget(
             metrics=self.metrics,
             chat=self.chat,
             sublayers=self.sublayers,
+            edits=self._edits,
         )
 
     def _pinned(self) -> list[int]:
@@ -331,7 +344,8 @@ class LogitLensWidget(
 
     def _request_side_b(self, background: bool) -> None:
         if self._b is not None and self.compare_prompt:
-            self._b.request(self.compare_prompt, self._options(), self._pinned(), background)
+            baseline = self._options().replace(edits=())  # side B is the unedited run
+            self._b.request(self.compare_prompt, baseline, self._pinned(), background)
 
     @traitlets.observe("pins")
     def _on_pins(self, change: dict[str, Any]) -> None:
@@ -427,6 +441,21 @@ class LogitLensWidget(
         return {"started": True}, []
 
     @experimental.command
+    def edit(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: the edits legend (remove one, change a steer's α, clear all)."""
+        return _answer(self._edit_answer, msg)
+
+    @experimental.command
+    def patch_cell(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: "patch into B" in a popup, or a click on a sweep's cell."""
+        return _answer(self._patch_answer, msg)
+
+    @experimental.command
+    def sweep_action(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: the sweep panel's close button."""
+        return _answer(self._sweep_answer, msg)
+
+    @experimental.command
     def ping(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         """Browser: is a kernel listening?"""
         return {"ok": True}, []
@@ -435,3 +464,12 @@ class LogitLensWidget(
     def figure(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         """Browser: the export button; answers ``{format}`` and the file's bytes."""
         return figure_answer(self, msg)
+
+
+def _answer(body: Callable[[dict[str, Any]], dict[str, Any]], msg: dict[str, Any]) -> tuple:
+    """A command's answer: its body's, or the error it raised (the browser never waits)."""
+    try:
+        return body(msg), []
+    except Exception as exc:
+        log.error("command failed", exc_info=exc)
+        return {"error": one_line(exc)}, []
