@@ -149,7 +149,7 @@ export class SweepPanel {
   build(s, shape) {
     this.shape = shape;
     const L = s.layers.length;
-    this.grid.style.gridTemplateColumns = `minmax(4em, max-content) repeat(${L}, minmax(1.6em, 1fr))`;
+    this.grid.style.gridTemplateColumns = `fit-content(14em) repeat(${L}, minmax(1.6em, 1fr))`;
     const head = [
       el("div", { class: "llk-sweep-corner", text: "layer", attrs: { role: "columnheader" } }),
       ...s.layers.map((layer) =>
