@@ -23,7 +23,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..base.edit_records import edits_caption
 from ..base.ui_state import TOKEN_GLYPHS
+from .cli_edits import EDIT_HELP, build_edits, parse_edit
 
 __all__ = ["main", "parse_layers", "render_table"]
 
@@ -140,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="ndif: run on NDIF; local: nnsight's NDIF simulation",
     )
+    parser.add_argument("--edit", action="append", default=[], help=EDIT_HELP)
     parser.add_argument("--html", type=Path, help="save a standalone page here")
     parser.add_argument("--json", type=Path, help="save the seed V2 JSON here")
     parser.add_argument(
@@ -179,6 +182,10 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
                 check_text(text, name)
         except ValueError as exc:
             parser.error(f"{exc} (a byte that is not UTF-8 in the command line?)")
+    try:
+        args.edit = [parse_edit(spec) for spec in args.edit]
+    except ValueError as exc:
+        parser.error(str(exc))
     low, high = LIMITS["view_k"]
     if not low <= args.k <= high:
         parser.error(
@@ -263,7 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     remote = {"ndif": True, "local": "local", None: None}[args.remote]
     try:
         model = load_model(args.model, **({"remote": True} if remote is True else {}))
-        data = collect_logit_lens(args.prompt, model, k=args.k, layers=args.layers, remote=remote)
+        edits = build_edits(args.edit, model, remote)
+        data = collect_logit_lens(
+            args.prompt, model, k=args.k, layers=args.layers, remote=remote, edits=edits
+        )
         # All or none: a later output that fails must not leave the earlier ones behind.
         written = write_files_atomic(
             [(path, content, f"argument {name}") for name, path, content in _outputs(args, data)],
@@ -276,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"logitlens: error: {exc}", file=sys.stderr)
         return 2
     if not (args.json or args.html or args.figure):
+        if data.get("edits"):  # an edited run never passes for the model's own output
+            caption = edits_caption(data["edits"])
+            # Token text in a label: control and bidi characters as escapes, not as actions.
+            print("".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in caption))
         print(render_table(data, shutil.get_terminal_size().columns))
     return 0
 

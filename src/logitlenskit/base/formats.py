@@ -200,7 +200,12 @@ def to_js_format(data: Mapping[str, Any]) -> dict[str, Any]:
         )
     return validate_v2(
         {
-            "meta": {"version": 2, "model": model_name(data)},
+            "meta": {
+                "version": 2,
+                "model": model_name(data),
+                # An edited run's file says so (the seed format has no other place for it).
+                **({"edits": check_edit_records(data["edits"])} if data.get("edits") else {}),
+            },
             "input": list(data["input"]),
             "layers": ints(data["layers"], "layers"),
             "topk": topk_js,

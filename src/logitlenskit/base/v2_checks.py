@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .edit_records import check_edit_records
 from .scalar_checks import (
     _PROBS,
     _SURROGATE,
@@ -105,6 +106,8 @@ def validate_v2(doc: Mapping[str, Any]) -> dict[str, Any]:
         _fail("meta must be {'version': 2, 'model': name}, got " + _describe(meta))
     if meta.get("model") is not None:
         check_text(meta["model"], "meta['model']")
+    if meta.get("edits"):
+        check_edit_records(meta["edits"])
     missing = [key for key in ("input", "layers", "topk", "tracked") if key not in doc]
     if missing:
         _fail(f"the V2 document is missing {missing}; build it with to_js_format(data)")

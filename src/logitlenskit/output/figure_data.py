@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..base.edit_records import check_edit_records
 from ..base.formats import widget_payload
 from ..base.ui_state import UNKNOWN_TOKEN, UIStateTraits
 from ..base.validate import binary_field, cell_status_field
@@ -48,6 +49,7 @@ class _Lens:
     target_ranks: np.ndarray | None  # [T, L, P], exact
     status: np.ndarray  # [L, P], 0 = computed
     final_row: int
+    edits: list[dict[str, Any]] = field(default_factory=list)  # an edited run's records
 
     @property
     def n_rows(self) -> int:
@@ -149,6 +151,7 @@ def _from_payload(payload: Mapping[str, Any]) -> _Lens:
         target_ranks=array("target_ranks", "<i4", per_target) if targets else None,
         status=cell_status_field(payload, n_rows, n_pos),
         final_row=_final_row(layers, payload.get("num_layers")),
+        edits=list(payload.get("edits") or []),
     )
 
 
@@ -172,6 +175,7 @@ def _from_collection(data: Mapping[str, Any]) -> _Lens:
         target_ranks=c.target_ranks,
         status=c.status,
         final_row=_final_row(c.layers, c.num_layers),
+        edits=check_edit_records(data["edits"]) if data.get("edits") else [],
     )
 
 
