@@ -48,9 +48,11 @@ export const TIMEOUT_MS = Object.freeze({
   figure: 60000,
   // Issue 20's edits: they answer once Python has accepted them and started the run that
   // applies them (the new data follows as a trait), which may wait behind a running one.
+  // `patch` and `sweep` are the widget's public method and trait: hence `patch_cell` and
+  // `sweep_action`.
   edit: 120000,
-  patch: 120000,
-  sweep: 10000,
+  patch_cell: 120000,
+  sweep_action: 10000,
   // The study widget's buttons (study_widget.py): they run Python's on_stop / on_resume
   // handlers, which set a flag or start a background run, so they answer at once.
   stop: 10000,
@@ -223,19 +225,20 @@ export class Channel {
 
   /**
    * Patch side A's state at (layer, position) into side B (at position `into`, default the
-   * same) and rerun side B with it (issue 20).
+   * same) and rerun side B with it (issue 20; command `patch_cell`).
    * @param {{ layer: number, position: number, row_kind?: 0 | 1, into?: number }} msg
    */
   async patch(msg) {
-    await this.request("patch", msg);
+    await this.request("patch_cell", msg);
   }
 
   /**
-   * The patching sweep's panel: `{action: "close"}` ends it and clears the `sweep` trait.
+   * The patching sweep's panel (command `sweep_action`): `{action: "close"}` ends it and
+   * clears the `sweep` trait.
    * @param {{ action: "close" }} msg
    */
   async sweep(msg) {
-    await this.request("sweep", msg);
+    await this.request("sweep_action", msg);
   }
 
   /**

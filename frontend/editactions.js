@@ -1,5 +1,5 @@
 // What the edit legend, the popup's "Patch into B" and the sweep panel do (issue 20): the
-// `edit`, `patch`, `sweep` and `halt` commands, through the channel (so marimo's message
+// `edit`, `patch_cell`, `sweep_action` and `halt` commands, through the channel (so marimo's message
 // fallback carries them too). A refusal (Python's `{error}`) goes to the run bar's error
 // line, as a refused Generate does; no answer at all is the no-kernel notice (live.js).
 

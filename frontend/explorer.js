@@ -225,9 +225,7 @@ export class Explorer {
 
   /** The patching sweep's panel (sweep.js), from the `sweep` trait. */
   renderSweep() {
-    // `sweep` is read untyped: schema.js, generated from widget.py, may not list it yet.
-    const raw = /** @type {import("@anywidget/types").AnyModel<any>} */ (this.model).get("sweep");
-    this.views.sweep.render(raw, {
+    this.views.sweep.render(this.model.get("sweep"), {
       heat: this.state.get("heat_color"),
       negative: this.state.get("negative_color"),
       live: this.live(),

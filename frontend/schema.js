@@ -56,6 +56,7 @@
  * @property {boolean | "local" | null} remote
  * @property {string} status
  * @property {boolean} sublayers
+ * @property {Record<string, unknown>} sweep
  * @property {Target[]} targets
  */
 

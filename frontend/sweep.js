@@ -2,8 +2,8 @@
 // each (layer, position) of the clean run into the corrupted one, oriented as the grid is
 // (positions down, headed by their tokens; layers across), colored by the normalized effect
 // (sweepdata.js: 0 = corrupted, 1 = fully restored, diverging about 0). While it runs:
-// done/total and Stop (`halt`); × closes it (`sweep` {action: "close"}); a click on a cell
-// opens that patched run (`patch` {layer, position}). Cells are built once per sweep shape
+// done/total and Stop (`halt`); × closes it (`sweep_action` {action: "close"}); a click on a cell
+// opens that patched run (`patch_cell` {layer, position}). Cells are built once per sweep shape
 // and recolored in place as values arrive.
 
 import "./sweep.css";

@@ -233,9 +233,7 @@ export const RENDERS = [
   },
   // The sweep panel: its trait, its colors, and whether its buttons can act.
   {
-    traits: /** @type {(keyof import("./schema.js").WidgetState)[]} */ (
-      /** @type {string[]} */ (["sweep", "heat_color", "negative_color", "editable_prompt"])
-    ),
+    traits: ["sweep", "heat_color", "negative_color", "editable_prompt"],
     run: (x) => x.renderSweep(),
   },
   // Only Python writes these: a kernel is there after all.

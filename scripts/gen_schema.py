@@ -34,6 +34,9 @@ _JS_TYPES = {
     "selected_cell": "Selection | null",
     # widget.py's named targets, as the payload's "targets" (docs/data-format.md §3).
     "targets": "Target[]",
+    # A patching sweep ({} = none): unknown until sweepdata.js has checked it (saved widget
+    # state bypasses Python); its checked shape is types.d.ts's LlkSweep.
+    "sweep": "Record<string, unknown>",
 }
 
 

@@ -1,5 +1,6 @@
 """An edited view (issue 20): the payload's ``edits``, the legend and its commands, the cells
 the edits touch, the popup's "Patch into B" and the patching sweep's panel (trait ``sweep``).
+The commands are widget.py's ``edit``, ``patch_cell`` and ``sweep_action``.
 
 Payloads are made here from known distributions of a 4-layer model with sub-layer rows
 (after attention ``n·a``, after the layer ``n``); which cells an edit touches is computed by
@@ -95,7 +96,7 @@ def last_msg(wp, name: str) -> dict:
 @pytest.mark.browser
 def test_the_legend_lists_each_edit_and_its_controls_send_the_right_commands(wp):
     mount_edited(wp)
-    for name in ("edit", "patch", "sweep"):
+    for name in ("edit", "patch_cell", "sweep_action"):
         wp.answer_with(name, {"ok": True})
     page = wp.page
     caption = page.locator(f"{OUT} .llk-edited")
@@ -227,7 +228,7 @@ def test_malformed_edits_are_refused_with_a_message(wp):
 @pytest.mark.browser
 def test_the_popup_of_a_live_diff_patches_a_side_a_cell_into_b(wp):
     wp.mount(payload(1), compare_data=payload(2), editable_prompt=True)
-    wp.answer_with("patch", {"ok": True})
+    wp.answer_with("patch_cell", {"ok": True})
     page = wp.page
     ci = LAYERS.index(2)  # layer 2's after-attention row
     wp.cell(ci, 3).click()
@@ -237,12 +238,12 @@ def test_the_popup_of_a_live_diff_patches_a_side_a_cell_into_b(wp):
     assert page.locator(f"{OUT} .llk-popup-edited").is_hidden()
     assert page.locator(f"{OUT} .llk-patch-into").input_value() == "3"
     button.click()
-    assert last_msg(wp, "patch") == {"layer": 2, "position": 3, "row_kind": 1, "into": 3}
+    assert last_msg(wp, "patch_cell") == {"layer": 2, "position": 3, "row_kind": 1, "into": 3}
     wp.cell(ci + 1, 4).click()
     page.locator(f"{OUT} .llk-patch-into").fill("1")
     page.locator(f"{OUT} .llk-patch-into").press("Enter")
-    assert last_msg(wp, "patch") == {"layer": 2, "position": 4, "row_kind": 0, "into": 1}
-    wp.answer_with("patch", {"error": "position 9 is past side B's prompt"})
+    assert last_msg(wp, "patch_cell") == {"layer": 2, "position": 4, "row_kind": 0, "into": 1}
+    wp.answer_with("patch_cell", {"error": "position 9 is past side B's prompt"})
     page.locator(f"{OUT} .llk-popup .llk-patch-btn").click()
     page.locator(f"{OUT} .llk-py-error").wait_for(state="visible")
     assert page.locator(f"{OUT} .llk-py-error").text_content() == (
@@ -298,8 +299,8 @@ def cell_rgba(locator: Any) -> tuple[tuple[int, ...], float]:
 def test_the_sweep_panel_shows_values_nulls_and_progress_and_sends_its_commands(wp):
     s = sweep()
     wp.mount(payload(1), sweep=s, editable_prompt=True)
-    wp.answer_with("sweep", {"ok": True})
-    wp.answer_with("patch", {"ok": True})
+    wp.answer_with("sweep_action", {"ok": True})
+    wp.answer_with("patch_cell", {"ok": True})
     page = wp.page
     panel = page.locator(f"{OUT} .llk-sweep")
     assert panel.is_visible()
@@ -332,9 +333,9 @@ def test_the_sweep_panel_shows_values_nulls_and_progress_and_sends_its_commands(
     panel.locator(".llk-sweep-stop").click()
     assert wp.calls("halt")
     panel.locator(".llk-sweep-close").click()
-    assert last_msg(wp, "sweep") == {"action": "close"}
+    assert last_msg(wp, "sweep_action") == {"action": "close"}
     panel.locator('.llk-sweep-cell[data-i="1"][data-j="2"]').click()
-    assert last_msg(wp, "patch") == {"layer": 1, "position": 3}
+    assert last_msg(wp, "patch_cell") == {"layer": 1, "position": 3}
 
     # Values arrive in place; the end of the run hides Stop; {} closes the panel.
     values = [row[:] for row in s["values"]]
@@ -366,7 +367,7 @@ def test_a_static_sweep_has_no_buttons_and_ignores_clicks(wp):
     assert panel.locator(".llk-sweep-stop").is_hidden()
     assert panel.locator(".llk-sweep-close").is_hidden()
     panel.locator('.llk-sweep-cell[data-i="1"][data-j="2"]').click()
-    assert wp.calls("patch") == []
+    assert wp.calls("patch_cell") == []
 
 
 @pytest.mark.browser
