@@ -1,0 +1,497 @@
+"""The activation-patching sweep: causal tracing over every (layer, position) of a prompt.
+
+For each cell (layer ``l``, position ``p``) the clean prompt's residual stream there is
+written into the corrupt prompt's run at the same place, and the corrupt run's output at
+its last position is measured: a target's probability (``"prob"``), the log-probability
+difference of a target and a foil (``"logit_diff"``), or the KL divergence of the patched
+output from the clean output (``"kl"``). The figure of causal-tracing papers (Meng et al.,
+2022) is this grid, each cell's value normalized so that 0 is the corrupt run's metric and
+1 the clean run's (:meth:`SweepResult.normalized`).
+
+How it runs (all through the capture core, so on NDIF too):
+
+1. one :func:`~logitlenskit.core.capture.capture_states` pass of the clean prompt reads
+   every swept layer's state (``L·P·d`` floats);
+2. one :func:`~logitlenskit.core.capture.capture_outcome` pass measures both prompts'
+   own metric (the baselines); for KL, the clean output's distribution is read first;
+3. the cells go in batches of ``batch_size`` copies of the corrupt prompt, each copy with
+   one patch (a :class:`~logitlenskit.core.edits.PatchBatch` per layer in the batch), and
+   only the metric leaves the trace: ``B × (T + 1)`` floats. Memory depends on
+   ``batch_size``, not on how many cells are swept.
+
+The result streams: ``on_batch`` gets a snapshot after every batch, and a ``control``
+(:class:`~logitlenskit.core.run.Control`) reports progress and can stop the sweep, which
+raises :class:`~logitlenskit.core.run.Cancelled` like every other run (its ``result``
+attribute holds the sweep so far, unswept cells NaN).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core.capture import capture_logits, capture_outcome, capture_states
+from ..core.edits import PatchBatch
+from ..core.options import LensOptions, Remote
+from ..core.request import (
+    AFTER_ATTENTION,
+    BLOCK_OUTPUT,
+    LensRequest,
+    model_name,
+    prepare_request,
+    token_strings,
+)
+from ..core.run import Cancelled, Control
+from ..core.targets import Target, resolve_targets
+
+__all__ = ["METRICS", "SweepResult", "patch_sweep"]
+
+#: The metrics a sweep measures at the corrupt run's last position.
+METRICS = ("logit_diff", "prob", "kl")
+_AT = {"output": BLOCK_OUTPUT, "after_attention": AFTER_ATTENTION}
+#: Copies of the corrupt prompt per pass: large enough to amortize each pass's fixed cost
+#: (nnsight's trace setup, the small matrix products of one sequence), small enough that a
+#: pass's activations stay in the CPU caches (bench/bench_interventions.py).
+DEFAULT_BATCH = 32
+#: A sweep larger than this many cells is refused (it would be days on CPU, and the
+#: widget's trait would be too large): sweep fewer layers or positions.
+MAX_CELLS = 200_000
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """A patching sweep's values, and what they were measured on.
+
+    Attributes:
+        metric: ``"logit_diff"``, ``"prob"`` or ``"kl"``.
+        clean: the clean prompt (the states come from it).
+        corrupt: the corrupt prompt (the patched runs are its).
+        layers: the swept layer numbers (rows of ``values``).
+        positions: the swept positions (columns of ``values``).
+        clean_tokens: every position's token of the clean prompt.
+        corrupt_tokens: the same of the corrupt prompt.
+        values: ``[L, P]`` float64: the metric of each patched run; NaN not computed.
+        clean_value: the clean run's own metric.
+        corrupt_value: the corrupt run's own metric.
+        target: the target's name (``prob``, ``logit_diff``), else None.
+        foil: the foil's name (``logit_diff``), else None.
+        at: ``"output"`` or ``"after_attention"``: which residual state was patched.
+        model: the model's name.
+        done: cells computed so far.
+        running: the sweep is still going (a snapshot handed to ``on_batch``).
+        error: why the sweep ended early ("" if it did not).
+    """
+
+    metric: str
+    clean: str
+    corrupt: str
+    layers: list[int]
+    positions: list[int]
+    clean_tokens: list[str]
+    corrupt_tokens: list[str]
+    values: np.ndarray
+    clean_value: float
+    corrupt_value: float
+    target: str | None = None
+    foil: str | None = None
+    at: str = "output"
+    model: str = ""
+    done: int = 0
+    running: bool = False
+    error: str = ""
+
+    @property
+    def total(self) -> int:
+        """How many cells the sweep has."""
+        return len(self.layers) * len(self.positions)
+
+    @property
+    def metric_label(self) -> str:
+        """The metric in words, e.g. ``"log p(' Paris') − log p(' Rome')"``."""
+        if self.metric == "prob":
+            return f"p({self.target})"
+        if self.metric == "logit_diff":
+            return f"log p({self.target}) − log p({self.foil})"
+        return "KL(clean ‖ patched)"
+
+    @property
+    def clean_label(self) -> str:
+        """The clean prompt as the views name it."""
+        return _short(self.clean)
+
+    @property
+    def corrupt_label(self) -> str:
+        """The corrupt prompt as the views name it."""
+        return _short(self.corrupt)
+
+    @property
+    def tokens(self) -> list[str]:
+        """Each swept position's clean token, with ``*`` where the corrupt prompt differs."""
+        return [_token_label(self.clean_tokens[p], self.corrupt_tokens[p]) for p in self.positions]
+
+    def normalized(self) -> np.ndarray:
+        """``(value − corrupt) / (clean − corrupt)``: 0 the corrupt run, 1 fully restored.
+
+        All NaN when the two runs' metrics are equal (nothing to restore).
+        """
+        span = self.clean_value - self.corrupt_value
+        if span == 0 or not math.isfinite(span):
+            return np.full_like(self.values, np.nan)
+        return (self.values - self.corrupt_value) / span
+
+    def table(self) -> Any:
+        """The tidy table: one row per swept cell, computed or not.
+
+        Returns:
+            A pandas DataFrame with ``layer``, ``position``, ``token`` (clean; ``*`` where
+            the corrupt prompt differs), ``value`` and ``normalized`` (NaN not computed).
+        """
+        import pandas as pd
+
+        n_l, n_p = len(self.layers), len(self.positions)
+        return pd.DataFrame(
+            {
+                "layer": np.repeat(np.asarray(self.layers, dtype=np.int64), n_p),
+                "position": np.tile(np.asarray(self.positions, dtype=np.int64), n_l),
+                "token": self.tokens * n_l,
+                "value": self.values.reshape(-1),
+                "normalized": self.normalized().reshape(-1),
+            }
+        )
+
+    def best(self, n: int = 5) -> Any:
+        """The ``n`` computed cells that restore the clean behaviour most (normalized, high first).
+
+        For KL that is the lowest divergence, for the others the highest value.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+        table = self.table().dropna(subset=["value"])
+        key = "normalized" if table["normalized"].notna().any() else "value"
+        ascending = key == "value" and self.metric == "kl"
+        table = table.sort_values(key, ascending=ascending, kind="stable")
+        return table.head(n).reset_index(drop=True)
+
+    def snapshot(self) -> SweepResult:
+        """A copy whose values no later batch changes (what ``on_batch`` receives)."""
+        return dataclasses.replace(self, values=self.values.copy())
+
+    def to_trait(self) -> dict[str, Any]:
+        """The widget's ``sweep`` trait: JSON-able, ``None`` where a cell is not computed yet."""
+        rows = [[None if math.isnan(v) else float(v) for v in row] for row in self.values]
+        return {
+            "metric": self.metric_label,
+            "clean_label": self.clean_label,
+            "corrupt_label": self.corrupt_label,
+            "layers": [int(x) for x in self.layers],
+            "positions": [int(x) for x in self.positions],
+            "tokens": self.tokens,
+            "values": rows,
+            "clean_value": float(self.clean_value),
+            "corrupt_value": float(self.corrupt_value),
+            "done": int(self.done),
+            "total": int(self.total),
+            "running": bool(self.running),
+            "error": self.error,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<SweepResult {self.metric_label}: {self.done}/{self.total} cells, "
+            f"clean {self.clean_value:.4g}, corrupt {self.corrupt_value:.4g}>"
+        )
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _token_label(clean: str, corrupt: str) -> str:
+    return clean if clean == corrupt else f"{clean}*"
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _check_metric(metric: Any, target: Any, foil: Any) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    if metric in ("prob", "logit_diff") and target is None:
+        raise ValueError(f"metric={metric!r} needs target= (a word, a token id or a list)")
+    if metric == "logit_diff" and foil is None:
+        raise ValueError(
+            "metric='logit_diff' needs foil= (the competing answer, e.g. the corrupt "
+            "prompt's answer): it measures log p(target) − log p(foil)"
+        )
+    if metric == "prob" and foil is not None:
+        raise ValueError("metric='prob' takes no foil=: use metric='logit_diff' to compare two")
+    if metric == "kl" and (target is not None or foil is not None):
+        raise ValueError(
+            "metric='kl' takes no target= or foil=: it compares the whole output distribution"
+        )
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    return batch_size
+
+
+def _one_target(spec: Any, name: str, request: LensRequest) -> Target:
+    if isinstance(spec, float):  # NaN or 3.0 would otherwise read as a confusing TypeError
+        raise ValueError(f"{name} must be a word, a token id or a list of them, got {spec!r}")
+    try:
+        (resolved,) = resolve_targets([spec], request.tokenizer, request.vocab_size)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: {exc}") from None
+    return resolved
+
+
+def _check_positions(positions: Any, n: int) -> list[int]:
+    if positions is None:
+        return list(range(n))
+    if isinstance(positions, (str, bytes)) or not hasattr(positions, "__iter__"):
+        raise TypeError(f"positions must be a list of ints or None, got {type(positions).__name__}")
+    out: set[int] = set()
+    for p in positions:
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+            raise TypeError(f"positions must be ints, got {p!r}")
+        if not -n <= int(p) < n:
+            raise ValueError(
+                f"position {int(p)} is past the prompts ({n} tokens: positions 0..{n - 1}, "
+                "or negative from the end)"
+            )
+        out.add(int(p) % n)
+    if not out:
+        raise ValueError("positions is empty: pass None for every position or some positions")
+    return sorted(out)
+
+
+def _requests(
+    model: Any, clean: Any, corrupt: Any, layers: Any, remote: Remote, at: str
+) -> tuple[LensRequest, LensRequest]:
+    # After-attention sites need the request's `mid` (the sub-layer rows bring it).
+    options = LensOptions(k=1, layers=layers, remote=remote, sublayers=at == "after_attention")
+    out = []
+    for name, prompt in (("clean", clean), ("corrupt", corrupt)):
+        try:
+            out.append(prepare_request(prompt, model, options))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}: {exc}") from None
+    a, b = out
+    if a.n_positions != b.n_positions:
+        raise ValueError(
+            f"the clean prompt is {a.n_positions} tokens and the corrupt prompt "
+            f"{b.n_positions}: patching needs prompts of equal length (position p of one "
+            "into position p of the other); change a word so both have the same number "
+            f"of tokens (clean: {token_strings(a.tokenizer, a.input_ids)}, corrupt: "
+            f"{token_strings(b.tokenizer, b.input_ids)})"
+        )
+    return a, b
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise ValueError(
+            f"the {what} run's metric is {value} (non-finite model output, e.g. a float16 "
+            "overflow): a sweep needs finite baselines"
+        )
+    return value
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+class _Metric:
+    """What the outcome passes measure, and how their columns become the metric."""
+
+    def __init__(self, metric: str, sets: list[list[int]], against: torch.Tensor | None):
+        self.metric, self.sets, self.against = metric, sets, against
+
+    def value(self, columns: torch.Tensor) -> np.ndarray:
+        """The metric of each row of a ``capture_outcome`` result ``[B, T(+1)]``."""
+        c = columns.double()
+        if self.metric == "prob":
+            out = c[:, 0].exp()
+        elif self.metric == "logit_diff":
+            out = c[:, 0] - c[:, 1]
+        else:
+            out = c[:, -1]
+        return out.numpy()
+
+
+def _clean_log_probs(request: LensRequest) -> torch.Tensor:
+    """The clean run's output distribution at its last position, ``[V]`` log-probabilities.
+
+    Computed as ``capture_outcome`` computes each patched run's (the final state through the
+    norm and unembedding, softcap, log-softmax in float32), so KL of the clean run is 0.
+    """
+    adapter = request.adapter
+    final = (adapter.n_layers - 1, BLOCK_OUTPUT)
+    ids = torch.tensor([request.input_ids])
+    logits = capture_logits(adapter, ids, [final], remote=request.remote)[0][-1].float()
+    cap = adapter.softcap()
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return torch.log_softmax(logits, dim=-1).detach()
+
+
+def patch_sweep(
+    model: Any,
+    clean: str,
+    corrupt: str,
+    *,
+    metric: str = "logit_diff",
+    target: Any = None,
+    foil: Any = None,
+    layers: Sequence[int] | None = None,
+    positions: Sequence[int] | None = None,
+    at: str = "output",
+    batch_size: int = DEFAULT_BATCH,
+    remote: Remote = None,
+    control: Control | None = None,
+    on_batch: Callable[[SweepResult], None] | None = None,
+) -> SweepResult:
+    """Patch the clean run's state at every (layer, position) into the corrupt run.
+
+    Args:
+        model: an nnterp ``StandardizedTransformer`` (or an nnsight ``LanguageModel`` of a
+            registered architecture), with its tokenizer.
+        clean: the prompt whose states are patched in.
+        corrupt: the prompt whose runs are patched; the same number of tokens as ``clean``.
+        metric: measured at the corrupt run's last position: ``"prob"`` p(target),
+            ``"logit_diff"`` log p(target) − log p(foil), ``"kl"`` KL(clean ‖ patched).
+        target: the answer, as the targets API takes it (a word counts every first token
+            of its spellings, summed; a token id; a list of those).
+        foil: the competing answer, for ``"logit_diff"``.
+        layers: the layers swept (negative from the end); None for all.
+        positions: the positions swept (negative from the end); None for all.
+        at: ``"output"`` (the residual after the layer) or ``"after_attention"``.
+        batch_size: patched copies of the corrupt prompt per forward pass (memory grows
+            with it, not with the number of cells).
+        remote: as in ``collect_logit_lens``; on NDIF each batch is one request and only
+            its ``batch_size × (targets + 1)`` numbers come back.
+        control: progress reports and Stop (:class:`~logitlenskit.core.run.Control`).
+        on_batch: called with a snapshot of the result after every batch (streaming).
+
+    Returns:
+        The :class:`SweepResult` (values ``[layers, positions]``).
+
+    Raises:
+        ValueError, TypeError: bad arguments, named, before any run.
+        Cancelled: the control stopped the sweep; ``exc.result`` is the sweep so far.
+    """
+    _check_metric(metric, target, foil)
+    if at not in _AT:
+        raise ValueError(f"at must be 'output' or 'after_attention', got {at!r}")
+    batch_size = _check_batch_size(batch_size)
+    a, b = _requests(model, clean, corrupt, layers, remote, at)
+    sweep_positions = _check_positions(positions, a.n_positions)
+    sets, names = [], []
+    for spec, name in ((target, "target"), (foil, "foil")):
+        if spec is not None:
+            resolved = _one_target(spec, name, a)
+            sets.append(list(resolved.ids))
+            names.append(resolved.name)
+    if len(a.layers) * len(sweep_positions) > MAX_CELLS:
+        raise ValueError(
+            f"{len(a.layers)} layers × {len(sweep_positions)} positions is more than "
+            f"{MAX_CELLS:,} patched runs: sweep fewer layers= or positions="
+        )
+    control = control or Control()
+    control.check()
+    layer_list = sorted(set(a.layers))  # in model order; a layer asked twice is swept once
+    kind = _AT[at]
+    adapter, where = a.adapter, a.remote
+
+    control.progress(0.0, "patch sweep: reading the clean run's states")
+    states = capture_states(
+        adapter, torch.tensor([a.input_ids]), [(layer, kind) for layer in layer_list], remote=where
+    )
+    for layer, state in zip(layer_list, states, strict=True):
+        if not torch.isfinite(state).all():
+            raise ValueError(
+                f"the clean run's state at layer {layer} holds NaN or Inf (non-finite model "
+                "output): it cannot be patched in"
+            )
+    against = _clean_log_probs(a) if metric == "kl" else None
+    measure = _Metric(metric, sets, against)
+    control.check()
+    both = torch.tensor([a.input_ids, b.input_ids])
+    base = measure.value(
+        capture_outcome(adapter, both, token_sets=sets, against=against, remote=where)
+    )
+    result = SweepResult(
+        metric=metric,
+        clean=clean,
+        corrupt=corrupt,
+        layers=layer_list,
+        positions=sweep_positions,
+        clean_tokens=token_strings(a.tokenizer, a.input_ids),
+        corrupt_tokens=token_strings(b.tokenizer, b.input_ids),
+        values=np.full((len(layer_list), len(sweep_positions)), np.nan),
+        clean_value=0.0 if metric == "kl" else _finite(float(base[0]), "clean"),
+        corrupt_value=_finite(float(base[1]), "corrupt"),
+        target=names[0] if names else None,
+        foil=names[1] if len(names) > 1 else None,
+        at=at,
+        model=model_name(model),
+        running=True,
+    )
+    try:
+        _run_cells(result, states, b, kind, measure, batch_size, control, on_batch)
+    except Cancelled as exc:
+        result.running, result.error = False, "stopped"
+        exc.result = result  # type: ignore[attr-defined]  # the sweep so far, for the caller
+        raise
+    result.running = False
+    return result
+
+
+def _run_cells(
+    result: SweepResult,
+    states: list[torch.Tensor],
+    corrupt: LensRequest,
+    kind: int,
+    measure: _Metric,
+    batch_size: int,
+    control: Control,
+    on_batch: Callable[[SweepResult], None] | None,
+) -> None:
+    """Fill ``result.values`` batch by batch (cells in layer-major order)."""
+    n_p = len(result.positions)
+    total = result.total
+    at = "after_attention" if kind == AFTER_ATTENTION else "output"
+    adapter = corrupt.adapter
+    for first in range(0, total, batch_size):
+        control.check()
+        cells = range(first, min(first + batch_size, total))
+        edits = []
+        # One PatchBatch per layer present: the rows of the batch that patch that layer.
+        for li in sorted({c // n_p for c in cells}):
+            rows = [r for r, c in enumerate(cells) if c // n_p == li]
+            cols = [cells[r] % n_p for r in rows]
+            where = [result.positions[j] for j in cols]
+            vectors = states[li][where]
+            edits.append(PatchBatch(result.layers[li], rows, where, vectors, at=at))
+        inputs = torch.tensor([corrupt.input_ids] * len(cells))
+        columns = capture_outcome(
+            adapter,
+            inputs,
+            token_sets=measure.sets,
+            against=measure.against,
+            remote=corrupt.remote,
+            edits=edits,
+        )
+        values = measure.value(columns)
+        for r, c in enumerate(cells):
+            result.values[c // n_p, c % n_p] = values[r]
+        result.done = cells[-1] + 1
+        control.progress(result.done / total, f"patch sweep: {result.done}/{total} patched runs")
+        if on_batch is not None:
+            on_batch(result.snapshot())
