@@ -1,0 +1,225 @@
+"""What a lens is fitted on: text, each layer's states over it, and the weights it belongs to.
+
+Fitting is not a lens run: it reads every layer's block output over thousands of tokens
+with plain torch forward hooks on the Hugging Face modules (no trace, nothing remote).
+When no text is given the model writes its own, by sampling from a few neutral starts
+(the suggestion of tuned-lens issue 136: no data set to download, and the states are the
+ones the model produces on its own distribution).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+
+from ..core.adapter import ModelAdapter
+from ..core.architectures import get_model_config
+from ..core.request import is_nnterp, model_tokenizer
+
+__all__ = ["STARTS", "LensData", "adapter_for", "read_states", "sample_text", "weights_hash"]
+
+#: Where sampled text begins: short and neutral, so the model writes what it likes.
+STARTS = ("The", "In", "A", "It", "One", "When", "This", "We", "1.", "def", "Once", "There")
+
+#: Elements read from each parameter tensor for the weights hash (evenly strided).
+HASH_SAMPLES = 4096
+
+
+def adapter_for(model: Any) -> ModelAdapter:
+    """The model's parts: nnterp's names when it has them, else the registry's."""
+    architecture = None if is_nnterp(model) else get_model_config(model)
+    return ModelAdapter(model, architecture)
+
+
+def hf_model(model: Any) -> torch.nn.Module:
+    """The underlying transformers model (the nnsight wrapper's ``_model``)."""
+    return getattr(model, "_model", model)
+
+
+def weights_hash(model: Any) -> str:
+    """A stable hash of the model's weights: names, shapes, dtypes and a strided sample.
+
+    Reading ``HASH_SAMPLES`` evenly spaced elements of each tensor costs milliseconds and
+    still changes with any fine-tune (which moves nearly every weight). Sums are avoided on
+    purpose: their rounding depends on the thread count, so they would not be stable.
+
+    Raises:
+        ValueError: the weights are not here (a model made for NDIF, on the meta device).
+    """
+    digest = hashlib.sha256()
+    for name, param in sorted(hf_model(model).named_parameters(), key=lambda item: item[0]):
+        if param.device.type == "meta":
+            raise ValueError(
+                f"the model's weights are not loaded here ({name} is on the meta device): a "
+                "lens is keyed by its weights, so fit or load it with a model loaded locally"
+            )
+        flat = param.detach().reshape(-1)
+        step = max(1, flat.numel() // HASH_SAMPLES)
+        sample = flat[::step][:HASH_SAMPLES].to("cpu", torch.float32).contiguous()
+        digest.update(f"{name}|{tuple(param.shape)}|{param.dtype}|".encode())
+        digest.update(sample.numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def sample_text(
+    model: Any,
+    n_tokens: int,
+    *,
+    seq_len: int = 256,
+    seed: int = 0,
+    batch: int = 64,
+    control: Any = None,
+) -> torch.Tensor:
+    """Token ids ``[N, seq_len]`` the model writes itself, sampled at temperature 1.
+
+    Each sequence starts from one of :data:`STARTS` (after the tokenizer's BOS, if it adds
+    one) and is sampled without stopping at end-of-text, so every row is ``seq_len`` long.
+    Seeded: the same model, seed and sizes give the same text.
+
+    Args:
+        model: the model (nnsight wrapper or transformers model, with a tokenizer).
+        n_tokens: how many tokens in all (rounded up to whole sequences).
+        seq_len: each sequence's length, start included.
+        seed: the sampling seed.
+        batch: sequences sampled at once.
+        control: ``check()`` and ``progress(fraction, status)``, or None.
+    """
+    tokenizer = model_tokenizer(model)
+    hf = hf_model(model)
+    n_seqs = max(1, -(-n_tokens // seq_len))
+    starts = [tokenizer(s)["input_ids"] for s in STARTS]
+    rows: list[torch.Tensor] = []
+    generator = torch.Generator().manual_seed(seed)
+    done = 0
+    while done < n_seqs:
+        size = min(batch, n_seqs - done)
+        # One start length per batch, so no padding (and no attention mask) is needed.
+        first = starts[(done // batch) % len(starts)]
+        order = [s for s in starts if len(s) == len(first)]
+        pick = torch.randint(len(order), (size,), generator=generator)
+        ids = torch.tensor([order[i] for i in pick.tolist()])
+        rows.append(_sample(hf, ids, seq_len, int(torch.randint(2**31, (1,), generator=generator))))
+        done += size
+        if control is not None:
+            control.check()
+            control.progress(done / n_seqs, f"writing text: {done * seq_len} tokens")
+    return torch.cat(rows)[:n_seqs]
+
+
+def _sample(hf: torch.nn.Module, ids: torch.Tensor, seq_len: int, seed: int) -> torch.Tensor:
+    """``ids`` continued by plain sampling to ``seq_len`` tokens, with a KV cache."""
+    generator = torch.Generator().manual_seed(seed)
+    # transformers 5 renamed ``past_key_values`` to ``cache`` (and warns on the old name).
+    name = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
+    out, step, past = ids, ids, {}
+    with torch.no_grad():
+        while out.shape[1] < seq_len:
+            result = hf(input_ids=step, use_cache=True, **past)
+            cache = getattr(result, name, None)
+            past = {name: result.past_key_values if cache is None else cache}
+            probs = torch.softmax(result.logits[:, -1].double(), dim=-1)
+            step = torch.multinomial(probs, 1, generator=generator)
+            out = torch.cat([out, step], dim=1)
+    return out
+
+
+def encode_text(model: Any, text: Sequence[str], seq_len: int = 256) -> list[torch.Tensor]:
+    """The user's strings as token-id rows of at most ``seq_len`` (longer ones are cut)."""
+    tokenizer = model_tokenizer(model)
+    rows = []
+    for string in text:
+        ids = tokenizer(string)["input_ids"]
+        for start in range(0, len(ids), seq_len):
+            piece = ids[start : start + seq_len]
+            if len(piece) > 1:
+                rows.append(torch.tensor(piece))
+    if not rows:
+        raise ValueError("text holds no string of two tokens or more to fit a lens on")
+    return rows
+
+
+@contextlib.contextmanager
+def _hooks(layers: Sequence[torch.nn.Module], into: list[torch.Tensor]) -> Iterator[None]:
+    def keep(_module: Any, _inputs: Any, output: Any) -> None:
+        into.append((output[0] if isinstance(output, tuple) else output).detach())
+
+    handles = [layer.register_forward_hook(keep) for layer in layers]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def read_states(model: Any, ids: torch.Tensor) -> torch.Tensor:
+    """Every layer's block output over ``ids [B, P]``: ``[L, B, P, d]`` float32.
+
+    Plain forward hooks on the decoder layers (what the capture core reads as kind 0).
+    """
+    adapter = adapter_for(model)
+    captured: list[torch.Tensor] = []
+    with _hooks(adapter.layer_modules(), captured), torch.no_grad():
+        hf_model(model)(input_ids=ids, use_cache=False)
+    return torch.stack(captured).float()
+
+
+class LensData:
+    """Token rows split into fitting, validation and held-out parts.
+
+    Attributes:
+        fit: rows to fit on.
+        valid: rows that choose the tuned lens's best step per layer.
+        heldout: rows the reliability is measured on (never fitted or chosen on).
+        generated: whether the model wrote the text.
+    """
+
+    def __init__(
+        self, rows: list[torch.Tensor], generated: bool, seed: int, heldout: int = 1024
+    ) -> None:
+        if len(rows) < 3:
+            rows = [piece for row in rows for piece in row.split(max(2, len(row) // 3))]
+        order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed + 1))
+        shuffled = [rows[i] for i in order.tolist()]
+        # Measuring costs a decoder pass per layer and token: hold out at most ``heldout``.
+        length = max(2, sum(len(r) for r in rows) // len(rows))
+        n_held = max(1, min(round(len(rows) * 0.15), -(-heldout // (length - 1))))
+        n_valid = max(1, round(len(rows) * 0.05))
+        self.heldout = shuffled[:n_held]
+        self.valid = shuffled[n_held : n_held + n_valid]
+        self.fit = shuffled[n_held + n_valid :] or shuffled[:1]
+        self.generated = generated
+
+    @staticmethod
+    def tokens(rows: Sequence[torch.Tensor]) -> int:
+        """How many tokens the rows hold, their first positions left out (see ``positions``)."""
+        return sum(max(0, len(row) - 1) for row in rows)
+
+
+def batches(rows: Sequence[torch.Tensor], max_tokens: int = 4096) -> Iterator[torch.Tensor]:
+    """Rows grouped into ``[B, P]`` batches of one length, about ``max_tokens`` each."""
+    by_len: dict[int, list[torch.Tensor]] = {}
+    for row in rows:
+        by_len.setdefault(len(row), []).append(row)
+    for length, group in sorted(by_len.items()):
+        per = max(1, max_tokens // length)
+        for start in range(0, len(group), per):
+            yield torch.stack(group[start : start + per])
+
+
+def states_over(
+    model: Any, rows: Sequence[torch.Tensor], on_batch: Callable[[torch.Tensor], None]
+) -> None:
+    """Call ``on_batch`` with ``[L, N, d]`` states of each batch, first positions left out.
+
+    The first position is an attention sink in these models: its state is tens of times
+    larger than any other and would dominate a least-squares fit, so lenses are fitted and
+    measured on positions 1 onward.
+    """
+    for ids in batches(rows):
+        states = read_states(model, ids)[:, :, 1:]
+        on_batch(states.reshape(states.shape[0], -1, states.shape[-1]))
