@@ -6,12 +6,17 @@ never get committed. Run: .venv/bin/python scripts/make_notebooks.py
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+# The newer notebooks' cells live in modules of their own beside this script.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_interventions import INTERVENTIONS  # noqa: E402
 
 # Prompts chosen by running them on both embedded models (scripts/make_notebooks.py's
 # numbers in the markdown were read from those runs; the lens is deterministic on CPU).
@@ -450,6 +455,7 @@ NOTEBOOK_CELLS = {
     "tour.ipynb": TOUR,
     "study.ipynb": STUDY,
     "views.ipynb": VIEWS,
+    "interventions.ipynb": INTERVENTIONS,
 }
 
 

@@ -53,6 +53,9 @@ _EXPORTS = {
     "prompt_direction": "core.interventions",
     "mean_direction": "core.interventions",
     "mean_activation": "core.interventions",
+    "patch_sweep": "analyses.patch_sweep",
+    "SweepResult": "analyses.patch_sweep",
+    "plot_sweep": "output.figure_sweep",
     "show_logit_lens": "app.display",
     "display_logit_lens": "app.display",
 }

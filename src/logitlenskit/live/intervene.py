@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..analyses.patch_sweep import SweepResult, patch_sweep
 from ..base.diff_labels import LABEL_CHARS
 from ..base.edit_records import edits_caption
 from ..core.edits import Steer, records
@@ -28,7 +29,6 @@ from ..core.session import Cancelled, Control
 from .commands import one_line
 
 if TYPE_CHECKING:
-    from ..analyses.patch_sweep import SweepResult
     from .widget import LogitLensWidget
 
 __all__ = ["InterveneMethods"]
@@ -250,8 +250,6 @@ class InterveneMethods:
             batch_size: patched copies per forward pass (default: the sweep's).
             wait: block until the sweep is done (default: it runs in the background).
         """
-        from ..analyses.patch_sweep import patch_sweep  # matplotlib-free, but not needed before
-
         clean, corrupt = self._patch_prompts()
         options = {"metric": metric, "target": target, "foil": foil, "layers": layers}
         if batch_size is not None:
