@@ -73,6 +73,7 @@ def test_cells_equal_single_patched_collections(smollm2, diff_sweep):
     # The classic shape: the subject's token restores the answer in early layers.
     assert diff_sweep.normalized()[0, 0] > 0.5
     assert diff_sweep.done == diff_sweep.total == 9 and not diff_sweep.running
+    assert abs(diff_sweep.values[2, 2] - diff_sweep.clean_value) <= 1e-5  # the output itself
 
 
 def test_prob_and_kl_cells_equal_the_references(smollm2):
@@ -110,9 +111,10 @@ def test_batching_gives_the_values_of_one_patch_per_pass(smollm2, diff_sweep):
     np.testing.assert_allclose(one.values, diff_sweep.values, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("metric", ["prob", "logit_diff", "kl"])
+@pytest.mark.parametrize("metric", ["prob", "kl"])
 def test_the_last_position_at_the_last_layer_restores_the_clean_value(smollm2, metric):
-    answers = {"prob": {"target": "Paris"}, "logit_diff": {"target": "Paris", "foil": "Rome"}}
+    """(logit_diff: test_cells_equal_single_patched_collections's cell (29, 8).)"""
+    answers = {"prob": {"target": "Paris"}}
     result = patch_sweep(
         smollm2,
         CLEAN,
@@ -129,7 +131,7 @@ def test_the_last_position_at_the_last_layer_restores_the_clean_value(smollm2, m
 
 
 def test_remote_local_gives_the_local_numbers(smollm2, strict_ndif):
-    cells = {"layers": [5, 29], "positions": [2, LAST]}
+    cells = {"layers": [5], "positions": [2, LAST]}
     local = patch_sweep(smollm2, CLEAN, CORRUPT, target="Paris", foil="Rome", **cells)
     simulated = patch_sweep(
         smollm2, CLEAN, CORRUPT, target="Paris", foil="Rome", remote="local", batch_size=3, **cells
@@ -168,6 +170,7 @@ def test_stop_mid_sweep_leaves_the_rest_nan_and_raises_cancelled(smollm2):
             metric="prob",
             target="Paris",
             layers=[0, 1, 2],
+            positions=range(1, 9),  # no cell skipped: 24 patched runs
             batch_size=5,
             control=control,
             on_batch=on_batch,
@@ -178,12 +181,23 @@ def test_stop_mid_sweep_leaves_the_rest_nan_and_raises_cancelled(smollm2):
     assert np.isfinite(flat[:10]).all() and np.isnan(flat[10:]).all()
     assert seen[0].done == 5 and np.isnan(seen[0].values.reshape(-1)[5:]).all()
     trait = partial.to_trait()
-    assert set(trait) == TRAIT_KEYS and trait["total"] == 27 and trait["error"] == "stopped"
-    assert trait["values"][1][0] is not None and trait["values"][1][1] is None
-    assert [round(f, 3) for f, _ in control.reports if f > 0] == [
-        round(5 / 27, 3),
-        round(10 / 27, 3),
-    ]
+    assert set(trait) == TRAIT_KEYS and trait["total"] == 24 and trait["error"] == "stopped"
+    assert trait["values"][1][1] is not None and trait["values"][1][2] is None
+    fractions = [round(f, 3) for f, _ in control.reports if f > 0]
+    assert fractions == [round(5 / 24, 3), round(10 / 24, 3)]
+
+
+def test_cells_that_cannot_change_the_output_are_the_corrupt_value(smollm2):
+    """Before the first different token, and at the last layer off the last position."""
+    result = patch_sweep(
+        smollm2, CLEAN, CORRUPT, target="Paris", foil="Rome", layers=[5, 29], positions=[0, 2]
+    )
+    assert result.skipped == 3 and result.done == 4
+    assert result.values[0, 0] == result.values[1, 0] == result.values[1, 1]
+    assert result.values[0, 0] == result.corrupt_value
+    for layer, position in [(5, 0), (29, 2)]:  # what running them gives
+        lp = _patched_logprobs(smollm2, layer, position)
+        assert abs(result.corrupt_value - float(lp[0] - lp[1])) <= 1e-4
 
 
 @pytest.mark.parametrize(

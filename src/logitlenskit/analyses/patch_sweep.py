@@ -19,6 +19,11 @@ How it runs (all through the capture core, so on NDIF too):
    only the metric leaves the trace: ``B × (T + 1)`` floats. Memory depends on
    ``batch_size``, not on how many cells are swept.
 
+Cells whose patched run is provably the corrupt run are not run (``skipped``); their value
+is the corrupt run's: a position before the prompts' first different token (the model is
+causal, so the clean state there is the corrupt one, and writing it changes nothing), and
+at the last layer any position but the last (nothing after it mixes positions).
+
 The result streams: ``on_batch`` gets a snapshot after every batch, and a ``control``
 (:class:`~logitlenskit.core.run.Control`) reports progress and can stop the sweep, which
 raises :class:`~logitlenskit.core.run.Cancelled` like every other run (its ``result``
@@ -28,6 +33,7 @@ attribute holds the sweep so far, unswept cells NaN).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -58,8 +64,7 @@ _AT = {"output": BLOCK_OUTPUT, "after_attention": AFTER_ATTENTION}
 #: (nnsight's trace setup, the small matrix products of one sequence), small enough that a
 #: pass's activations stay in the CPU caches (bench/bench_interventions.py).
 DEFAULT_BATCH = 32
-#: A sweep larger than this many cells is refused (it would be days on CPU, and the
-#: widget's trait would be too large): sweep fewer layers or positions.
+#: Larger sweeps are refused (days on CPU, and too large a widget trait).
 MAX_CELLS = 200_000
 
 
@@ -82,7 +87,8 @@ class SweepResult:
         foil: the foil's name (``logit_diff``), else None.
         at: ``"output"`` or ``"after_attention"``: which residual state was patched.
         model: the model's name.
-        done: cells computed so far.
+        done: cells computed so far (skipped ones included).
+        skipped: cells whose value is the corrupt run's without a pass (module docstring).
         running: the sweep is still going (a snapshot handed to ``on_batch``).
         error: why the sweep ended early ("" if it did not).
     """
@@ -102,6 +108,7 @@ class SweepResult:
     at: str = "output"
     model: str = ""
     done: int = 0
+    skipped: int = 0
     running: bool = False
     error: str = ""
 
@@ -132,7 +139,8 @@ class SweepResult:
     @property
     def tokens(self) -> list[str]:
         """Each swept position's clean token, with ``*`` where the corrupt prompt differs."""
-        return [_token_label(self.clean_tokens[p], self.corrupt_tokens[p]) for p in self.positions]
+        clean, corrupt = self.clean_tokens, self.corrupt_tokens
+        return [clean[p] + ("" if clean[p] == corrupt[p] else "*") for p in self.positions]
 
     def normalized(self) -> np.ndarray:
         """``(value − corrupt) / (clean − corrupt)``: 0 the corrupt run, 1 fully restored.
@@ -211,10 +219,6 @@ def _short(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def _token_label(clean: str, corrupt: str) -> str:
-    return clean if clean == corrupt else f"{clean}*"
-
-
 # ---------------------------------------------------------------- checks
 
 
@@ -234,12 +238,6 @@ def _check_metric(metric: Any, target: Any, foil: Any) -> None:
         raise ValueError(
             "metric='kl' takes no target= or foil=: it compares the whole output distribution"
         )
-
-
-def _check_batch_size(batch_size: Any) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-    return batch_size
 
 
 def _one_target(spec: Any, name: str, request: LensRequest) -> Target:
@@ -307,22 +305,12 @@ def _finite(value: float, what: str) -> float:
 # ---------------------------------------------------------------- the sweep
 
 
-class _Metric:
-    """What the outcome passes measure, and how their columns become the metric."""
-
-    def __init__(self, metric: str, sets: list[list[int]], against: torch.Tensor | None):
-        self.metric, self.sets, self.against = metric, sets, against
-
-    def value(self, columns: torch.Tensor) -> np.ndarray:
-        """The metric of each row of a ``capture_outcome`` result ``[B, T(+1)]``."""
-        c = columns.double()
-        if self.metric == "prob":
-            out = c[:, 0].exp()
-        elif self.metric == "logit_diff":
-            out = c[:, 0] - c[:, 1]
-        else:
-            out = c[:, -1]
-        return out.numpy()
+def _metric(metric: str, columns: torch.Tensor) -> np.ndarray:
+    """The metric of each row of a ``capture_outcome`` result ``[B, T(+1)]``."""
+    c = columns.double()
+    if metric == "prob":
+        return c[:, 0].exp().numpy()
+    return (c[:, 0] - c[:, 1] if metric == "logit_diff" else c[:, -1]).numpy()
 
 
 def _clean_log_probs(request: LensRequest) -> torch.Tensor:
@@ -389,7 +377,8 @@ def patch_sweep(
     _check_metric(metric, target, foil)
     if at not in _AT:
         raise ValueError(f"at must be 'output' or 'after_attention', got {at!r}")
-    batch_size = _check_batch_size(batch_size)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
     a, b = _requests(model, clean, corrupt, layers, remote, at)
     sweep_positions = _check_positions(positions, a.n_positions)
     sets, names = [], []
@@ -420,12 +409,10 @@ def patch_sweep(
                 "output): it cannot be patched in"
             )
     against = _clean_log_probs(a) if metric == "kl" else None
-    measure = _Metric(metric, sets, against)
     control.check()
     both = torch.tensor([a.input_ids, b.input_ids])
-    base = measure.value(
-        capture_outcome(adapter, both, token_sets=sets, against=against, remote=where)
-    )
+    outcome = capture_outcome(adapter, both, token_sets=sets, against=against, remote=where)
+    base = _metric(metric, outcome)
     result = SweepResult(
         metric=metric,
         clean=clean,
@@ -443,8 +430,12 @@ def patch_sweep(
         model=model_name(model),
         running=True,
     )
+    cells = _cells_to_run(result, a.input_ids, b.input_ids, adapter.n_layers - 1)
+    passes = functools.partial(
+        capture_outcome, adapter, token_sets=sets, against=against, remote=where
+    )
     try:
-        _run_cells(result, states, b, kind, measure, batch_size, control, on_batch)
+        _run_cells(result, cells, states, b.input_ids, passes, batch_size, control, on_batch)
     except Cancelled as exc:
         result.running, result.error = False, "stopped"
         exc.result = result  # type: ignore[attr-defined]  # the sweep so far, for the caller
@@ -453,45 +444,49 @@ def patch_sweep(
     return result
 
 
+def _cells_to_run(result: SweepResult, clean: list[int], corrupt: list[int], last: int) -> list:
+    """Fill the cells whose patch is a no-op (module docstring); the others, layer-major."""
+    shared = next(
+        (i for i, (x, y) in enumerate(zip(clean, corrupt, strict=True)) if x != y), len(clean)
+    )
+    final = len(clean) - 1
+    cells = []
+    for li, layer in enumerate(result.layers):
+        for j, position in enumerate(result.positions):
+            if position < shared or (layer == last and position != final):
+                result.values[li, j] = result.corrupt_value
+                result.skipped += 1
+            else:
+                cells.append((li, j))
+    result.done = result.skipped
+    return cells
+
+
 def _run_cells(
     result: SweepResult,
+    cells: list[tuple[int, int]],
     states: list[torch.Tensor],
-    corrupt: LensRequest,
-    kind: int,
-    measure: _Metric,
+    corrupt: list[int],
+    passes: Callable[..., torch.Tensor],
     batch_size: int,
     control: Control,
     on_batch: Callable[[SweepResult], None] | None,
 ) -> None:
-    """Fill ``result.values`` batch by batch (cells in layer-major order)."""
-    n_p = len(result.positions)
-    total = result.total
-    at = "after_attention" if kind == AFTER_ATTENTION else "output"
-    adapter = corrupt.adapter
-    for first in range(0, total, batch_size):
+    """Fill ``result.values`` at ``cells`` ((layer index, position index)), batch by batch."""
+    total, at = result.total, result.at
+    for first in range(0, len(cells), batch_size):
         control.check()
-        cells = range(first, min(first + batch_size, total))
+        batch = cells[first : first + batch_size]
         edits = []
         # One PatchBatch per layer present: the rows of the batch that patch that layer.
-        for li in sorted({c // n_p for c in cells}):
-            rows = [r for r, c in enumerate(cells) if c // n_p == li]
-            cols = [cells[r] % n_p for r in rows]
-            where = [result.positions[j] for j in cols]
-            vectors = states[li][where]
-            edits.append(PatchBatch(result.layers[li], rows, where, vectors, at=at))
-        inputs = torch.tensor([corrupt.input_ids] * len(cells))
-        columns = capture_outcome(
-            adapter,
-            inputs,
-            token_sets=measure.sets,
-            against=measure.against,
-            remote=corrupt.remote,
-            edits=edits,
-        )
-        values = measure.value(columns)
-        for r, c in enumerate(cells):
-            result.values[c // n_p, c % n_p] = values[r]
-        result.done = cells[-1] + 1
+        for li in sorted({li for li, _ in batch}):
+            rows = [r for r, (lj, _) in enumerate(batch) if lj == li]
+            where = [result.positions[batch[r][1]] for r in rows]
+            edits.append(PatchBatch(result.layers[li], rows, where, states[li][where], at=at))
+        columns = passes(torch.tensor([corrupt] * len(batch)), edits=edits)
+        for (li, j), value in zip(batch, _metric(result.metric, columns), strict=True):
+            result.values[li, j] = value
+        result.done += len(batch)
         control.progress(result.done / total, f"patch sweep: {result.done}/{total} patched runs")
         if on_batch is not None:
             on_batch(result.snapshot())
