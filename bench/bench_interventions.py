@@ -39,9 +39,13 @@ from logitlenskit.core.edits import Patch, Steer
 from logitlenskit.core.interventions import residual, token_direction
 from logitlenskit.core.models import load_model
 
-# Causal-tracing pairs of equal length (20 SmolLM2 tokens each; checked at start).
-CLEAN = "In the middle of the old town square, tourists admire the Eiffel Tower, which is in"
-CORRUPT = "In the middle of the old town square, tourists admire the Colosseum, which is in"
+# Causal-tracing pairs of equal length (20 SmolLM2 tokens each; checked at start). The first
+# shares its first 13 tokens (a sweep skips those cells: their patch is a no-op); the second
+# differs from its first token on, the sweep's worst case.
+CLEAN = "In the middle of the old town square, the tourists admire the Eiffel Tower, which is in"
+CORRUPT = "In the middle of the old town square, the tourists admire the Colosseum, which is in"
+CLEAN_0 = "Eiffel Tower: in the middle of the old town square, tourists admire it, which is in"
+CORRUPT_0 = "Colosseum: in the middle of the old town square, tourists admire it, which is in"
 TARGET, FOIL = "Paris", "Rome"
 
 
@@ -84,16 +88,27 @@ def _median(rows: list[tuple[float, float]], i: int = 0) -> float:
     return statistics.median(r[i] for r in rows)
 
 
-def _sweep(model: Any, layers: list[int] | None, batch_size: int) -> Callable[[], Any]:
+def _sweep(
+    model: Any, layers: list[int] | None, batch_size: int, pair: tuple[str, str] = (CLEAN, CORRUPT)
+) -> Callable[[], Any]:
     return lambda: patch_sweep(
         model,
-        CLEAN,
-        CORRUPT,
+        *pair,
         target=TARGET,
         foil=FOIL,
         layers=layers,
         batch_size=batch_size,
     )
+
+
+def _cells_run(model: Any, pair: tuple[str, str], layers: int, n_layers: int) -> int:
+    """How many cells of a sweep over the first ``layers`` layers get a pass (patch_sweep)."""
+    clean, corrupt = (model.tokenizer(p)["input_ids"] for p in pair)
+    shared = next(
+        (i for i, (x, y) in enumerate(zip(clean, corrupt, strict=True)) if x != y), len(clean)
+    )
+    last_layer = len(clean) - 1 - shared if layers == n_layers else 0
+    return layers * (len(clean) - shared) - last_layer
 
 
 def _floor(model: Any, n_sequences: int, batch_size: int) -> Callable[[], None]:
@@ -119,10 +134,10 @@ def main() -> None:
 
     model = load_model()
     n_layers = model.num_layers
-    ids = [model.tokenizer(p)["input_ids"] for p in (CLEAN, CORRUPT)]
-    if len(ids[0]) != len(ids[1]):
-        raise SystemExit(f"the pair must tokenize alike: {len(ids[0])} vs {len(ids[1])} tokens")
-    n_pos = len(ids[0])
+    lengths = {len(model.tokenizer(p)["input_ids"]) for p in (CLEAN, CORRUPT, CLEAN_0, CORRUPT_0)}
+    if len(lengths) != 1:
+        raise SystemExit(f"the pairs must have one length, got {sorted(lengths)} tokens")
+    n_pos = lengths.pop()
     print(
         f"# {datetime.date.today()} · {platform.processor() or platform.machine()} · "
         f"torch {torch.__version__} · {torch.get_num_threads()} threads · "
@@ -132,7 +147,8 @@ def main() -> None:
 
     scan = list(range(args.scan_layers))
     cells = len(scan) * n_pos
-    result = _alternated({b: _sweep(model, scan, b) for b in args.batch_sizes}, args.runs)
+    pair = (CLEAN_0, CORRUPT_0)  # no cell skipped but the last layer's
+    result = _alternated({b: _sweep(model, scan, b, pair) for b in args.batch_sizes}, args.runs)
     print(f"\n## batch-size scan: {len(scan)} layers × {n_pos} positions = {cells} patched runs")
     print("| batch size | median s | ms per patched run | peak RSS growth MB |")
     print("|---|---|---|---|")
@@ -142,20 +158,31 @@ def main() -> None:
     best = min(result, key=lambda b: _median(result[b]))
 
     total = n_layers * n_pos
+    runs = {
+        "sweep": _cells_run(model, (CLEAN, CORRUPT), n_layers, n_layers),
+        "sweep, no shared prefix": _cells_run(model, (CLEAN_0, CORRUPT_0), n_layers, n_layers),
+        f"sweep of {len(scan)} layers": _cells_run(
+            model, (CLEAN_0, CORRUPT_0), len(scan), n_layers
+        ),
+    }
+    runs["floor"] = runs["sweep, no shared prefix"]
     variants = {
         "sweep": _sweep(model, None, best),
-        "floor": _floor(model, total, best),
-        f"sweep of {len(scan)} layers": _sweep(model, scan, best),
+        "sweep, no shared prefix": _sweep(model, None, best, (CLEAN_0, CORRUPT_0)),
+        "floor": _floor(model, runs["floor"], best),
+        f"sweep of {len(scan)} layers": _sweep(model, scan, best, (CLEAN_0, CORRUPT_0)),
     }
     full = _alternated(variants, args.runs)
-    print(f"\n## full sweep: {n_layers} layers × {n_pos} positions = {total} patched runs")
-    print(f"batch size {best} ({-(-total // best)} batches), goal ≤ 60 s")
-    print("| what | median s | ms per patched run | peak RSS growth MB |")
-    print("|---|---|---|---|")
+    print(f"\n## full sweep: {n_layers} layers × {n_pos} positions = {total} cells")
+    print(f"batch size {best}, goal ≤ 60 s; floor: the worst case's sequences, decoder only")
+    print("| what | cells run | batches | median s | ms per run | peak RSS growth MB |")
+    print("|---|---|---|---|---|---|")
     for name, rows in full.items():
-        n = cells if "layers" in name else total
-        t = _median(rows)
-        print(f"| {name} | {t:.2f} | {1000 * t / n:.1f} | {_median(rows, 1):.0f} |")
+        n, t = runs[name], _median(rows)
+        batches = -(-n // best)
+        print(
+            f"| {name} | {n} | {batches} | {t:.2f} | {1000 * t / n:.1f} | {_median(rows, 1):.0f} |"
+        )
 
     layer, position = 12, 3
     patch = Patch(layer, position, residual(model, CLEAN, layer, position))

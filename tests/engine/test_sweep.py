@@ -111,22 +111,25 @@ def test_batching_gives_the_values_of_one_patch_per_pass(smollm2, diff_sweep):
     np.testing.assert_allclose(one.values, diff_sweep.values, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("metric", ["prob", "kl"])
-def test_the_last_position_at_the_last_layer_restores_the_clean_value(smollm2, metric):
-    """(logit_diff: test_cells_equal_single_patched_collections's cell (29, 8).)"""
-    answers = {"prob": {"target": "Paris"}}
+@pytest.mark.parametrize(
+    ("metric", "at"), [("prob", "output"), ("kl", "output"), ("logit_diff", "after_attention")]
+)
+def test_the_last_position_at_the_last_layer_restores_the_clean_value(smollm2, metric, at):
+    """(logit_diff at the output: test_cells_equal_single_patched_collections's cell (29, 8).)"""
+    answers = {"prob": {"target": "Paris"}, "logit_diff": {"target": "Paris", "foil": "Rome"}}
     result = patch_sweep(
         smollm2,
         CLEAN,
         CORRUPT,
         metric=metric,
+        at=at,
         layers=[-1],
         positions=[0, -1],
         **answers.get(metric, {}),
     )
     assert abs(result.values[0, 1] - result.clean_value) <= 1e-5
     # At the last layer no other position can reach the last one's output.
-    assert abs(result.values[0, 0] - result.corrupt_value) <= 1e-5
+    assert result.values[0, 0] == result.corrupt_value and result.skipped == 1
     assert result.normalized()[0, 1] == pytest.approx(1.0, abs=1e-4)
 
 

@@ -117,7 +117,7 @@ def plot_sweep(result: SweepResult | dict[str, Any], ax: Any = None) -> Figure:
     label = data["metric"] if raw else f"normalized effect on {data['metric']}"
     fig.colorbar(image, ax=ax, label=label, shrink=0.9)
     progress = "" if data["done"] >= data["total"] else f" ({data['done']}/{data['total']} cells)"
-    where = "after attention" if data["at"] == "after_attention" else "output"
+    where = "after attention" if data["at"] == "after_attention" else "the layer output"
     ax.set_title(
         f"{data['metric']}: {data['clean']} patched into {data['corrupt']}{progress}\n"
         + SWEEP_NOTE.format(at=where),
