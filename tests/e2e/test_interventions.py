@@ -298,12 +298,6 @@ def test_steer_from_python_and_alpha_zero_from_the_legend_is_the_baseline(fresh:
     expect(out.locator(".llk-py-error")).to_be_hidden()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: interventions.steer() writes α into the label ('… ×40') and "
-    "Steer.with_alpha keeps that label, so after an α change the legend, caption and side "
-    "name still say the old α",
-)
 def test_the_steer_label_follows_an_alpha_typed_in_the_legend(fresh: Lab):
     lab, out = fresh, fresh.w
     lab.run("w.steer(12, ' Paris', 40.0)")
@@ -461,12 +455,6 @@ def test_stop_ends_a_running_sweep_with_cells_not_yet_computed(fresh: Lab):
     assert lab.py("w.sweep['done']") == done
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: after a stopped sweep w.sweep_result is the last batch's snapshot "
-    "(running True, error ''), not patch_sweep's stopped result (live/intervene.py's "
-    "Cancelled handler keeps the snapshot)",
-)
 def test_a_sweep_stopped_by_the_halt_command_leaves_a_stopped_result(fresh: Lab):
     lab = fresh
     lab.run(f"w.sweep_patches({SWEEP}, batch_size=6)")

@@ -199,7 +199,8 @@ class Steer:
         alpha: its scale; 0 leaves the run bit-identical to the unsteered one.
         start: the first position steered (every later one is too; 0: all).
         at: ``"output"`` or ``"after_attention"``.
-        label: how views name it; default ``"steer L{layer} ×{alpha}"``.
+        label: how views name it, without α (views add ``×{alpha}``, so a changed α is
+            never shown with the old one); default ``"steer L{layer}"``.
     """
 
     def __init__(
@@ -220,8 +221,8 @@ class Steer:
         self.vector = _vector(vector, "the steering vector")
         self.alpha = float(alpha)
         self.start = _position(start, "start")
-        self.name = label
-        self.label = label or f"steer L{layer} ×{self.alpha:g}"
+        self.name = label or f"steer L{layer}"
+        self.label = f"{self.name} ×{self.alpha:g}"
 
     def apply(self, state: torch.Tensor, start: int = 0) -> None:
         """Add ``alpha · vector`` at every position from ``self.start``."""

@@ -229,7 +229,7 @@ def steer(model: Any, layer: int, direction: Any, alpha: float = 1.0, **kwargs: 
             if isinstance(direction, str)
             else token_strings(model_tokenizer(model), [direction])[0]
         )
-        label = label or f"steer L{layer} toward {name!r} ×{float(alpha):g}"
+        label = label or f"steer L{layer} toward {name!r}"
         direction = token_direction(model, direction)
     return Steer(layer, direction, alpha, label=label, **kwargs)
 

@@ -271,9 +271,13 @@ class InterveneMethods:
                     on_batch=shown,
                     **options,
                 )
-            except Cancelled:  # Stop: the cells done so far stay, marked as a stopped sweep
-                if self.sweep:
-                    self.sweep = {**self.sweep, "running": False}
+            except Cancelled as exc:  # Stop: the cells done so far stay, marked as stopped
+                stopped = getattr(exc, "result", None)
+                if stopped is not None:
+                    self._sweep_result = stopped
+                    self.sweep = stopped.to_trait()
+                elif self.sweep:
+                    self.sweep = {**self.sweep, "running": False, "error": "stopped"}
                 raise
 
         def done(result: SweepResult) -> None:
