@@ -20,6 +20,7 @@ the RSS before the call. Run it on an otherwise idle machine (``uptime`` load < 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime
 import gc
 import os
@@ -47,12 +48,14 @@ CORRUPT = "In the middle of the old town square, the tourists admire the Colosse
 CLEAN_0 = "Eiffel Tower: in the middle of the old town square, tourists admire it, which is in"
 CORRUPT_0 = "Colosseum: in the middle of the old town square, tourists admire it, which is in"
 TARGET, FOIL = "Paris", "Rome"
+_LIBC = ctypes.CDLL("libc.so.6")
 
 
 def _peak_rss(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     """(seconds, peak RSS growth in MB, result) of one call."""
     process = psutil.Process(os.getpid())
     gc.collect()
+    _LIBC.malloc_trim(0)  # hand freed heap back first, so "before" is not an old high-water
     before = process.memory_info().rss
     peak = [before]
     done = threading.Event()

@@ -188,6 +188,9 @@ def test_stop_mid_sweep_leaves_the_rest_nan_and_raises_cancelled(smollm2):
     assert trait["values"][1][1] is not None and trait["values"][1][2] is None
     fractions = [round(f, 3) for f, _ in control.reports if f > 0]
     assert fractions == [round(5 / 24, 3), round(10 / 24, 3)]
+    with pytest.raises(Cancelled) as early:  # stopped before anything ran
+        patch_sweep(smollm2, CLEAN, CORRUPT, metric="kl", control=_StopAfter(0))
+    assert early.value.result is None
 
 
 def test_cells_that_cannot_change_the_output_are_the_corrupt_value(smollm2):

@@ -3,10 +3,9 @@
 For each cell (layer ``l``, position ``p``) the clean prompt's residual stream there is
 written into the corrupt prompt's run at the same place, and the corrupt run's output at
 its last position is measured: a target's probability (``"prob"``), the log-probability
-difference of a target and a foil (``"logit_diff"``), or the KL divergence of the patched
-output from the clean output (``"kl"``). The figure of causal-tracing papers (Meng et al.,
-2022) is this grid, each cell's value normalized so that 0 is the corrupt run's metric and
-1 the clean run's (:meth:`SweepResult.normalized`).
+difference of a target and a foil (``"logit_diff"``), or KL(clean output ‖ patched output)
+(``"kl"``). Causal tracing's figure (Meng et al., 2022) is this grid, normalized: 0 the
+corrupt run's metric, 1 the clean run's (:meth:`SweepResult.normalized`).
 
 How it runs (all through the capture core, so on NDIF too):
 
@@ -15,19 +14,17 @@ How it runs (all through the capture core, so on NDIF too):
 2. one :func:`~logitlenskit.core.capture.capture_outcome` pass measures both prompts'
    own metric (the baselines); for KL, the clean output's distribution is read first;
 3. the cells go in batches of ``batch_size`` copies of the corrupt prompt, each copy with
-   one patch (a :class:`~logitlenskit.core.edits.PatchBatch` per layer in the batch), and
-   only the metric leaves the trace: ``B × (T + 1)`` floats. Memory depends on
-   ``batch_size``, not on how many cells are swept.
+   one patch (a :class:`~logitlenskit.core.edits.PatchBatch` per layer in the batch); only
+   the metric leaves the trace (``B × (T + 1)`` floats); memory depends on ``batch_size``.
 
 Cells whose patched run is provably the corrupt run are not run (``skipped``); their value
 is the corrupt run's: a position before the prompts' first different token (the model is
 causal, so the clean state there is the corrupt one, and writing it changes nothing), and
 at the last layer any position but the last (nothing after it mixes positions).
 
-The result streams: ``on_batch`` gets a snapshot after every batch, and a ``control``
-(:class:`~logitlenskit.core.run.Control`) reports progress and can stop the sweep, which
-raises :class:`~logitlenskit.core.run.Cancelled` like every other run (its ``result``
-attribute holds the sweep so far, unswept cells NaN).
+``on_batch`` gets a snapshot after every batch; a ``control`` (:class:`~.core.run.Control`)
+reports progress and stops the sweep with :class:`~.core.run.Cancelled`, as every run
+does (its ``result``: the sweep so far, unswept cells NaN).
 """
 
 from __future__ import annotations
@@ -60,9 +57,8 @@ __all__ = ["METRICS", "SweepResult", "patch_sweep"]
 #: The metrics a sweep measures at the corrupt run's last position.
 METRICS = ("logit_diff", "prob", "kl")
 _AT = {"output": BLOCK_OUTPUT, "after_attention": AFTER_ATTENTION}
-#: Copies of the corrupt prompt per pass: large enough to amortize each pass's fixed cost
-#: (nnsight's trace setup, the small matrix products of one sequence), small enough that a
-#: pass's activations stay in the CPU caches (bench/bench_interventions.py).
+#: Copies of the corrupt prompt per pass: amortizes each pass's fixed cost (nnsight's
+#: trace, small matrix products); bench/bench_interventions.py scans it.
 DEFAULT_BATCH = 32
 #: Larger sweeps are refused (days on CPU, and too large a widget trait).
 MAX_CELLS = 200_000
@@ -209,10 +205,7 @@ class SweepResult:
         }
 
     def __repr__(self) -> str:
-        return (
-            f"<SweepResult {self.metric_label}: {self.done}/{self.total} cells, "
-            f"clean {self.clean_value:.4g}, corrupt {self.corrupt_value:.4g}>"
-        )
+        return f"<SweepResult {self.metric_label}: {self.done}/{self.total} cells>"
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -372,7 +365,8 @@ def patch_sweep(
 
     Raises:
         ValueError, TypeError: bad arguments, named, before any run.
-        Cancelled: the control stopped the sweep; ``exc.result`` is the sweep so far.
+        Cancelled: the control stopped the sweep; ``exc.result`` is the sweep so far (None
+            if it stopped before the baselines were read).
     """
     _check_metric(metric, target, foil)
     if at not in _AT:
@@ -388,11 +382,31 @@ def patch_sweep(
             sets.append(list(resolved.ids))
             names.append(resolved.name)
     if len(a.layers) * len(sweep_positions) > MAX_CELLS:
-        raise ValueError(
-            f"{len(a.layers)} layers × {len(sweep_positions)} positions is more than "
-            f"{MAX_CELLS:,} patched runs: sweep fewer layers= or positions="
-        )
-    control = control or Control()
+        raise ValueError(f"more than {MAX_CELLS:,} cells: sweep fewer layers= or positions=")
+    control, result = control or Control(), None
+    try:
+        result, plan = _sweep_cells(a, b, metric, sets, names, sweep_positions, at, control)
+        _run_cells(result, *plan, batch_size, control, on_batch)
+    except Cancelled as exc:
+        if result is not None:
+            result.running, result.error = False, "stopped"
+        exc.result = result  # type: ignore[attr-defined]  # the sweep so far (None: no baselines)
+        raise
+    result.running = False
+    return result
+
+
+def _sweep_cells(
+    a: LensRequest,
+    b: LensRequest,
+    metric: str,
+    sets: list[list[int]],
+    names: list[str],
+    sweep_positions: list[int],
+    at: str,
+    control: Control,
+) -> tuple[SweepResult, tuple]:
+    """Read the clean states and both baselines, fill the no-op cells; the others' plan."""
     control.check()
     layer_list = sorted(set(a.layers))  # in model order; a layer asked twice is swept once
     kind = _AT[at]
@@ -415,8 +429,8 @@ def patch_sweep(
     base = _metric(metric, outcome)
     result = SweepResult(
         metric=metric,
-        clean=clean,
-        corrupt=corrupt,
+        clean=a.prompt,
+        corrupt=b.prompt,
         layers=layer_list,
         positions=sweep_positions,
         clean_tokens=token_strings(a.tokenizer, a.input_ids),
@@ -427,21 +441,14 @@ def patch_sweep(
         target=names[0] if names else None,
         foil=names[1] if len(names) > 1 else None,
         at=at,
-        model=model_name(model),
+        model=model_name(a.model),
         running=True,
     )
     cells = _cells_to_run(result, a.input_ids, b.input_ids, adapter.n_layers - 1)
     passes = functools.partial(
         capture_outcome, adapter, token_sets=sets, against=against, remote=where
     )
-    try:
-        _run_cells(result, cells, states, b.input_ids, passes, batch_size, control, on_batch)
-    except Cancelled as exc:
-        result.running, result.error = False, "stopped"
-        exc.result = result  # type: ignore[attr-defined]  # the sweep so far, for the caller
-        raise
-    result.running = False
-    return result
+    return result, (cells, states, b.input_ids, passes)
 
 
 def _cells_to_run(result: SweepResult, clean: list[int], corrupt: list[int], last: int) -> list:
