@@ -8,6 +8,7 @@ import { idsLabel } from "./pins.js";
 import { colorScale } from "./colorbar.js";
 import { cellFacts } from "./celltip.js";
 import { touches } from "./edits.js";
+import { lensFacts } from "./lensinfo.js";
 
 /** @typedef {import("./explorer.js").Explorer} Explorer */
 /** @typedef {import("./lens.js").Lens} Lens */
@@ -70,5 +71,7 @@ export function cellTipLines(x, cell) {
   // An edited run: which of its edits can have changed this cell (edits.js).
   const by = lens.edits.filter((e) => touches(e, lens.layers[at.l], lens.rowKind(at.l), at.p));
   if (facts && by.length) facts.push(["changed by", by.map((e) => e.label).join(", ")]);
+  // Which lens produced the cell, with its reliability at this row: after the cell's name.
+  facts?.splice(1, 0, ...lensFacts(lens, at.l, x.lensB, x.labels()));
   return facts;
 }

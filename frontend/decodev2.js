@@ -14,6 +14,7 @@ import {
   stringList,
 } from "./decodecheck.js";
 import { MAX_DATA_K } from "./schema.js";
+import { decodeLensName, decodeReliability } from "./lensinfo.js";
 
 /**
  * Seed V2 JSON keys tokens by string; each distinct key gets its own id here so the rest of
@@ -119,6 +120,9 @@ export function decodeV2(d) {
     entropy: null,
     fromV2: true,
     numLayers: null,
+    // The lens fields as in version 3, at the top or in "meta" (where V2 keeps its facts).
+    lensName: decodeLensName(d.lens ?? d.meta.lens),
+    reliability: decodeReliability(d.lens_reliability ?? d.meta.lens_reliability, L),
   });
 }
 

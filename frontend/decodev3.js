@@ -28,6 +28,7 @@ import {
   decodeTargets,
 } from "./decodefields.js";
 import { decodeEdits } from "./edits.js";
+import { decodeLensName, decodeReliability } from "./lensinfo.js";
 
 /** Vocab keys are token ids written in decimal. */
 const ID_KEY = /^(0|[1-9][0-9]*)$/;
@@ -162,6 +163,8 @@ export function decodeV3(d) {
     ...metrics,
     ...generation,
     edits: decodeEdits(d.edits, numLayers, P),
+    lensName: decodeLensName(d.lens),
+    reliability: decodeReliability(d.lens_reliability, L),
   });
 }
 

@@ -22,6 +22,7 @@ import { createViews, page, RENDERS } from "./views.js";
 import { cellTipLines, colorKey, paintCells } from "./coloring.js";
 import { chartLines, hoverLines, withSideB } from "./chartlines.js";
 import { canPatchFrom, touchedFn } from "./edits.js";
+import { diffLabels, lensTrait } from "./lensview.js";
 
 /** @typedef {import("./lens.js").Lens} Lens */
 
@@ -193,14 +194,15 @@ export class Explorer {
       if (why) [b, problem] = [null, `Cannot compare with side B: ${why}`];
     }
     this.lensB = a ? b : null;
-    const [la, lb] = this.labels();
+    // Two lenses of one prompt: the note names each side's.
+    const [la, lb] = diffLabels(a, this.lensB, this.labels());
     const lengths =
       a && this.lensB && a.P !== this.lensB.P
         ? ` Positions from ${Math.min(a.P, this.lensB.P)} on have only ${a.P > this.lensB.P ? la : lb}.`
         : "";
     this.views.compare.render({
       shown: this.lensB !== null || problem !== "",
-      name: lb,
+      name: this.labels()[1],
       prompt: this.model.get("compare_prompt") ?? "",
       problem,
       text: `Diff: ${la} (solid lines, the grid) against ${lb} (dashed lines), positions aligned by index.${lengths}`,
@@ -213,8 +215,17 @@ export class Explorer {
     return this.channel.available && Boolean(this.model.get("editable_prompt"));
   }
 
+  /** The lens menu, badge and strip legend (lensview.js), from the traits and the data. */
+  renderLens() {
+    const v = this.views;
+    const model = this.model;
+    v.lensControl.render(lensTrait(model, "lens_choices"), lensTrait(model, "lens"), this.live());
+    v.lensCaption.render(this.lens, this.lensB, this.labels());
+  }
+
   /** The edited run's caption and legend (editview.js), from the decoded data. */
   renderEdits() {
+    this.renderLens();
     this.views.edits.render({
       edits: this.lens?.edits ?? [],
       editsB: this.lensB?.edits ?? [],
@@ -433,6 +444,7 @@ export class Explorer {
     // An edited side says so in the popup; a live diff offers to patch this cell into B.
     const patchable = this.live() && canPatchFrom(lens.edits);
     this.views.patch.show(lens, l, p, { b: this.lensB, labels: this.labels(), patchable });
+    this.views.lensMark.show(lens, l, this.lensB, this.labels());
   }
 
   destroy() {

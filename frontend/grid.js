@@ -5,8 +5,9 @@
 import { el, focusedElement } from "./dom.js";
 import { setToken } from "./tokens.js";
 import { cellBackground, STRONG } from "./color.js";
-import { CELL_OK, CELL_INVALID, POS_GENERATED, POS_TEMPLATE, ROW_ATTENTION } from "./lens.js";
+import { CELL_OK, CELL_INVALID, POS_GENERATED, POS_TEMPLATE } from "./lens.js";
 import { appendCommitMarks, inputCell } from "./gridrow.js";
+import { headCells } from "./gridhead.js";
 import { columnWindow, scrollToColumn, whenIdle } from "./colwindow.js";
 import { inkOn, THEME_BG } from "./ink.js";
 
@@ -236,23 +237,9 @@ export class Grid {
   }
 
   renderHead() {
-    const lens = this.lens;
-    const cells = this.cols.map((l, ci) => {
-      const last = lens !== null && l === lens.finalRow;
-      const attn = lens !== null && lens.rowKind(l) === ROW_ATTENTION;
-      const title = lens ? lens.rowTitle(l) : "";
-      const h = el("div", {
-        class: `llk-colhead llk-head-cell${last ? " llk-final" : ""}${attn ? " llk-head-attn" : ""}`,
-        text: lens ? lens.rowLabel(l) : "",
-        title: last
-          ? `final layer: the model's prediction${lens.hasSublayers ? " (after the layer)" : ""}`
-          : title,
-        attrs: { role: "columnheader", "aria-colindex": String(ci + 2), "data-ci": String(ci) },
-      });
-      h.append(el("div", { class: "llk-resize-col", title: "drag to resize the columns" }));
-      return h;
-    });
-    this.head.replaceChildren(this.corner, ...cells);
+    this.head.replaceChildren(this.corner, ...headCells(this.lens, this.cols));
+    // The reliability strip (gridhead.js) makes the header taller: the rows' offsets follow.
+    this.root.classList.toggle("llk-has-rel", Boolean(this.lens?.reliability));
   }
 
   /** The columns to build for the current sideways scroll (reads layout). */

@@ -4,6 +4,7 @@
 import { UNKNOWN_TOKEN } from "./schema.js";
 import { CELL_OK, POS_PROMPT, ROW_ATTENTION, ROW_OUTPUT } from "./lenscodes.js";
 import { idKey, maxId, maxOk, maxOkRank } from "./lensqueries.js";
+import { LOGIT_LENS } from "./lensinfo.js";
 
 export * from "./lenscodes.js";
 export { bestAtAnyLayer, idKey, sublayerSplit } from "./lensqueries.js";
@@ -52,6 +53,8 @@ export class Lens {
    *   from which its token is position p - 1's top-1 to the last row; -1 for none
    * @param {Int32Array | null} [f.enteredTopk] [P] the same for staying in the top-k
    * @param {readonly LlkEdit[]} [f.edits] the edits this run was made with (edits.js)
+   * @param {string} [f.lensName] the lens that produced the data (lensinfo.js)
+   * @param {import("./lensinfo.js").Reliability | null} [f.reliability] its per-row reliability
    */
   constructor(f) {
     /** @type {string} */ this.model = f.model;
@@ -115,6 +118,10 @@ export class Lens {
     /** @type {Int32Array | null} */ this.enteredTopk = f.enteredTopk ?? null;
     /** @type {readonly LlkEdit[]} an edited run's edits; empty: the model's own output */
     this.edits = f.edits ?? [];
+    /** the lens that produced the numbers: every view that shows them names it */
+    this.lensName = f.lensName ?? LOGIT_LENS;
+    /** @type {import("./lensinfo.js").Reliability | null} how far to trust each lens row */
+    this.reliability = f.reliability ?? null;
   }
 
   /**
@@ -315,6 +322,8 @@ export class Lens {
     return (
       this.run !== null &&
       this.run === old.run &&
+      // Another lens's numbers are other numbers, whatever run they are filed under.
+      this.lensName === old.lensName &&
       this.P >= old.P &&
       this.layers.length === old.layers.length &&
       this.layers.every((l, i) => l === old.layers[i] && this.rowKind(i) === old.rowKind(i)) &&

@@ -85,6 +85,8 @@ export class Popup {
     /** places other views fill (editview.js): a line under the head, actions under the lists */
     this.headSlot = el("div", { class: "llk-popup-slot" });
     this.actionSlot = el("div", { class: "llk-popup-slot" });
+    /** the end of the title line (lensview.js: which lens): no line of its own to grow by */
+    this.titleSlot = el("span", { class: "llk-popup-title-slot" });
     this.best.style.borderTop = "1px solid var(--llk-border)";
     this.best.style.padding = "0.2em 0";
     this.root = el(
@@ -236,6 +238,7 @@ export class Popup {
     this.title.replaceChildren(
       el("span", { text: `${lens.rowTitle(l)} · position ${p} ` }),
       tokenSpan(lens.input[p], "llk-popup-input"),
+      this.titleSlot,
     );
     this.fill(lens, content);
     this.root.hidden = false;

@@ -148,27 +148,25 @@ export class RunBar {
       text: "not run: its run was stopped; the lens shows the previous prompt (Enter runs this one)",
       attrs: { role: "status" },
     });
-    this.controls = el("div", { class: "llk-run" }, [
-      this.prompt,
-      this.draftNote,
-      el("div", { class: "llk-run-row" }, [
-        this.runButton,
-        el("span", { class: "llk-gen" }, [
-          this.generateButton,
-          this.genCount,
-          el("label", { title: "sample the tokens instead of taking the most probable" }, [
-            this.sample,
-            document.createTextNode(" sample"),
-          ]),
-          this.seedLabel,
+    /** the row of run buttons and options; the lens menu joins it (lensview.js) */
+    this.row = el("div", { class: "llk-run-row" }, [
+      this.runButton,
+      el("span", { class: "llk-gen" }, [
+        this.generateButton,
+        this.genCount,
+        el("label", { title: "sample the tokens instead of taking the most probable" }, [
+          this.sample,
+          document.createTextNode(" sample"),
         ]),
-        this.chatLabel,
-        el("label", { text: "k " }, [this.k]),
-        el("label", { text: "layers " }, [this.layers]),
-        el("label", { text: "run on " }, [this.remote]),
-        this.optionsMsg,
+        this.seedLabel,
       ]),
+      this.chatLabel,
+      el("label", { text: "k " }, [this.k]),
+      el("label", { text: "layers " }, [this.layers]),
+      el("label", { text: "run on " }, [this.remote]),
+      this.optionsMsg,
     ]);
+    this.controls = el("div", { class: "llk-run" }, [this.prompt, this.draftNote, this.row]);
     this.elapsed = el("span", { class: "llk-elapsed" });
     this.bar = /** @type {HTMLProgressElement} */ (
       el("progress", { class: "llk-progress-bar", attrs: { max: "1" } })

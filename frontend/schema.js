@@ -6,6 +6,7 @@
 /** @typedef {{ layer: number, position: number }} Selection a cell by layer number */
 /** @typedef {{ name: string, ids: number[] }} Target a named target (tokens summed) */
 /** @typedef {UIState["color_mode"]} ColorMode */
+/** @typedef {{ key: string, name: string, note: string }} LensChoice a lens on offer */
 
 /**
  * The explorer's UI-state traits (ui_state.py).

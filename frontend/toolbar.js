@@ -105,8 +105,10 @@ export class Toolbar {
     this.titleValue = "";
     /** where the explorer puts the figure export control (figure.js) */
     this.exportSlot = el("span", { class: "llk-export-slot" });
+    /** the title line; the lens badge joins it (lensview.js) */
+    this.titlebar = el("div", { class: "llk-titlebar" }, [this.title, this.busy]);
     this.root = el("div", { class: "llk-toolbar" }, [
-      el("div", { class: "llk-titlebar" }, [this.title, this.busy]),
+      this.titlebar,
       runbar,
       el("div", { class: "llk-controls" }, [
         el("label", { text: "color " }, [this.mode]),

@@ -25,6 +25,7 @@ import { runActions } from "./live.js";
 import { EditLegend, PatchAction } from "./editview.js";
 import { editActions } from "./editactions.js";
 import { SweepPanel } from "./sweep.js";
+import { diffLabels, LensCaption, LensControl, LensMark, lensPatch } from "./lensview.js";
 import { recolor, removePin, togglePin, toggleRow } from "./pins.js";
 
 /** @typedef {import("./explorer.js").Explorer} Explorer */
@@ -38,16 +39,21 @@ import { recolor, removePin, togglePin, toggleRow } from "./pins.js";
  */
 export function createViews(x, signal) {
   const s = x.state;
-  const runbar = new RunBar(
-    signal,
-    runActions(
-      x.model,
-      x.channel,
-      (text) => runbar.showNotice(text),
-      (text) => runbar.showCommandError(text),
-    ),
+  const run = runActions(
+    x.model,
+    x.channel,
+    (text) => runbar.showNotice(text),
+    (text) => runbar.showCommandError(text),
   );
+  const runbar = new RunBar(signal, run);
   const toolbar = new Toolbar(signal, { onChange: (patch) => s.set(patch) }, runbar.root);
+  // Issue 21's lenses: the menu sits with the run options (a change reruns, as k's does), the
+  // badge in the title line, the strip's legend over the grid, a line in the popup.
+  const lensControl = new LensControl(signal, (key) => run.onOptions(lensPatch(key)));
+  runbar.row.insertBefore(lensControl.root, runbar.optionsMsg);
+  const lensCaption = new LensCaption();
+  toolbar.titlebar.insertBefore(lensCaption.badge, toolbar.busy);
+  const lensMark = new LensMark();
   const figure = new FigureExport(signal, x.channel, {
     theme: () => shownTheme(x.root),
     name: () => fileName(s.get("title") || x.lens?.model || ""),
@@ -85,7 +91,8 @@ export function createViews(x, signal) {
       onColorBy: (id) => s.set({ color_mode: "token", color_token: id }),
       onToggleRow: (p) => x.lens && s.set(toggleRow(x.lens, s.all(), p)),
       onTrajectories: () => x.updatePins(),
-      diff: () => (x.lensB ? { b: x.lensB, labels: x.labels() } : null),
+      diff: () =>
+        x.lensB ? { b: x.lensB, labels: diffLabels(x.lens, x.lensB, x.labels()) } : null,
     },
   );
   const celltip = new CellTip(signal, grid.root, x.root, (cell) => x.cellTip(cell));
@@ -100,6 +107,7 @@ export function createViews(x, signal) {
   const edits = new EditLegend(signal, acts);
   const patch = new PatchAction(signal, acts.onPatch);
   selection.popup.headSlot.append(patch.mark);
+  selection.popup.titleSlot.append(lensMark.root);
   selection.popup.actionSlot.append(patch.root);
   const sweep = new SweepPanel(signal, {
     onPatch: acts.onPatch,
@@ -122,6 +130,9 @@ export function createViews(x, signal) {
     edits,
     patch,
     sweep,
+    lensControl,
+    lensCaption,
+    lensMark,
   };
 }
 
@@ -133,6 +144,7 @@ export function createViews(x, signal) {
 export function page(v) {
   return [
     v.toolbar.root,
+    v.lensCaption.legend,
     v.edits.caption,
     v.message,
     v.hint,
@@ -235,6 +247,14 @@ export const RENDERS = [
   {
     traits: ["sweep", "heat_color", "negative_color", "editable_prompt"],
     run: (x) => x.renderSweep(),
+  },
+  // The lens menu. `lens` and `lens_choices` are widget.py's (issue 21); cast while the
+  // generated schema may not list them yet, and read untyped (lensview.js lensTrait).
+  {
+    traits: /** @type {(keyof import("./schema.js").WidgetState)[]} */ (
+      /** @type {unknown} */ (["lens", "lens_choices", "editable_prompt"])
+    ),
+    run: (x) => x.renderLens(),
   },
   // Only Python writes these: a kernel is there after all.
   { traits: ["busy", "data"], run: (x) => x.kernelHeard() },

@@ -37,6 +37,8 @@ _JS_TYPES = {
     # A patching sweep ({} = none): unknown until sweepdata.js has checked it (saved widget
     # state bypasses Python); its checked shape is types.d.ts's LlkSweep.
     "sweep": "Record<string, unknown>",
+    # Issue 21: the lenses the widget's menu offers (lensinfo.js checks each entry again).
+    "lens_choices": "LensChoice[]",
 }
 
 
@@ -120,6 +122,7 @@ def render() -> str:
         "/** @typedef {{ layer: number, position: number }} Selection a cell by layer number */",
         "/** @typedef {{ name: string, ids: number[] }} Target a named target (tokens summed) */",
         '/** @typedef {UIState["color_mode"]} ColorMode */',
+        "/** @typedef {{ key: string, name: string, note: string }} LensChoice a lens on offer */",
         "",
         *_typedef("UIState", "The explorer's UI-state traits (ui_state.py).", ui),
         "",
