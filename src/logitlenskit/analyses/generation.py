@@ -19,7 +19,6 @@ system prompt) from the user's text, so the view can show them apart.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -105,15 +104,6 @@ def _stays_from(flags: np.ndarray) -> int:
     return int(misses[-1]) + 1 if len(misses) else 0
 
 
-def _cache_name(hf: Any) -> str:
-    """The forward argument (and output field) that carries the KV cache.
-
-    transformers 5.x renamed ``past_key_values`` to ``cache`` (and warns on the old name);
-    the package supports both sides of the rename.
-    """
-    return "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
-
-
 def generate(
     run: Any,
     n: int,
@@ -167,7 +157,7 @@ def generate(
     reference = request.final_layer if request.metrics and ref_row is None else None
     stops = _stop_ids(hf, request.tokenizer) if stop_at_eos else set()
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    cache = _cache_name(hf)
+    cache = adapter.cache_argument()
     # Every pass goes through the capture core, so the run's readout and edits apply to the
     # prompt's KV cache and to every new token as they applied to the lens run itself.
     step = functools.partial(

@@ -9,6 +9,7 @@ modules for hooks outside a trace. Nothing else branches on "nnterp or ``MODEL_C
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -113,6 +114,15 @@ class ModelAdapter:
             projection = _child(getattr(block, attention), _PROJECTION_NAMES, "output projection")
             return f"{attention}.{projection}"
         raise ValueError(f"unknown site kind {kind}")
+
+    def cache_argument(self) -> str:
+        """The forward argument (and output field) that carries the KV cache.
+
+        transformers 5.x renamed ``past_key_values`` to ``cache`` (and warns on the old
+        name); the package supports both sides of the rename.
+        """
+        forward = getattr(self.model, "_model", self.model).forward
+        return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
 
     # Torch modules, for hooks and products outside a trace (local runs, generation).
 

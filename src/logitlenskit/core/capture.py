@@ -376,12 +376,25 @@ def capture_states(
     at: tuple[Any, ...] = (0,),
     remote: bool | str = False,
     edits: Sequence[Edit] = (),
+    start: int = 0,
+    **trace_kwargs: Any,
 ) -> list[torch.Tensor]:
     """The raw states at ``sites`` (in that order), indexed by ``at``: a patch's source, a mean.
 
     The pass stops after the last site, so reading layer ``l`` costs ``l + 1`` layers.
+    ``start`` and ``trace_kwargs`` (a KV cache) are as for :func:`capture_step`.
     """
-    states = _trace(adapter, inputs, sites, _clones, at=at, remote=remote, edits=edits)
+    states = _trace(
+        adapter,
+        inputs,
+        sites,
+        _clones,
+        at=at,
+        remote=remote,
+        edits=edits,
+        start=start,
+        **trace_kwargs,
+    )
     return [state.detach() for state in states]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .capture import capture_lens
-from .engine import target_index
+from .engine import lens_reduce, target_index
 from .request import LensRequest
 from .wire import decode_lens
 
@@ -28,6 +28,8 @@ def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[s
         and ``probs`` ``[L, n]``, ``topk``/``topk_probs`` ``[L, P, k]``, ``entropy``,
         ``lse`` and ``invalid`` ``[L, P]``.
     """
+    if hasattr(request.readout, "normed_rows"):
+        return _run_outside(request, extra)
     packed = capture_lens(
         request.adapter,
         request.input_ids,
@@ -40,6 +42,40 @@ def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[s
         remote=request.remote,
         readout=request.readout,
         edits=request.edits,
+    )
+    return decode_lens(
+        packed,
+        request.n_rows,
+        request.n_positions,
+        request.k,
+        request.vocab_size,
+        n_targets=len(request.targets),
+        kl=request.metrics,
+    )
+
+
+def _run_outside(request: LensRequest, extra: Sequence[int] | None) -> dict[str, Any]:
+    """A lens that makes its states with passes of its own (a Patchscope), reduced here.
+
+    The states come back from its captures (NDIF included); the reduction is the engine's,
+    as for a local run's cache.
+    """
+    final = request.final_row()
+    reference = request.final_layer if request.metrics and final is None else None
+    normed = request.readout.normed_rows(request, reference)
+    rows, kl_reference = (normed[:-1], normed[-1]) if reference is not None else (normed, final)
+    head = request.adapter.head_module()
+    packed = lens_reduce(
+        rows,
+        None,
+        head,
+        request.k,
+        request.vocab_size,
+        request.adapter.softcap(),
+        extra_ids=sorted({*(extra or ()), *request.target_ids()}) or None,
+        targets=target_index(request.target_sets()) if request.targets else None,
+        kl_reference=kl_reference if request.metrics else None,
+        head_weight=head.weight if request.metrics and head.bias is None else None,
     )
     return decode_lens(
         packed,

@@ -133,7 +133,13 @@ class LensRequest:
         return sorted(set(self.row_specs()), key=lambda s: (s[0], -s[1]))
 
     def final_row(self) -> int | None:
-        """The lens row that is the model's final output (the KL reference), if any."""
+        """The lens row that is the model's final output (the KL reference), if any.
+
+        None under a readout that changes states (a tuned lens, a Patchscope): its final
+        row is the lens's, not the model's, so KL reads the model's own output apart.
+        """
+        if not self.readout.is_identity:
+            return None
         specs = self.row_specs()
         final = (self.final_layer, BLOCK_OUTPUT)
         return specs.index(final) if final in specs else None

@@ -110,13 +110,18 @@ def _capture_normed(request: LensRequest) -> tuple[torch.Tensor, int | torch.Ten
     rows = request.row_specs()
     final = request.final_row()
     reference = request.final_layer if request.metrics and final is None else None
-    normed = capture_normed(
-        request.adapter,
-        request.input_ids,
-        rows,
-        reference=reference,
-        readout=request.readout,
-        edits=request.edits,
+    outside = getattr(request.readout, "normed_rows", None)  # a lens with passes of its own
+    normed = (
+        outside(request, reference)
+        if outside
+        else capture_normed(
+            request.adapter,
+            request.input_ids,
+            rows,
+            reference=reference,
+            readout=request.readout,
+            edits=request.edits,
+        )
     )
     if reference is not None:
         return normed[:-1], normed[-1]
