@@ -120,6 +120,8 @@ export class Lens {
     this.edits = f.edits ?? [];
     /** the lens that produced the numbers: every view that shows them names it */
     this.lensName = f.lensName ?? LOGIT_LENS;
+    /** whether the data names its lens (data from before issue 21 does not) */
+    this.lensNamed = f.lensName !== undefined;
     /** @type {import("./lensinfo.js").Reliability | null} how far to trust each lens row */
     this.reliability = f.reliability ?? null;
   }

@@ -31,12 +31,13 @@ export const RELIABILITY_KL_MAX = 20;
 /** @typedef {import("./schema.js").LensChoice} LensChoice a lens the control offers */
 
 /**
- * The payload's `lens` field: the lens's name, `LOGIT_LENS` when absent.
+ * The payload's `lens` field: the lens's name; undefined when absent (the Lens then names
+ * it `LOGIT_LENS`, and knows the data did not say).
  * @param {unknown} v
- * @returns {string}
+ * @returns {string | undefined}
  */
 export function decodeLensName(v) {
-  if (v == null) return LOGIT_LENS;
+  if (v == null) return undefined;
   if (typeof v !== "string") fail(`"lens" is ${describe(v)}; it is the lens's name (text)`);
   checkText(v, `"lens"`);
   if (!v.trim() || v.length > LENS_NAME_MAX) {

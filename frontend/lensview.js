@@ -154,6 +154,9 @@ export class LensMark {
       return rel ? `${x.lensName} at ${x.rowTitle(l)}: ${rel}` : x.lensName;
     };
     const two = b !== null && b.lensName !== a.lensName;
+    // Data from before issue 21 (no lens named, no reliability) is the logit lens's, as the
+    // badge says; the popup names a lens once the data does, or the sides differ.
+    this.root.hidden = !two && !a.lensNamed && !a.reliability;
     this.root.textContent = ` \u00b7 ${two ? `${a.lensName} vs ${b.lensName}` : a.lensName}`;
     this.root.title = two
       ? `${labels[0]}: ${line(a)}\n${labels[1]}: ${line(/** @type {Lens} */ (b))}`

@@ -37,12 +37,21 @@ function refusal(patch) {
 test("data without a lens is the logit lens's, with no reliability", () => {
   const lens = decode(payload());
   assert.equal(lens.lensName, LOGIT_LENS);
+  assert.equal(lens.lensNamed, false, "the data did not say");
   assert.equal(lens.reliability, null);
+  assert.equal(decodeLensName(undefined), undefined);
+});
+
+test("a named logit lens is named", () => {
+  const lens = decode(payload({ patch: { lens: LOGIT_LENS } }));
+  assert.equal(lens.lensName, LOGIT_LENS);
+  assert.equal(lens.lensNamed, true);
 });
 
 test("the payload's lens name and reliability reach the Lens as sent", () => {
   const lens = decode(payload({ patch: { lens: "tuned lens", lens_reliability: REL } }));
   assert.equal(lens.lensName, "tuned lens");
+  assert.equal(lens.lensNamed, true);
   assert.deepEqual(lens.reliability, REL);
   // The note may be left out: it is then empty.
   const bare = decode(payload({ patch: { lens_reliability: { kl: [0, 3], top1: [1, 0] } } }));
