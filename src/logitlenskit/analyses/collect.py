@@ -18,6 +18,7 @@ and runs the engine for that :class:`~logitlenskit.request.LensRequest` with
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +26,6 @@ from typing import Any
 import torch
 
 from ..core.capture import BLOCK_OUTPUT, Edit, capture_logits
-from ..core.edits import records
 from ..core.engine import lens_reduce
 from ..core.lens import run_lens
 from ..core.options import LensOptions
@@ -42,7 +42,9 @@ from ..core.request import (
     token_strings,
     warn_non_finite,
 )
+from ..core.run import lens_fields
 from ..core.wire import decode_lens
+from .lens_choice import choose_lens, reliability_fields
 
 __all__ = [
     "NonFiniteWarning",
@@ -73,6 +75,7 @@ def collect_logit_lens(
     metrics: bool = False,
     sublayers: bool = False,
     edits: Sequence[Edit] = (),
+    lens: Any = None,
 ) -> dict[str, Any]:
     """Collect logit-lens data: top-k and exact trajectories at every layer and position.
 
@@ -101,6 +104,11 @@ def collect_logit_lens(
             (:class:`~logitlenskit.Patch`, :class:`~logitlenskit.Steer`,
             :class:`~logitlenskit.Ablate`; docs/interventions.md). The result then holds
             ``edits``, one record per edit, and is not the model's own output.
+        lens: how each state is decoded (docs/lenses.md): None or ``"logit"`` (the logit
+            lens), ``"tuned"`` or ``"linear"`` (the model's fitted lens; fitted once on
+            first use, minutes, then cached), ``"patchscope"``, a lens folder, a
+            ``FittedLens`` or a readout. The result then names it (``lens``) and, for a
+            fitted lens, holds its per-row reliability (``lens_reliability``).
 
     Returns:
         The collection dict of docs/data-format.md §1: ``model``, ``input``,
@@ -135,24 +143,27 @@ def collect_logit_lens(
         sublayers=sublayers,
         edits=tuple(edits),
     )
-    request = prepare_request(prompt, model, options)
+    request = prepare_request(prompt, model, options)  # refused before a lens is fitted
+    choice = choose_lens(lens, model)
+    request = dataclasses.replace(request, readout=choice.readout)
     _warn_if_large(request)
-    lens = run_lens(request, check_track_ids(track, request.vocab_size))
-    warn_non_finite(lens["invalid"].numpy(), request.layers)
+    decoded = run_lens(request, check_track_ids(track, request.vocab_size))
+    warn_non_finite(decoded["invalid"].numpy(), request.layers)
     return {
-        **metric_fields(request, lens),
+        **metric_fields(request, decoded),
         "model": model_name(model),
         "input": token_strings(request.tokenizer, request.input_ids),
         "input_ids": request.input_ids,
         "layers": request.layers,
-        "topk": lens["topk"],
-        "topk_probs": lens["topk_probs"],
-        "tracked": lens["tracked"],
-        "probs": lens["probs"],
-        "entropy": lens["entropy"],
-        "vocab": _vocab(request.tokenizer, lens),
+        "topk": decoded["topk"],
+        "topk_probs": decoded["topk_probs"],
+        "tracked": decoded["tracked"],
+        "probs": decoded["probs"],
+        "entropy": decoded["entropy"],
+        "vocab": _vocab(request.tokenizer, decoded),
         "num_layers": layer_count(model, request.architecture),
-        "invalid": lens["invalid"],
+        "invalid": decoded["invalid"],
+        **reliability_fields(choice, request.layers, request.row_kinds),
     }
 
 
@@ -181,8 +192,7 @@ def metric_fields(request: LensRequest, lens: dict[str, Any]) -> dict[str, Any]:
         fields["kl_undefined"] = lens["kl_undefined"]
     if request.row_kinds is not None:
         fields["row_kinds"] = list(request.row_kinds)
-    if request.edits:
-        fields["edits"] = records(request.edits)
+    fields.update(lens_fields(request))
     return fields
 
 

@@ -29,6 +29,7 @@ from .collection import (
     vocab_lookup,
 )
 from .edit_records import check_edit_records
+from .lens_fields import check_lens_name, check_reliability
 from .validate import validate_data, validate_payload, validate_v2
 
 __all__ = [
@@ -108,7 +109,8 @@ def to_widget_payload(data: Mapping[str, Any]) -> dict[str, Any]:
 def generation_fields(data: Mapping[str, Any], n_pos: int) -> dict[str, Any]:
     """The payload's optional generation and row fields.
 
-    Position and row kinds, commitment, and the edits that made the run (:mod:`.edit_records`).
+    Position and row kinds, commitment, the edits that made the run (:mod:`.edit_records`),
+    and the lens that decoded it with its reliability (:mod:`.lens_fields`).
     """
     fields: dict[str, Any] = {}
     if data.get("position_kinds") is not None:
@@ -118,6 +120,12 @@ def generation_fields(data: Mapping[str, Any], n_pos: int) -> dict[str, Any]:
         fields["row_kinds"] = ints(data["row_kinds"], "row_kinds")
     if data.get("edits"):
         fields["edits"] = check_edit_records(data["edits"], data.get("num_layers"), n_pos)
+    if data.get("lens"):
+        fields["lens"] = check_lens_name(data["lens"])
+    if data.get("lens_reliability"):
+        fields["lens_reliability"] = check_reliability(
+            data["lens_reliability"], len(data["layers"])
+        )
     for name in ("commitment", "entered_topk"):
         if data.get(name) is not None:
             fields[name] = shaped(data[name], np.int64, (n_pos,), name).astype("<i4").tobytes()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .edit_records import check_edit_records
+from .lens_fields import check_lens_name, check_reliability
 from .payload_field_checks import (
     _check_entropy,
     _check_generation,
@@ -183,6 +184,10 @@ def _payload_header(payload: Mapping[str, Any]) -> dict[str, Any]:
         out["row_kinds"] = _row_kinds(payload["row_kinds"], out["layers"])
     if payload.get("edits"):
         out["edits"] = check_edit_records(payload["edits"], out.get("num_layers"), n_pos)
+    if payload.get("lens"):
+        out["lens"] = check_lens_name(payload["lens"])
+    if payload.get("lens_reliability"):
+        out["lens_reliability"] = check_reliability(payload["lens_reliability"], n_layers)
     return out
 
 

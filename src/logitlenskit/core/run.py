@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..base.lens_fields import LOGIT_LENS_NAME
 from .edits import records
 from .request import LensRequest, layer_count, model_name, token_strings
 
@@ -29,6 +30,7 @@ __all__ = [
     "append_position",
     "empty_run",
     "fill",
+    "lens_fields",
 ]
 
 #: Largest hidden-state cache a local run keeps for instant follow-ups (float32 bytes).
@@ -127,6 +129,16 @@ class LensRun:
 # ---------------------------------------------------------------- model access
 
 
+def lens_fields(request: LensRequest) -> dict[str, Any]:
+    """The data's record of how it was made: its edits and a lens other than the logit lens."""
+    fields: dict[str, Any] = {}
+    if request.edits:
+        fields["edits"] = records(request.edits)
+    if request.readout.name != LOGIT_LENS_NAME:
+        fields["lens"] = request.readout.name
+    return fields
+
+
 def empty_run(request: LensRequest, extra: list[int]) -> LensRun:
     """A run whose cells are all pending, with placeholders that keep the format valid."""
     n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
@@ -156,8 +168,7 @@ def empty_run(request: LensRequest, extra: list[int]) -> LensRun:
         result["position_kinds"] = np.asarray(request.position_kinds, np.uint8)
     if request.row_kinds is not None:
         result["row_kinds"] = list(request.row_kinds)
-    if request.edits:
-        result["edits"] = records(request.edits)
+    result.update(lens_fields(request))
     return LensRun(
         run_id=next(_run_ids),
         request=request,

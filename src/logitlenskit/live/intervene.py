@@ -16,8 +16,10 @@ back what was shown before the first edit (the diff of A and B, or the single pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from anywidget import experimental
 
 from ..analyses.patch_sweep import SweepResult, patch_sweep
 from ..base.diff_labels import LABEL_CHARS
@@ -294,6 +296,21 @@ class InterveneMethods:
 
     # -------------------------------------------------------------- browser commands
 
+    @experimental.command
+    def edit(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: the edits legend (remove one, change a steer's α, clear all)."""
+        return _answer(self._edit_answer, msg)
+
+    @experimental.command
+    def patch_cell(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: "patch into B" in a popup, or a click on a sweep's cell."""
+        return _answer(self._patch_answer, msg)
+
+    @experimental.command
+    def sweep_action(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Browser: the sweep panel's close button."""
+        return _answer(self._sweep_answer, msg)
+
     def _edit_answer(self: LogitLensWidget, msg: dict[str, Any]) -> dict[str, Any]:
         """The ``edit`` command: remove one edit, change a steer's α, or clear them all."""
         action, edits = msg.get("action"), list(self._edits)
@@ -339,3 +356,12 @@ class InterveneMethods:
 def _short(text: str) -> str:
     limit = 2 * LABEL_CHARS
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _answer(body: Callable[[dict[str, Any]], dict[str, Any]], msg: dict[str, Any]) -> tuple:
+    """A command's answer: its body's, or the error it raised (the browser never waits)."""
+    try:
+        return body(msg), []
+    except Exception as exc:
+        log.error("command failed", exc_info=exc)
+        return {"error": one_line(exc)}, []

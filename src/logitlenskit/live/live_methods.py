@@ -120,6 +120,7 @@ class LiveMethods:
         """Side A's run on view (LiveSide's ``show``)."""
         # Built before anything changes: a failure here leaves the view and w.result as
         # they were (the runner reports it in w.error).
+        self._annotate(run)
         payload = {**to_widget_payload(run.payload_source()), "run": run.run_id}
         if ahead:
             self._push_trajectories(run, ahead)
@@ -135,6 +136,7 @@ class LiveMethods:
 
     def _show_b(self, run: LensRun, partial: bool = False, ahead: Sequence[int] = ()) -> None:
         """Side B's run on view, as ``compare_data`` (its pushed trajectories: not sent)."""
+        self._annotate(run)
         self._b.run = run
         self.compare_data = {**to_widget_payload(run.payload_source()), "run": run.run_id}
 
@@ -231,8 +233,13 @@ class LiveMethods:
             self.progress = float(fraction)
             self.status = status
 
-    def _ask(self, question: str, then: Callable[[], None]) -> None:
-        self._waiting = then
+    def _ask(
+        self,
+        question: str,
+        then: Callable[[], None],
+        otherwise: Callable[[], None] | None = None,
+    ) -> None:
+        self._waiting, self._declined = then, otherwise
         self.confirm = question
 
     # -------------------------------------------------------------- follow-ups
@@ -329,6 +336,7 @@ class LiveMethods:
         model: Any = None,
         model_b: Any = None,
         labels: Sequence[str] = ("A", "B"),
+        lens_b: str = "",
         **kwargs: Any,
     ) -> LogitLensWidget:
         """Diff two runs in one grid: prompt A vs prompt B, or model A vs model B.
@@ -342,7 +350,9 @@ class LiveMethods:
             model_b: side B's model, which must share ``model``'s tokenizer (e.g. an edited
                 copy: a layer ablated or a direction steered through nnsight).
             labels: what the view calls the two sides.
-            **kwargs: the widget's other arguments (``k``, ``layers``, ``targets``, ...).
+            lens_b: side B's lens, for two lenses of one prompt (``compare(p, p, model=m,
+                lens="tuned", lens_b="logit")``); default side A's (``lens=``).
+            **kwargs: the widget's other arguments (``k``, ``layers``, ``targets``, ``lens``).
 
         Returns:
             The widget: cells can be colored by the change in a token's probability (A − B)
@@ -362,6 +372,7 @@ class LiveMethods:
         side_model = model if model_b is None else model_b
         check_same_tokenizer(model, side_model)
         w = cls(model=model, prompt=a, compare_labels=list(labels), **kwargs)
+        w.compare_lens = lens_b
         w._b = w._new_side(side_model, "b")
         w.compare_prompt = b
         return w

@@ -26,6 +26,7 @@ from .callbacks import CallbackOutput
 from .commands import detail_answer, one_line, select_answer
 from .export_methods import ExportMethods, figure_answer
 from .intervene import InterveneMethods
+from .lens_methods import LensMethods, check_lens_key, lens_choices
 from .live_checks import (
     RefusedValueError,
     RefusingWidget,
@@ -66,6 +67,7 @@ def _bundle_file(name: str) -> Path:
 
 
 class LogitLensWidget(
+    LensMethods,
     InterveneMethods,
     LiveMethods,
     ExportMethods,
@@ -140,6 +142,17 @@ class LogitLensWidget(
         help="Two lens rows per layer: the residual after its attention, then after the "
         "layer (payload row_kinds); a change reruns",
     ).tag(sync=True)
+    lens = traitlets.Unicode(
+        "logit",
+        help="The lens that decodes the grid: 'logit', 'tuned', 'linear' or 'patchscope' "
+        "(docs/lenses.md); a change reruns (a fitted lens is fitted once, on first use)",
+    ).tag(sync=True)
+    lens_choices = traitlets.List(
+        help="What the lens control offers: [{'key', 'name', 'note'}]; [] hides it"
+    ).tag(sync=True)
+    compare_lens = traitlets.Unicode(
+        "", help="Side B's lens in a diff ('' = the same as lens): two lenses of one prompt"
+    )
     compare_data = traitlets.Dict(
         help="Side B of a diff (a widget payload; LogitLensWidget.compare); {} = no diff"
     ).tag(sync=True)
@@ -186,6 +199,7 @@ class LogitLensWidget(
         self._settled: Shown | None = None  # what a stopped streaming run goes back to
         self._restoring = False
         self._waiting: Callable[[], None] | None = None
+        self._declined: Callable[[], None] | None = None
         self._request_lock = threading.Lock()
         self._own_payload: dict[str, Any] | None = None
         self._busy_sides: set[str] = set()
@@ -199,6 +213,7 @@ class LogitLensWidget(
         self.editable_prompt = model is not None
         if model is not None:
             self.has_chat_template = has_chat_template(model_tokenizer(model))
+            self.lens_choices = lens_choices(model)
         if data is not None:
             self.data = data  # normalized by _validate_data
         if targets is not None:
@@ -311,6 +326,18 @@ class LogitLensWidget(
     def _validate_compare_data(self, proposal: dict[str, Any]) -> dict[str, Any]:
         return check_compare_data(proposal["value"], self.data)
 
+    @traitlets.validate("lens", "compare_lens")
+    def _validate_lens(self, proposal: dict[str, Any]) -> str:
+        with refusing():
+            value = check_lens_key(proposal["value"])
+        if proposal["trait"].name == "lens" and not value:
+            raise RefusedValueError("lens must name a lens ('logit' is the logit lens)")
+        return value
+
+    @traitlets.observe("lens", "compare_lens")
+    def _on_lens(self, change: dict[str, Any]) -> None:
+        self._switch_lens(change)
+
     @traitlets.validate("compare_labels")
     def _validate_compare_labels(self, proposal: dict[str, Any]) -> list[str]:
         return check_compare_labels(proposal["value"])
@@ -337,6 +364,7 @@ class LogitLensWidget(
             chat=self.chat,
             sublayers=self.sublayers,
             edits=self._edits,
+            readout=self._readout(),
         )
 
     def _pinned(self) -> list[int]:
@@ -344,7 +372,8 @@ class LogitLensWidget(
 
     def _request_side_b(self, background: bool) -> None:
         if self._b is not None and self.compare_prompt:
-            baseline = self._options().replace(edits=())  # side B is the unedited run
+            # Side B is the unedited run, under its own lens in a diff of two lenses.
+            baseline = self._options().replace(edits=(), readout=self._readout("b"))
             self._b.request(self.compare_prompt, baseline, self._pinned(), background)
 
     @traitlets.observe("pins")
@@ -417,10 +446,16 @@ class LogitLensWidget(
     @experimental.command
     def answer(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         """Browser: the user's answer to ``confirm``."""
-        then, self._waiting = self._waiting, None
+        (then, otherwise), self._waiting, self._declined = (
+            (self._waiting, self._declined),
+            None,
+            None,
+        )
         self.confirm = ""
-        if then is not None and msg.get("accept") is True:
+        if msg.get("accept") is True and then is not None:
             then()
+        elif msg.get("accept") is not True and otherwise is not None:
+            otherwise()
         return {"ok": True}, []
 
     @experimental.command
@@ -441,21 +476,6 @@ class LogitLensWidget(
         return {"started": True}, []
 
     @experimental.command
-    def edit(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
-        """Browser: the edits legend (remove one, change a steer's α, clear all)."""
-        return _answer(self._edit_answer, msg)
-
-    @experimental.command
-    def patch_cell(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
-        """Browser: "patch into B" in a popup, or a click on a sweep's cell."""
-        return _answer(self._patch_answer, msg)
-
-    @experimental.command
-    def sweep_action(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
-        """Browser: the sweep panel's close button."""
-        return _answer(self._sweep_answer, msg)
-
-    @experimental.command
     def ping(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         """Browser: is a kernel listening?"""
         return {"ok": True}, []
@@ -464,12 +484,3 @@ class LogitLensWidget(
     def figure(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list[bytes]]:
         """Browser: the export button; answers ``{format}`` and the file's bytes."""
         return figure_answer(self, msg)
-
-
-def _answer(body: Callable[[dict[str, Any]], dict[str, Any]], msg: dict[str, Any]) -> tuple:
-    """A command's answer: its body's, or the error it raised (the browser never waits)."""
-    try:
-        return body(msg), []
-    except Exception as exc:
-        log.error("command failed", exc_info=exc)
-        return {"error": one_line(exc)}, []

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..base.edit_records import check_edit_records
 from ..base.formats import widget_payload
+from ..base.lens_fields import check_lens_name
 from ..base.ui_state import UNKNOWN_TOKEN, UIStateTraits
 from ..base.validate import binary_field, cell_status_field
 from .figure_collection import checked_collection
@@ -50,6 +51,7 @@ class _Lens:
     status: np.ndarray  # [L, P], 0 = computed
     final_row: int
     edits: list[dict[str, Any]] = field(default_factory=list)  # an edited run's records
+    lens: str = ""  # the lens that decoded the data ("" or "logit lens": the logit lens)
 
     @property
     def n_rows(self) -> int:
@@ -152,6 +154,7 @@ def _from_payload(payload: Mapping[str, Any]) -> _Lens:
         status=cell_status_field(payload, n_rows, n_pos),
         final_row=_final_row(layers, payload.get("num_layers")),
         edits=list(payload.get("edits") or []),
+        lens=str(payload.get("lens") or ""),
     )
 
 
@@ -176,6 +179,7 @@ def _from_collection(data: Mapping[str, Any]) -> _Lens:
         status=c.status,
         final_row=_final_row(c.layers, c.num_layers),
         edits=check_edit_records(data["edits"]) if data.get("edits") else [],
+        lens=check_lens_name(data["lens"]) if data.get("lens") else "",
     )
 
 

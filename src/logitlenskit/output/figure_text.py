@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 from matplotlib.figure import Figure
 
 from ..base.edit_records import edits_caption
+from ..base.lens_fields import lens_caption
 from ..base.ui_state import BYTE_TOKEN_PATTERN, EMPTY_TOKEN, TOKEN_GLYPHS
 
 __all__ = ["visible"]
@@ -66,12 +67,13 @@ def _is_fragment(raw: str) -> bool:
 def _title(state: Any, lens: Any) -> str:
     """The widget's title (or the model's name) as one line of plain text.
 
-    An edited run says so in its title: its numbers are not the model's own output.
+    A lens other than the logit lens is named, and an edited run says so: its numbers are
+    not the model's own output.
     """
     text = state.title or lens.model
-    caption = edits_caption(getattr(lens, "edits", None))
-    if caption:
-        text = f"{text} — {caption}"
+    for caption in (lens_caption(lens.lens), edits_caption(lens.edits)):
+        if caption:
+            text = f"{text} — {caption}"
     # Spaces stay spaces here (it is prose, not a token); other specials become glyphs.
     return " ".join(visible(word) for word in text.split())
 
