@@ -82,3 +82,42 @@ def test_the_lens_is_named_in_figure_titles_and_bad_names_refused(make_collectio
     data["lens"] = "x" * 101
     with pytest.raises(InvalidDataError, match=r"lens must be a name of 1\.\.100 characters"):
         to_widget_payload(data)
+
+
+def test_a_study_reads_its_prompts_with_the_lens(smollm2):
+    from logitlenskit import collect_study
+
+    prompts = ["The capital of France is", "The capital of Italy is"]
+    plain = collect_study(prompts, smollm2, {"Paris": " Paris"}, layers=[4, 29], progress=False)
+    fitted = _fitted(smollm2)
+    shifted = collect_study(
+        prompts, smollm2, {"Paris": " Paris"}, layers=[4, 29], progress=False, lens=fitted
+    )
+    assert shifted.readout is fitted.readout
+    # The identity shortcut decodes every state as the logit lens does.
+    assert abs(shifted.values - plain.values).max() < 1e-4
+    with pytest.raises(ValueError, match="a Patchscope runs a forward pass per cell"):
+        collect_study(prompts, smollm2, {"Paris": " Paris"}, lens="patchscope", run=False)
+
+
+def test_the_command_line_names_its_lens():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logitlenskit.app.cli",
+            "The Colosseum is in",
+            "--layers",
+            "29",
+            "--lens",
+            "patchscope",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "lens: patchscope"

@@ -21,6 +21,7 @@ from ..core.adapter import ModelAdapter
 from ..core.architectures import get_model_config
 from ..core.capture import BLOCK_OUTPUT, capture_lens
 from ..core.engine import target_index
+from ..core.readout import LOGIT_LENS, Readout
 from ..core.request import encode_prompt, is_nnterp, model_tokenizer, vocab_size
 from ..core.targets import resolve_targets
 from ..core.wire import decode_lens
@@ -95,9 +96,11 @@ def trace_batch(
     layers: list[int],
     target_sets: list[list[list[int]]],
     remote: bool | str,
+    readout: Readout = LOGIT_LENS,
 ) -> dict[str, np.ndarray]:
     """One padded forward pass over a batch; the lens of each prompt's last position.
 
+    ``readout``: the lens (a fitted lens's readout; KL is then from the model's own output).
     Returns numpy ``target_logprobs``/``target_ranks`` ``[T, L, B]``, ``kl``,
     ``entropy`` and ``invalid`` (non-finite output, flagged by the engine) ``[L, B]``.
     """
@@ -123,6 +126,7 @@ def trace_batch(
         kl=True,
         at=(slice(None), -1),
         remote=remote,
+        readout=readout,
         position_ids=pos,
     )
     lens = decode_lens(packed, len(layers), len(prompts), 1, size, len(target_sets), kl=True)

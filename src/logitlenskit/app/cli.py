@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
         help="ndif: run on NDIF; local: nnsight's NDIF simulation",
     )
     parser.add_argument("--edit", action="append", default=[], help=EDIT_HELP)
+    parser.add_argument(
+        "--lens",
+        choices=["logit", "tuned", "linear", "patchscope"],
+        default=None,
+        help="how states are decoded (default logit; tuned/linear fit once on first use, "
+        "minutes, then cached; docs/lenses.md)",
+    )
     parser.add_argument("--html", type=Path, help="save a standalone page here")
     parser.add_argument("--json", type=Path, help="save the seed V2 JSON here")
     parser.add_argument(
@@ -272,7 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_model(args.model, **({"remote": True} if remote is True else {}))
         edits = build_edits(args.edit, model, remote)
         data = collect_logit_lens(
-            args.prompt, model, k=args.k, layers=args.layers, remote=remote, edits=edits
+            args.prompt,
+            model,
+            k=args.k,
+            layers=args.layers,
+            remote=remote,
+            edits=edits,
+            lens=args.lens,
         )
         # All or none: a later output that fails must not leave the earlier ones behind.
         written = write_files_atomic(
@@ -286,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"logitlens: error: {exc}", file=sys.stderr)
         return 2
     if not (args.json or args.html or args.figure):
+        if data.get("lens"):  # which lens made the numbers
+            print(f"lens: {data['lens']}")
         if data.get("edits"):  # an edited run never passes for the model's own output
             caption = edits_caption(data["edits"])
             # Token text in a label: control and bidi characters as escapes, not as actions.

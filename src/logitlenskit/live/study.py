@@ -31,8 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from ..analyses.lens_choice import choose_lens
 from ..analyses.study_batch import Quantity, StudyItem, read_items, t_quantile, trace_batch
 from ..core.architectures import get_model_config
+from ..core.readout import LOGIT_LENS, Readout
 from ..core.request import (
     NonFiniteWarning,
     Remote,
@@ -66,8 +68,10 @@ class Study:
         contrasts: list[tuple[str, str]],
         batch_size: int,
         remote: bool | str,
+        readout: Readout = LOGIT_LENS,
     ) -> None:
         self._items = items
+        self.readout = readout
         self._model = model
         self.layers = layers
         self._names = names
@@ -291,6 +295,7 @@ class Study:
             self.layers,
             [[list(item.targets.get(name, ())) for item in items] for name in self._names],
             self.remote,
+            self.readout,
         )
         q = 0
         missing = np.array([[name not in item.targets for item in items] for name in self._names])
@@ -386,6 +391,7 @@ def collect_study(
     case_variants: bool = True,
     run: bool = True,
     progress: bool = True,
+    lens: Any = None,
 ) -> Study:
     """Ask one logit-lens question of many prompts (at each prompt's last position).
 
@@ -408,6 +414,9 @@ def collect_study(
         case_variants: words also count their lower-case and capitalized spellings.
         run: run it now (in the foreground); False returns it ready to :meth:`Study.run`.
         progress: show a progress bar while running.
+        lens: the lens every prompt is read with, as in ``collect_logit_lens`` (the logit,
+            tuned or linear lens, a folder or a readout; a Patchscope, which needs a pass
+            per cell, is refused here).
 
     Returns:
         The :class:`Study`. Per prompt and layer it holds, for each target ``p(name)``
@@ -430,7 +439,14 @@ def collect_study(
     n_layers = layer_count(model, arch)
     rows = layer_numbers(layers, n_layers)
     where = remote_target(remote, model)
-    study = Study(items, model, rows, names, contrasts, batch_size, where)
+    readout = choose_lens(lens, model).readout
+    if hasattr(readout, "normed_rows"):
+        raise ValueError(
+            "a Patchscope runs a forward pass per cell, and a study reads many prompts per "
+            "pass: use lens='logit', 'tuned' or 'linear' here, and the Patchscope in "
+            "collect_logit_lens or the widget"
+        )
+    study = Study(items, model, rows, names, contrasts, batch_size, where, readout)
     return study.run(progress=progress) if run else study
 
 
