@@ -31,7 +31,16 @@ _FIT_TIME = {"tuned": "~15 min", "linear": "~3 min"}
 
 
 def lens_choices(model: Any) -> list[dict[str, str]]:
-    """What the lens control offers for ``model``: every lens, noted when it needs a fit."""
+    """What the lens control offers for ``model``: every lens, noted when it needs a fit.
+
+    A model whose weights are not here (made for NDIF) gets the lenses that need no fit.
+    """
+    try:
+        is_fitted(model, "tuned")
+    except ValueError:  # weights on the meta device: no lens can be keyed by them
+        return [
+            {"key": key, "name": LENS_KEYS[key], "note": ""} for key in ("logit", "patchscope")
+        ]
     return [
         {
             "key": key,
