@@ -51,6 +51,8 @@
  * @property {boolean} has_chat_template
  * @property {number} k
  * @property {number[] | null} layers
+ * @property {string} lens
+ * @property {LensChoice[]} lens_choices
  * @property {boolean} metrics
  * @property {number} progress
  * @property {string} prompt

@@ -248,14 +248,8 @@ export const RENDERS = [
     traits: ["sweep", "heat_color", "negative_color", "editable_prompt"],
     run: (x) => x.renderSweep(),
   },
-  // The lens menu. `lens` and `lens_choices` are widget.py's (issue 21); cast while the
-  // generated schema may not list them yet, and read untyped (lensview.js lensTrait).
-  {
-    traits: /** @type {(keyof import("./schema.js").WidgetState)[]} */ (
-      /** @type {unknown} */ (["lens", "lens_choices", "editable_prompt"])
-    ),
-    run: (x) => x.renderLens(),
-  },
+  // The lens menu: its choices, the current lens, and whether a kernel can rerun.
+  { traits: ["lens", "lens_choices", "editable_prompt"], run: (x) => x.renderLens() },
   // Only Python writes these: a kernel is there after all.
   { traits: ["busy", "data"], run: (x) => x.kernelHeard() },
 ];
