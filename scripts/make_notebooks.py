@@ -17,6 +17,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # The newer notebooks' cells live in modules of their own beside this script.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from notebook_interventions import INTERVENTIONS  # noqa: E402
+from notebook_lenses import LENSES  # noqa: E402
 
 # Prompts chosen by running them on both embedded models (scripts/make_notebooks.py's
 # numbers in the markdown were read from those runs; the lens is deterministic on CPU).
@@ -456,6 +457,7 @@ NOTEBOOK_CELLS = {
     "study.ipynb": STUDY,
     "views.ipynb": VIEWS,
     "interventions.ipynb": INTERVENTIONS,
+    "lenses.ipynb": LENSES,
 }
 
 

@@ -10,14 +10,16 @@ so a user sees how blind it is as soon as one lens was fitted.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..base.lens_fields import LOGIT_LENS_NAME, rows_reliability
 from ..core.patchscope import Patchscope
 from ..core.readout import LOGIT_LENS, Readout
 from .lens_resolve import LENS_NAMES, lens_folder, lens_for, resolve_lens
-from .lens_store import FittedLens
+from .lens_store import FittedLens, load_lens
 
 __all__ = ["LENS_KEYS", "LensChoice", "choose_lens", "is_fitted", "reliability_fields"]
 
@@ -83,6 +85,8 @@ def choose_lens(lens: Any, model: Any, **fit: Any) -> LensChoice:
     if key in ("tuned", "linear"):
         fitted = lens_for(model, key, **fit)
         return LensChoice(fitted.readout, fitted.reliability.get(fitted.name))
+    if isinstance(lens, (str, os.PathLike)) and key is None and Path(lens).is_dir():
+        lens = load_lens(lens, model)  # a folder: its stored reliability comes with it
     if isinstance(lens, FittedLens):
         lens.check_model(model)
         return LensChoice(lens.readout, lens.reliability.get(lens.name))
