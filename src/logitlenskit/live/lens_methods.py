@@ -38,9 +38,7 @@ def lens_choices(model: Any) -> list[dict[str, str]]:
     try:
         is_fitted(model, "tuned")
     except ValueError:  # weights on the meta device: no lens can be keyed by them
-        return [
-            {"key": key, "name": LENS_KEYS[key], "note": ""} for key in ("logit", "patchscope")
-        ]
+        return [{"key": key, "name": LENS_KEYS[key], "note": ""} for key in ("logit", "patchscope")]
     return [
         {
             "key": key,
