@@ -159,15 +159,10 @@ class InterveneMethods:
                 "patching from the widget needs both sides on one model; across two models use "
                 "collect_logit_lens(prompt, model_b, edits=[patch_from(model_a, ...)])"
             )
-        before = self._before_edits
-        return (
-            (self.prompt, self.compare_prompt)
-            if before is None
-            else (
-                before.prompt,
-                before.compare_prompt,
-            )
-        )
+        before = self._before_edits  # a patch always comes from the diff's own prompt A
+        if before is None:
+            return self.prompt, self.compare_prompt
+        return before.prompt, before.compare_prompt
 
     def _set_edits(
         self: LogitLensWidget,
