@@ -1,8 +1,8 @@
 """Interventions from the live widget on the real SmolLM2: patch, steer, ablate, undo.
 
 The edited side is checked against ``collect_logit_lens`` with the same edit (itself
-checked against plain PyTorch hooks in tests/engine/test_edits.py), the baseline against
-the unedited collection, and every refusal leaves the widget as it was.
+checked against plain PyTorch hooks in tests/engine/test_edit_references.py), the
+baseline against the unedited collection, and every refusal leaves the widget as it was.
 """
 
 from __future__ import annotations
