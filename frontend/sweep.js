@@ -42,9 +42,11 @@ export class SweepPanel {
     });
     this.error = el("div", { class: "llk-sweep-error", attrs: { role: "alert" } });
     this.scale = el("div", { class: "llk-sweep-scale" });
+    // A table, not a grid: its cells are read and clicked, not navigated with arrow keys, and
+    // the lens grid stays the widget's one role=grid.
     this.grid = el("div", {
       class: "llk-sweep-grid",
-      attrs: { role: "grid", "aria-label": "effect of each patch" },
+      attrs: { role: "table", "aria-label": "effect of each patch" },
     });
     this.root = el(
       "div",
@@ -172,7 +174,7 @@ export class SweepPanel {
       const row = s.layers.map((_, i) => {
         const cell = el("div", {
           class: "llk-sweep-cell",
-          attrs: { role: "gridcell", "data-i": String(i), "data-j": String(j) },
+          attrs: { role: "cell", "data-i": String(i), "data-j": String(j) },
         });
         cells[i][j] = cell;
         return cell;

@@ -46,7 +46,7 @@ def test_grid_top1_tokens_roles_and_final_layer(wp):
         for ci in range(6):
             assert wp.cell(ci, p).text_content() == f"tok{data['topk'][ci, p, 0]}"
     page = wp.page
-    assert page.locator(f"{OUT} [role=grid]:visible").count() == 1
+    assert page.locator(f"{OUT} [role=grid]").count() == 1
     assert page.locator(f"{OUT} [role=row]").count() == 5  # header + 4 positions
     assert page.locator(f"{OUT} [role=gridcell]").count() == 24
     final = page.locator(f"{OUT} .llk-cell.llk-final")
