@@ -91,7 +91,7 @@ def test_strict_simulation_can_fail(smollm2, strict_ndif, monkeypatch):
 
     import logitlenskit.core.capture as capture
 
-    monkeypatch.setattr(capture, "ship_by_value", lambda remote: None)
+    monkeypatch.setattr(capture, "ship_by_value", lambda *args: None)
     # nnsight registers packages it finds outside site-packages (e.g. via PYTHONPATH).
     names = (
         "logitlenskit",
@@ -99,6 +99,8 @@ def test_strict_simulation_can_fail(smollm2, strict_ndif, monkeypatch):
         "logitlenskit.core.architectures",
         "logitlenskit.core.readout",
         "logitlenskit.core.capture",
+        "logitlenskit.core.edits",
+        "logitlenskit.core.sites",
     )
     was = [n for n in names if n in cloudpickle.list_registry_pickle_by_value()]
     for name in was:
