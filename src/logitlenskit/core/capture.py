@@ -48,6 +48,7 @@ __all__ = [
     "capture_logits",
     "capture_normed",
     "capture_outcome",
+    "capture_prefix",
     "capture_states",
     "capture_step",
     "ship_by_value",
@@ -96,6 +97,7 @@ def _trace(
     readout: Readout = LOGIT_LENS,
     edits: Sequence[Edit] = (),
     keep_output: bool = False,
+    through: bool = False,
     start: int = 0,
     **kw: Any,
 ) -> Any:
@@ -116,13 +118,16 @@ def _trace(
         keep_output: run the whole forward pass and return ``(result, model output)`` (a
             generation step needs the logits and the KV cache); otherwise the pass stops
             once the reduction is done.
+        through: run every decoder layer before stopping, also past the last row read (a
+            KV cache in ``kw`` is then filled by all of them).
         start: the absolute position of the inputs' first token (a KV-cached step's), so
             edits at a position find it.
         kw: more ``model.trace`` arguments (``position_ids``, a KV cache).
     """
     model, blocks = adapter.model, adapter.blocks
     wanted = [*rows, *([] if reference is None else [(reference, BLOCK_OUTPUT)])]
-    sites = forward_order([*wanted, *(edit.site for edit in edits)])
+    last = [(adapter.n_layers - 1, BLOCK_OUTPUT)] if through else []
+    sites = forward_order([*wanted, *last, *(edit.site for edit in edits)])
     edits_at = {site: [e for e in edits if e.site == site] for site in sites}
     paths = {kind: adapter.site_path(kind) for kind in {site[1] for site in sites}}
     ship_by_value(remote, readout, edits)
@@ -253,16 +258,56 @@ def capture_normed(
     reference: int | None = None,
     readout: Readout = LOGIT_LENS,
     edits: Sequence[Edit] = (),
+    cache: Any = None,
+    start: int = 0,
 ) -> torch.Tensor:
     """Every lens row's decoder input after the final norm, ``[R, P, d]`` (a local run's cache).
 
     With ``reference``, that layer's own normed block output comes last as one more row.
+    With ``cache`` (a transformers KV cache of the ``start`` positions before ``inputs``),
+    the pass continues from it and every layer adds the inputs' keys and values to it.
     """
     reduce = functools.partial(_normed, norm=adapter.norm())
+    kv = {} if cache is None else {adapter.cache_argument(): cache, "use_cache": True}
     normed = _trace(
-        adapter, inputs, rows, reduce, reference=reference, readout=readout, edits=edits
+        adapter,
+        inputs,
+        rows,
+        reduce,
+        reference=reference,
+        readout=readout,
+        edits=edits,
+        through=cache is not None,
+        start=start,
+        **kv,
     )
     return normed.detach()
+
+
+def capture_prefix(
+    adapter: ModelAdapter,
+    input_ids: Sequence[int],
+    cache: Any,
+    *,
+    readout: Readout = LOGIT_LENS,
+    edits: Sequence[Edit] = (),
+) -> None:
+    """Run the tokens ``input_ids`` through every layer, filling the KV ``cache``; no lens.
+
+    The shared start of a batch's prompts goes through once this way, and each prompt's
+    own tokens then continue from the cache (a study's few-shot prefix).
+    """
+    kv = {adapter.cache_argument(): cache, "use_cache": True}
+    _trace(
+        adapter,
+        torch.tensor([list(input_ids)]),
+        [],
+        lambda states, ref: torch.empty(0),
+        readout=readout,
+        edits=edits,
+        through=True,
+        **kv,
+    )
 
 
 def capture_step(

@@ -15,6 +15,7 @@ import torch
 
 from ..base.lens_fields import LOGIT_LENS_NAME
 from .edits import records
+from .prefix import KeptCache
 from .request import LensRequest, layer_count, model_name, token_strings
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "LensRun",
     "add_vocab",
     "append_position",
+    "continued_length",
+    "copy_prefix",
     "empty_run",
     "fill",
     "lens_fields",
@@ -75,6 +78,8 @@ class LensRun:
         extra: ids tracked at every position.
         deep_ids: ``[L, P, DEEP_K]`` int32 top ids of each cell, best first (-1 where not
             computed: pending cells, NDIF runs).
+        kept: the KV cache of its prompt's tokens, for a next prompt that starts with them
+            (local runs within :data:`~.prefix.KV_BYTES`), else None.
     """
 
     run_id: int
@@ -85,6 +90,7 @@ class LensRun:
     normed: torch.Tensor | None
     extra: list[int]
     deep_ids: np.ndarray
+    kept: KeptCache | None = None
 
     @property
     def model(self) -> Any:
@@ -202,6 +208,60 @@ def fill(run: LensRun, a: int, lens: dict[str, Any]) -> None:
         run.deep_ids[:, a:b, : deep.shape[2]] = deep
     run.status[:, a:b] = np.where(lens["invalid"].numpy(), INVALID, OK)
     add_vocab(r, run.request.tokenizer, np.concatenate([t.numpy() for t in lens["tracked"]]))
+    r["invalid"] = torch.from_numpy(run.status == INVALID)
+
+
+def continued_length(previous: LensRun | None, request: LensRequest, extra: list[int]) -> int:
+    """How many leading positions of ``request`` can be taken from ``previous`` (0: none).
+
+    A local run continues another when it asks the same of the same model (lens rows, k,
+    targets, KL, lens and edits; the same objects) and tracks no id the other did not:
+    then the cells of their shared token prefix are the other's, and only the positions
+    after it run, from its kept KV cache.
+    """
+    if previous is None or previous.kept is None or request.remote or not previous.complete:
+        return 0
+    old = previous.request
+    same = (
+        old.model is request.model
+        and old.layers == request.layers
+        and old.row_kinds == request.row_kinds
+        and old.k == request.k
+        and old.targets == request.targets
+        and old.metrics == request.metrics
+        and old.readout is request.readout
+        and len(old.edits) == len(request.edits)
+        and all(a is b for a, b in zip(old.edits, request.edits, strict=True))
+        and set(extra) <= set(previous.extra)
+    )
+    return previous.kept.reusable(request.input_ids) if same else 0
+
+
+def copy_prefix(run: LensRun, source: LensRun, n: int) -> None:
+    """Give ``run`` the cells of ``source``'s first ``n`` positions, as they are.
+
+    Both runs must have the same lens rows, k, targets and metrics, and ``run`` must track
+    at least ``source``'s ids (its first ``n`` tokens are ``source``'s: a shared prefix).
+    """
+    r, s = run.result, source.result
+    for name in ("topk", "topk_probs", "entropy", "kl"):
+        if name in r:
+            r[name][:, :n] = np.asarray(s[name])[:, :n]
+    for name in ("target_logprobs", "target_ranks"):
+        if name in r:
+            r[name][:, :, :n] = np.asarray(s[name])[:, :, :n]
+    if "kl_undefined" in r:
+        r["kl_undefined"][:n] = np.asarray(s["kl_undefined"])[:n]
+    r["tracked"][:n] = s["tracked"][:n]
+    r["probs"][:n] = s["probs"][:n]
+    run.lse[:, :n] = source.lse[:, :n]
+    run.deep_ids[:, :n] = source.deep_ids[:, :n]
+    run.status[:, :n] = source.status[:, :n]
+    shown = {int(i) for i in np.unique(r["topk"][:, :n])}
+    shown.update(int(i) for ids in r["tracked"][:n] for i in ids)
+    known = s["vocab"]
+    r["vocab"].update({i: known[i] for i in shown if i in known})
+    add_vocab(r, run.request.tokenizer, sorted(shown - known.keys()))
     r["invalid"] = torch.from_numpy(run.status == INVALID)
 
 

@@ -28,6 +28,7 @@ from .engine import cell_log_probs, lens_reduce, target_index, token_log_probs
 from .lens import run_lens
 from .locks import model_lock
 from .options import LensOptions
+from .prefix import KeptCache, keep, new_cache
 from .request import (
     LensRequest,
     Remote,
@@ -47,6 +48,8 @@ from .run import (
     LensRun,
     add_vocab,
     append_position,
+    continued_length,
+    copy_prefix,
     empty_run,
     fill,
 )
@@ -100,32 +103,42 @@ def _forward_progress(
             handle.remove()
 
 
-def _capture_normed(request: LensRequest) -> tuple[torch.Tensor, int | torch.Tensor | None]:
+def _capture_normed(
+    request: LensRequest, previous: KeptCache | None, start: int
+) -> tuple[torch.Tensor, int | torch.Tensor | None, KeptCache | None]:
     """One local forward pass keeping every lens row's normed state, and the KL reference.
 
+    With ``previous`` the pass covers positions ``start..`` only, continuing from the
+    kept cache of the ``start`` positions before them.
+
     Returns:
-        (normed rows ``[R, P, d]``, the engine's ``kl_reference``: the final layer's lens
-        row, its normed state ``[P, d]`` when it is not a row, or None without KL).
+        (normed rows ``[R, P - start, d]``, the engine's ``kl_reference``: the final
+        layer's lens row, its normed state ``[P - start, d]`` when it is not a row, or
+        None without KL; the KV cache of the whole prompt to keep, or None).
     """
     rows = request.row_specs()
     final = request.final_row()
     reference = request.final_layer if request.metrics and final is None else None
     outside = getattr(request.readout, "normed_rows", None)  # a lens with passes of its own
-    normed = (
-        outside(request, reference)
-        if outside
-        else capture_normed(
+    kept = None
+    if outside:
+        normed = outside(request, reference)
+    else:
+        cache = new_cache() if previous is None else previous.cache(start)
+        normed = capture_normed(
             request.adapter,
-            request.input_ids,
+            torch.tensor([request.input_ids[start:]]),
             rows,
             reference=reference,
             readout=request.readout,
             edits=request.edits,
+            cache=cache,
+            start=start,
         )
-    )
+        kept = keep(request.input_ids, cache)
     if reference is not None:
-        return normed[:-1], normed[-1]
-    return normed, final if request.metrics else None
+        return normed[:-1], normed[-1], kept
+    return normed, final if request.metrics else None, kept
 
 
 # ---------------------------------------------------------------- runs
@@ -185,14 +198,17 @@ def run_options(
     extra: Sequence[int] = (),
     control: Control | None = None,
     on_partial: Callable[[LensRun], None] | None = None,
+    previous: LensRun | None = None,
 ) -> LensRun:
     """:func:`start_run` for options checked already (the widget's sides carry them).
 
-    ``extra``: ids tracked at every position (pins).
+    ``extra``: ids tracked at every position (pins). ``previous``: a run shown before; when
+    the prompt starts with its tokens and asks the same (:func:`continued_length`), the
+    shared positions' cells are taken from it and only the rest runs.
     """
     request = prepare_request(prompt, model, options)
     tracked = check_track_ids(extra, request.vocab_size)
-    run = _run(request, tracked, control or Control(), on_partial)
+    run = _run(request, tracked, control or Control(), on_partial, previous)
     warn_non_finite(run.status == INVALID, request.layers, stacklevel=4)
     return run
 
@@ -202,12 +218,13 @@ def _run(
     extra: list[int],
     control: Control,
     on_partial: Callable[[LensRun], None] | None = None,
+    previous: LensRun | None = None,
 ) -> LensRun:
     """Collect the lens of a checked request (``extra``: checked ids to track everywhere)."""
     if request.remote:
         return _remote_run(request, extra, control)
     with model_lock(request.model):  # held by a widget's runner already (re-entrant)
-        return _local_run(request, extra, control, on_partial)
+        return _local_run(request, extra, control, on_partial, previous)
 
 
 def _local_run(
@@ -215,23 +232,49 @@ def _local_run(
     extra: list[int],
     control: Control,
     on_partial: Callable[[LensRun], None] | None,
+    previous: LensRun | None,
 ) -> LensRun:
     control.check()
-    n_rows, n_pos, k = request.n_rows, request.n_positions, request.k
-    cache_bytes = n_rows * n_pos * _hidden_size(request.model) * 4
-    adapter = request.adapter
-    with _forward_progress(adapter.layer_modules(), control, 0.5 if n_pos > 1 else 0.9):
-        normed, reference = _capture_normed(request)
-    run = empty_run(request, extra)
-    head, softcap = adapter.head_module(), adapter.softcap()
+    start = continued_length(previous, request, extra)
+    source = previous if start else None
+    n_new = request.n_positions - start
+    with _forward_progress(request.adapter.layer_modules(), control, 0.5 if n_new > 1 else 0.9):
+        normed, reference, kept = _capture_normed(request, source.kept if source else None, start)
+    run = empty_run(request, source.extra if source else extra)
+    if source:
+        copy_prefix(run, source, start)
+    _reduce_positions(run, normed, reference, start, control, on_partial)
+    if source and source.normed is not None:
+        normed = torch.cat([source.normed[:, :start], normed], dim=1)
+    cache_bytes = request.n_rows * request.n_positions * _hidden_size(request.model) * 4
+    if cache_bytes <= CACHE_BYTES and (source is None or source.normed is not None):
+        run.normed = normed
+    run.kept = kept
+    return run
+
+
+def _reduce_positions(
+    run: LensRun,
+    normed: torch.Tensor,
+    reference: int | torch.Tensor | None,
+    start: int,
+    control: Control,
+    on_partial: Callable[[LensRun], None] | None,
+) -> None:
+    """Reduce the lens of positions ``start..`` (``normed``'s) into ``run``, in blocks."""
+    request = run.request
+    n_rows, k = request.n_rows, request.k
+    head, softcap = request.adapter.head_module(), request.adapter.softcap()
     targets = target_index(request.target_sets()) if request.targets else None
     weight = head.weight if request.metrics and head.bias is None else None
-    tracked = sorted({*extra, *request.target_ids()})
+    tracked = sorted({*run.extra, *request.target_ids()})
     deep_k = min(DEEP_K, request.vocab_size)
-    bounds = _blocks(n_pos)
+    n_new = normed.shape[1]
+    bounds = _blocks(n_new)
     step = max(1, CHECK_CELLS // n_rows)
     for n, (a, b) in enumerate(bounds):
-        control.progress(0.5 + 0.5 * n / len(bounds), f"lens, positions {a}–{b - 1}")
+        where = f"lens, positions {start + a}–{start + b - 1}"
+        control.progress(0.5 + 0.5 * n / len(bounds), where)
         for c in range(a, b, step):
             control.check()
             d = min(b, c + step)
@@ -258,11 +301,9 @@ def _local_run(
                 request.metrics,
                 deep_k,
             )
-            fill(run, c, lens)
-        if on_partial is not None and len(bounds) > 1 and b < n_pos:
+            fill(run, start + c, lens)
+        if on_partial is not None and len(bounds) > 1 and b < n_new:
             on_partial(run)
-    run.normed = normed if cache_bytes <= CACHE_BYTES else None
-    return run
 
 
 def _hidden_size(model: Any) -> int:
