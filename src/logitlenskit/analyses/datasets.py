@@ -79,6 +79,14 @@ def _overlaps(target_word: str, latent_word: str, tokenizer: Any) -> bool:
     return not target_tokens.isdisjoint(get_first_tokens(latent_word, tokenizer))
 
 
+def _examples(
+    words: list[dict[str, str]], row: dict[str, str], shots: int, seed: int
+) -> list[dict[str, str]]:
+    """A concept's own draw of examples: every other concept may be one."""
+    others = [other for other in words if other["concept"] != row["concept"]]
+    return random.Random(f"{seed}:{row['concept']}").sample(others, shots)
+
+
 def translation_prompts(
     source: str = "fr",
     target: str = "de",
@@ -88,6 +96,7 @@ def translation_prompts(
     seed: int = 0,
     limit: int | None = None,
     tokenizer: Any = None,
+    shared_shots: bool = False,
 ) -> list[dict[str, Any]]:
     """Build few-shot translation prompts in the format of Wendler et al. (2024).
 
@@ -100,6 +109,11 @@ def translation_prompts(
     The examples are drawn with ``random.Random`` seeded by `seed` and the concept, so a
     concept's prompt is the same whatever `limit` is and whichever prompts are dropped, and
     a concept is never its own example.
+
+    With ``shared_shots=True``, one draw of `shots` examples (seeded by `seed` alone) is
+    the few-shot block of every prompt, as in a fixed-context experiment: the prompts then
+    differ only in their last line, and a study runs their shared block once per batch.
+    The concepts drawn as examples get no prompt, since their answer would be in it.
 
     With a `tokenizer`, prompts are dropped (as Wendler et al. do) where the target word's
     and the latent word's first tokens overlap, i.e. where the logit lens could not tell the
@@ -118,6 +132,7 @@ def translation_prompts(
         limit: the most prompts to return (the first ones kept), or ``None`` for all.
         tokenizer: a Hugging Face tokenizer (or an nnterp ``StandardizedTransformer``) to
             drop the prompts whose target and latent words overlap, or ``None``.
+        shared_shots: one set of examples for every prompt instead of one per concept.
 
     Returns:
         One dict per kept concept: ``"prompt"`` (the text, ending in ``<target name>: "``),
@@ -147,14 +162,16 @@ def translation_prompts(
     if limit is not None:
         _check_count("limit", limit)
 
+    shared = random.Random(f"{seed}:shared").sample(words, shots) if shared_shots else None
     prompts: list[dict[str, Any]] = []
     for row in words:
         if limit is not None and len(prompts) >= limit:
             break
         if tokenizer is not None and _overlaps(row[target], row[latent], tokenizer):
             continue
-        others = [other for other in words if other["concept"] != row["concept"]]
-        examples = random.Random(f"{seed}:{row['concept']}").sample(others, shots)
+        if shared is not None and row in shared:
+            continue
+        examples = shared if shared is not None else _examples(words, row, shots, seed)
         lines = [_line(source, target, ex[source], ex[target]) for ex in examples]
         lines.append(f'{LANGUAGES[source]}: "{row[source]}" - {LANGUAGES[target]}: "')
         prompts.append(

@@ -19,14 +19,23 @@ import torch
 
 from ..core.adapter import ModelAdapter
 from ..core.architectures import get_model_config
-from ..core.capture import BLOCK_OUTPUT, capture_lens
+from ..core.capture import BLOCK_OUTPUT, capture_lens, capture_prefix
 from ..core.engine import target_index
+from ..core.prefix import keep, new_cache, shared_length
 from ..core.readout import LOGIT_LENS, Readout
 from ..core.request import encode_prompt, is_nnterp, model_tokenizer, vocab_size
 from ..core.targets import resolve_targets
 from ..core.wire import decode_lens
 
-__all__ = ["Quantity", "StudyItem", "read_items", "t_quantile", "trace_batch"]
+__all__ = [
+    "MIN_SAVED_POSITIONS",
+    "Quantity",
+    "StudyItem",
+    "read_items",
+    "shared_prefix",
+    "t_quantile",
+    "trace_batch",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +99,13 @@ def _erfinv(y: float) -> float:
     return x
 
 
+#: Fewest token positions a batch's shared prefix must save, ``(B - 1) · p``, to be run once.
+#: The prefix's own pass is a second trace with a fixed cost: on SmolLM2 on one CPU thread
+#: about 0.2 s, what some 40 token positions of a 16-prompt batch cost. 64 keeps a margin,
+#: so that the split never loses; a 16-prompt batch needs a prefix of 5 tokens.
+MIN_SAVED_POSITIONS = 64
+
+
 def trace_batch(
     model: Any,
     prompts: list[str],
@@ -97,37 +113,52 @@ def trace_batch(
     target_sets: list[list[list[int]]],
     remote: bool | str,
     readout: Readout = LOGIT_LENS,
+    *,
+    reuse_prefix: bool = True,
 ) -> dict[str, np.ndarray]:
     """One padded forward pass over a batch; the lens of each prompt's last position.
 
-    ``readout``: the lens (a fitted lens's readout; KL is then from the model's own output).
-    Returns numpy ``target_logprobs``/``target_ranks`` ``[T, L, B]``, ``kl``,
-    ``entropy`` and ``invalid`` (non-finite output, flagged by the engine) ``[L, B]``.
+    When the prompts' tokens share a prefix worth it (a few-shot block, see
+    :data:`MIN_SAVED_POSITIONS`) and the run is local, the prefix runs once and every
+    prompt's own tokens continue from its KV cache: the same numbers within float32 noise.
+    NDIF keeps the full batch (no client-side cache there).
+
+    Args:
+        model: the model.
+        prompts: the batch's prompts.
+        layers: the lens rows (block outputs).
+        target_sets: per target, per prompt, the token ids whose rank and log-probability
+            are measured.
+        remote: ``False`` here, ``True`` NDIF, ``"local"`` nnsight's NDIF simulation.
+        readout: the lens (a fitted lens's readout; KL is then from the model's own output).
+        reuse_prefix: run a shared prefix once (``False``: always the full padded batch).
+
+    Returns:
+        numpy ``target_logprobs``/``target_ranks`` ``[T, L, B]``, ``kl``, ``entropy`` and
+        ``invalid`` (non-finite output, flagged by the engine) ``[L, B]``.
     """
     tokenizer = model_tokenizer(model)
     encoded = [encode_prompt(p, tokenizer, model) for p in prompts]
-    width = max(len(ids) for ids in encoded)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    input_ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
-    mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
-    # Each prompt's positions count from its first real token, as they would alone.
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    inputs = {"input_ids": input_ids, "attention_mask": mask}
+    adapter = ModelAdapter(model, None if is_nnterp(model) else get_model_config(model))
+    prefix = shared_prefix(encoded) if reuse_prefix and not remote else 0
+    if prefix:
+        inputs, trace_kwargs = _continue_prefix(adapter, encoded, prefix, pad)
+    else:
+        inputs, trace_kwargs = _padded(encoded, pad)
     size = vocab_size(model)
-    targets = target_index(target_sets) if target_sets else None
-    arch = None if is_nnterp(model) else get_model_config(model)
     packed = capture_lens(
-        ModelAdapter(model, arch),
+        adapter,
         inputs,
         [(layer, BLOCK_OUTPUT) for layer in layers],
         k=1,
         vocab_size=size,
-        targets=targets,
+        targets=target_index(target_sets) if target_sets else None,
         kl=True,
         at=(slice(None), -1),
         remote=remote,
         readout=readout,
-        position_ids=pos,
+        **trace_kwargs,
     )
     lens = decode_lens(packed, len(layers), len(prompts), 1, size, len(target_sets), kl=True)
     out = {name: lens[name].numpy() for name in ("kl", "entropy", "invalid")}
@@ -136,6 +167,52 @@ def trace_batch(
         out["target_logprobs"] = lens["target_logprobs"].numpy()
         out["target_ranks"] = lens["target_ranks"].numpy()
     return out
+
+
+def shared_prefix(encoded: list[list[int]]) -> int:
+    """How many leading tokens of ``encoded`` to run once for the whole batch; 0 for none.
+
+    Their common token prefix (the prompts are tokenized whole, so the cut is where the
+    tokenizer puts a boundary), leaving every prompt at least its last token to run, and
+    0 when it saves fewer than :data:`MIN_SAVED_POSITIONS` positions.
+    """
+    first = encoded[0]
+    length = min(min(shared_length(first, ids) for ids in encoded), min(map(len, encoded)) - 1)
+    return length if (len(encoded) - 1) * length >= MIN_SAVED_POSITIONS else 0
+
+
+def _padded(encoded: list[list[int]], pad: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The full left-padded batch: :func:`capture_lens`'s inputs and ``position_ids``."""
+    width = max(len(ids) for ids in encoded)
+    input_ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
+    mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
+    # Each prompt's positions count from its first real token, as they would alone.
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    return {"input_ids": input_ids, "attention_mask": mask}, {"position_ids": pos}
+
+
+def _continue_prefix(
+    adapter: ModelAdapter, encoded: list[list[int]], prefix: int, pad: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the shared ``prefix`` once; the suffixes' batch continuing from its KV cache.
+
+    The suffixes are left-padded after the prefix, so the mask is the prefix's ones, then
+    each suffix's padding zeros and its ones; a suffix's positions go on from ``prefix``.
+    """
+    cache = new_cache()
+    capture_prefix(adapter, encoded[0][:prefix], cache)
+    kept = keep(encoded[0][:prefix], cache)
+    if kept is None:  # too large to keep (see KV_BYTES): the full batch instead
+        return _padded(encoded, pad)
+    inputs, _ = _padded([ids[prefix:] for ids in encoded], pad)
+    ones = torch.ones(len(encoded), prefix, dtype=inputs["attention_mask"].dtype)
+    mask = torch.cat([ones, inputs["attention_mask"]], -1)
+    inputs["attention_mask"] = mask
+    return inputs, {
+        "position_ids": (mask.cumsum(-1) - 1)[:, prefix:],
+        adapter.cache_argument(): kept.cache(prefix, batch=len(encoded)),
+        "use_cache": True,
+    }
 
 
 def read_items(prompts: Any, model: Any, targets: Any, case_variants: bool) -> list[StudyItem]:
