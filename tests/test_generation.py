@@ -35,15 +35,20 @@ def _forward_lengths(model):
     return lengths, handle
 
 
-def test_greedy_tokens_match_transformers_and_reuse_the_cache(smollm2):
+@pytest.mark.parametrize("kept", [True, False])
+def test_greedy_tokens_match_transformers_and_reuse_the_cache(smollm2, kept):
     run = start_run(smollm2, PROMPT_TEXT, metrics=True)
     first = len(run.input_ids)
+    if not kept:
+        run.kept = None  # as a run too long to keep its KV cache
     lengths, handle = _forward_lengths(smollm2)
     try:
         generate(run, 8, stop_at_eos=False)
     finally:
         handle.remove()
-    assert lengths == [first] + [1] * 8  # the prompt once, then one token per step
+    # The prompt once (only its last token when the run kept its KV cache), then one token
+    # per step.
+    assert lengths == [1 if kept else first] + [1] * 8
     with torch.no_grad():
         want = smollm2._model.generate(
             torch.tensor([run.input_ids[:first]]), max_new_tokens=8, do_sample=False

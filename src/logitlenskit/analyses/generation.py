@@ -29,6 +29,7 @@ from ..core.capture import capture_step
 from ..core.chat import PROMPT, TEMPLATE, chat_prompt_ids, has_chat_template
 from ..core.engine import lens_reduce, target_index
 from ..core.locks import model_lock
+from ..core.prefix import keep
 from ..core.request import LensRequest
 from ..core.session import (
     DEEP_K,
@@ -165,7 +166,7 @@ def generate(
     )
     # The model's one lock: a direct call must not run beside a widget's run or a collection.
     with model_lock(request.model):
-        _, out = step(torch.tensor([list(request.input_ids)]), [])
+        out = _prompt_pass(run, step, cache)
         past, logits = out[cache], out.logits[0, -1]
         for n_done in range(n):
             control.check()
@@ -222,7 +223,23 @@ def generate(
                 on_token(run)
             if token in stops:
                 break
+    # The cache now holds every position: a prompt that extends the text continues from it.
+    run.kept = keep(run.input_ids, past) or run.kept
     return run
+
+
+def _prompt_pass(run: LensRun, step: Callable[..., Any], cache: str) -> Any:
+    """The prompt's pass before the first token: the model's output and its KV cache.
+
+    A run that kept its prompt's keys and values runs only its last token again (for the
+    logits the first choice needs); otherwise the whole prompt runs.
+    """
+    ids = list(run.request.input_ids)
+    kept = run.kept
+    if kept is None or kept.ids != tuple(ids) or len(ids) < 2:
+        return step(torch.tensor([ids]), [])[1]
+    n = len(ids) - 1
+    return step(torch.tensor([ids[n:]]), [], start=n, **{cache: kept.cache(n)})[1]
 
 
 def _stop_ids(hf: Any, tokenizer: Any) -> set[int]:

@@ -269,15 +269,14 @@ def _reduce_positions(
     weight = head.weight if request.metrics and head.bias is None else None
     tracked = sorted({*run.extra, *request.target_ids()})
     deep_k = min(DEEP_K, request.vocab_size)
-    n_new = normed.shape[1]
-    bounds = _blocks(n_new)
+    n_pos = request.n_positions
+    bounds = _blocks(start, n_pos)
     step = max(1, CHECK_CELLS // n_rows)
     for n, (a, b) in enumerate(bounds):
-        where = f"lens, positions {start + a}–{start + b - 1}"
-        control.progress(0.5 + 0.5 * n / len(bounds), where)
-        for c in range(a, b, step):
+        control.progress(0.5 + 0.5 * n / len(bounds), f"lens, positions {a}–{b - 1}")
+        for c in range(a - start, b - start, step):
             control.check()
-            d = min(b, c + step)
+            d = min(b - start, c + step)
             packed = lens_reduce(
                 normed[:, c:d],
                 None,
@@ -302,7 +301,7 @@ def _reduce_positions(
                 deep_k,
             )
             fill(run, start + c, lens)
-        if on_partial is not None and len(bounds) > 1 and b < n_new:
+        if on_partial is not None and len(bounds) > 1 and b < n_pos:
             on_partial(run)
 
 
@@ -311,12 +310,16 @@ def _hidden_size(model: Any) -> int:
     return int(getattr(config, "hidden_size", None) or getattr(config, "n_embd", 0) or 0)
 
 
-def _blocks(n_pos: int) -> list[tuple[int, int]]:
-    """Position blocks: the whole prompt, or the first screen and then fixed blocks."""
+def _blocks(start: int, n_pos: int) -> list[tuple[int, int]]:
+    """Blocks of the positions ``start..n_pos`` to reduce one after the other.
+
+    The whole prompt, or the first screen and then fixed blocks; the edges do not depend on
+    ``start``, so a continued run still shows the first screen first.
+    """
     if n_pos <= BLOCK:
-        return [(0, n_pos)]
+        return [(start, n_pos)]
     edges = [0, FIRST_BLOCK, *range(FIRST_BLOCK + BLOCK, n_pos, BLOCK), n_pos]
-    return list(itertools.pairwise(edges))
+    return [(max(a, start), b) for a, b in itertools.pairwise(edges) if b > start]
 
 
 def _remote_run(request: LensRequest, extra: list[int], control: Control) -> LensRun:

@@ -21,6 +21,7 @@ import torch
 from ..analyses import generation
 from ..core import session
 from ..core.options import LensOptions
+from ..core.prefix import shared_length
 from ..core.request import check_track_ids
 from ..core.runs import Runner
 from ..core.session import Cancelled, Control, LensRun, run_options
@@ -54,6 +55,8 @@ class LiveSide:
         on_progress: called with (fraction, status) while one runs.
         pins: the pinned token ids now; a finished run that lacks some tracks them.
         stream: show a long prompt's first blocks before the run ends (side A).
+        neighbour: another side's shown run (a diff's side A, for side B): a prompt that
+            shares more of its start with it than with this side's own run continues it.
 
     Attributes:
         run: the run shown (None before the first, or after data not from a run).
@@ -69,8 +72,10 @@ class LiveSide:
         on_progress: Callable[[float, str], None],
         pins: Callable[[], list[int]],
         stream: bool = False,
+        neighbour: Callable[[], LensRun | None] = lambda: None,
     ) -> None:
         self.model = model
+        self._neighbour = neighbour
         self.run: LensRun | None = None
         self.busy = False
         self._show = show
@@ -101,7 +106,13 @@ class LiveSide:
 
             on_partial = partial if self._stream else None
             return run_options(
-                self.model, prompt, options, extra=pins, control=control, on_partial=on_partial
+                self.model,
+                prompt,
+                options,
+                extra=pins,
+                control=control,
+                on_partial=on_partial,
+                previous=self._continues(prompt),
             )
 
         self._runner.submit(job, self._apply, self._fail, background, ticket)
@@ -177,7 +188,14 @@ class LiveSide:
 
             run = current
             if run is None:  # a new prompt: its lens first, in this thread too
-                run = run_options(self.model, prompt, options, extra=pins, control=control)
+                run = run_options(
+                    self.model,
+                    prompt,
+                    options,
+                    extra=pins,
+                    control=control,
+                    previous=self._continues(prompt),
+                )
                 shown(run)
             try:  # each token is shown as it comes, so Stop keeps the tokens written so far
                 return generation.generate(
@@ -195,6 +213,20 @@ class LiveSide:
                 raise
 
         self._runner.submit(job, self._apply, self._fail, background, ticket)
+
+    def _continues(self, prompt: str) -> LensRun | None:
+        """The run a new ``prompt`` may continue: this side's or its neighbour's.
+
+        The neighbour's when it shares more of the prompt's start (judged on the text here;
+        the run itself compares tokens and what was asked).
+        """
+        own, other = self.run, self._neighbour()
+        if other is None or other.model is not self.model:
+            return own
+        if own is None:
+            return other
+        better = shared_length(other.prompt, prompt) > shared_length(own.prompt, prompt)
+        return other if better else own
 
     def stop(self) -> bool:
         """Abandon the running and waiting runs; True if there was one."""

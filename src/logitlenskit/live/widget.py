@@ -224,8 +224,17 @@ class LogitLensWidget(
     def _new_side(self, model: Any, name: str) -> LiveSide:
         show = self._show if name == "a" else self._show_b
         busy = functools.partial(self._set_busy, side=name)
+        # Side B continues side A's run where their prompts share a start (minimal pairs).
+        neighbour = (lambda: None) if name == "a" else (lambda: self._run)
         return LiveSide(
-            model, show, self._fail, busy, self._set_progress, self._pinned, stream=name == "a"
+            model,
+            show,
+            self._fail,
+            busy,
+            self._set_progress,
+            self._pinned,
+            stream=name == "a",
+            neighbour=neighbour,
         )
 
     @property
