@@ -55,8 +55,8 @@ class LiveSide:
         on_progress: called with (fraction, status) while one runs.
         pins: the pinned token ids now; a finished run that lacks some tracks them.
         stream: show a long prompt's first blocks before the run ends (side A).
-        neighbour: another side's shown run (a diff's side A, for side B): a prompt that
-            shares more of its start with it than with this side's own run continues it.
+        neighbour: the other side's shown run in a diff: a prompt that shares more of its
+            start with it than with this side's own run continues it.
 
     Attributes:
         run: the run shown (None before the first, or after data not from a run).

@@ -224,8 +224,9 @@ class LogitLensWidget(
     def _new_side(self, model: Any, name: str) -> LiveSide:
         show = self._show if name == "a" else self._show_b
         busy = functools.partial(self._set_busy, side=name)
-        # Side B continues side A's run where their prompts share a start (minimal pairs).
-        neighbour = (lambda: None) if name == "a" else (lambda: self._run)
+        # A diff's sides continue each other's runs where their prompts share a start
+        # (minimal pairs): whichever side runs second takes the first one's shared cells.
+        neighbour = (lambda: self._b and self._b.run) if name == "a" else (lambda: self._run)
         return LiveSide(
             model,
             show,
