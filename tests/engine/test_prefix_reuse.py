@@ -221,3 +221,14 @@ def test_gemma_sliding_window_layers_continue_past_their_window(gemma3):
     assert new.kept is not None and new.input_ids[:n] == old.input_ids
     assert np.allclose(new.result["topk_probs"][:, n:], full.result["topk_probs"][:, n:], atol=5e-5)
     assert np.array_equal(new.result["topk"][:, n:, 0], full.result["topk"][:, n:, 0])
+
+
+def test_a_run_of_low_layers_keeps_no_cache_and_stops_early(smollm2):
+    last = smollm2._model.model.layers[-1]
+    calls = []
+    handle = last.register_forward_pre_hook(lambda *_: calls.append(1))
+    try:
+        run = run_options(smollm2, START, LensOptions(k=3, layers=[0, 3]))
+    finally:
+        handle.remove()
+    assert run.kept is None and calls == [], "the layers after 3 did not run for a cache"

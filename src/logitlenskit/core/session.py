@@ -124,7 +124,7 @@ def _capture_normed(
     if outside:
         normed = outside(request, reference)
     else:
-        cache = new_cache() if previous is None else previous.cache(start)
+        cache = _kv_cache(request, previous, start, reference)
         normed = capture_normed(
             request.adapter,
             torch.tensor([request.input_ids[start:]]),
@@ -135,10 +135,25 @@ def _capture_normed(
             cache=cache,
             start=start,
         )
-        kept = keep(request.input_ids, cache)
+        kept = None if cache is None else keep(request.input_ids, cache)
     if reference is not None:
         return normed[:-1], normed[-1], kept
     return normed, final if request.metrics else None, kept
+
+
+def _kv_cache(
+    request: LensRequest, previous: KeptCache | None, start: int, reference: int | None
+) -> Any:
+    """The KV cache a pass continues and fills: the kept one cut at ``start``, new, or None.
+
+    A pass that reads the last layer runs every layer and fills a cache for free; one that
+    stops earlier (a few low layers) keeps none rather than run the rest for it.
+    """
+    if previous is not None:
+        return previous.cache(start)
+    if request.final_layer in request.layers or reference is not None:
+        return new_cache()
+    return None
 
 
 # ---------------------------------------------------------------- runs
