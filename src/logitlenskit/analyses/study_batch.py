@@ -101,9 +101,10 @@ def _erfinv(y: float) -> float:
 
 #: Fewest token positions a batch's shared prefix must save, ``(B - 1) · p``, to be run once.
 #: The prefix's own pass is a second trace with a fixed cost: on SmolLM2 on one CPU thread
-#: about 0.2 s, what some 40 token positions of a 16-prompt batch cost. 64 keeps a margin,
-#: so that the split never loses; a 16-prompt batch needs a prefix of 5 tokens.
-MIN_SAVED_POSITIONS = 64
+#: about 0.2 s, what some 40 token positions of a 16-prompt batch cost, and more on a busy
+#: machine. Three times that keeps the split a clear win: a 16-prompt batch needs a prefix
+#: of 9 tokens (translation prompts drawing their own shots share 5, and run whole).
+MIN_SAVED_POSITIONS = 128
 
 
 def trace_batch(
