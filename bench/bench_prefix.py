@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_prefix.py [--runs 5] [--kept 100 1000 5000]
 
-SmolLM2, local, one process, the widget's default options (every layer, its k, KL off).
+SmolLM2, local, one process, the widget's default options (every layer, k = 5, KL on).
 Each figure is the median of ``--runs``; every widget timing alternates with its baseline
 (the order flipped every run), since single runs on a 2-core VM swing by ±10 %:
 
@@ -10,7 +10,8 @@ Each figure is the median of ``--runs``; every widget timing alternates with its
   place, against ``collect_logit_lens`` of the new prompt (the same data, from scratch);
 * edit   — a 200-token prompt is shown; its last sentence replaced, the same comparison;
 * diff   — ``LogitLensWidget.compare`` of two 100-token prompts that differ in their last
-  10 tokens, until both sides are shown, against one ``collect_logit_lens`` of side A;
+  10 tokens, until both sides are shown, against one ``collect_logit_lens`` of side A
+  (KL on, as in the widget);
 * kept   — for each length in ``--kept``, the state a widget keeps for follow-ups and
   continuations: the KV cache (``run.kept``) and the normed hidden states (``run.normed``).
 
@@ -48,10 +49,12 @@ ENDINGS = [
 
 
 def prompt_of(model: Any, n_tokens: int) -> str:
-    """About ``n_tokens`` tokens of text, ending at a sentence's end."""
-    ids = model.tokenizer.encode(TEXT * (n_tokens // 60 + 1))[:n_tokens]
-    text = model.tokenizer.decode(ids)
-    return text[: text.rfind(".") + 1]
+    """Whole sentences of text, as few as make at least ``n_tokens`` tokens."""
+    sentences = [f"{s.strip()}." for s in TEXT.split(".") if s.strip()]
+    text = ""
+    while len(model.tokenizer.encode(text)) < n_tokens:
+        text += " " + sentences[len(text.split(".")) % len(sentences)] if text else sentences[0]
+    return text
 
 
 def alternate(a: Callable[[int], None], b: Callable[[int], None], runs: int) -> tuple[float, float]:
@@ -100,7 +103,7 @@ def append(model: Any, runs: int) -> tuple[float, float, int]:
 
 def edit_last_sentence(model: Any, runs: int) -> tuple[float, float, int]:
     """Replacing the last sentence of a shown 200-token prompt vs a collection."""
-    text = prompt_of(model, 200)
+    text = prompt_of(model, 180)  # about 200 tokens with the new last sentence
     body = text[: text.rfind(".", 0, len(text) - 1) + 1]
     w = LogitLensWidget(model=model, prompt=body + ENDINGS[-1])
     assert w.wait(600)
@@ -129,7 +132,7 @@ def diff(model: Any, runs: int) -> tuple[float, float]:
         assert w.wait(600) and w.error == ""
         w.close()
 
-    return alternate(both, lambda _: collect_logit_lens(a, model, k=5), runs)
+    return alternate(both, lambda _: collect_logit_lens(a, model, k=5, metrics=True), runs)
 
 
 def kept_megabytes(model: Any, lengths: list[int]) -> list[tuple[int, float, float]]:
