@@ -44,67 +44,58 @@ export function decodeV2(d) {
   }
   /** @type {Map<string, number>} */
   const idOf = new Map();
-  /** @type {Map<number, string>} */
-  const vocab = new Map();
-  const intern = (/** @type {string} */ s, label = s) => {
-    let id = idOf.get(s);
-    if (id === undefined) {
-      id = idOf.size;
-      idOf.set(s, id);
-      vocab.set(id, label);
-    }
-    return id;
-  };
-  /** @type {Set<string>} */
-  const allKeys = new Set();
-  let T = 0;
-  tracked.forEach((entry, p) => {
+  /** @type {string[][]} each position's tracked keys */
+  const keysAt = new Array(P);
+  const offsets = new Int32Array(P + 1);
+  for (let p = 0; p < P; p++) {
+    const entry = tracked[p];
     if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
       fail(`"tracked"[${p}] must be an object {token: trajectory}, got ${describe(entry)}`);
     }
     const keys = Object.keys(entry);
-    T += keys.length;
+    const T = offsets[p] + keys.length;
+    offsets[p + 1] = T;
     checkSize(L * P * k * 8 + T * (4 + 4 * L), [L, P, k, T]);
     checkTexts(keys, (i) => `"tracked"[${p}] key ${describe(keys[i])}`);
-    for (const s of keys) allKeys.add(s);
-  });
-  const perPos = tracked.map((entry, p) => v2Tracked(entry, p, L, intern, allKeys));
+    // Ids in order of first appearance, as the keys are read.
+    for (const s of keys) if (!idOf.has(s)) idOf.set(s, idOf.size);
+    keysAt[p] = keys;
+  }
+  /** @type {Map<number, string>} */
+  const vocab = new Map();
+  for (const [s, id] of idOf) vocab.set(id, sharedStringLabel(s, idOf));
+  const trackedIds = new Int32Array(offsets[P]);
+  const trackedProbs = new Float32Array(offsets[P] * L);
+  for (let p = 0; p < P; p++) {
+    v2Tracked(tracked[p], keysAt[p], p, L, idOf, offsets[p], trackedIds, trackedProbs);
+  }
   const topkIds = new Int32Array(L * P * k);
   const topkProbs = new Float32Array(L * P * k);
-  // Plain indexed loops: this runs L·P·k times on the first render of a V2 document.
-  for (let l = 0; l < L; l++) {
-    const row = topk[l];
-    for (let p = 0; p < P; p++) {
-      const cell = /** @type {unknown[]} */ (row[p]);
-      const own = perPos[p];
+  // Position by position, so a token's row at p is read from typed arrays (row at p is valid
+  // where seenAt is p): this runs L·P·k times on the first render of a V2 document.
+  const rowOf = new Int32Array(idOf.size);
+  const seenAt = new Int32Array(idOf.size).fill(-1);
+  let untracked = false;
+  for (let p = 0; p < P && !untracked; p++) {
+    for (let r = offsets[p]; r < offsets[p + 1]; r++) {
+      rowOf[trackedIds[r]] = r;
+      seenAt[trackedIds[r]] = p;
+    }
+    for (let l = 0; l < L && !untracked; l++) {
+      const cell = /** @type {string[]} */ (topk[l][p]);
       const at = (l * P + p) * k;
       for (let j = 0; j < k; j++) {
-        const s = cell[j];
-        const id = typeof s === "string" ? idOf.get(s) : undefined;
-        const traj = id === undefined ? undefined : own.get(id);
-        if (id === undefined || !traj) {
-          fail(
-            `"topk"[${l}][${p}][${j}] is ${describe(s)}, which has no trajectory in ` +
-              `"tracked"[${p}]: every top-k token needs one`,
-          );
+        const id = idOf.get(cell[j]);
+        if (id === undefined || seenAt[id] !== p) {
+          untracked = true;
+          break;
         }
         topkIds[at + j] = id;
-        topkProbs[at + j] = traj[l];
+        topkProbs[at + j] = trackedProbs[rowOf[id] * L + l];
       }
     }
   }
-  const offsets = new Int32Array(P + 1);
-  for (const [p, m] of perPos.entries()) offsets[p + 1] = offsets[p] + m.size;
-  const trackedIds = new Int32Array(offsets[P]);
-  const trackedProbs = new Float32Array(offsets[P] * L);
-  perPos.forEach((m, p) => {
-    [...m.keys()]
-      .sort((a, b) => a - b)
-      .forEach((id, i) => {
-        trackedIds[offsets[p] + i] = id;
-        trackedProbs.set(/** @type {number[]} */ (m.get(id)), (offsets[p] + i) * L);
-      });
-  });
+  if (untracked) failUntracked(topk, tracked, L, P, k);
   return new Lens({
     model,
     input,
@@ -135,11 +126,14 @@ export function decodeV2(d) {
  */
 function v2Width(topk, L, P) {
   let k = 0;
-  topk.forEach((row, l) => {
+  // Plain loops and one text check per layer: this runs for every cell of the grid.
+  for (let l = 0; l < L; l++) {
+    const row = topk[l];
     if (!Array.isArray(row) || row.length !== P) {
       fail(`"topk"[${l}] must list ${P} positions, got ${describe(row)}`);
     }
-    row.forEach((cell, p) => {
+    for (let p = 0; p < P; p++) {
+      const cell = row[p];
       if (!Array.isArray(cell) || cell.length === 0) {
         fail(`"topk"[${l}][${p}] must be a non-empty list of tokens, got ${describe(cell)}`);
       }
@@ -158,47 +152,83 @@ function v2Width(topk, L, P) {
             "lists the same number (k) of tokens",
         );
       }
-      for (let j = 0; j < cell.length; j++) {
+      for (let j = 0; j < k; j++) {
         if (typeof cell[j] !== "string")
           fail(`"topk"[${l}][${p}][${j}] is not a string (got ${describe(cell[j])})`);
       }
-      checkTexts(cell, (j) => `"topk"[${l}][${p}][${j}]`);
-    });
-  });
+    }
+    checkTexts(row.flat(), (i) => `"topk"[${l}][${Math.floor(i / k)}][${i % k}]`);
+  }
   return k;
 }
 
 /**
+ * Checks position p's trajectories and writes them to rows from `row` on, sorted by id.
  * @param {Record<string, unknown>} entry
+ * @param {string[]} keys its keys, as read when the ids were assigned
  * @param {number} p
  * @param {number} L
- * @param {(s: string, label?: string) => number} intern
- * @param {Set<string>} allKeys every tracked key of the data
- * @returns {Map<number, number[]>}
+ * @param {Map<string, number>} idOf
+ * @param {number} row
+ * @param {Int32Array} trackedIds
+ * @param {Float32Array} trackedProbs
  */
-function v2Tracked(entry, p, L, intern, allKeys) {
-  const out = new Map();
+function v2Tracked(entry, keys, p, L, idOf, row, trackedIds, trackedProbs) {
   // The name of a value is built only when it fails: this runs for every tracked value.
   const name = (/** @type {string} */ s) => `"tracked"[${p}][${describe(s)}]`;
-  for (const [s, traj] of Object.entries(entry)) {
+  // Values, not entry[key]: a "__proto__" key is an own property that indexing misses.
+  const trajs = Object.values(entry);
+  const ids = new Int32Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const traj = trajs[i];
     if (!Array.isArray(traj) || traj.length !== L) {
-      fail(`${name(s)} must have ${L} values, got ${describe(traj)}`);
+      fail(`${name(keys[i])} must have ${L} values, got ${describe(traj)}`);
     }
     for (let l = 0; l < L; l++) {
       const x = traj[l];
-      if (typeof x !== "number") fail(`${name(s)}[${l}] is ${describe(x)}; ${PROBS}`);
-      if (!(x >= 0 && x <= 1)) fail(`${name(s)}[${l}] ${badProb(x)}`);
+      if (typeof x !== "number") fail(`${name(keys[i])}[${l}] is ${describe(x)}; ${PROBS}`);
+      if (!(x >= 0 && x <= 1)) fail(`${name(keys[i])}[${l}] ${badProb(x)}`);
     }
-    out.set(intern(s, sharedStringLabel(s, allKeys)), traj);
+    ids[i] = /** @type {number} */ (idOf.get(keys[i]));
   }
-  return out;
+  const order = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b]);
+  for (const i of order) {
+    trackedIds[row] = ids[i];
+    trackedProbs.set(/** @type {number[]} */ (trajs[i]), row * L);
+    row++;
+  }
+}
+
+/**
+ * Fails at the first top-k token (in "topk"[l][p][j] order) that has no trajectory at its
+ * position; only called once one is known to exist.
+ * @param {any[]} topk
+ * @param {Record<string, unknown>[]} tracked
+ * @param {number} L
+ * @param {number} P
+ * @param {number} k
+ */
+function failUntracked(topk, tracked, L, P, k) {
+  for (let l = 0; l < L; l++) {
+    for (let p = 0; p < P; p++) {
+      for (let j = 0; j < k; j++) {
+        const s = topk[l][p][j];
+        if (!Object.hasOwn(tracked[p], s)) {
+          fail(
+            `"topk"[${l}][${p}][${j}] is ${describe(s)}, which has no trajectory in ` +
+              `"tracked"[${p}]: every top-k token needs one`,
+          );
+        }
+      }
+    }
+  }
 }
 
 /**
  * The plain string of a `"<string>#<id>"` key whose plain string is also a key; otherwise
  * the key itself.
  * @param {string} key
- * @param {Set<string>} keys
+ * @param {Map<string, number>} keys
  */
 function sharedStringLabel(key, keys) {
   const m = /^([\s\S]*)#\d+$/.exec(key);
