@@ -176,7 +176,7 @@ def test_long_prompt_streams_first_screen_first(smollm2, monkeypatch):
         smollm2, prompt, k=2, on_partial=lambda r: partial.append(r.status.copy())
     )
     n = len(run.input_ids)
-    assert n > 80 and len(partial) == len(session._blocks(n)) - 1
+    assert n > 80 and len(partial) == len(session._blocks(0, n)) - 1
     first = partial[0]
     assert (first[:, :16] == session.OK).all() and (first[:, 16:] == session.PENDING).all()
     assert run.complete
