@@ -194,6 +194,7 @@ export class Explorer {
       if (why) [b, problem] = [null, `Cannot compare with side B: ${why}`];
     }
     this.lensB = a ? b : null;
+    this.views.grid.setLensB(this.lensB);
     // Two lenses of one prompt: the note names each side's.
     const [la, lb] = diffLabels(a, this.lensB, this.labels());
     const lengths =

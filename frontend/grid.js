@@ -20,9 +20,7 @@ const INVALID_TITLE = "the model's output here is not finite (NaN/Inf)";
 const PENDING_TITLE = "still computing";
 
 export class Grid {
-  /**
-   * @param {AbortSignal} signal removes the grid's listeners
-   */
+  /** @param {AbortSignal} signal removes the grid's listeners */
   constructor(signal) {
     this.corner = el("div", {
       class: "llk-corner llk-head-cell",
@@ -37,6 +35,8 @@ export class Grid {
     this.root = el("div", { class: "llk-grid", attrs: { role: "grid" } }, [this.head, this.body]);
     /** @type {Lens | null} */
     this.lens = null;
+    /** @type {Lens | null} side B, when its reliability strip shows (setLensB) */
+    this.lensB = null;
     /** @type {number[]} lens rows shown as columns */
     this.cols = [];
     /** @type {(l: number, p: number) => number | null} */
@@ -237,9 +237,22 @@ export class Grid {
   }
 
   renderHead() {
-    this.head.replaceChildren(this.corner, ...headCells(this.lens, this.cols));
-    // The reliability strip (gridhead.js) makes the header taller: the rows' offsets follow.
-    this.root.classList.toggle("llk-has-rel", Boolean(this.lens?.reliability));
+    this.head.replaceChildren(this.corner, ...headCells(this.lens, this.cols, this.lensB));
+    // The reliability strips (gridhead.js) make the header taller: the rows' offsets follow.
+    const a = Boolean(this.lens?.reliability);
+    this.root.classList.toggle("llk-has-rel", a || this.lensB !== null);
+    this.root.classList.toggle("llk-has-rel-b", a && this.lensB !== null);
+  }
+
+  /**
+   * Side B of a diff: its reliability strip shows when it is another lens with reliability.
+   * @param {Lens | null} lensB
+   */
+  setLensB(lensB) {
+    const b = lensB?.reliability && lensB.lensName !== this.lens?.lensName ? lensB : null;
+    if (b === this.lensB) return;
+    this.lensB = b;
+    this.renderHead();
   }
 
   /** The columns to build for the current sideways scroll (reads layout). */

@@ -2,8 +2,10 @@
 // final layer in bold) with its column-resize handle, and, when the data carries the lens's
 // reliability (issue 21), the reliability strip: a thin band along the headers' bottom edge,
 // one cell per column, colored by that row's held-out KL (lensinfo.js; darker = less
-// trustworthy, hatched = not measured). Built with the headers, so the strip follows the
-// columns through widths, zoom and sideways scrolling without any bookkeeping of its own.
+// trustworthy, hatched = not measured). In a diff of two lenses side B's strip runs just
+// above side A's, so both lenses' trust is read per column. Built with the headers, so the
+// strips follow the columns through widths, zoom and sideways scrolling without any
+// bookkeeping of their own.
 
 import { el } from "./dom.js";
 import { ROW_ATTENTION } from "./lens.js";
@@ -15,8 +17,9 @@ import { reliabilityColor, reliabilityText } from "./lensinfo.js";
  * The header cells of lens rows `cols` (the corner cell is the grid's).
  * @param {Lens | null} lens
  * @param {number[]} cols
+ * @param {Lens | null} [lensB] side B of a diff of two lenses, when its data has reliability
  */
-export function headCells(lens, cols) {
+export function headCells(lens, cols, lensB = null) {
   return cols.map((l, ci) => {
     const last = lens !== null && l === lens.finalRow;
     const attn = lens !== null && lens.rowKind(l) === ROW_ATTENTION;
@@ -30,6 +33,7 @@ export function headCells(lens, cols) {
       attrs: { role: "columnheader", "aria-colindex": String(ci + 2), "data-ci": String(ci) },
     });
     if (lens?.reliability) h.append(stripCell(lens, l));
+    if (lensB) h.append(stripCell(lensB, l, lens?.reliability ? " llk-rel-b" : ""));
     h.append(el("div", { class: "llk-resize-col", title: "drag to resize the columns" }));
     return h;
   });
@@ -41,12 +45,13 @@ export function headCells(lens, cols) {
  * the popup say the same in words).
  * @param {Lens} lens with reliability
  * @param {number} l
+ * @param {string} [place] " llk-rel-b" for side B's strip above side A's
  */
-function stripCell(lens, l) {
+function stripCell(lens, l, place = "") {
   const rel = /** @type {import("./lensinfo.js").Reliability} */ (lens.reliability);
   const color = reliabilityColor(rel.kl[l]);
   const cell = el("span", {
-    class: `llk-rel${color ? "" : " llk-rel-none"}`,
+    class: `llk-rel${color ? "" : " llk-rel-none"}${place}`,
     title: `${lens.rowTitle(l)}, ${lens.lensName}: ${reliabilityText(rel, l)}`,
     attrs: { "aria-hidden": "true", "data-l": String(l) },
   });

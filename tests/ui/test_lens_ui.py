@@ -297,6 +297,38 @@ def test_the_logit_lens_shows_its_strip_too(wp):
     )
 
 
+@pytest.mark.browser
+def test_a_diff_of_two_lenses_shows_side_bs_strip_above_side_as(wp):
+    logit = {"kl": [19.8] * L, "top1": [0.05] * L, "note": ""}
+    wp.mount(
+        lens_payload(1, "tuned lens", RELIABILITY),
+        compare_data=lens_payload(2, "logit lens", logit),
+        compare_labels=["tuned", "logit"],
+    )
+    page = wp.page
+    heads = page.locator(f"{OUT} .llk-colhead")
+    assert heads.count() == L
+    for i in range(L):
+        a = heads.nth(i).locator(".llk-rel:not(.llk-rel-b)")
+        b = heads.nth(i).locator(".llk-rel.llk-rel-b")
+        assert a.get_attribute("title").endswith(reliability_words(KL[i], TOP1[i], NOTE))
+        assert b.get_attribute("title") == (
+            f"{row_title(i)}, logit lens: {reliability_words(19.8, 0.05)}"
+        )
+        box_a, box_b, head = a.bounding_box(), b.bounding_box(), heads.nth(i).bounding_box()
+        assert box_b["y"] + box_b["height"] <= box_a["y"] + 0.5, "B's strip sits above A's"
+        assert box_b["y"] >= head["y"] + 10, "under the layer label, inside the header"
+    # The rows start under the taller header.
+    first, head = wp.cell(0, 0).bounding_box(), page.locator(f"{OUT} .llk-head").bounding_box()
+    assert first["y"] >= head["y"] + head["height"] - 1
+    # Side B without reliability, or the same lens on both sides: one strip.
+    wp.set_trait("compare_data", lens_payload(2, "logit lens"))
+    assert page.locator(f"{OUT} .llk-rel-b").count() == 0
+    assert page.locator(f"{OUT} .llk-rel").count() == L
+    wp.set_trait("compare_data", lens_payload(2, "tuned lens", RELIABILITY))
+    assert page.locator(f"{OUT} .llk-rel-b").count() == 0
+
+
 # 4. Malformed and hostile input ----------------------------------------------------------
 
 
