@@ -44,6 +44,17 @@ def gemma3():
 
 
 @pytest.fixture
+def fed(smollm2):
+    """How many tokens each forward pass of SmolLM2 is given while the test runs (a list)."""
+    lengths: list[int] = []
+    handle = smollm2._model.model.register_forward_pre_hook(
+        lambda _m, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    yield lengths
+    handle.remove()
+
+
+@pytest.fixture
 def make_collection():
     """Factory fixture for ``fake_lens.torch_collection`` (a model-free collection dict)."""
     return torch_collection

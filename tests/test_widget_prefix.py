@@ -12,17 +12,6 @@ pytestmark = pytest.mark.slow
 START = "The Eiffel Tower is a wrought-iron tower in Paris. It was built for the world fair"
 
 
-@pytest.fixture
-def fed(smollm2):
-    """The number of tokens each forward pass of the model is given, while the test runs."""
-    lengths: list[int] = []
-    handle = smollm2._model.model.register_forward_pre_hook(
-        lambda _m, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
-    )
-    yield lengths
-    handle.remove()
-
-
 def test_typing_at_the_end_runs_only_the_new_tokens(smollm2, fed):
     w = LogitLensWidget(model=smollm2, prompt=START, targets=["Paris"], metrics=True)
     assert w.wait(120) and w.error == ""

@@ -28,17 +28,6 @@ def _hf_parts(model):
     return hf, hf.model.layers, hf.model.norm, hf.lm_head
 
 
-@pytest.fixture
-def fed(smollm2):
-    """The number of tokens each forward pass of the model is given, while the test runs."""
-    lengths: list[int] = []
-    handle = smollm2._model.model.register_forward_pre_hook(
-        lambda _m, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
-    )
-    yield lengths
-    handle.remove()
-
-
 def _cells(run, name, stop=None):
     value = np.asarray(run.result[name])
     return value[..., :stop] if name.startswith("target_") else value[:, :stop]
