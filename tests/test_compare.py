@@ -22,13 +22,11 @@ A, B = "The capital of France is", "The capital of Italy is the city of"
 def test_each_side_is_the_lens_of_its_own_prompt(smollm2):
     w = LogitLensWidget.compare(A, B, model=smollm2, targets=["Paris"], metrics=False)
     assert w.wait(120)
-    # Side B continues side A's run after their shared start ("The capital of"), from its
-    # KV cache: the same values, rounded differently (float32 noise, ~2e-5).
     for side, prompt in ((w.result, A), (w.compare_result, B)):
         alone = collect_logit_lens(prompt, smollm2, targets=["Paris"])
         assert side["input_ids"] == alone["input_ids"]
-        assert torch.allclose(side["topk_probs"], alone["topk_probs"], atol=5e-5)
-        assert torch.allclose(side["target_logprobs"], alone["target_logprobs"], atol=5e-5)
+        assert torch.allclose(side["topk_probs"], alone["topk_probs"], atol=1e-5)
+        assert torch.allclose(side["target_logprobs"], alone["target_logprobs"], atol=1e-5)
     # Unequal lengths are kept as they are: aligned by index, the longer side has more.
     assert len(w.data["input"]) == 5 and len(w.compare_data["input"]) == 8
 

@@ -84,7 +84,7 @@ def test_appending_runs_only_the_new_tokens(smollm2, fed, reference):
 def test_an_edit_in_the_middle_reruns_from_the_edit(smollm2, fed, reference):
     options = LensOptions(k=3)
     old = run_options(smollm2, START, options)
-    edited = START.replace("wrought-iron", "glass")
+    edited = START.replace("Paris", "France")  # the 12th token of 20
     fed.clear()
     new = run_options(smollm2, edited, options, previous=old)
     pairs = zip(old.input_ids, new.input_ids, strict=False)
@@ -221,3 +221,12 @@ def test_a_run_of_low_layers_keeps_no_cache_and_stops_early(smollm2):
     finally:
         handle.remove()
     assert run.kept is None and calls == [], "the layers after 3 did not run for a cache"
+
+
+def test_a_short_shared_start_runs_whole_and_equals_a_fresh_run(smollm2, fed):
+    old = run_options(smollm2, "The capital of France is", LensOptions(k=3))
+    fed.clear()
+    new = run_options(smollm2, "The capital of Italy is", LensOptions(k=3), previous=old)
+    assert fed == [len(new.input_ids)]  # 3 shared tokens < prefix.MIN_SHARED
+    fresh = run_options(smollm2, "The capital of Italy is", LensOptions(k=3))
+    assert np.array_equal(new.result["topk_probs"], fresh.result["topk_probs"])

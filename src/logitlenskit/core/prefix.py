@@ -21,10 +21,14 @@ from collections.abc import Sequence
 import torch
 from transformers import DynamicCache
 
-__all__ = ["KV_BYTES", "KeptCache", "keep", "new_cache", "shared_length"]
+__all__ = ["KV_BYTES", "MIN_SHARED", "KeptCache", "keep", "new_cache", "shared_length"]
 
 #: Largest KV cache a run keeps to continue from (bytes); longer runs keep none.
 KV_BYTES = 1 << 29
+#: Fewest shared tokens worth continuing from. A shorter prefix saves a few percent of a
+#: run, so such a run goes whole and equals a fresh collection bit for bit (a continued
+#: one equals it within float32 noise: attention sums in another order).
+MIN_SHARED = 8
 
 
 def shared_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -55,12 +59,13 @@ class KeptCache:
         return sum(k.nbytes + v.nbytes for k, v in self.keys_values)
 
     def reusable(self, ids: Sequence[int]) -> int:
-        """How many leading positions of ``ids`` this cache stands for.
+        """How many leading positions of ``ids`` this cache stands for (0: not worth it).
 
         Their shared token prefix, but at most ``len(ids) - 1``: the last position always
-        runs, since a run needs the model's output there.
+        runs, since a run needs the model's output there; 0 below :data:`MIN_SHARED`.
         """
-        return min(shared_length(self.ids, ids), len(ids) - 1)
+        n = min(shared_length(self.ids, ids), len(ids) - 1)
+        return n if n >= MIN_SHARED else 0
 
     def cache(self, length: int, batch: int = 1) -> DynamicCache:
         """A fresh cache holding the first ``length`` positions, for ``batch`` sequences."""
