@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -91,6 +90,7 @@ def sample_text(
     """
     tokenizer = model_tokenizer(model)
     hf = hf_model(model)
+    cache = adapter_for(model).cache_argument()
     n_seqs = max(1, -(-n_tokens // seq_len))
     starts = [tokenizer(s)["input_ids"] for s in STARTS]
     rows: list[torch.Tensor] = []
@@ -103,7 +103,8 @@ def sample_text(
         order = [s for s in starts if len(s) == len(first)]
         pick = torch.randint(len(order), (size,), generator=generator)
         ids = torch.tensor([order[i] for i in pick.tolist()])
-        rows.append(_sample(hf, ids, seq_len, int(torch.randint(2**31, (1,), generator=generator))))
+        seed_here = int(torch.randint(2**31, (1,), generator=generator))
+        rows.append(_sample(hf, cache, ids, seq_len, seed_here))
         done += size
         if control is not None:
             control.check()
@@ -111,11 +112,14 @@ def sample_text(
     return torch.cat(rows)[:n_seqs]
 
 
-def _sample(hf: torch.nn.Module, ids: torch.Tensor, seq_len: int, seed: int) -> torch.Tensor:
-    """``ids`` continued by plain sampling to ``seq_len`` tokens, with a KV cache."""
+def _sample(
+    hf: torch.nn.Module, name: str, ids: torch.Tensor, seq_len: int, seed: int
+) -> torch.Tensor:
+    """``ids`` continued by plain sampling to ``seq_len`` tokens, with a KV cache.
+
+    ``name``: the forward argument (and output field) of the KV cache.
+    """
     generator = torch.Generator().manual_seed(seed)
-    # transformers 5 renamed ``past_key_values`` to ``cache`` (and warns on the old name).
-    name = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
     out, step, past = ids, ids, {}
     with torch.no_grad():
         while out.shape[1] < seq_len:

@@ -43,15 +43,7 @@ def run_lens(request: LensRequest, extra: Sequence[int] | None = None) -> dict[s
         readout=request.readout,
         edits=request.edits,
     )
-    return decode_lens(
-        packed,
-        request.n_rows,
-        request.n_positions,
-        request.k,
-        request.vocab_size,
-        n_targets=len(request.targets),
-        kl=request.metrics,
-    )
+    return _decoded(request, packed)
 
 
 def _run_outside(request: LensRequest, extra: Sequence[int] | None) -> dict[str, Any]:
@@ -77,6 +69,11 @@ def _run_outside(request: LensRequest, extra: Sequence[int] | None) -> dict[str,
         kl_reference=kl_reference if request.metrics else None,
         head_weight=head.weight if request.metrics and head.bias is None else None,
     )
+    return _decoded(request, packed)
+
+
+def _decoded(request: LensRequest, packed: Any) -> dict[str, Any]:
+    """The engine's packed result of the whole request, expanded."""
     return decode_lens(
         packed,
         request.n_rows,
