@@ -42,3 +42,16 @@ def test_a_diff_of_a_minimal_pair_runs_the_shared_start_once(smollm2, fed):
     full = collect_logit_lens(b, smollm2)
     assert torch.allclose(w.compare_result["topk_probs"], full["topk_probs"], atol=5e-5)
     w.close()
+
+
+def test_running_the_same_prompt_again_is_a_fresh_run(smollm2, fed):
+    # w.run() / Enter on an unchanged prompt: the weights may have changed in place since.
+    w = LogitLensWidget(model=smollm2, prompt=START)
+    assert w.wait(120)
+    fed.clear()
+    w.run()
+    assert w.wait(120) and fed == [len(w.result["input_ids"])]
+    fed.clear()
+    w.rerun({}, [])
+    assert w.wait(120) and fed == [len(w.result["input_ids"])]
+    w.close()

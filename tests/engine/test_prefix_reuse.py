@@ -94,15 +94,14 @@ def test_an_edit_in_the_middle_reruns_from_the_edit(smollm2, fed, reference):
     _check_float64(smollm2, new, reference)
 
 
-def test_the_same_prompt_reruns_only_its_last_position(smollm2, fed):
+def test_the_same_prompt_asked_the_same_runs_no_pass(smollm2, fed):
     options = LensOptions(k=3)
     old = run_options(smollm2, START, options)
     fed.clear()
     new = run_options(smollm2, START, options, previous=old)
-    assert fed == [1]
-    n = len(old.input_ids)
-    _assert_prefix_taken(new, old, n - 1)
-    assert np.allclose(new.result["topk_probs"], old.result["topk_probs"], atol=5e-5)
+    assert fed == [], "the cells of the same tokens are the shown run's"
+    _assert_prefix_taken(new, old, len(old.input_ids))
+    assert new.run_id != old.run_id and new.complete and new.kept is old.kept
 
 
 @pytest.mark.parametrize(

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 from .architectures import hf_config
-from .capture import capture_cell, capture_normed
+from .capture import capture_cell
 from .engine import cell_log_probs, lens_reduce, target_index, token_log_probs
 from .lens import run_lens
+from .local_pass import capture_local
 from .locks import model_lock
 from .options import LensOptions
-from .prefix import KeptCache, keep, new_cache
 from .request import (
     LensRequest,
     Remote,
@@ -101,59 +101,6 @@ def _forward_progress(
     finally:
         for handle in handles:
             handle.remove()
-
-
-def _capture_normed(
-    request: LensRequest, previous: KeptCache | None, start: int
-) -> tuple[torch.Tensor, int | torch.Tensor | None, KeptCache | None]:
-    """One local forward pass keeping every lens row's normed state, and the KL reference.
-
-    With ``previous`` the pass covers positions ``start..`` only, continuing from the
-    kept cache of the ``start`` positions before them.
-
-    Returns:
-        (normed rows ``[R, P - start, d]``, the engine's ``kl_reference``: the final
-        layer's lens row, its normed state ``[P - start, d]`` when it is not a row, or
-        None without KL; the KV cache of the whole prompt to keep, or None).
-    """
-    rows = request.row_specs()
-    final = request.final_row()
-    reference = request.final_layer if request.metrics and final is None else None
-    outside = getattr(request.readout, "normed_rows", None)  # a lens with passes of its own
-    kept = None
-    if outside:
-        normed = outside(request, reference)
-    else:
-        cache = _kv_cache(request, previous, start, reference)
-        normed = capture_normed(
-            request.adapter,
-            torch.tensor([request.input_ids[start:]]),
-            rows,
-            reference=reference,
-            readout=request.readout,
-            edits=request.edits,
-            cache=cache,
-            start=start,
-        )
-        kept = None if cache is None else keep(request.input_ids, cache)
-    if reference is not None:
-        return normed[:-1], normed[-1], kept
-    return normed, final if request.metrics else None, kept
-
-
-def _kv_cache(
-    request: LensRequest, previous: KeptCache | None, start: int, reference: int | None
-) -> Any:
-    """The KV cache a pass continues and fills: the kept one cut at ``start``, new, or None.
-
-    A pass that reads the last layer runs every layer and fills a cache for free; one that
-    stops earlier (a few low layers) keeps none rather than run the rest for it.
-    """
-    if previous is not None:
-        return previous.cache(start)
-    if request.final_layer in request.layers or reference is not None:
-        return new_cache()
-    return None
 
 
 # ---------------------------------------------------------------- runs
@@ -252,9 +199,11 @@ def _local_run(
     control.check()
     start = continued_length(previous, request, extra)
     source = previous if start else None
+    if source and source.kept is not None and source.kept.ids == tuple(request.input_ids):
+        return _same_prompt(request, source)
     n_new = request.n_positions - start
     with _forward_progress(request.adapter.layer_modules(), control, 0.5 if n_new > 1 else 0.9):
-        normed, reference, kept = _capture_normed(request, source.kept if source else None, start)
+        normed, reference, kept = capture_local(request, source.kept if source else None, start)
     run = empty_run(request, source.extra if source else extra)
     if source:
         copy_prefix(run, source, start)
@@ -265,6 +214,16 @@ def _local_run(
     if cache_bytes <= CACHE_BYTES and (source is None or source.normed is not None):
         run.normed = normed
     run.kept = kept
+    return run
+
+
+def _same_prompt(request: LensRequest, source: LensRun) -> LensRun:
+    """The run of the prompt ``source`` ran, asked the same: its cells, no pass at all."""
+    n = request.n_positions
+    run = empty_run(request, source.extra)
+    copy_prefix(run, source, n)  # a generation may have made the source longer
+    run.normed = None if source.normed is None else source.normed[:, :n]
+    run.kept = source.kept
     return run
 
 

@@ -91,19 +91,24 @@ class LiveMethods:
         if prompt is not None and prompt != self.prompt:
             self.prompt = prompt  # the observer runs it
         else:
-            self._request_run(background=False)
+            self._request_run(background=False, fresh=True)
 
-    def _request_run(self, background: bool) -> None:
+    def _request_run(self, background: bool, fresh: bool = False) -> None:
+        """Run side A's prompt; ``fresh``: from scratch, taking nothing from a shown run.
+
+        A run asked again for the same prompt (``w.run()``, Enter on an unchanged prompt) is
+        fresh: the model's weights may have been changed in place since.
+        """
         with self._request_lock:  # the newest ticket carries the newest trait values
             ticket = self._a.claim()
             prompt, options, pins = self.prompt, self._options(), self._pinned()
         warning = self._size_warning(prompt, options)
         if warning and background:
-            self._ask(warning, lambda: self._submit_run(prompt, options, pins, True))
+            self._ask(warning, lambda: self._submit_run(prompt, options, pins, True, fresh=fresh))
             return
         if warning:
             warnings.warn(warning, ResourceWarning, stacklevel=4)
-        self._submit_run(prompt, options, pins, background, ticket)
+        self._submit_run(prompt, options, pins, background, ticket, fresh)
 
     def _submit_run(
         self,
@@ -112,9 +117,10 @@ class LiveMethods:
         pins: list[int],
         background: bool,
         ticket: int | None = None,
+        fresh: bool = False,
     ) -> None:
         self.error = ""
-        self._a.request(prompt, options, pins, background, ticket)
+        self._a.request(prompt, options, pins, background, ticket, fresh=fresh)
 
     def _show(self, run: LensRun, partial: bool = False, ahead: Sequence[int] = ()) -> None:
         """Side A's run on view (LiveSide's ``show``)."""

@@ -96,8 +96,12 @@ class LiveSide:
         pins: Sequence[int],
         background: bool,
         ticket: int | None = None,
+        fresh: bool = False,
     ) -> None:
-        """Run ``prompt`` with ``options``, tracking ``pins`` everywhere, and show it."""
+        """Run ``prompt`` with ``options``, tracking ``pins`` everywhere, and show it.
+
+        ``fresh``: run it whole, taking nothing from a shown run (:meth:`_continues`).
+        """
 
         def job(control: Control) -> LensRun:
             def partial(run: LensRun) -> None:
@@ -112,7 +116,7 @@ class LiveSide:
                 extra=pins,
                 control=control,
                 on_partial=on_partial,
-                previous=self._continues(prompt),
+                previous=None if fresh else self._continues(prompt),
             )
 
         self._runner.submit(job, self._apply, self._fail, background, ticket)

@@ -445,7 +445,7 @@ class LogitLensWidget(
         """Browser: run the current prompt again (Enter on an unchanged prompt)."""
         if self._model is None:
             return {"error": "this widget has no model"}, []
-        self._request_run(background=True)
+        self._request_run(background=True, fresh=True)
         return {"ok": True}, []
 
     @experimental.command
