@@ -52,6 +52,26 @@ def smol_tokenizer(smollm2: Any) -> Any:
     return smollm2.tokenizer
 
 
+@pytest.fixture(scope="module")
+def tiny_llama(smol_tokenizer: Any) -> Any:
+    """A random three-layer Llama of width 64 with SmolLM2's tokenizer (seeded)."""
+    import transformers as tf
+    from nnsight import LanguageModel
+
+    config = tf.LlamaConfig(
+        vocab_size=49152,
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    torch.manual_seed(0)
+    hf = tf.AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
+    return LanguageModel(hf, tokenizer=smol_tokenizer)
+
+
 def layer_outputs(
     hf_model: torch.nn.Module, layers: Any, ids: list[int]
 ) -> tuple[list, torch.Tensor]:

@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 import torch
-import transformers as tf
-from nnsight import LanguageModel
 
 from logitlenskit.analyses.lens_fit import LeastSquares, fit_lens
 from logitlenskit.analyses.lens_reliability import lens_reliability
@@ -204,22 +202,6 @@ def test_resolve_lens_names_what_it_accepts(smollm2, tiny_llama):
 
 
 # ---------------------------------------------------------------- the tuned-lens format
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(smol_tokenizer) -> LanguageModel:
-    config = tf.LlamaConfig(
-        vocab_size=49152,
-        hidden_size=64,
-        intermediate_size=96,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
-    torch.manual_seed(0)
-    hf = tf.AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-    return LanguageModel(hf, tokenizer=smol_tokenizer)
 
 
 def _tuned_lens_folder(folder: Path, d: int = 64, n: int = 3) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ from ..core.locks import model_lock
 from ..core.readout import LOGIT_LENS, Readout
 from .lens_text import adapter_for, encode_text, states_over
 
-__all__ = ["Decoder", "lens_reliability", "measure"]
+__all__ = ["Decoder", "Meter", "lens_reliability", "measure"]
 
 #: Logit elements per chunk of the decoder's output (bounds memory: 64M floats = 256 MB).
 CHUNK_ELEMENTS = 2**26
@@ -61,10 +61,56 @@ class _Frozen:
             p.requires_grad_(was)
 
 
-def kl_and_top1(target: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per token ``KL(target ‖ lens)`` and whether the argmaxes agree; inputs are log-probs."""
-    kl = (target.exp() * (target - lens)).sum(-1)
-    return kl, target.argmax(-1) == lens.argmax(-1)
+class Meter:
+    """Each readout's per-layer KL sum and top-1 agreement count over batches of states.
+
+    Args:
+        model: the model (its final norm and unembedding decode every row).
+        readouts: name → readout (each applied to block outputs, kind 0).
+    """
+
+    def __init__(self, model: Any, readouts: dict[str, Readout]) -> None:
+        self.decoder = Decoder(model)
+        self.readouts = readouts
+        self.sums: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.count = 0
+
+    def add(self, states: torch.Tensor) -> None:
+        """Measure on ``states [L, N, d]``: every layer's block output over N tokens."""
+        chunk = max(1, CHUNK_ELEMENTS // self.decoder.vocab)
+        with torch.no_grad():
+            for start in range(0, states.shape[1], chunk):
+                self._add_chunk(states[:, start : start + chunk])
+        self.count += states.shape[1]
+
+    def _add_chunk(self, part: torch.Tensor) -> None:
+        n_layers = part.shape[0]
+        target = self.decoder.log_probs(part[-1])
+        probs = target.exp()
+        # KL(p ‖ q) = Σ p log p − Σ p log q: the first sum once per token, not per layer.
+        neg_entropy = (probs * target).sum(-1)
+        top = target.argmax(-1)
+        for name, readout in self.readouts.items():
+            kl_sum, agree_sum = self.sums.setdefault(
+                name, (torch.zeros(n_layers, dtype=torch.float64), torch.zeros(n_layers))
+            )
+            mapped = readout.prepare(list(part), [(layer, 0) for layer in range(n_layers)])
+            for layer in range(n_layers):
+                if torch.equal(mapped[layer], part[-1]):  # the model's own output
+                    agree_sum[layer] += part.shape[1]
+                    continue
+                lens = self.decoder.log_probs(mapped[layer])
+                kl = neg_entropy - torch.einsum("nv,nv->n", probs, lens)
+                kl_sum[layer] += kl.double().sum()
+                agree_sum[layer] += (lens.argmax(-1) == top).sum()
+
+    def result(self) -> dict[str, dict[str, list[float]]]:
+        """Per readout name: ``{"kl": [L floats], "top1": [L floats], "tokens": [n]}``."""
+        n = max(1, self.count)
+        return {
+            name: {"kl": (kl / n).tolist(), "top1": (agree / n).tolist(), "tokens": [self.count]}
+            for name, (kl, agree) in self.sums.items()
+        }
 
 
 def measure(
@@ -84,40 +130,16 @@ def measure(
     Returns:
         name → ``{"kl": [L floats], "top1": [L floats], "tokens": [n]}``.
     """
-    decoder = Decoder(model)
-    sums: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    count = [0]
+    meter = Meter(model, readouts)
 
     def on_batch(states: torch.Tensor) -> None:
         if control is not None:
             control.check()
-        n_layers, n, _ = states.shape
-        chunk = max(1, CHUNK_ELEMENTS // decoder.vocab)
-        for start in range(0, n, chunk):
-            part = states[:, start : start + chunk]
-            target = decoder.log_probs(part[-1])
-            for name, readout in readouts.items():
-                kl_sum, agree_sum = sums.setdefault(
-                    name, (torch.zeros(n_layers, dtype=torch.float64), torch.zeros(n_layers))
-                )
-                mapped = readout.prepare(list(part), [(layer, 0) for layer in range(n_layers)])
-                for layer in range(n_layers):
-                    kl, agree = kl_and_top1(target, decoder.log_probs(mapped[layer]))
-                    kl_sum[layer] += kl.double().sum()
-                    agree_sum[layer] += agree.float().sum()
-        count[0] += n
+        meter.add(states)
 
-    with model_lock(model), torch.no_grad():
+    with model_lock(model):
         states_over(model, rows, on_batch)
-    n = max(1, count[0])
-    return {
-        name: {
-            "kl": (kl / n).tolist(),
-            "top1": (agree / n).tolist(),
-            "tokens": [count[0]],
-        }
-        for name, (kl, agree) in sums.items()
-    }
+    return meter.result()
 
 
 def lens_reliability(
@@ -126,7 +148,7 @@ def lens_reliability(
     text: Sequence[str] | str | None = None,
     *,
     rows: Sequence[torch.Tensor] | None = None,
-    seq_len: int = 256,
+    seq_len: int = 128,
     tokens: int = 1024,
     seed: int = 1,
     control: Any = None,

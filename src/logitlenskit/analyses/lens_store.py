@@ -294,11 +294,11 @@ def load_lens(
     )
     fitted.check_model(model)
     if reliability and not fitted.reliability:
-        from .lens_reliability import lens_reliability
+        from ..core.readout import LOGIT_LENS
+        from .lens_reliability import measure
+        from .lens_text import sample_text
 
-        logit = lens_reliability(model, None, tokens=heldout_tokens)
-        fitted.reliability = {
-            "logit lens": logit,
-            readout.name: lens_reliability(model, readout, tokens=heldout_tokens),
-        }
+        # Both lenses on one sample of the model's own text (seeded, as lens_reliability's).
+        rows = list(sample_text(model, heldout_tokens, seed=1))
+        fitted.reliability = measure(model, {"logit lens": LOGIT_LENS, readout.name: readout}, rows)
     return fitted

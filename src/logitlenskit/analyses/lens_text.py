@@ -10,6 +10,7 @@ ones the model produces on its own distribution).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -24,6 +25,9 @@ __all__ = ["STARTS", "LensData", "adapter_for", "read_states", "sample_text", "w
 
 #: Where sampled text begins: short and neutral, so the model writes what it likes.
 STARTS = ("The", "In", "A", "It", "One", "When", "This", "We", "1.", "def", "Once", "There")
+
+#: ``(first_row, first_position, states [L, B, P, d])``: see :func:`sample_text`.
+StatesSink = Callable[[int, int, torch.Tensor], None]
 
 #: Elements read from each parameter tensor for the weights hash (evenly strided).
 HASH_SAMPLES = 4096
@@ -69,10 +73,11 @@ def sample_text(
     model: Any,
     n_tokens: int,
     *,
-    seq_len: int = 256,
+    seq_len: int = 128,
     seed: int = 0,
-    batch: int = 64,
+    batch: int = 128,
     control: Any = None,
+    on_states: StatesSink | None = None,
 ) -> torch.Tensor:
     """Token ids ``[N, seq_len]`` the model writes itself, sampled at temperature 1.
 
@@ -85,12 +90,19 @@ def sample_text(
         n_tokens: how many tokens in all (rounded up to whole sequences).
         seq_len: each sequence's length, start included.
         seed: the sampling seed.
-        batch: sequences sampled at once.
+        batch: sequences sampled at once (a larger batch makes fuller matrix products).
         control: ``check()`` and ``progress(fraction, status)``, or None.
+        on_states: called as the text is written with ``(first_row, first_position,
+            states)``: every layer's block output ``[L, B, P, d]`` (float32) of rows
+            ``first_row ..`` at positions ``first_position ..``. The sampling pass computes
+            these states anyway, so a fit needs no second pass over the text; every
+            position's state arrives, the last one's from one extra step.
     """
     tokenizer = model_tokenizer(model)
     hf = hf_model(model)
-    cache = adapter_for(model).cache_argument()
+    adapter = adapter_for(model)
+    cache = adapter.cache_argument()
+    layers = adapter.layer_modules() if on_states is not None else []
     n_seqs = max(1, -(-n_tokens // seq_len))
     starts = [tokenizer(s)["input_ids"] for s in STARTS]
     rows: list[torch.Tensor] = []
@@ -104,7 +116,8 @@ def sample_text(
         pick = torch.randint(len(order), (size,), generator=generator)
         ids = torch.tensor([order[i] for i in pick.tolist()])
         seed_here = int(torch.randint(2**31, (1,), generator=generator))
-        rows.append(_sample(hf, cache, ids, seq_len, seed_here))
+        sink = None if on_states is None else functools.partial(on_states, done)
+        rows.append(_sample(hf, cache, ids, seq_len, seed_here, _Capture(layers, sink)))
         done += size
         if control is not None:
             control.check()
@@ -112,18 +125,63 @@ def sample_text(
     return torch.cat(rows)[:n_seqs]
 
 
+class _Capture:
+    """Every decoder layer's output over the sampling steps, handed on in blocks.
+
+    Args:
+        layers: the decoder layers to read (none: nothing is captured).
+        sink: ``(first_position, states [L, B, P, d])``, or None.
+        block_tokens: about how many tokens (batch × steps) each block holds.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[torch.nn.Module],
+        sink: Callable[[int, torch.Tensor], None] | None,
+        block_tokens: int = 4096,
+    ) -> None:
+        self.layers = list(layers) if sink is not None else []
+        self.sink = sink
+        self.block_tokens = block_tokens
+        self.outputs: list[torch.Tensor] = []
+        self.position = 0
+
+    def hooks(self) -> contextlib.AbstractContextManager[None]:
+        return _hooks(self.layers, self.outputs)
+
+    def flush(self, last: bool) -> None:
+        """Hand the captured steps on when a block is full (or the text is written)."""
+        if self.sink is None or not self.outputs:
+            return
+        n = len(self.layers)
+        held = sum(out.shape[0] * out.shape[1] for out in self.outputs[::n])
+        if not last and held < self.block_tokens:
+            return
+        states = torch.stack(
+            [torch.cat(self.outputs[layer::n], dim=1) for layer in range(n)]
+        ).float()
+        self.outputs.clear()
+        self.sink(self.position, states)
+        self.position += states.shape[2]
+
+
 def _sample(
-    hf: torch.nn.Module, name: str, ids: torch.Tensor, seq_len: int, seed: int
+    hf: torch.nn.Module, name: str, ids: torch.Tensor, seq_len: int, seed: int, capture: _Capture
 ) -> torch.Tensor:
     """``ids`` continued by plain sampling to ``seq_len`` tokens, with a KV cache.
 
-    ``name``: the forward argument (and output field) of the KV cache.
+    ``name``: the forward argument (and output field) of the KV cache. When ``capture``
+    reads states, the last token is fed once more so its state is read too.
     """
     generator = torch.Generator().manual_seed(seed)
     out, step, past = ids, ids, {}
-    with torch.no_grad():
-        while out.shape[1] < seq_len:
+    with torch.no_grad(), capture.hooks():
+        while out.shape[1] < seq_len or capture.layers:
             result = hf(input_ids=step, use_cache=True, **past)
+            written = out.shape[1] >= seq_len
+            capture.flush(last=written)
+            if written:
+                break
             cache = getattr(result, name, None)
             past = {name: result.past_key_values if cache is None else cache}
             probs = torch.softmax(result.logits[:, -1].double(), dim=-1)
@@ -187,16 +245,27 @@ class LensData:
     ) -> None:
         if len(rows) < 3:
             rows = [piece for row in rows for piece in row.split(max(2, len(row) // 3))]
-        order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed + 1))
-        shuffled = [rows[i] for i in order.tolist()]
-        # Measuring costs a decoder pass per layer and token: hold out at most ``heldout``.
         length = max(2, sum(len(r) for r in rows) // len(rows))
-        n_held = max(1, min(round(len(rows) * 0.15), -(-heldout // (length - 1))))
-        n_valid = max(1, round(len(rows) * 0.05))
-        self.heldout = shuffled[:n_held]
-        self.valid = shuffled[n_held : n_held + n_valid]
-        self.fit = shuffled[n_held + n_valid :] or shuffled[:1]
+        held, valid, fit = self.split(len(rows), length, seed, heldout)
+        self.heldout = [rows[i] for i in held]
+        self.valid = [rows[i] for i in valid]
+        self.fit = [rows[i] for i in fit]
         self.generated = generated
+
+    @staticmethod
+    def split(
+        n_rows: int, length: int, seed: int, heldout: int = 1024
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Row indices held out, for validation and for fitting (seeded; rows ``length`` long).
+
+        Measuring costs a decoder pass per layer and token, so about ``heldout`` tokens
+        (at most 15% of the rows) are held out; 5% of the rows validate.
+        """
+        order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed + 1)).tolist()
+        n_held = max(1, min(round(n_rows * 0.15), round(heldout / (length - 1))))
+        n_valid = max(1, round(n_rows * 0.05))
+        fit = order[n_held + n_valid :] or order[:1]
+        return order[:n_held], order[n_held : n_held + n_valid], fit
 
     @staticmethod
     def tokens(rows: Sequence[torch.Tensor]) -> int:
