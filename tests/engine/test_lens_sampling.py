@@ -13,7 +13,7 @@ import torch
 
 from logitlenskit.analyses.lens_fit import LeastSquares, fit_lens
 from logitlenskit.analyses.lens_reliability import Meter, measure
-from logitlenskit.analyses.lens_text import LensData, read_states, sample_text
+from logitlenskit.analyses.lens_text import LensData, draw, read_states, sample_text
 from logitlenskit.core.lenses import LinearShortcut
 from logitlenskit.core.readout import LOGIT_LENS
 
@@ -59,6 +59,22 @@ def test_each_written_row_feeds_its_part_of_the_fit(tiny_llama):
     got = lens.reliability["linear shortcut"]
     assert got["tokens"] == want["tokens"]
     assert got["kl"] == pytest.approx(want["kl"], rel=1e-3, abs=1e-5)
+
+
+def test_draw_samples_the_softmax():
+    # 600 entries (the last block padded), a third of them impossible, the rest spread over
+    # six orders of magnitude; 100,000 draws against the float64 softmax by chi-square.
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(600, generator=generator) * 3
+    logits[::3] = float("-inf")
+    drawn = torch.cat([draw(logits.repeat(2000, 1), generator) for _ in range(50)]).flatten()
+    counts = torch.bincount(drawn, minlength=600).double()
+    assert counts[::3].sum() == 0, "an entry of probability 0 was drawn"
+    expected = torch.softmax(logits.double(), -1) * len(drawn)
+    bins = expected >= 5
+    chi2 = float(((counts[bins] - expected[bins]) ** 2 / expected[bins]).sum())
+    dof = int(bins.sum()) - 1
+    assert chi2 < dof + 5 * (2 * dof) ** 0.5, f"chi-square {chi2:.0f} on {dof} degrees of freedom"
 
 
 def test_too_little_text_to_write_is_refused(tiny_llama):

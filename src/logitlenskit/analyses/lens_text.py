@@ -21,7 +21,15 @@ from ..core.adapter import ModelAdapter
 from ..core.architectures import get_model_config
 from ..core.request import is_nnterp, model_tokenizer
 
-__all__ = ["STARTS", "LensData", "adapter_for", "read_states", "sample_text", "weights_hash"]
+__all__ = [
+    "STARTS",
+    "LensData",
+    "adapter_for",
+    "draw",
+    "read_states",
+    "sample_text",
+    "weights_hash",
+]
 
 #: Where sampled text begins: short and neutral, so the model writes what it likes.
 STARTS = ("The", "In", "A", "It", "One", "When", "This", "We", "1.", "def", "Once", "There")
@@ -184,10 +192,37 @@ def _sample(
                 break
             cache = getattr(result, name, None)
             past = {name: result.past_key_values if cache is None else cache}
-            probs = torch.softmax(result.logits[:, -1].double(), dim=-1)
-            step = torch.multinomial(probs, 1, generator=generator)
+            step = draw(result.logits[:, -1], generator)
             out = torch.cat([out, step], dim=1)
     return out
+
+
+#: Vocabulary entries per block of :func:`draw`'s two-level search.
+DRAW_BLOCK = 256
+
+
+def draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per row of ``logits [B, V]``, sampled from their softmax: ``[B, 1]``.
+
+    Inverse-CDF sampling in two levels: a uniform in ``[0, total)`` finds a block of
+    :data:`DRAW_BLOCK` entries by the blocks' float64 sums, then the entry inside it. This
+    is exact sampling (a test checks the frequencies), at a fraction of the cost of
+    ``torch.multinomial``, which took 1.05 s a step for 128 rows of Gemma 3's 262k
+    vocabulary on these 2 cores against 0.2 s here (49k: 0.20 s against 0.02 s).
+    Searching with ``right=True`` never picks an entry of weight 0.
+    """
+    rows, vocab = logits.shape
+    weights = torch.exp(logits.float() - logits.float().amax(-1, keepdim=True))
+    weights = torch.nn.functional.pad(weights, (0, (-vocab) % DRAW_BLOCK))
+    blocks = weights.view(rows, -1, DRAW_BLOCK)
+    sums = blocks.sum(-1, dtype=torch.float64)
+    cdf = sums.cumsum(-1)
+    u = torch.rand(rows, 1, generator=generator, dtype=torch.float64) * cdf[:, -1:]
+    block = torch.searchsorted(cdf, u, right=True).clamp_max(cdf.shape[1] - 1)
+    inside = blocks[torch.arange(rows), block[:, 0]].double().cumsum(-1)
+    rest = u - (cdf.gather(1, block) - sums.gather(1, block))
+    entry = torch.searchsorted(inside, rest, right=True).clamp_max(DRAW_BLOCK - 1)
+    return (block * DRAW_BLOCK + entry).clamp_max(vocab - 1)
 
 
 def encode_text(model: Any, text: Sequence[str], seq_len: int = 256) -> list[torch.Tensor]:
@@ -222,11 +257,14 @@ def read_states(model: Any, ids: torch.Tensor) -> torch.Tensor:
     """Every layer's block output over ``ids [B, P]``: ``[L, B, P, d]`` float32.
 
     Plain forward hooks on the decoder layers (what the capture core reads as kind 0).
+    Only the last position's logits are computed: the states are what is wanted, and every
+    position's logits would cost more than the layers on a large vocabulary (Gemma 3:
+    262k × 640, 4 GB for 4,096 tokens).
     """
     adapter = adapter_for(model)
     captured: list[torch.Tensor] = []
     with _hooks(adapter.layer_modules(), captured), torch.no_grad():
-        hf_model(model)(input_ids=ids, use_cache=False)
+        hf_model(model)(input_ids=ids, use_cache=False, logits_to_keep=1)
     return torch.stack(captured).float()
 
 
