@@ -1,7 +1,8 @@
 """Fitting a lens for any model: the linear shortcut in closed form, then the tuned lens.
 
-1. **Text**: the model's own samples (seeded) or the user's strings, split into fitting,
-   validation and held-out rows (:class:`.lens_text.LensData`).
+1. **Text**: the model's own samples (seeded; every layer's states are read in the
+   sampling pass itself, so no second pass runs) or the user's strings, split into
+   fitting, validation and held-out rows (:meth:`.lens_text.LensData.split`).
 2. **Linear shortcut** (Din et al. 2023): for every layer ``l``, the least-squares affine
    map from its block output to the last layer's block output, from float64 sums
    ``XᵀX`` and ``XᵀY`` (with a constant column for the bias) and a small ridge.
@@ -221,12 +222,8 @@ class _Collected:
         self.heldout.append(states.clone())
 
 
-def _sampled(model: Any, collected: _Collected, stage: Any, a: dict[str, Any]) -> tuple[int, int]:
-    """Let the model write the text, routing each row's states as they are computed.
-
-    Returns:
-        The number of rows and their length.
-    """
+def _sampled(model: Any, collected: _Collected, stage: Any, a: dict[str, Any]) -> None:
+    """Let the model write the text, routing each row's states as they are computed."""
     if a["tokens"] < 6:
         raise ValueError(f"tokens must be at least 6 (three rows of two), got {a['tokens']}")
     seq_len = max(2, min(a["seq_len"], a["tokens"] // 3))
@@ -245,7 +242,6 @@ def _sampled(model: Any, collected: _Collected, stage: Any, a: dict[str, Any]) -
             take(part.reshape(part.shape[0], -1, part.shape[-1]))
 
     sample_text(model, a["tokens"], seq_len=seq_len, seed=a["seed"], control=stage, on_states=route)
-    return n_rows, seq_len
 
 
 def _given(model: Any, text: Any, collected: _Collected, stage: Any, a: dict[str, Any]) -> None:
