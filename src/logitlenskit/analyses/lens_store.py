@@ -26,6 +26,7 @@ import torch
 
 from ..base.files import write_files_atomic
 from ..core.lenses import LinearShortcut, TunedLens
+from ..core.readout import LOGIT_LENS
 from ..core.request import model_name
 from .lens_text import adapter_for, weights_hash
 
@@ -294,7 +295,6 @@ def load_lens(
     )
     fitted.check_model(model)
     if reliability and not fitted.reliability:
-        from ..core.readout import LOGIT_LENS
         from .lens_reliability import measure
         from .lens_text import sample_text
 

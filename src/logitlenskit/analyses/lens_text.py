@@ -139,18 +139,16 @@ class _Capture:
     Args:
         layers: the decoder layers to read (none: nothing is captured).
         sink: ``(first_position, states [L, B, P, d])``, or None.
-        block_tokens: about how many tokens (batch × steps) each block holds.
     """
 
+    #: About how many tokens (batch × steps) a block holds before it is handed on.
+    block_tokens = 4096
+
     def __init__(
-        self,
-        layers: Sequence[torch.nn.Module],
-        sink: Callable[[int, torch.Tensor], None] | None,
-        block_tokens: int = 4096,
+        self, layers: Sequence[torch.nn.Module], sink: Callable[[int, torch.Tensor], None] | None
     ) -> None:
         self.layers = list(layers) if sink is not None else []
         self.sink = sink
-        self.block_tokens = block_tokens
         self.outputs: list[torch.Tensor] = []
         self.position = 0
 
